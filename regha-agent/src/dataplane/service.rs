@@ -1,0 +1,190 @@
+//! One service as the dataplane carries it, and the order in which its maps
+//! are written so that no packet ever sees an inconsistent state.
+
+use std::net::IpAddr;
+
+use regha_common::{
+    BACKEND_DOWN, BACKEND_DRAINING, BACKEND_UP, Backend, FAMILY_V4, FAMILY_V6, FRAGMENT_PORT,
+    PROTO_TCP, PROTO_UDP, SERVICE_F_HASH_FLOW, SERVICE_F_NO_BACKEND, ServiceKey, ServiceValue,
+    addr_from_v4,
+};
+
+use super::{DataplaneError, MapWriter, RingSwap};
+use crate::maglev::{MaglevBackend, MaglevTable};
+
+/// Whether a backend takes flows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BackendState {
+    /// New and existing flows.
+    Up,
+    /// Existing flows only (flow-table hits); out of the ring.
+    Draining,
+    /// Nothing: out of the ring, and flow-table entries pointing at it are ignored.
+    Down,
+}
+
+impl BackendState {
+    const fn wire(self) -> u8 {
+        match self {
+            Self::Up => BACKEND_UP,
+            Self::Draining => BACKEND_DRAINING,
+            Self::Down => BACKEND_DOWN,
+        }
+    }
+}
+
+/// What part of a packet picks the backend.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HashMode {
+    /// The client's source address: all its connections on one backend
+    /// (HAProxy's `balance source`), IPv4 fragments included.
+    Source,
+    /// The 5-tuple: connections of one client spread over backends.
+    Flow,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protocol {
+    Tcp,
+    Udp,
+}
+
+/// One backend of a service.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BackendSpec {
+    /// Dataplane id (`BACKENDS` key), unique on this host.
+    pub id: u32,
+    pub addr: IpAddr,
+    pub port: u16,
+    /// Resolved from the neighbour table by the agent.
+    pub mac: [u8; 6],
+    pub weight: u32,
+    pub state: BackendState,
+}
+
+impl BackendSpec {
+    /// What seeds the backend's Maglev permutation: the same on every LB host.
+    pub fn identity(&self) -> String {
+        std::net::SocketAddr::new(self.addr, self.port).to_string()
+    }
+}
+
+/// One `VIP:port/proto` service.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServiceSpec {
+    /// Dataplane id (`RINGS` and `SERVICE_STATS` index), `< MAX_SERVICES`.
+    pub id: u32,
+    pub vip: IpAddr,
+    pub port: u16,
+    pub protocol: Protocol,
+    pub hash: HashMode,
+    pub seed: u32,
+    /// Maglev table size, a prime.
+    pub ring_size: u32,
+    pub backends: Vec<BackendSpec>,
+}
+
+fn addr16(addr: IpAddr) -> ([u8; 16], u8) {
+    match addr {
+        IpAddr::V4(a) => (addr_from_v4(a.octets()), FAMILY_V4),
+        IpAddr::V6(a) => (a.octets(), FAMILY_V6),
+    }
+}
+
+impl ServiceSpec {
+    pub fn key(&self) -> ServiceKey {
+        let (addr, family) = addr16(self.vip);
+        ServiceKey {
+            addr,
+            port: self.port,
+            proto: match self.protocol {
+                Protocol::Tcp => PROTO_TCP,
+                Protocol::Udp => PROTO_UDP,
+            },
+            family,
+        }
+    }
+
+    /// The alias that later IPv4 fragments (no ports) are looked up by. Only
+    /// source-hashed services can steer them: the source alone picks the
+    /// backend, so every fragment lands where the first one did.
+    pub fn fragment_key(&self) -> Option<ServiceKey> {
+        (self.hash == HashMode::Source && self.vip.is_ipv4()).then(|| ServiceKey {
+            port: FRAGMENT_PORT,
+            ..self.key()
+        })
+    }
+
+    /// The Maglev table over the backends that take new flows, or `None`
+    /// when no backend is up.
+    pub fn build_ring(&self) -> Result<Option<MaglevTable>, crate::maglev::MaglevError> {
+        let up: Vec<MaglevBackend> = self
+            .backends
+            .iter()
+            .filter(|b| b.state == BackendState::Up)
+            .map(|b| MaglevBackend {
+                id: b.id,
+                identity: b.identity(),
+                weight: b.weight,
+            })
+            .collect();
+        if up.is_empty() {
+            return Ok(None);
+        }
+        MaglevTable::build(&up, self.ring_size).map(Some)
+    }
+}
+
+/// What `apply_service` changed.
+#[derive(Clone, Copy, Debug)]
+pub struct ApplyReport {
+    /// The ring swap, when a table was published (`None`: no backend is up,
+    /// the last table stays but the service is marked "no backend").
+    pub ring: Option<RingSwap>,
+}
+
+impl MapWriter {
+    /// Writes one service: backends first (so the new ring never names a
+    /// backend the dataplane does not know), then the whole ring in one swap,
+    /// then the service entry (and its fragment alias) in one update each.
+    /// Backends that left the spec are the caller's to remove, after this.
+    pub fn apply_service(&mut self, spec: &ServiceSpec) -> Result<ApplyReport, DataplaneError> {
+        let ring = spec.build_ring().map_err(DataplaneError::Ring)?;
+        for b in &spec.backends {
+            let (addr, family) = addr16(b.addr);
+            self.set_backend(
+                b.id,
+                &Backend {
+                    addr,
+                    mac: b.mac,
+                    port: b.port,
+                    family,
+                    state: b.state.wire(),
+                    _pad: [0; 2],
+                },
+            )?;
+        }
+        let swap = match &ring {
+            Some(table) => Some(self.swap_ring(spec.id, table.slots())?),
+            None => None,
+        };
+        let mut flags = 0;
+        if spec.hash == HashMode::Flow {
+            flags |= SERVICE_F_HASH_FLOW;
+        }
+        if ring.is_none() {
+            flags |= SERVICE_F_NO_BACKEND;
+        }
+        let value = ServiceValue {
+            id: spec.id,
+            ring_size: spec.ring_size,
+            flags,
+            seed: spec.seed,
+        };
+        self.set_service(&spec.key(), &value)?;
+        if let Some(alias) = spec.fragment_key() {
+            self.set_service(&alias, &value)?;
+        }
+        Ok(ApplyReport { ring: swap })
+    }
+}

@@ -1,0 +1,5 @@
+//! regha-agent as a library: the binary is a thin shell around these modules,
+//! and the end-to-end tests drive the same code the agent runs.
+
+pub mod dataplane;
+pub mod maglev;

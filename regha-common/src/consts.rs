@@ -1,0 +1,114 @@
+//! Every constant both sides need, in one place, each with why.
+
+/// Map names as the XDP program declares them (the kernel keeps at most 15
+/// characters) and as the agent pins them under `/sys/fs/bpf/regha/<iface>/`.
+pub mod map_names {
+    pub const SERVICES: &str = "SERVICES";
+    pub const RINGS: &str = "RINGS";
+    pub const BACKENDS: &str = "BACKENDS";
+    pub const FLOWS: &str = "FLOWS";
+    pub const SERVICE_STATS: &str = "SERVICE_STATS";
+    pub const BACKEND_STATS: &str = "BACKEND_STATS";
+    pub const REASONS: &str = "REASONS";
+}
+
+/// Name of the XDP program in the object.
+pub const PROGRAM_NAME: &str = "regha";
+
+/// How many `VIP:port/proto` services one interface can carry. Also the size
+/// of the outer ring map (one Maglev table per service id).
+pub const MAX_SERVICES: u32 = 256;
+/// How many backends one interface can carry, over all services. Backend ids
+/// are `0..MAX_BACKENDS`.
+pub const MAX_BACKENDS: u32 = 4096;
+/// Default capacity of the LRU flow table. Each entry costs about 100 bytes
+/// of kernel memory (40-byte key, 8-byte value, hash element overhead); the
+/// agent can change it at load time.
+pub const DEFAULT_FLOW_TABLE_SIZE: u32 = 262_144;
+/// Default Maglev table size: a prime well above 100 x the backend count, as
+/// the Maglev paper recommends for < 1% imbalance (Katran uses the same).
+pub const DEFAULT_RING_SIZE: u32 = 65_537;
+/// Largest Maglev table size the agent accepts for one service.
+pub const MAX_RING_SIZE: u32 = 1 << 24;
+
+/// `ServiceKey::family` / `Backend::family` / `FlowKey::family` values.
+pub const FAMILY_V4: u8 = 4;
+pub const FAMILY_V6: u8 = 6;
+
+/// IP protocol numbers the dataplane steers.
+pub const PROTO_TCP: u8 = 6;
+pub const PROTO_UDP: u8 = 17;
+
+/// `ServiceKey::port` of the alias entry the agent writes for source-hashed
+/// services, so that non-first IPv4 fragments (which carry no ports) reach
+/// the same backend as the first fragment (the client's source picks it).
+pub const FRAGMENT_PORT: u16 = 0;
+
+/// `ServiceValue::flags`: hash the 5-tuple instead of the client source.
+pub const SERVICE_F_HASH_FLOW: u32 = 1 << 0;
+/// `ServiceValue::flags`: no backend is up. The ring keeps its last contents
+/// but the dataplane drops and counts "no backend" instead of using it.
+pub const SERVICE_F_NO_BACKEND: u32 = 1 << 1;
+
+/// `Backend::state` values.
+pub const BACKEND_DOWN: u8 = 0;
+/// Takes new flows and keeps existing ones.
+pub const BACKEND_UP: u8 = 1;
+/// Keeps existing flows (flow-table hits) but takes no new ones.
+pub const BACKEND_DRAINING: u8 = 2;
+
+/// `BPF_F_INNER_MAP`: inner ring maps of different sizes may share the outer
+/// map (kernel >= 5.10). The template and every inner map carry it.
+pub const BPF_F_INNER_MAP: u32 = 1 << 12;
+/// `BPF_F_MMAPABLE`: the agent fills a new ring by writing its memory
+/// directly (one copy of the table instead of one syscall per slot).
+pub const BPF_F_MMAPABLE: u32 = 1 << 10;
+/// Flags of every inner ring map, the template included: the kernel only
+/// accepts an inner map whose flags equal the template's.
+pub const RING_MAP_FLAGS: u32 = BPF_F_INNER_MAP | BPF_F_MMAPABLE;
+/// `BPF_F_NO_COMMON_LRU`: per-CPU LRU lists for the flow table, so CPUs do not
+/// contend on one list lock (Katran keeps per-CPU LRUs for the same reason).
+pub const BPF_F_NO_COMMON_LRU: u32 = 1 << 1;
+
+/// Why a packet was not forwarded: the index into the `REASONS` per-CPU array.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reason {
+    /// Not IPv4 or IPv6 (ARP, LLDP, ...): passed to the stack.
+    NotIp = 0,
+    /// IP, but not for a configured `VIP:port/proto` (ICMP, VRRP, ND, other
+    /// ports and addresses): passed to the stack.
+    NotService = 1,
+    /// Truncated or malformed headers: passed to the stack, which drops or
+    /// answers it as it would without us; never transmitted.
+    Malformed = 2,
+    /// IPv6 with extension headers before TCP/UDP, or a non-first fragment of
+    /// a 5-tuple-hashed service: passed to the stack.
+    Unsupported = 3,
+    /// For a service, but no backend is up (or the ring is missing): dropped.
+    NoBackend = 4,
+}
+
+impl Reason {
+    pub const ALL: [Reason; 5] = [
+        Reason::NotIp,
+        Reason::NotService,
+        Reason::Malformed,
+        Reason::Unsupported,
+        Reason::NoBackend,
+    ];
+
+    /// Name used in metrics and status output.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Reason::NotIp => "not_ip",
+            Reason::NotService => "not_service",
+            Reason::Malformed => "malformed",
+            Reason::Unsupported => "unsupported",
+            Reason::NoBackend => "no_backend",
+        }
+    }
+}
+
+/// Number of entries in the `REASONS` map.
+pub const REASON_COUNT: u32 = Reason::ALL.len() as u32;

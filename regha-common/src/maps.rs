@@ -1,0 +1,128 @@
+//! Keys and values of every map, each with its role.
+//!
+//! Addresses are 16 bytes in network order; an IPv4 address fills the first
+//! four and leaves the rest zero (`family` says which). Ports are in host
+//! order so `bpftool` shows them as people write them.
+
+use crate::consts::{FAMILY_V4, FAMILY_V6};
+
+/// `SERVICES` key: one `VIP:port/proto`.
+#[repr(C, align(4))]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct ServiceKey {
+    pub addr: [u8; 16],
+    pub port: u16,
+    pub proto: u8,
+    pub family: u8,
+}
+
+/// `SERVICES` value: where the service's ring and counters are and how it hashes.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ServiceValue {
+    /// Index into `RINGS` and `SERVICE_STATS`.
+    pub id: u32,
+    /// Entries in this service's Maglev table (a prime).
+    pub ring_size: u32,
+    /// `SERVICE_F_*`.
+    pub flags: u32,
+    /// Hash seed, the same on every LB host so they pick the same backends.
+    pub seed: u32,
+}
+
+/// `BACKENDS` value (key: backend id, `u32`): where to send and whether to.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Backend {
+    pub addr: [u8; 16],
+    /// Destination MAC for direct server return.
+    pub mac: [u8; 6],
+    pub port: u16,
+    pub family: u8,
+    /// `BACKEND_UP`, `BACKEND_DRAINING` or `BACKEND_DOWN`.
+    pub state: u8,
+    pub _pad: [u8; 2],
+}
+
+/// `FLOWS` key: a connection's 5-tuple as the client sends it.
+#[repr(C, align(4))]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct FlowKey {
+    pub src: [u8; 16],
+    pub dst: [u8; 16],
+    pub sport: u16,
+    pub dport: u16,
+    pub proto: u8,
+    pub family: u8,
+    pub _pad: [u8; 2],
+}
+
+/// `FLOWS` value: the backend a flow is pinned to.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FlowValue {
+    pub backend_id: u32,
+}
+
+/// `SERVICE_STATS` and `BACKEND_STATS` value (per CPU): what was forwarded.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    pub packets: u64,
+    pub bytes: u64,
+    /// Flows this program chose a backend for by hashing (flow-table misses).
+    pub new_flows: u64,
+}
+
+const _: () = {
+    assert!(size_of::<ServiceKey>() == 20);
+    assert!(size_of::<ServiceValue>() == 16);
+    assert!(size_of::<Backend>() == 28);
+    assert!(size_of::<FlowKey>() == 40);
+    assert!(size_of::<FlowValue>() == 4);
+    assert!(size_of::<Counters>() == 24);
+};
+
+/// An IPv4 address in the 16-byte form the maps use.
+pub const fn addr_from_v4(octets: [u8; 4]) -> [u8; 16] {
+    let mut a = [0u8; 16];
+    a[0] = octets[0];
+    a[1] = octets[1];
+    a[2] = octets[2];
+    a[3] = octets[3];
+    a
+}
+
+impl ServiceKey {
+    pub const fn v4(addr: [u8; 4], port: u16, proto: u8) -> Self {
+        Self {
+            addr: addr_from_v4(addr),
+            port,
+            proto,
+            family: FAMILY_V4,
+        }
+    }
+
+    pub const fn v6(addr: [u8; 16], port: u16, proto: u8) -> Self {
+        Self {
+            addr,
+            port,
+            proto,
+            family: FAMILY_V6,
+        }
+    }
+}
+
+#[cfg(feature = "user")]
+mod pod {
+    use super::*;
+    // SAFETY: all are #[repr(C)] structs of integers and byte arrays with
+    // explicit padding fields, so every bit pattern is valid and none has
+    // uninitialised bytes.
+    unsafe impl aya::Pod for ServiceKey {}
+    unsafe impl aya::Pod for ServiceValue {}
+    unsafe impl aya::Pod for Backend {}
+    unsafe impl aya::Pod for FlowKey {}
+    unsafe impl aya::Pod for FlowValue {}
+    unsafe impl aya::Pod for Counters {}
+}

@@ -1,0 +1,38 @@
+//! Per-CPU counters: no atomics needed, the agent sums the CPUs.
+
+use regha_common::{Counters, Reason};
+
+use crate::{
+    maps::{BACKEND_STATS, REASONS, SERVICE_STATS},
+    steer::Choice,
+};
+
+#[inline(always)]
+fn add(c: *mut Counters, bytes: u64, new_flow: bool) {
+    // SAFETY: a per-CPU array slot of this CPU; nothing else writes it now.
+    unsafe {
+        (*c).packets += 1;
+        (*c).bytes += bytes;
+        if new_flow {
+            (*c).new_flows += 1;
+        }
+    }
+}
+
+#[inline(always)]
+pub fn count_forward(choice: &Choice, bytes: u64) {
+    if let Some(c) = SERVICE_STATS.get_ptr_mut(choice.service_id) {
+        add(c, bytes, choice.new_flow);
+    }
+    if let Some(c) = BACKEND_STATS.get_ptr_mut(choice.backend_id) {
+        add(c, bytes, choice.new_flow);
+    }
+}
+
+#[inline(always)]
+pub fn count_reason(reason: Reason) {
+    if let Some(c) = REASONS.get_ptr_mut(reason as u32) {
+        // SAFETY: as above, this CPU's slot.
+        unsafe { *c += 1 };
+    }
+}

@@ -1,0 +1,98 @@
+//! A loaded regha dataplane for tests: the production loader and map writer,
+//! with pins in a directory of its own that is removed on drop.
+
+use std::path::PathBuf;
+
+use aya::programs::{TestRun, TestRunOptions};
+use regha_agent::dataplane::{Dataplane, DataplaneOptions, MapWriter};
+
+/// Parent of every test's pin directory.
+const TEST_PIN_ROOT: &str = "/sys/fs/bpf/regha-test";
+
+/// Removes pin directories of test processes that no longer exist.
+fn remove_stale_pins() {
+    let Ok(entries) = std::fs::read_dir(TEST_PIN_ROOT) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let pid = name
+            .strip_prefix('p')
+            .and_then(|r| r.split('-').next())
+            .and_then(|p| p.parse::<u32>().ok());
+        if let Some(pid) = pid
+            && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+        {
+            let _ = Dataplane::remove_pins(&e.path());
+        }
+    }
+}
+
+/// The LB's own MAC in fixtures.
+pub const LB_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];
+
+pub struct TestDataplane {
+    pub dataplane: Dataplane,
+    pub maps: MapWriter,
+    pin_dir: PathBuf,
+}
+
+impl TestDataplane {
+    /// Loads the embedded object with `LB_MAC` and a small flow table.
+    pub fn load() -> Self {
+        Self::load_with(LB_MAC, 4096)
+    }
+
+    pub fn load_with(iface_mac: [u8; 6], flow_table_size: u32) -> Self {
+        crate::require_root();
+        remove_stale_pins();
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static N: AtomicU32 = AtomicU32::new(0);
+        let pin_dir = PathBuf::from(TEST_PIN_ROOT).join(format!(
+            "p{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let opts = DataplaneOptions {
+            pin_dir: pin_dir.clone(),
+            iface_mac,
+            flow_table_size,
+        };
+        let dataplane = Dataplane::load(&opts).unwrap_or_else(|e| panic!("load: {e}"));
+        let maps = dataplane
+            .maps()
+            .unwrap_or_else(|e| panic!("open maps: {e}"));
+        Self {
+            dataplane,
+            maps,
+            pin_dir,
+        }
+    }
+
+    pub fn pin_dir(&self) -> &std::path::Path {
+        &self.pin_dir
+    }
+
+    /// Runs one packet through the program (BPF_PROG_TEST_RUN): the action
+    /// and the output bytes.
+    pub fn run(&mut self, input: &[u8]) -> (u32, Vec<u8>) {
+        let mut out = vec![0u8; input.len() + 256];
+        let res = self
+            .dataplane
+            .program()
+            .test_run(TestRunOptions {
+                data_in: Some(input),
+                data_out: Some(&mut out),
+                ..TestRunOptions::default()
+            })
+            .unwrap_or_else(|e| panic!("test_run of a {}-byte packet: {e}", input.len()));
+        out.truncate(res.data_size_out as usize);
+        (res.return_value, out)
+    }
+}
+
+impl Drop for TestDataplane {
+    fn drop(&mut self) {
+        let _ = Dataplane::remove_pins(&self.pin_dir);
+    }
+}

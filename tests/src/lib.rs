@@ -1,0 +1,34 @@
+//! regha's test library: what every privileged test stands on.
+//!
+//! - `netns`: guards that own namespaces, veths and processes and remove them
+//!   on drop (and so on panic), with names unique to the run.
+//! - `packet`: exact frames for BPF_PROG_TEST_RUN fixtures.
+//! - `dataplane`: a loaded dataplane with pins of its own, removed on drop.
+
+pub mod dataplane;
+pub mod netns;
+pub mod packet;
+
+/// Privileged tests need root; they fail, never skip, without it.
+pub fn require_root() {
+    // SAFETY: geteuid has no preconditions.
+    let euid = unsafe { libc::geteuid() };
+    assert_eq!(
+        euid, 0,
+        "this test needs root (BPF, namespaces): run the suite as root, e.g. `sudo cargo xtask test`"
+    );
+}
+
+/// A short name unique to this process and call: `<prefix><pid><n>`, kept
+/// within the 15 characters an interface name may have.
+pub fn unique_name(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    let name = format!("{prefix}{}x{n}", std::process::id() % 100_000);
+    assert!(
+        name.len() <= 15,
+        "name {name} is longer than an interface name may be"
+    );
+    name
+}
