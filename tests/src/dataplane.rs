@@ -96,3 +96,14 @@ impl Drop for TestDataplane {
         let _ = Dataplane::remove_pins(&self.pin_dir);
     }
 }
+
+/// XDP verdicts as the kernel numbers them (`enum xdp_action`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum XdpAction {
+    Aborted = 0,
+    Drop = 1,
+    Pass = 2,
+    Tx = 3,
+    Redirect = 4,
+}

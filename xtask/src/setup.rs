@@ -1,0 +1,105 @@
+//! `cargo xtask setup`: everything a fresh machine of this kind lacks, each
+//! step skipped when already done, so it is cheap to run before every test.
+
+use std::process::Command;
+
+use anyhow::{Result, bail};
+
+use crate::util::{exec, output, succeeds};
+
+/// Debian packages the build and the tests need:
+/// - llvm-22-dev (+ the libraries it links against): bpf-linker's LLVM, which
+///   must match the nightly rustc's LLVM 22;
+/// - bpftool: operators' (and tests') view of the pinned maps;
+/// - iproute2: namespaces, veths, bridges in the tests.
+const APT_PACKAGES: &[&str] = &[
+    "llvm-22-dev",
+    "libpolly-22-dev",
+    "zlib1g-dev",
+    "libzstd-dev",
+    "bpftool",
+    "iproute2",
+];
+
+const BPF_LINKER_VERSION: &str = "0.13";
+const LLVM_PREFIX: &str = "/usr/lib/llvm-22";
+
+pub fn run() -> Result<()> {
+    apt()?;
+    rust_src()?;
+    bpf_linker()?;
+    Ok(())
+}
+
+fn apt() -> Result<()> {
+    let missing: Vec<&str> = APT_PACKAGES
+        .iter()
+        .copied()
+        .filter(|p| {
+            output(Command::new("dpkg-query").args(["-W", "-f=${Status}", p]))
+                .is_none_or(|s| !s.contains("install ok installed"))
+        })
+        .collect();
+    if missing.is_empty() {
+        eprintln!("setup: Debian packages present");
+        return Ok(());
+    }
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc_geteuid() } != 0 {
+        bail!("setup: missing Debian packages {missing:?}; run `sudo cargo xtask setup`");
+    }
+    exec(Command::new("apt-get").args(["update", "-qq"]))?;
+    exec(
+        Command::new("apt-get")
+            .args(["install", "-y", "-qq", "--no-install-recommends"])
+            .args(&missing)
+            .env("DEBIAN_FRONTEND", "noninteractive"),
+    )
+}
+
+unsafe extern "C" {
+    #[link_name = "geteuid"]
+    fn libc_geteuid() -> u32;
+}
+
+fn rust_src() -> Result<()> {
+    let installed = output(Command::new("rustup").args([
+        "component",
+        "list",
+        "--installed",
+        "--toolchain",
+        "nightly",
+    ]))
+    .unwrap_or_default();
+    if installed.lines().any(|l| l.starts_with("rust-src")) {
+        eprintln!("setup: nightly rust-src present");
+        return Ok(());
+    }
+    exec(Command::new("rustup").args(["component", "add", "rust-src", "--toolchain", "nightly"]))
+}
+
+fn bpf_linker() -> Result<()> {
+    if let Some(v) = output(Command::new("bpf-linker").arg("--version"))
+        && v.contains(&format!("bpf-linker {BPF_LINKER_VERSION}"))
+    {
+        eprintln!("setup: {}", v.trim());
+        return Ok(());
+    }
+    if !succeeds(Command::new(format!("{LLVM_PREFIX}/bin/llvm-config")).arg("--version")) {
+        bail!("setup: {LLVM_PREFIX} has no llvm-config; llvm-22-dev did not install");
+    }
+    exec(
+        Command::new("cargo")
+            .args([
+                "install",
+                "--locked",
+                "bpf-linker",
+                "--version",
+                &format!("~{BPF_LINKER_VERSION}"),
+                "--no-default-features",
+                "--features",
+                "llvm-22",
+            ])
+            .env("LLVM_PREFIX", LLVM_PREFIX),
+    )
+}
