@@ -6,6 +6,7 @@
 //! - `dataplane`: a loaded dataplane with pins of its own, removed on drop.
 
 pub mod dataplane;
+pub mod lab;
 pub mod netns;
 pub mod packet;
 

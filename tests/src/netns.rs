@@ -103,28 +103,44 @@ impl NetNs {
         self.exec("sysctl", &["-q", "-w", &format!("{key}={value}")]);
     }
 
-    /// Runs `f` on a new thread that has entered this namespace, and returns
-    /// its result. Sockets and links made there belong to the namespace.
-    pub fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T {
-        self.spawn(f)
+    /// Runs `f` on a thread that has entered this namespace, and returns its
+    /// result. Sockets made there belong to the namespace, and so do
+    /// interface names (XDP attach looks them up there).
+    pub fn run<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
+        let path = self.path();
+        std::thread::scope(|s| {
+            s.spawn(move || {
+                enter(&path);
+                f()
+            })
             .join()
             .expect("the thread in the namespace panicked")
+        })
     }
 
-    /// Like [`NetNs::run`], without waiting.
+    /// Like [`NetNs::run`] on a detached thread (servers).
     pub fn spawn<T: Send + 'static>(
         &self,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> std::thread::JoinHandle<T> {
-        let path = format!("/run/netns/{}", self.name);
+        let path = self.path();
         std::thread::spawn(move || {
-            let file = File::open(&path).unwrap_or_else(|e| panic!("open {path}: {e}"));
-            // SAFETY: setns on a namespace fd we opened; affects this thread only.
-            let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
-            assert_eq!(rc, 0, "setns({path}): {}", std::io::Error::last_os_error());
+            enter(&path);
             f()
         })
     }
+
+    fn path(&self) -> String {
+        format!("/run/netns/{}", self.name)
+    }
+}
+
+/// Moves the calling thread into the network namespace at `path`.
+fn enter(path: &str) {
+    let file = File::open(path).unwrap_or_else(|e| panic!("open {path}: {e}"));
+    // SAFETY: setns on a namespace fd we opened; affects this thread only.
+    let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+    assert_eq!(rc, 0, "setns({path}): {}", std::io::Error::last_os_error());
 }
 
 impl Drop for NetNs {

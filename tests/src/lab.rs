@@ -1,0 +1,85 @@
+//! The lab topology: a `switch` namespace holding a bridge, and hosts, each
+//! a namespace with one veth (`eth0`) plugged into it. Addresses come from
+//! 192.0.2.0/24 (TEST-NET-1); nothing is connected to the root namespace or
+//! routed anywhere. Dropping the `Switch` and the `Host`s removes it all.
+
+use std::net::Ipv4Addr;
+
+use crate::netns::{NetNs, VethSpec, veth};
+
+/// The lab's subnet prefix length.
+pub const PREFIX: u8 = 24;
+
+pub struct Switch {
+    pub ns: NetNs,
+    ports: std::cell::Cell<u32>,
+}
+
+pub struct Host {
+    pub ns: NetNs,
+    pub ip: Ipv4Addr,
+    pub mac: [u8; 6],
+}
+
+/// Host interface name inside every host namespace.
+pub const HOST_IFACE: &str = "eth0";
+
+impl Switch {
+    pub fn new() -> Self {
+        let ns = NetNs::new("switch");
+        ns.ip(&["link", "add", "br0", "type", "bridge"]);
+        ns.ip(&["link", "set", "br0", "up"]);
+        Self {
+            ns,
+            ports: std::cell::Cell::new(0),
+        }
+    }
+
+    /// A new host named `role` with `ip/24` on `eth0` (MAC `mac`), plugged
+    /// into the bridge.
+    pub fn plug(&self, role: &str, ip: Ipv4Addr, mac: [u8; 6]) -> Host {
+        let ns = NetNs::new(role);
+        let n = self.ports.get();
+        self.ports.set(n + 1);
+        let port = format!("p{n}");
+        let mut port_mac = mac;
+        port_mac[0] = 0x06; // locally administered, distinct from the host end
+        veth(
+            &VethSpec {
+                ns: &self.ns,
+                name: &port,
+                mac: port_mac,
+            },
+            &VethSpec {
+                ns: &ns,
+                name: HOST_IFACE,
+                mac,
+            },
+        );
+        self.ns.ip(&["link", "set", &port, "master", "br0"]);
+        ns.ip(&["addr", "add", &format!("{ip}/{PREFIX}"), "dev", HOST_IFACE]);
+        Host { ns, ip, mac }
+    }
+}
+
+impl Default for Switch {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Host {
+    /// Makes this host a direct-server-return backend for `vip`: the VIP on
+    /// `lo`, and ARP settings so it never answers or announces the VIP on
+    /// the wire (only the LB may): arp_ignore=1, arp_announce=2.
+    pub fn dsr_backend(&self, vip: Ipv4Addr) {
+        self.ns
+            .ip(&["addr", "add", &format!("{vip}/32"), "dev", "lo"]);
+        for scope in ["all", HOST_IFACE] {
+            self.ns
+                .sysctl(&format!("net.ipv4.conf.{scope}.arp_ignore"), "1");
+            self.ns
+                .sysctl(&format!("net.ipv4.conf.{scope}.arp_announce"), "2");
+        }
+    }
+}
