@@ -27,19 +27,32 @@ const fn finish(mut h: u32, len_bytes: u32) -> u32 {
     h ^ (h >> 16)
 }
 
-#[inline(always)]
-const fn word(b: &[u8; 16], i: usize) -> u32 {
-    u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]])
+/// An address as the XDP program holds it: four words, each the
+/// little-endian reading of four address bytes (what a word load from the
+/// packet gives on the little-endian BPF target).
+pub const fn addr_words(b: &[u8; 16]) -> [u32; 4] {
+    [
+        u32::from_le_bytes([b[0], b[1], b[2], b[3]]),
+        u32::from_le_bytes([b[4], b[5], b[6], b[7]]),
+        u32::from_le_bytes([b[8], b[9], b[10], b[11]]),
+        u32::from_le_bytes([b[12], b[13], b[14], b[15]]),
+    ]
 }
 
 /// Hash of a client source address (`hash: source`, HAProxy's `balance source`).
 #[inline(always)]
 pub const fn hash_source(addr: &[u8; 16], seed: u32) -> u32 {
+    hash_source_words(&addr_words(addr), seed)
+}
+
+/// [`hash_source`] over the word form (the XDP program's).
+#[inline(always)]
+pub const fn hash_source_words(w: &[u32; 4], seed: u32) -> u32 {
     let mut h = seed;
-    h = mix(h, word(addr, 0));
-    h = mix(h, word(addr, 4));
-    h = mix(h, word(addr, 8));
-    h = mix(h, word(addr, 12));
+    h = mix(h, w[0]);
+    h = mix(h, w[1]);
+    h = mix(h, w[2]);
+    h = mix(h, w[3]);
     finish(h, 16)
 }
 
@@ -53,15 +66,35 @@ pub const fn hash_flow(
     proto: u8,
     seed: u32,
 ) -> u32 {
+    hash_flow_words(
+        &addr_words(src),
+        &addr_words(dst),
+        sport,
+        dport,
+        proto,
+        seed,
+    )
+}
+
+/// [`hash_flow`] over the word form (the XDP program's).
+#[inline(always)]
+pub const fn hash_flow_words(
+    src: &[u32; 4],
+    dst: &[u32; 4],
+    sport: u16,
+    dport: u16,
+    proto: u8,
+    seed: u32,
+) -> u32 {
     let mut h = seed;
-    h = mix(h, word(src, 0));
-    h = mix(h, word(src, 4));
-    h = mix(h, word(src, 8));
-    h = mix(h, word(src, 12));
-    h = mix(h, word(dst, 0));
-    h = mix(h, word(dst, 4));
-    h = mix(h, word(dst, 8));
-    h = mix(h, word(dst, 12));
+    h = mix(h, src[0]);
+    h = mix(h, src[1]);
+    h = mix(h, src[2]);
+    h = mix(h, src[3]);
+    h = mix(h, dst[0]);
+    h = mix(h, dst[1]);
+    h = mix(h, dst[2]);
+    h = mix(h, dst[3]);
     h = mix(h, ((sport as u32) << 16) | dport as u32);
     h = mix(h, proto as u32);
     finish(h, 40)

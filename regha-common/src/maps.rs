@@ -83,6 +83,17 @@ const _: () = {
     assert!(size_of::<Counters>() == 24);
 };
 
+/// Writes an address in word form (see `hash::addr_words`) into a 16-byte
+/// address field: four aligned word stores instead of sixteen byte stores.
+/// The field must be 4-byte aligned, as the `addr`/`src`/`dst` fields of the
+/// `align(4)` keys are (they sit at offsets 0 and 16).
+#[inline(always)]
+pub fn store_addr_words(field: &mut [u8; 16], w: [u32; 4]) {
+    debug_assert!(field.as_ptr().align_offset(4) == 0);
+    // SAFETY: 16 bytes, 4-byte aligned (see above); u32 has no invalid values.
+    unsafe { field.as_mut_ptr().cast::<[u32; 4]>().write(w) }
+}
+
 /// An IPv4 address in the 16-byte form the maps use.
 pub const fn addr_from_v4(octets: [u8; 4]) -> [u8; 16] {
     let mut a = [0u8; 16];

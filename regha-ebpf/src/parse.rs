@@ -85,8 +85,10 @@ struct UdpHdr {
 pub struct Packet {
     pub family: u8,
     pub proto: u8,
-    pub src: [u8; 16],
-    pub dst: [u8; 16],
+    /// Addresses in word form (`regha_common::hash::addr_words`): loaded
+    /// and stored a word at a time, never byte by byte.
+    pub src: [u32; 4],
+    pub dst: [u32; 4],
     /// Host order; zero for a non-first IPv4 fragment.
     pub sport: u16,
     pub dport: u16,
@@ -118,6 +120,22 @@ pub fn eth_mut(ctx: &XdpContext) -> Result<*mut EthHdr, Reason> {
 #[inline(always)]
 fn be16(b: [u8; 2]) -> u16 {
     u16::from_be_bytes(b)
+}
+
+/// Four address bytes as one word load. Packet fields need not be 4-byte
+/// aligned: the target feature `allows-misaligned-mem-access` lets LLVM emit
+/// one load, which the verifier accepts for packet memory on architectures
+/// with efficient unaligned access (x86-64, arm64).
+#[inline(always)]
+fn word(b: &[u8; 4]) -> u32 {
+    // SAFETY: reads exactly the four bytes of `b`.
+    unsafe { core::ptr::read_unaligned(b.as_ptr().cast::<u32>()) }
+}
+
+#[inline(always)]
+fn words16(b: &[u8; 16]) -> [u32; 4] {
+    // SAFETY: reads exactly the sixteen bytes of `b`.
+    unsafe { core::ptr::read_unaligned(b.as_ptr().cast::<[u32; 4]>()) }
 }
 
 /// Parses Ethernet (one 802.1Q tag), IPv4/IPv6 and TCP/UDP.
@@ -162,8 +180,8 @@ fn parse_v4(ctx: &XdpContext, l3: usize) -> Result<Packet, Reason> {
     let mut pkt = Packet {
         family: FAMILY_V4,
         proto: ip.proto,
-        src: regha_common::addr_from_v4(ip.src),
-        dst: regha_common::addr_from_v4(ip.dst),
+        src: [word(&ip.src), 0, 0, 0],
+        dst: [word(&ip.dst), 0, 0, 0],
         sport: 0,
         dport: 0,
         syn: false,
@@ -202,8 +220,8 @@ fn parse_v6(ctx: &XdpContext, l3: usize) -> Result<Packet, Reason> {
     let mut pkt = Packet {
         family: FAMILY_V6,
         proto: ip.next_hdr,
-        src: ip.src,
-        dst: ip.dst,
+        src: words16(&ip.src),
+        dst: words16(&ip.dst),
         sport: 0,
         dport: 0,
         syn: false,

@@ -3,7 +3,7 @@
 use aya_ebpf::bindings::BPF_ANY;
 use regha_common::{
     BACKEND_DRAINING, BACKEND_UP, Backend, FRAGMENT_PORT, FlowKey, FlowValue, Reason,
-    SERVICE_F_HASH_FLOW, SERVICE_F_NO_BACKEND, ServiceKey, ServiceValue, hash,
+    SERVICE_F_HASH_FLOW, SERVICE_F_NO_BACKEND, ServiceKey, ServiceValue, hash, store_addr_words,
 };
 
 use crate::{
@@ -25,8 +25,8 @@ pub struct Choice {
 /// source-hashed services.
 #[inline(always)]
 pub fn service(pkt: &Packet) -> Result<ServiceValue, Reason> {
-    let key = ServiceKey {
-        addr: pkt.dst,
+    let mut key = ServiceKey {
+        addr: [0; 16],
         port: if pkt.later_fragment {
             FRAGMENT_PORT
         } else {
@@ -35,6 +35,7 @@ pub fn service(pkt: &Packet) -> Result<ServiceValue, Reason> {
         proto: pkt.proto,
         family: pkt.family,
     };
+    store_addr_words(&mut key.addr, pkt.dst);
     // SAFETY: the value is copied out at once, before any map update.
     match unsafe { SERVICES.get(&key) } {
         Some(v) => Ok(*v),
@@ -65,15 +66,17 @@ pub fn choose(pkt: &Packet, svc: &ServiceValue) -> Result<Choice, Reason> {
         return ring_pick(pkt, svc, false);
     }
 
-    let key = FlowKey {
-        src: pkt.src,
-        dst: pkt.dst,
+    let mut key = FlowKey {
+        src: [0; 16],
+        dst: [0; 16],
         sport: pkt.sport,
         dport: pkt.dport,
         proto: pkt.proto,
         family: pkt.family,
         _pad: [0; 2],
     };
+    store_addr_words(&mut key.src, pkt.src);
+    store_addr_words(&mut key.dst, pkt.dst);
     // A SYN opens a new connection: whatever an old entry says, hash it.
     if !pkt.syn {
         // SAFETY: the id is copied out before the insert below.
@@ -107,11 +110,11 @@ pub fn choose(pkt: &Packet, svc: &ServiceValue) -> Result<Choice, Reason> {
 #[inline(always)]
 fn ring_pick(pkt: &Packet, svc: &ServiceValue, hash_flow: bool) -> Result<Choice, Reason> {
     let h = if hash_flow {
-        hash::hash_flow(
+        hash::hash_flow_words(
             &pkt.src, &pkt.dst, pkt.sport, pkt.dport, pkt.proto, svc.seed,
         )
     } else {
-        hash::hash_source(&pkt.src, svc.seed)
+        hash::hash_source_words(&pkt.src, svc.seed)
     };
     if svc.ring_size == 0 {
         return Err(Reason::NoBackend);
