@@ -10,6 +10,8 @@ pub mod map_names {
     pub const SERVICE_STATS: &str = "SERVICE_STATS";
     pub const BACKEND_STATS: &str = "BACKEND_STATS";
     pub const REASONS: &str = "REASONS";
+    pub const SERVICE_GENS: &str = "SERVICE_GENS";
+    pub const SERVICE_PORTS: &str = "SERVICE_PORTS";
 }
 
 /// Name of the XDP program in the object.
@@ -66,9 +68,8 @@ pub const BPF_F_MMAPABLE: u32 = 1 << 10;
 /// Flags of every inner ring map, the template included: the kernel only
 /// accepts an inner map whose flags equal the template's.
 pub const RING_MAP_FLAGS: u32 = BPF_F_INNER_MAP | BPF_F_MMAPABLE;
-/// `BPF_F_NO_COMMON_LRU`: per-CPU LRU lists for the flow table, so CPUs do not
-/// contend on one list lock (Katran keeps per-CPU LRUs for the same reason).
-pub const BPF_F_NO_COMMON_LRU: u32 = 1 << 1;
+/// Words in the `SERVICE_PORTS` bitmap: one bit per L4 port.
+pub const SERVICE_PORT_WORDS: u32 = 65_536 / 64;
 
 /// Why a packet was not forwarded: the index into the `REASONS` per-CPU array.
 #[repr(u32)]

@@ -20,7 +20,7 @@ pub struct ServiceKey {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ServiceValue {
-    /// Index into `RINGS` and `SERVICE_STATS`.
+    /// Index into `RINGS`, `SERVICE_GENS` and `SERVICE_STATS`.
     pub id: u32,
     /// Entries in this service's Maglev table (a prime).
     pub ring_size: u32,
@@ -28,21 +28,48 @@ pub struct ServiceValue {
     pub flags: u32,
     /// Hash seed, the same on every LB host so they pick the same backends.
     pub seed: u32,
+    /// This incarnation of service `id` (see `SERVICE_GENS`): flows record
+    /// it, and a flow of an earlier incarnation is not trusted.
+    pub generation: u32,
 }
 
-/// `BACKENDS` value (key: backend id, `u32`): where to send and whether to.
-#[repr(C)]
+/// `BACKENDS` value (index: backend id): where to send and whether to.
+///
+/// The first eight bytes (`mac`, `state`, `family`) are all the XDP program
+/// reads, with one 8-byte load; the agent writes them with one atomic 8-byte
+/// store through the map's mmap, so a packet never sees a MAC from one
+/// update and a state from another. The rest is for people and tools.
+#[repr(C, align(8))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Backend {
-    pub addr: [u8; 16],
     /// Destination MAC for direct server return.
     pub mac: [u8; 6],
-    pub port: u16,
-    pub family: u8,
-    /// `BACKEND_UP`, `BACKEND_DRAINING` or `BACKEND_DOWN`.
+    /// `BACKEND_UP`, `BACKEND_DRAINING` or `BACKEND_DOWN` (also: unused id).
     pub state: u8,
-    pub _pad: [u8; 2],
+    pub family: u8,
+    pub addr: [u8; 16],
+    pub port: u16,
+    pub _pad: [u8; 6],
 }
+
+impl Backend {
+    /// The first eight bytes as the program loads them (little-endian).
+    pub const fn hot_word(&self) -> u64 {
+        u64::from_le_bytes([
+            self.mac[0],
+            self.mac[1],
+            self.mac[2],
+            self.mac[3],
+            self.mac[4],
+            self.mac[5],
+            self.state,
+            self.family,
+        ])
+    }
+}
+
+/// Byte offset of `Backend::state` inside the hot word.
+pub const BACKEND_STATE_SHIFT: u32 = 48;
 
 /// `FLOWS` key: a connection's 5-tuple as the client sends it.
 #[repr(C, align(4))]
@@ -57,11 +84,15 @@ pub struct FlowKey {
     pub _pad: [u8; 2],
 }
 
-/// `FLOWS` value: the backend a flow is pinned to.
+/// `FLOWS` value: the backend a flow is pinned to, and the service
+/// incarnation it was pinned under (a hit is trusted only while
+/// `SERVICE_GENS[service_id] == service_gen`).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct FlowValue {
     pub backend_id: u32,
+    pub service_id: u32,
+    pub service_gen: u32,
 }
 
 /// `SERVICE_STATS` and `BACKEND_STATS` value (per CPU): what was forwarded.
@@ -76,10 +107,10 @@ pub struct Counters {
 
 const _: () = {
     assert!(size_of::<ServiceKey>() == 20);
-    assert!(size_of::<ServiceValue>() == 16);
-    assert!(size_of::<Backend>() == 28);
+    assert!(size_of::<ServiceValue>() == 20);
+    assert!(size_of::<Backend>() == 32);
     assert!(size_of::<FlowKey>() == 40);
-    assert!(size_of::<FlowValue>() == 4);
+    assert!(size_of::<FlowValue>() == 12);
     assert!(size_of::<Counters>() == 24);
 };
 

@@ -38,13 +38,12 @@ pub fn regha(ctx: XdpContext) -> u32 {
 #[inline(always)]
 fn try_regha(ctx: &XdpContext) -> Result<u32, Reason> {
     let pkt = parse::parse(ctx)?;
-    let svc = steer::service(&pkt)?;
-    let choice = steer::choose(&pkt, &svc)?;
+    let choice = steer::choose(&pkt)?;
 
     let eth = parse::eth_mut(ctx)?;
     // SAFETY: `eth_mut` checked the 14 bytes are inside the packet.
     unsafe {
-        (*eth).dst = choice.backend.mac;
+        (*eth).dst = choice.mac;
         (*eth).src = IFACE_MAC.load();
     }
     let bytes = (ctx.data_end() - ctx.data()) as u64;

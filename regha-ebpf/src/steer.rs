@@ -1,13 +1,18 @@
-//! Choosing the backend: flow table first, then the service's Maglev ring.
+//! Choosing the backend: the flow table first, then the service's Maglev ring.
+//!
+//! Established flow: port bitmap (array) -> `FLOWS` (the one hash lookup)
+//! -> service generation (array) -> backend (array).
+//! New flow: port bitmap -> `SERVICES` (hash) -> ring (array of arrays)
+//! -> backend (array) -> `FLOWS` insert.
 
 use aya_ebpf::bindings::BPF_ANY;
 use regha_common::{
-    BACKEND_DRAINING, BACKEND_UP, Backend, FRAGMENT_PORT, FlowKey, FlowValue, Reason,
+    BACKEND_DRAINING, BACKEND_STATE_SHIFT, BACKEND_UP, FRAGMENT_PORT, FlowKey, FlowValue, Reason,
     SERVICE_F_HASH_FLOW, SERVICE_F_NO_BACKEND, ServiceKey, ServiceValue, hash, store_addr_words,
 };
 
 use crate::{
-    maps::{BACKENDS, FLOWS, RINGS, SERVICES},
+    maps::{BACKENDS, FLOWS, RINGS, SERVICE_GENS, SERVICE_PORTS, SERVICES},
     parse::Packet,
 };
 
@@ -15,57 +20,45 @@ use crate::{
 pub struct Choice {
     pub service_id: u32,
     pub backend_id: u32,
-    pub backend: Backend,
+    pub mac: [u8; 6],
     /// Chosen by hashing (a new flow) rather than found in the flow table.
     pub new_flow: bool,
 }
 
-/// Looks up the packet's service: `VIP:port/proto`, or for a later IPv4
-/// fragment (no ports) the `VIP:0/proto` alias the agent writes for
-/// source-hashed services.
+/// Whether some service listens on `port` (any address, any protocol).
 #[inline(always)]
-pub fn service(pkt: &Packet) -> Result<ServiceValue, Reason> {
-    let mut key = ServiceKey {
-        addr: [0; 16],
-        port: if pkt.later_fragment {
-            FRAGMENT_PORT
-        } else {
-            pkt.dport
-        },
-        proto: pkt.proto,
-        family: pkt.family,
-    };
-    store_addr_words(&mut key.addr, pkt.dst);
-    // SAFETY: the value is copied out at once, before any map update.
-    match unsafe { SERVICES.get(&key) } {
-        Some(v) => Ok(*v),
-        None => Err(Reason::NotService),
-    }
-}
-
-#[inline(always)]
-fn backend(id: u32) -> Option<Backend> {
-    // SAFETY: copied out at once; the agent replaces values whole.
-    unsafe { BACKENDS.get(id) }.copied()
-}
-
-/// Picks the backend for `pkt` of service `svc`.
-#[inline(always)]
-pub fn choose(pkt: &Packet, svc: &ServiceValue) -> Result<Choice, Reason> {
-    if svc.flags & SERVICE_F_NO_BACKEND != 0 {
-        return Err(Reason::NoBackend);
-    }
-    let hash_flow = svc.flags & SERVICE_F_HASH_FLOW != 0;
-    if pkt.fragment {
-        // Fragments carry no ports past the first, so only the client's
-        // source can keep them together: all fragments of a datagram reach
-        // the same backend through the ring, never through the flow table.
-        if hash_flow {
-            return Err(Reason::Unsupported);
+fn port_in_use(port: u16) -> bool {
+    match SERVICE_PORTS.get_ptr(u32::from(port >> 6)) {
+        // SAFETY: an array slot; the agent stores whole words atomically.
+        Some(w) => {
+            let word = unsafe { core::ptr::read_volatile(w) };
+            word & (1u64 << (port & 63)) != 0
         }
-        return ring_pick(pkt, svc, false);
+        None => false,
     }
+}
 
+/// A backend's MAC and state, read with one load (see `regha_common::Backend`).
+#[inline(always)]
+fn backend(id: u32) -> Option<([u8; 6], u8)> {
+    let p = BACKENDS.get_ptr(id)?;
+    // SAFETY: the array slot holds a `Backend`, 8-byte aligned; its first
+    // word is stored atomically by the agent.
+    let hot = unsafe { core::ptr::read_volatile(p.cast::<u64>()) };
+    let b = hot.to_le_bytes();
+    Some((
+        [b[0], b[1], b[2], b[3], b[4], b[5]],
+        (hot >> BACKEND_STATE_SHIFT) as u8,
+    ))
+}
+
+/// Picks the backend for `pkt`, or says why there is none.
+#[inline(always)]
+pub fn choose(pkt: &Packet) -> Result<Choice, Reason> {
+    // Later fragments carry no port: they go straight to the alias lookup.
+    if !pkt.later_fragment && !port_in_use(pkt.dport) {
+        return Err(Reason::NotService);
+    }
     let mut key = FlowKey {
         src: [0; 16],
         dst: [0; 16],
@@ -77,33 +70,85 @@ pub fn choose(pkt: &Packet, svc: &ServiceValue) -> Result<Choice, Reason> {
     };
     store_addr_words(&mut key.src, pkt.src);
     store_addr_words(&mut key.dst, pkt.dst);
-    // A SYN opens a new connection: whatever an old entry says, hash it.
-    if !pkt.syn {
-        // SAFETY: the id is copied out before the insert below.
-        if let Some(id) = unsafe { FLOWS.get(&key) }.map(|v| v.backend_id)
-            && let Some(b) = backend(id)
-            && (b.state == BACKEND_UP || b.state == BACKEND_DRAINING)
-        {
-            return Ok(Choice {
-                service_id: svc.id,
-                backend_id: id,
-                backend: b,
-                new_flow: false,
-            });
+
+    // A SYN opens a new connection, whatever an old entry says; fragments
+    // never use the flow table (see `ring_pick`).
+    if !pkt.syn && !pkt.fragment {
+        if let Some(c) = flow_hit(&key) {
+            return Ok(c);
         }
-        // Missing, or its backend is down: fall through and replace it.
+        // Missing, stale, or its backend is down: hash, and replace it.
     }
-    let choice = ring_pick(pkt, svc, hash_flow)?;
-    // A full table evicts its least recently used entry; an insert can only
-    // fail on memory pressure, and then the flow is still steered by hash.
+
+    let svc = service(pkt)?;
+    if svc.flags & SERVICE_F_NO_BACKEND != 0 {
+        return Err(Reason::NoBackend);
+    }
+    let hash_flow = svc.flags & SERVICE_F_HASH_FLOW != 0;
+    if pkt.fragment {
+        // Fragments carry no ports past the first, so only the client's
+        // source can keep them together: every fragment of a datagram reaches
+        // the backend of the source hash, never through the flow table.
+        if hash_flow {
+            return Err(Reason::Unsupported);
+        }
+        return ring_pick(pkt, &svc, false);
+    }
+    let choice = ring_pick(pkt, &svc, hash_flow)?;
+    // A full table evicts its least recently used entry; an insert fails only
+    // under memory pressure, and then the flow is still steered by hash.
     let _ = FLOWS.insert(
         &key,
         &FlowValue {
             backend_id: choice.backend_id,
+            service_id: svc.id,
+            service_gen: svc.generation,
         },
         BPF_ANY as u64,
     );
     Ok(choice)
+}
+
+/// The flow table's backend for this connection, if the entry is still good:
+/// its service incarnation is current and its backend takes existing flows.
+#[inline(always)]
+fn flow_hit(key: &FlowKey) -> Option<Choice> {
+    // SAFETY: the fields are copied out at once, before any map update.
+    let fv = unsafe { FLOWS.get(key) }.copied()?;
+    let current = SERVICE_GENS.get_ptr(fv.service_id)?;
+    // SAFETY: an array slot; the agent stores it atomically.
+    if unsafe { core::ptr::read_volatile(current) } != fv.service_gen || fv.service_gen == 0 {
+        return None;
+    }
+    let (mac, state) = backend(fv.backend_id)?;
+    (state == BACKEND_UP || state == BACKEND_DRAINING).then_some(Choice {
+        service_id: fv.service_id,
+        backend_id: fv.backend_id,
+        mac,
+        new_flow: false,
+    })
+}
+
+/// The packet's service: `VIP:port/proto`, or for a later IPv4 fragment (no
+/// ports) the `VIP:0/proto` alias the agent writes for source-hashed services.
+#[inline(always)]
+fn service(pkt: &Packet) -> Result<ServiceValue, Reason> {
+    let mut key = ServiceKey {
+        addr: [0; 16],
+        port: if pkt.later_fragment {
+            FRAGMENT_PORT
+        } else {
+            pkt.dport
+        },
+        proto: pkt.proto,
+        family: pkt.family,
+    };
+    store_addr_words(&mut key.addr, pkt.dst);
+    // SAFETY: the value is copied out at once.
+    match unsafe { SERVICES.get(&key) } {
+        Some(v) => Ok(*v),
+        None => Err(Reason::NotService),
+    }
 }
 
 /// The backend in the service's Maglev ring for this packet's hash.
@@ -124,10 +169,10 @@ fn ring_pick(pkt: &Packet, svc: &ServiceValue, hash_flow: bool) -> Result<Choice
     match backend(id) {
         // Only up backends take new flows; the agent builds rings from up
         // backends, so anything else here is a table being replaced.
-        Some(b) if b.state == BACKEND_UP => Ok(Choice {
+        Some((mac, state)) if state == BACKEND_UP => Ok(Choice {
             service_id: svc.id,
             backend_id: id,
-            backend: b,
+            mac,
             new_flow: true,
         }),
         _ => Err(Reason::NoBackend),

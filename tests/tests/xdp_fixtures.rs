@@ -839,3 +839,97 @@ fn ring_in_the_kernel_is_the_maglev_table() {
         assert_eq!(t.maps.ring(s.id).unwrap().as_deref(), Some(table.slots()));
     }
 }
+
+/// A removed service stops being steered at once, and a service created
+/// later under the same id does not inherit the old one's flows (their
+/// recorded generation is no longer current).
+#[test]
+fn removed_service_stops_and_a_new_one_inherits_no_flows() {
+    let mut t = TestDataplane::load();
+    let mut specs = services().to_vec();
+    provision(&mut t, &specs[..2]); // web6 would share port 5000
+    let client = (1..=50u8)
+        .map(|i| Ipv4Addr::new(198, 18, 4, i))
+        .find(|c| source_backend(&t, &specs[0], IpAddr::V4(*c)) == 1)
+        .expect("some client hashes to backend 1");
+    let est = Frame::tcp4(client, 48000, VIP4, 5000, TCP_ACK).bytes();
+    check(
+        &mut t,
+        &specs,
+        "establish on backend 1",
+        &est,
+        Expect::Tx(1),
+    );
+    let gen_before = t.maps.service_generation(0).unwrap();
+    assert_ne!(gen_before, 0);
+
+    t.maps.remove_service(&specs[0]).unwrap();
+    assert_eq!(
+        t.maps.service_generation(0).unwrap(),
+        gen_before | regha_agent::dataplane::GENERATION_RETIRED
+    );
+    assert!(
+        !t.maps.service_port(5000).unwrap(),
+        "no service left on port 5000"
+    );
+    check(
+        &mut t,
+        &specs,
+        "established flow of a removed service",
+        &est,
+        Expect::Pass(Reason::NotService),
+    );
+
+    // Service id 0 comes back with the same VIP but only backend 2 (backend 1
+    // stays up, as if it served something else): the old flow must not
+    // return to backend 1.
+    specs[0].backends[0].state = BackendState::Down;
+    provision(&mut t, &specs[..1]);
+    t.maps
+        .set_backend(
+            1,
+            &regha_common::Backend {
+                mac: [2, 0, 0, 0, 0, 11],
+                state: regha_common::BACKEND_UP,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(t.maps.service_generation(0).unwrap(), gen_before + 1);
+    assert!(
+        check(
+            &mut t,
+            &specs,
+            "old flow under the new service",
+            &est,
+            Expect::Tx(2)
+        ),
+        "the old entry was not trusted: the flow was hashed anew"
+    );
+}
+
+/// The port bitmap follows the services: a port stays marked while any
+/// service uses it; packets to unmarked ports are passed without lookups.
+#[test]
+fn service_ports_follow_the_services() {
+    let mut t = TestDataplane::load();
+    let specs = services();
+    provision(&mut t, &specs);
+    assert!(t.maps.service_port(5000).unwrap());
+    assert!(t.maps.service_port(53).unwrap());
+    assert!(!t.maps.service_port(22).unwrap());
+    // web and web6 share port 5000: removing one keeps the bit.
+    t.maps.remove_service(&specs[0]).unwrap();
+    assert!(t.maps.service_port(5000).unwrap(), "web6 still uses 5000");
+    let f = Frame::tcp6(CLIENT6, 40000, VIP6, 5000, TCP_SYN).bytes();
+    let be = source_backend(&t, &specs[2], IpAddr::V6(CLIENT6));
+    check(
+        &mut t,
+        &specs,
+        "IPv6 service still steered",
+        &f,
+        Expect::Tx(be),
+    );
+    t.maps.remove_service(&specs[2]).unwrap();
+    assert!(!t.maps.service_port(5000).unwrap());
+}

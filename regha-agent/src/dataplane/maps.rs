@@ -3,7 +3,6 @@
 //! very same path as the agent that created them.
 
 use std::{
-    os::fd::{AsFd, AsRawFd},
     path::Path,
     time::{Duration, Instant},
 };
@@ -14,12 +13,7 @@ use regha_common::{
     ServiceValue, map_names,
 };
 
-use super::{DataplaneError, PINNED_MAPS};
-
-/// Bytes between two elements of a BPF array: the kernel rounds every value
-/// up to 8 (`round_up(value_size, 8)` in kernel/bpf/arraymap.c), and the
-/// mmap of an array shows exactly that layout.
-const ARRAY_ELEM_STRIDE: usize = 8;
+use super::{DataplaneError, PINNED_MAPS, mmap::MmapArray};
 
 /// What one ring swap did, for logs and metrics.
 #[derive(Clone, Copy, Debug)]
@@ -32,27 +26,32 @@ pub struct RingSwap {
 
 /// Typed handles on every pinned map of one interface.
 pub struct MapWriter {
-    services: HashMap<MapData, ServiceKey, ServiceValue>,
+    pub(super) services: HashMap<MapData, ServiceKey, ServiceValue>,
+    pub(super) service_ports: MmapArray,
+    pub(super) service_gens: MmapArray,
     rings: ArrayOfMaps<MapData, MapData>,
-    backends: HashMap<MapData, u32, Backend>,
+    backends: MmapArray,
     flows: HashMap<MapData, FlowKey, FlowValue>,
     service_stats: PerCpuArray<MapData, Counters>,
     backend_stats: PerCpuArray<MapData, Counters>,
     reasons: PerCpuArray<MapData, u64>,
 }
 
-fn map_err(map: &'static str) -> impl FnOnce(MapError) -> DataplaneError {
+pub(super) fn map_err(map: &'static str) -> impl FnOnce(MapError) -> DataplaneError {
     move |source| DataplaneError::Map { map, source }
 }
 
-fn open_pinned(pin_dir: &Path, name: &'static str) -> Result<Map, DataplaneError> {
+fn open_data(pin_dir: &Path, name: &'static str) -> Result<MapData, DataplaneError> {
     let file = PINNED_MAPS
         .iter()
         .find(|(n, _)| *n == name)
         .map(|(_, f)| *f)
         .expect("every map name is in PINNED_MAPS");
-    let data = MapData::from_pin(pin_dir.join(file)).map_err(map_err(name))?;
-    Map::from_map_data(data).map_err(map_err(name))
+    MapData::from_pin(pin_dir.join(file)).map_err(map_err(name))
+}
+
+fn open_pinned(pin_dir: &Path, name: &'static str) -> Result<Map, DataplaneError> {
+    Map::from_map_data(open_data(pin_dir, name)?).map_err(map_err(name))
 }
 
 impl MapWriter {
@@ -65,10 +64,17 @@ impl MapWriter {
                     .map_err(map_err($name))?
             };
         }
+        macro_rules! mapped {
+            ($name:expr) => {
+                MmapArray::new(open_data(pin_dir, $name)?, $name)?
+            };
+        }
         Ok(Self {
             services: typed!(map_names::SERVICES),
+            service_ports: mapped!(map_names::SERVICE_PORTS),
+            service_gens: mapped!(map_names::SERVICE_GENS),
             rings: typed!(map_names::RINGS),
-            backends: typed!(map_names::BACKENDS),
+            backends: mapped!(map_names::BACKENDS),
             flows: typed!(map_names::FLOWS),
             service_stats: typed!(map_names::SERVICE_STATS),
             backend_stats: typed!(map_names::BACKEND_STATS),
@@ -76,7 +82,7 @@ impl MapWriter {
         })
     }
 
-    /// Adds or replaces a service (one element update: atomic for readers).
+    /// Adds or replaces a service entry (one element update: atomic for readers).
     pub fn set_service(
         &mut self,
         key: &ServiceKey,
@@ -87,7 +93,7 @@ impl MapWriter {
             .map_err(map_err(map_names::SERVICES))
     }
 
-    pub fn remove_service(&mut self, key: &ServiceKey) -> Result<(), DataplaneError> {
+    pub fn delete_service_entry(&mut self, key: &ServiceKey) -> Result<(), DataplaneError> {
         match self.services.remove(key) {
             Ok(()) | Err(MapError::KeyNotFound) => Ok(()),
             Err(e) => Err(map_err(map_names::SERVICES)(e)),
@@ -102,26 +108,63 @@ impl MapWriter {
         }
     }
 
-    /// Adds or replaces a backend (MAC, address, state) in one update.
+    /// Every service entry (fragment aliases included).
+    pub fn service_entries(&self) -> Result<Vec<(ServiceKey, ServiceValue)>, DataplaneError> {
+        self.services
+            .iter()
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(map_err(map_names::SERVICES))
+    }
+
+    /// Writes a backend: first the bytes the program does not read, then the
+    /// MAC and state together in one atomic store.
     pub fn set_backend(&mut self, id: u32, backend: &Backend) -> Result<(), DataplaneError> {
-        self.backends
-            .insert(id, backend, 0)
-            .map_err(map_err(map_names::BACKENDS))
+        let mut cold = Vec::with_capacity(24);
+        cold.extend_from_slice(&backend.addr);
+        cold.extend_from_slice(&backend.port.to_ne_bytes());
+        cold.extend_from_slice(&backend._pad);
+        self.backends.write(id, 8, &cold)?;
+        self.backends.store_u64(id, 0, backend.hot_word())
     }
 
+    /// Marks a backend id unused (state down, no MAC): flows pinned to it
+    /// are re-hashed on their next packet.
     pub fn remove_backend(&mut self, id: u32) -> Result<(), DataplaneError> {
-        match self.backends.remove(&id) {
-            Ok(()) | Err(MapError::KeyNotFound) => Ok(()),
-            Err(e) => Err(map_err(map_names::BACKENDS)(e)),
-        }
+        self.set_backend(id, &Backend::default())
     }
 
-    pub fn backend(&self, id: u32) -> Result<Option<Backend>, DataplaneError> {
-        match self.backends.get(&id, 0) {
-            Ok(v) => Ok(Some(v)),
-            Err(MapError::KeyNotFound) => Ok(None),
-            Err(e) => Err(map_err(map_names::BACKENDS)(e)),
-        }
+    pub fn backend(&self, id: u32) -> Result<Backend, DataplaneError> {
+        let b = self.backends.read(id)?;
+        let word = |i: usize| b[i];
+        Ok(Backend {
+            mac: [word(0), word(1), word(2), word(3), word(4), word(5)],
+            state: b[6],
+            family: b[7],
+            addr: b[8..24].try_into().expect("16 bytes"),
+            port: u16::from_ne_bytes([b[24], b[25]]),
+            _pad: b[26..32].try_into().expect("6 bytes"),
+        })
+    }
+
+    /// The generation of service id `id` (0: no service).
+    pub fn service_generation(&self, id: u32) -> Result<u32, DataplaneError> {
+        self.service_gens.load_u32(id, 0)
+    }
+
+    pub(super) fn set_service_generation(&self, id: u32, g: u32) -> Result<(), DataplaneError> {
+        self.service_gens.store_u32(id, 0, g)
+    }
+
+    /// Marks `port` as used by some service (or not).
+    pub(super) fn set_service_port(&self, port: u16, on: bool) -> Result<(), DataplaneError> {
+        self.service_ports
+            .set_bit(u32::from(port >> 6), u32::from(port & 63), on)
+    }
+
+    /// Whether `port` is marked as used by some service.
+    pub fn service_port(&self, port: u16) -> Result<bool, DataplaneError> {
+        let w = self.service_ports.load_u64(u32::from(port >> 6), 0)?;
+        Ok(w & (1 << (port & 63)) != 0)
     }
 
     /// Publishes a whole new Maglev table for `service_id`: a fresh inner map
@@ -153,15 +196,10 @@ impl MapWriter {
             RING_MAP_FLAGS,
         );
         let inner = MapData::create(def, "regha_ring", None).map_err(map_err(map_names::RINGS))?;
-        let data = &inner;
-        with_mmap(data, size, true, |mem| {
-            for (i, id) in slots.iter().enumerate() {
-                let at = i * ARRAY_ELEM_STRIDE;
-                mem[at..at + 4].copy_from_slice(&id.to_ne_bytes());
-            }
-        })?;
+        let mut mapped = MmapArray::new(inner, map_names::RINGS)?;
+        mapped.fill_u32(slots)?;
         self.rings
-            .set(service_id, data, 0)
+            .set(service_id, mapped.map(), 0)
             .map_err(map_err(map_names::RINGS))?;
         Ok(RingSwap {
             service_id,
@@ -177,20 +215,11 @@ impl MapWriter {
             Err(MapError::KeyNotFound) => return Ok(None),
             Err(e) => return Err(map_err(map_names::RINGS)(e)),
         };
-        let size = inner
-            .info()
-            .map_err(map_err(map_names::RINGS))?
-            .max_entries();
-        let mut out = Vec::with_capacity(size as usize);
-        with_mmap(&inner, size, false, |mem| {
-            for i in 0..size as usize {
-                let at = i * ARRAY_ELEM_STRIDE;
-                out.push(u32::from_ne_bytes(
-                    mem[at..at + 4].try_into().expect("4 bytes"),
-                ));
-            }
-        })?;
-        Ok(Some(out))
+        let mapped = MmapArray::new(inner, map_names::RINGS)?;
+        (0..mapped.entries())
+            .map(|i| mapped.load_u32(i, 0))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some)
     }
 
     /// The flow-table entry of one connection, if any.
@@ -233,44 +262,4 @@ fn sum_counters(
         bytes: acc.bytes + c.bytes,
         new_flows: acc.new_flows + c.new_flows,
     }))
-}
-
-/// Maps the memory of an mmapable array of `entries` elements and hands it
-/// to `f`; unmaps afterwards whatever `f` did.
-fn with_mmap(
-    map: &MapData,
-    entries: u32,
-    writable: bool,
-    f: impl FnOnce(&mut [u8]),
-) -> Result<(), DataplaneError> {
-    let len = entries as usize * ARRAY_ELEM_STRIDE;
-    let prot = if writable {
-        libc::PROT_READ | libc::PROT_WRITE
-    } else {
-        libc::PROT_READ
-    };
-    let fd = map.fd().as_fd().as_raw_fd();
-    // SAFETY: mapping a BPF array created with BPF_F_MMAPABLE; the kernel
-    // sizes the mapping to the array's data pages, which cover `len`.
-    let ptr = unsafe { libc::mmap(std::ptr::null_mut(), len, prot, libc::MAP_SHARED, fd, 0) };
-    if ptr == libc::MAP_FAILED {
-        return Err(DataplaneError::MapUse {
-            map: map_names::RINGS,
-            reason: format!("mmap of a ring failed: {}", std::io::Error::last_os_error()),
-        });
-    }
-    let mut scratch;
-    // SAFETY: `ptr` is a fresh mapping of `len` bytes owned by this function;
-    // a read-only mapping is copied into a scratch buffer first so `f` never
-    // writes through a PROT_READ page.
-    let mem: &mut [u8] = if writable {
-        unsafe { std::slice::from_raw_parts_mut(ptr.cast::<u8>(), len) }
-    } else {
-        scratch = unsafe { std::slice::from_raw_parts(ptr.cast::<u8>(), len) }.to_vec();
-        &mut scratch
-    };
-    f(mem);
-    // SAFETY: unmapping exactly what was mapped above.
-    unsafe { libc::munmap(ptr, len) };
-    Ok(())
 }

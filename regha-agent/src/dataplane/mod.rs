@@ -9,6 +9,7 @@
 mod bpffs;
 mod error;
 mod maps;
+mod mmap;
 mod service;
 
 use std::{
@@ -28,7 +29,9 @@ pub use bpffs::ensure_bpffs;
 pub use error::DataplaneError;
 pub use maps::{MapWriter, RingSwap};
 use regha_common::{DEFAULT_FLOW_TABLE_SIZE, PROGRAM_NAME, map_names};
-pub use service::{ApplyReport, BackendSpec, BackendState, HashMode, Protocol, ServiceSpec};
+pub use service::{
+    ApplyReport, BackendSpec, BackendState, GENERATION_RETIRED, HashMode, Protocol, ServiceSpec,
+};
 use tracing::{debug, info};
 
 /// Where the pins of every interface live.
@@ -48,8 +51,10 @@ pub static EBPF_OBJECT: LazyLock<Vec<u8>> = LazyLock::new(|| {
 const LINK_PIN: &str = "link";
 
 /// Every map and its pin file name (lower case, as operators type it).
-pub const PINNED_MAPS: [(&str, &str); 7] = [
+pub const PINNED_MAPS: [(&str, &str); 9] = [
     (map_names::SERVICES, "services"),
+    (map_names::SERVICE_PORTS, "service_ports"),
+    (map_names::SERVICE_GENS, "service_gens"),
     (map_names::RINGS, "rings"),
     (map_names::BACKENDS, "backends"),
     (map_names::FLOWS, "flows"),

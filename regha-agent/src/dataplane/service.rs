@@ -135,6 +135,19 @@ impl ServiceSpec {
     }
 }
 
+/// Set in `SERVICE_GENS[id]` when the service at `id` is removed: no flow
+/// records a generation with this bit, so none matches, and the next service
+/// at `id` continues the count instead of reusing an old generation (whose
+/// flows could still sit in the flow table).
+pub const GENERATION_RETIRED: u32 = 1 << 31;
+
+/// The generation after `stored`: never 0, never with the retired bit, and
+/// never one used before at this id (until 2^31 re-creations wrap it).
+pub fn next_generation(stored: u32) -> u32 {
+    let next = (stored & !GENERATION_RETIRED).wrapping_add(1) & !GENERATION_RETIRED;
+    next.max(1)
+}
+
 /// What `apply_service` changed.
 #[derive(Clone, Copy, Debug)]
 pub struct ApplyReport {
@@ -144,10 +157,17 @@ pub struct ApplyReport {
 }
 
 impl MapWriter {
-    /// Writes one service: backends first (so the new ring never names a
-    /// backend the dataplane does not know), then the whole ring in one swap,
-    /// then the service entry (and its fragment alias) in one update each.
-    /// Backends that left the spec are the caller's to remove, after this.
+    /// Writes one service so that no packet sees an inconsistent state:
+    /// 1. backends (the new ring never names a backend the dataplane lacks);
+    /// 2. the service's generation, when the id starts a new service (flows
+    ///    of whatever held the id before stop being trusted);
+    /// 3. the ring, swapped whole, and the service entry (and its fragment
+    ///    alias), each one update, ordered so that `hash % ring_size` always
+    ///    indexes inside the ring a packet sees: a growing ring is published
+    ///    before the larger size, a shrinking one after the smaller size;
+    /// 4. the port bit that lets packets to this port be looked at at all.
+    ///
+    /// Backends that left the spec are the caller's to remove, afterwards.
     pub fn apply_service(&mut self, spec: &ServiceSpec) -> Result<ApplyReport, DataplaneError> {
         let ring = spec.build_ring().map_err(DataplaneError::Ring)?;
         for b in &spec.backends {
@@ -155,18 +175,24 @@ impl MapWriter {
             self.set_backend(
                 b.id,
                 &Backend {
-                    addr,
                     mac: b.mac,
-                    port: b.port,
-                    family,
                     state: b.state.wire(),
-                    _pad: [0; 2],
+                    family,
+                    addr,
+                    port: b.port,
+                    _pad: [0; 6],
                 },
             )?;
         }
-        let swap = match &ring {
-            Some(table) => Some(self.swap_ring(spec.id, table.slots())?),
-            None => None,
+        let key = spec.key();
+        let existing = self.service(&key)?.filter(|v| v.id == spec.id);
+        let generation = match existing {
+            Some(v) => v.generation,
+            None => {
+                let next = next_generation(self.service_generation(spec.id)?);
+                self.set_service_generation(spec.id, next)?;
+                next
+            }
         };
         let mut flags = 0;
         if spec.hash == HashMode::Flow {
@@ -177,14 +203,73 @@ impl MapWriter {
         }
         let value = ServiceValue {
             id: spec.id,
-            ring_size: spec.ring_size,
+            // With no backend up the old ring stays: so does its size.
+            ring_size: match (&ring, existing) {
+                (None, Some(old)) => old.ring_size,
+                _ => spec.ring_size,
+            },
             flags,
             seed: spec.seed,
+            generation,
         };
-        self.set_service(&spec.key(), &value)?;
-        if let Some(alias) = spec.fragment_key() {
-            self.set_service(&alias, &value)?;
+        let shrinking = existing.is_some_and(|old| value.ring_size < old.ring_size);
+        if shrinking {
+            self.write_service_entries(spec, &value)?;
         }
+        let swap = match &ring {
+            Some(table) => Some(self.swap_ring(spec.id, table.slots())?),
+            None => None,
+        };
+        if !shrinking {
+            self.write_service_entries(spec, &value)?;
+        }
+        self.set_service_port(spec.port, true)?;
         Ok(ApplyReport { ring: swap })
+    }
+
+    fn write_service_entries(
+        &mut self,
+        spec: &ServiceSpec,
+        value: &ServiceValue,
+    ) -> Result<(), DataplaneError> {
+        self.set_service(&spec.key(), value)?;
+        if let Some(alias) = spec.fragment_key() {
+            self.set_service(&alias, value)?;
+        }
+        Ok(())
+    }
+
+    /// Removes a service: its entries go, its generation is cleared (its
+    /// flows are no longer trusted), and its port bit is cleared unless
+    /// another service uses the port. Its backends are the caller's.
+    pub fn remove_service(&mut self, spec: &ServiceSpec) -> Result<(), DataplaneError> {
+        self.delete_service_entry(&spec.key())?;
+        if let Some(alias) = spec.fragment_key() {
+            self.delete_service_entry(&alias)?;
+        }
+        let current = self.service_generation(spec.id)?;
+        self.set_service_generation(spec.id, current | GENERATION_RETIRED)?;
+        let port_still_used = self
+            .service_entries()?
+            .iter()
+            .any(|(k, _)| k.port == spec.port);
+        if !port_still_used {
+            self.set_service_port(spec.port, false)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generations_never_repeat_across_removal_and_skip_zero() {
+        assert_eq!(next_generation(0), 1);
+        assert_eq!(next_generation(1), 2);
+        assert_eq!(next_generation(1 | GENERATION_RETIRED), 2);
+        assert_eq!(next_generation(GENERATION_RETIRED - 1), 1);
+        assert_eq!(next_generation(u32::MAX), 1);
     }
 }
