@@ -73,11 +73,13 @@ pub fn choose(pkt: &Packet) -> Result<Choice, Reason> {
 
     // A SYN opens a new connection, whatever an old entry says; fragments
     // never use the flow table (see `ring_pick`).
-    if !pkt.syn && !pkt.fragment {
-        if let Some(c) = flow_hit(&key) {
-            return Ok(c);
-        }
-        // Missing, stale, or its backend is down: hash, and replace it.
+    // Otherwise a missing or stale entry, or one whose backend is down, is
+    // replaced below.
+    if !pkt.syn
+        && !pkt.fragment
+        && let Some(c) = flow_hit(&key)
+    {
+        return Ok(c);
     }
 
     let svc = service(pkt)?;
@@ -98,8 +100,8 @@ pub fn choose(pkt: &Packet) -> Result<Choice, Reason> {
     // A full table evicts its least recently used entry; an insert fails only
     // under memory pressure, and then the flow is still steered by hash.
     let _ = FLOWS.insert(
-        &key,
-        &FlowValue {
+        key,
+        FlowValue {
             backend_id: choice.backend_id,
             service_id: svc.id,
             service_gen: svc.generation,
@@ -145,7 +147,7 @@ fn service(pkt: &Packet) -> Result<ServiceValue, Reason> {
     };
     store_addr_words(&mut key.addr, pkt.dst);
     // SAFETY: the value is copied out at once.
-    match unsafe { SERVICES.get(&key) } {
+    match unsafe { SERVICES.get(key) } {
         Some(v) => Ok(*v),
         None => Err(Reason::NotService),
     }

@@ -2,6 +2,7 @@
 
 mod bench;
 mod build_ebpf;
+mod lint;
 mod setup;
 mod util;
 
@@ -27,6 +28,9 @@ enum Task {
         #[arg(long)]
         release: bool,
     },
+    /// rustfmt --check and clippy -D warnings over the workspace and the
+    /// eBPF crate.
+    Lint,
     /// Run setup, build the XDP object, then the whole test suite (as root:
     /// the tests load BPF programs and create network namespaces).
     Test {
@@ -50,6 +54,10 @@ fn main() -> Result<()> {
     match Cli::parse().task {
         Task::Setup => setup::run(),
         Task::BuildEbpf { release: _ } => build_ebpf::run().map(|_| ()),
+        Task::Lint => {
+            build_ebpf::run()?;
+            lint::run()
+        }
         Task::Test { args } => {
             setup::run()?;
             build_ebpf::run()?;

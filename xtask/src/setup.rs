@@ -45,7 +45,7 @@ fn apt() -> Result<()> {
         return Ok(());
     }
     // SAFETY: geteuid has no preconditions.
-    if unsafe { libc_geteuid() } != 0 {
+    if unsafe { libc::geteuid() } != 0 {
         bail!("setup: missing Debian packages {missing:?}; run `sudo cargo xtask setup`");
     }
     exec(Command::new("apt-get").args(["update", "-qq"]))?;
@@ -57,12 +57,24 @@ fn apt() -> Result<()> {
     )
 }
 
-unsafe extern "C" {
-    #[link_name = "geteuid"]
-    fn libc_geteuid() -> u32;
-}
-
 fn rust_src() -> Result<()> {
+    let toolchains = output(Command::new("rustup").args(["toolchain", "list"])).unwrap_or_default();
+    if !toolchains.lines().any(|l| l.starts_with("nightly")) {
+        // Machines of this kind ship a nightly; where one does not, try to
+        // install it (rustup's server may be out of reach: say so).
+        exec(Command::new("rustup").args([
+            "toolchain",
+            "install",
+            "nightly",
+            "--profile",
+            "minimal",
+            "--component",
+            "rust-src,rustfmt,clippy",
+        ]))
+        .map_err(|e| {
+            anyhow::anyhow!("setup: no nightly toolchain and rustup could not install one: {e}")
+        })?;
+    }
     let installed = output(Command::new("rustup").args([
         "component",
         "list",
