@@ -62,11 +62,11 @@ fn main() -> Result<()> {
             setup::run()?;
             build_ebpf::run()?;
             let mut cmd = util::cargo();
-            cmd.args(["test", "--workspace", "--locked"]);
+            cmd.args(["test", "--workspace", "--locked", "--no-fail-fast"]);
             if !args.is_empty() {
                 cmd.arg("--").args(args);
             }
-            util::exec(&mut cmd)
+            util::exec_counting_tests(&mut cmd)
         }
         Task::Bench { rounds, repeat } => {
             setup::run()?;
