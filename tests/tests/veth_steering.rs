@@ -10,19 +10,23 @@
 use std::{
     io::{Read, Write},
     net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener},
+    process::Command,
     sync::{
         Arc,
         atomic::{AtomicBool, Ordering},
     },
+    thread::JoinHandle,
     time::Duration,
 };
 
 use aya::programs::XdpMode;
-use regha_agent::dataplane::{BackendSpec, BackendState, HashMode, Protocol, ServiceSpec};
+use regha_agent::dataplane::{
+    BackendSpec, BackendState, Dataplane, DataplaneOptions, HashMode, Protocol, ServiceSpec,
+};
 use regha_common::{addr_from_v4, hash};
 use regha_tests::{
     dataplane::TestDataplane,
-    lab::{HOST_IFACE, Switch},
+    lab::{HOST_IFACE, Host, Switch},
 };
 
 const VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 100);
@@ -67,87 +71,135 @@ fn ask(src: Ipv4Addr) -> String {
     out
 }
 
-#[test]
-fn real_tcp_connections_are_steered_through_a_veth() {
-    regha_tests::require_root();
-    let sw = Switch::new();
-    let client = sw.plug("client", Ipv4Addr::new(192, 0, 2, 1), [2, 0, 0, 0, 0, 0x01]);
-    let lb = sw.plug("lb", Ipv4Addr::new(192, 0, 2, 2), [2, 0, 0, 0, 0, 0x02]);
-    let be1 = sw.plug("be1", Ipv4Addr::new(192, 0, 2, 11), [2, 0, 0, 0, 0, 0x11]);
-    let be2 = sw.plug("be2", Ipv4Addr::new(192, 0, 2, 12), [2, 0, 0, 0, 0, 0x12]);
-    // The LB owns the VIP on the wire (it answers ARP for it); backends hold
-    // it on lo for DSR.
-    lb.ns
-        .ip(&["addr", "add", &format!("{VIP}/32"), "dev", HOST_IFACE]);
-    be1.dsr_backend(VIP);
-    be2.dsr_backend(VIP);
-    // More client sources, to see the source hash spread them.
-    let sources: Vec<Ipv4Addr> = (20..36).map(|i| Ipv4Addr::new(192, 0, 2, i)).collect();
-    for s in &sources {
-        client
-            .ns
-            .ip(&["addr", "add", &format!("{s}/24"), "dev", HOST_IFACE]);
+/// client, lb (holding the VIP on the wire), be1 and be2 (VIP on lo, DSR)
+/// with servers on :5000, and sixteen client source addresses.
+struct Lab {
+    client: Host,
+    lb: Host,
+    be1: Host,
+    be2: Host,
+    sources: Vec<Ipv4Addr>,
+    stop: Arc<AtomicBool>,
+    servers: Vec<JoinHandle<()>>,
+    // Dropped last: the bridge namespace.
+    _sw: Switch,
+}
+
+impl Lab {
+    fn new() -> Self {
+        regha_tests::require_root();
+        let sw = Switch::new();
+        let client = sw.plug("client", Ipv4Addr::new(192, 0, 2, 1), [2, 0, 0, 0, 0, 0x01]);
+        let lb = sw.plug("lb", Ipv4Addr::new(192, 0, 2, 2), [2, 0, 0, 0, 0, 0x02]);
+        let be1 = sw.plug("be1", Ipv4Addr::new(192, 0, 2, 11), [2, 0, 0, 0, 0, 0x11]);
+        let be2 = sw.plug("be2", Ipv4Addr::new(192, 0, 2, 12), [2, 0, 0, 0, 0, 0x12]);
+        // The LB owns the VIP on the wire (it answers ARP for it).
+        lb.ns
+            .ip(&["addr", "add", &format!("{VIP}/32"), "dev", HOST_IFACE]);
+        be1.dsr_backend(VIP);
+        be2.dsr_backend(VIP);
+        let sources: Vec<Ipv4Addr> = (20..36).map(|i| Ipv4Addr::new(192, 0, 2, i)).collect();
+        for s in &sources {
+            client
+                .ns
+                .ip(&["addr", "add", &format!("{s}/24"), "dev", HOST_IFACE]);
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let servers = vec![
+            be1.ns.spawn(serve("be1", stop.clone())),
+            be2.ns.spawn(serve("be2", stop.clone())),
+        ];
+        std::thread::sleep(Duration::from_millis(100));
+        Self {
+            client,
+            lb,
+            be1,
+            be2,
+            sources,
+            stop,
+            servers,
+            _sw: sw,
+        }
     }
 
-    let mut t = TestDataplane::load_with(lb.mac, 4096);
-    let spec = ServiceSpec {
-        id: 0,
-        vip: IpAddr::V4(VIP),
-        port: 5000,
-        protocol: Protocol::Tcp,
-        hash: HashMode::Source,
-        seed: 42,
-        ring_size: 65537,
-        backends: vec![
-            BackendSpec {
-                id: 1,
-                addr: IpAddr::V4(be1.ip),
-                port: 5000,
-                mac: be1.mac,
-                weight: 1,
-                state: BackendState::Up,
-            },
-            BackendSpec {
-                id: 2,
-                addr: IpAddr::V4(be2.ip),
-                port: 5000,
-                mac: be2.mac,
-                weight: 1,
-                state: BackendState::Up,
-            },
-        ],
-    };
+    fn service(&self) -> ServiceSpec {
+        let backend = |id, h: &Host| BackendSpec {
+            id,
+            addr: IpAddr::V4(h.ip),
+            port: 5000,
+            mac: h.mac,
+            weight: 1,
+            state: BackendState::Up,
+        };
+        ServiceSpec {
+            id: 0,
+            vip: IpAddr::V4(VIP),
+            port: 5000,
+            protocol: Protocol::Tcp,
+            hash: HashMode::Source,
+            seed: 42,
+            ring_size: 65537,
+            backends: vec![backend(1, &self.be1), backend(2, &self.be2)],
+        }
+    }
+
+    /// Two connections from every source; checks each reached the backend
+    /// the ring names. Returns the backends seen.
+    fn check_all(
+        &self,
+        t: &TestDataplane,
+        spec: &ServiceSpec,
+    ) -> std::collections::BTreeSet<&'static str> {
+        let ring = t.maps.ring(spec.id).unwrap().unwrap();
+        let sources = self.sources.clone();
+        let answers = self.client.ns.run(move || {
+            sources
+                .iter()
+                .map(|s| (*s, ask(*s), ask(*s)))
+                .collect::<Vec<_>>()
+        });
+        let mut seen = std::collections::BTreeSet::new();
+        for (src, a1, a2) in answers {
+            let slot = hash::hash_source(&addr_from_v4(src.octets()), spec.seed) % spec.ring_size;
+            let name = if ring[slot as usize] == 1 {
+                "be1"
+            } else {
+                "be2"
+            };
+            assert_eq!(
+                a1,
+                format!("{name} got 5"),
+                "client {src} reached the wrong backend"
+            );
+            assert_eq!(a2, a1, "client {src}: a second connection moved");
+            seen.insert(name);
+        }
+        seen
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for s in self.servers.drain(..) {
+            let _ = s.join();
+        }
+    }
+}
+
+#[test]
+fn real_tcp_connections_are_steered_through_a_veth() {
+    let lab = Lab::new();
+    let mut t = TestDataplane::load_with(lab.lb.mac, 4096);
+    let spec = lab.service();
     t.maps.apply_service(&spec).unwrap();
-    lb.ns
+    lab.lb
+        .ns
         .run(|| t.dataplane.attach(HOST_IFACE, XdpMode::Skb))
         .unwrap_or_else(|e| panic!("attach: {e}"));
     assert!(t.pin_dir().join("link").exists(), "the link is pinned");
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let s1 = be1.ns.spawn(serve("be1", stop.clone()));
-    let s2 = be2.ns.spawn(serve("be2", stop.clone()));
-    std::thread::sleep(Duration::from_millis(100));
-
-    let ring = t.maps.ring(0).unwrap().unwrap();
-    let mut seen = std::collections::BTreeSet::new();
-    let answers = client.ns.run(|| {
-        sources
-            .iter()
-            .map(|s| (*s, ask(*s), ask(*s)))
-            .collect::<Vec<_>>()
-    });
-    for (src, a1, a2) in answers {
-        let want = ring
-            [(hash::hash_source(&addr_from_v4(src.octets()), spec.seed) % spec.ring_size) as usize];
-        let name = if want == 1 { "be1" } else { "be2" };
-        assert_eq!(
-            a1,
-            format!("{name} got 5"),
-            "client {src} reached the wrong backend"
-        );
-        assert_eq!(a2, a1, "client {src}: a second connection moved");
-        seen.insert(name);
-    }
+    let seen = lab.check_all(&t, &spec);
     assert_eq!(seen.len(), 2, "16 clients all went to one backend");
     let c1 = t.maps.backend_counters(1).unwrap();
     let c2 = t.maps.backend_counters(2).unwrap();
@@ -159,8 +211,64 @@ fn real_tcp_connections_are_steered_through_a_veth() {
         c1.new_flows + c2.new_flows,
         t.maps.service_counters(0).unwrap().new_flows
     );
+}
 
-    stop.store(true, Ordering::Relaxed);
-    s1.join().unwrap();
-    s2.join().unwrap();
+fn link_prog_id(link: &std::path::Path) -> String {
+    let out = Command::new("bpftool")
+        .args(["link", "show", "pinned"])
+        .arg(link)
+        .output()
+        .expect("bpftool");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.split_whitespace()
+        .skip_while(|w| *w != "prog")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no prog id in `bpftool link show`: {text}"))
+        .to_owned()
+}
+
+/// An agent restart or upgrade: a second load from the same pins reuses the
+/// maps (services, rings, flows survive) and replaces the program behind the
+/// pinned link in one step; the first program's process state can go away
+/// without unsteering anything.
+#[test]
+fn a_second_load_adopts_the_pins_and_replaces_the_program() {
+    let lab = Lab::new();
+    let mut first = TestDataplane::load_with(lab.lb.mac, 4096);
+    let spec = lab.service();
+    first.maps.apply_service(&spec).unwrap();
+    lab.lb
+        .ns
+        .run(|| first.dataplane.attach(HOST_IFACE, XdpMode::Skb))
+        .unwrap();
+    let link = first.pin_dir().join("link");
+    let prog_before = link_prog_id(&link);
+    lab.check_all(&first, &spec);
+    let flows_before = first.maps.service_counters(0).unwrap().new_flows;
+
+    let opts = DataplaneOptions {
+        pin_dir: first.pin_dir().to_owned(),
+        iface_mac: lab.lb.mac,
+        flow_table_size: 4096,
+    };
+    let mut second = Dataplane::load(&opts).unwrap();
+    lab.lb
+        .ns
+        .run(|| second.attach(HOST_IFACE, XdpMode::Skb))
+        .unwrap();
+    assert_ne!(
+        link_prog_id(&link),
+        prog_before,
+        "the link now runs the new program"
+    );
+    // The new loader's handles go away too (the new agent crashes): the
+    // pinned link keeps its program running, steering with the same maps,
+    // with no re-provisioning.
+    drop(second);
+    let seen = lab.check_all(&first, &spec);
+    assert_eq!(seen.len(), 2);
+    // 16 sources x 2 connections, each a SYN: 32 more new flows, counted on
+    // top of the first program's 32 in the same (pinned) counters.
+    assert_eq!(flows_before, 32);
+    assert_eq!(first.maps.service_counters(0).unwrap().new_flows, 64);
 }
