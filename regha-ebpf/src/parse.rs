@@ -100,6 +100,24 @@ pub struct Packet {
     pub later_fragment: bool,
 }
 
+impl Packet {
+    /// Addresses and protocol; ports and flags are filled by `parse_l4`.
+    #[inline(always)]
+    fn new(family: u8, proto: u8, src: [u32; 4], dst: [u32; 4]) -> Self {
+        Self {
+            family,
+            proto,
+            src,
+            dst,
+            sport: 0,
+            dport: 0,
+            syn: false,
+            fragment: false,
+            later_fragment: false,
+        }
+    }
+}
+
 /// Bounds-checked pointer to a `T` at `offset` bytes into the packet.
 #[inline(always)]
 fn ptr_at<T>(ctx: &XdpContext, offset: usize) -> Result<*const T, Reason> {
@@ -177,17 +195,12 @@ fn parse_v4(ctx: &XdpContext, l3: usize) -> Result<Packet, Reason> {
     if ip.proto != PROTO_TCP && ip.proto != PROTO_UDP {
         return Err(Reason::NotService);
     }
-    let mut pkt = Packet {
-        family: FAMILY_V4,
-        proto: ip.proto,
-        src: [word(&ip.src), 0, 0, 0],
-        dst: [word(&ip.dst), 0, 0, 0],
-        sport: 0,
-        dport: 0,
-        syn: false,
-        fragment: false,
-        later_fragment: false,
-    };
+    let mut pkt = Packet::new(
+        FAMILY_V4,
+        ip.proto,
+        [word(&ip.src), 0, 0, 0],
+        [word(&ip.dst), 0, 0, 0],
+    );
     let frag = be16(ip.frag_off);
     if frag & (IP_MF | IP_OFFSET) != 0 {
         pkt.fragment = true;
@@ -217,17 +230,7 @@ fn parse_v6(ctx: &XdpContext, l3: usize) -> Result<Packet, Reason> {
         }
         return Err(Reason::NotService);
     }
-    let mut pkt = Packet {
-        family: FAMILY_V6,
-        proto: ip.next_hdr,
-        src: words16(&ip.src),
-        dst: words16(&ip.dst),
-        sport: 0,
-        dport: 0,
-        syn: false,
-        fragment: false,
-        later_fragment: false,
-    };
+    let mut pkt = Packet::new(FAMILY_V6, ip.next_hdr, words16(&ip.src), words16(&ip.dst));
     parse_l4(ctx, l3 + IPV6_HLEN, payload_len, &mut pkt)?;
     Ok(pkt)
 }

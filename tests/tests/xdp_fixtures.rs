@@ -248,6 +248,12 @@ fn check(
     }
 }
 
+/// `bytes` with `with` written at offset `at`: a malformed variant.
+fn patch(mut bytes: Vec<u8>, at: usize, with: &[u8]) -> Vec<u8> {
+    bytes[at..at + with.len()].copy_from_slice(with);
+    bytes
+}
+
 fn vrrp_advert() -> Vec<u8> {
     // VRRPv2 advertisement, VRID 51, priority 101, one address, to 224.0.0.18.
     let mut f = Frame::tcp4(
@@ -385,65 +391,50 @@ fn fixture_table() {
         ),
         (
             "IPv6 hop-by-hop header before TCP",
-            {
-                let mut b = Frame::tcp6(CLIENT6, 40000, VIP6, 5000, TCP_SYN).bytes();
-                b[14 + 6] = 0; // next header: hop-by-hop options
-                b
-            },
+            // Next header: hop-by-hop options.
+            patch(
+                Frame::tcp6(CLIENT6, 40000, VIP6, 5000, TCP_SYN).bytes(),
+                14 + 6,
+                &[0],
+            ),
             Expect::Pass(Reason::Unsupported),
         ),
         (
             "IPv4 header length below 20",
-            {
-                let mut b = syn.bytes();
-                b[14] = 0x44;
-                b
-            },
+            patch(syn.bytes(), 14, &[0x44]),
             Expect::Pass(Reason::Malformed),
         ),
         (
             "IPv4 total length beyond the frame",
-            {
-                let mut b = syn.bytes();
-                b[16..18].copy_from_slice(&200u16.to_be_bytes());
-                b
-            },
+            patch(syn.bytes(), 16, &200u16.to_be_bytes()),
             Expect::Pass(Reason::Malformed),
         ),
         (
             "IPv4 version 5",
-            {
-                let mut b = syn.bytes();
-                b[14] = 0x55;
-                b
-            },
+            patch(syn.bytes(), 14, &[0x55]),
             Expect::Pass(Reason::Malformed),
         ),
         (
             "TCP data offset below 5",
-            {
-                let mut b = syn.bytes();
-                b[14 + 20 + 12] = 0x40;
-                b
-            },
+            patch(syn.bytes(), 14 + 20 + 12, &[0x40]),
             Expect::Pass(Reason::Malformed),
         ),
         (
             "UDP length below 8",
-            {
-                let mut b = Frame::udp4(CLIENT, 33000, VIP4, 53).bytes();
-                b[14 + 20 + 4..14 + 20 + 6].copy_from_slice(&4u16.to_be_bytes());
-                b
-            },
+            patch(
+                Frame::udp4(CLIENT, 33000, VIP4, 53).bytes(),
+                14 + 20 + 4,
+                &4u16.to_be_bytes(),
+            ),
             Expect::Pass(Reason::Malformed),
         ),
         (
             "IPv6 payload length beyond the frame",
-            {
-                let mut b = Frame::tcp6(CLIENT6, 40000, VIP6, 5000, TCP_SYN).bytes();
-                b[18..20].copy_from_slice(&500u16.to_be_bytes());
-                b
-            },
+            patch(
+                Frame::tcp6(CLIENT6, 40000, VIP6, 5000, TCP_SYN).bytes(),
+                18,
+                &500u16.to_be_bytes(),
+            ),
             Expect::Pass(Reason::Malformed),
         ),
     ];
