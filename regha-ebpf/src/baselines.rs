@@ -3,10 +3,26 @@
 //! - `bench_pass`: returns `XDP_PASS`, nothing else (the cost of the run itself).
 //! - `bench_floor`: swaps the two MACs and returns `XDP_TX`, the least an L2
 //!   forwarder can do (the brief's floor).
+//! - `bench_lru_insert`: the floor plus one insert of a fresh key into an LRU
+//!   hash map shaped like regha's flow table: the least any new flow costs
+//!   with a kernel LRU flow table.
 #![no_std]
 #![no_main]
 
-use aya_ebpf::{bindings::xdp_action, macros::xdp, programs::XdpContext};
+use aya_ebpf::{
+    bindings::{BPF_ANY, xdp_action},
+    btf_maps::{LruHashMap, PerCpuArray},
+    macros::{btf_map, xdp},
+    programs::XdpContext,
+};
+use regha_common::{DEFAULT_FLOW_TABLE_SIZE, FlowKey, FlowValue};
+
+#[btf_map]
+static BENCH_FLOWS: LruHashMap<FlowKey, FlowValue, { DEFAULT_FLOW_TABLE_SIZE as usize }> =
+    LruHashMap::new();
+
+#[btf_map]
+static BENCH_SEQ: PerCpuArray<u32, 1> = PerCpuArray::new();
 
 #[xdp]
 pub fn bench_pass(_ctx: XdpContext) -> u32 {
@@ -15,6 +31,11 @@ pub fn bench_pass(_ctx: XdpContext) -> u32 {
 
 #[xdp]
 pub fn bench_floor(ctx: XdpContext) -> u32 {
+    swap_macs(&ctx)
+}
+
+#[inline(always)]
+fn swap_macs(ctx: &XdpContext) -> u32 {
     let start = ctx.data();
     if start + 14 > ctx.data_end() {
         return xdp_action::XDP_PASS;
@@ -29,6 +50,28 @@ pub fn bench_floor(ctx: XdpContext) -> u32 {
         *eth = swapped;
     }
     xdp_action::XDP_TX
+}
+
+#[xdp]
+pub fn bench_lru_insert(ctx: XdpContext) -> u32 {
+    let Some(seq) = BENCH_SEQ.get_ptr_mut(0) else {
+        return xdp_action::XDP_ABORTED;
+    };
+    // SAFETY: this CPU's slot.
+    let n = unsafe {
+        *seq = (*seq).wrapping_add(1);
+        *seq
+    };
+    let mut key = FlowKey {
+        sport: n as u16,
+        dport: (n >> 16) as u16,
+        proto: 6,
+        family: 4,
+        ..FlowKey::default()
+    };
+    key.src[0] = 192;
+    let _ = BENCH_FLOWS.insert(key, FlowValue::default(), BPF_ANY as u64);
+    swap_macs(&ctx)
 }
 
 #[cfg(not(test))]

@@ -140,10 +140,9 @@ fn be16(b: [u8; 2]) -> u16 {
     u16::from_be_bytes(b)
 }
 
-/// Four address bytes as one word load. Packet fields need not be 4-byte
-/// aligned: the target feature `allows-misaligned-mem-access` lets LLVM emit
-/// one load, which the verifier accepts for packet memory on architectures
-/// with efficient unaligned access (x86-64, arm64).
+/// Four address bytes as one word. Packet fields need not be 4-byte aligned,
+/// so this is an unaligned read (LLVM emits byte loads and shifts); from
+/// here on the address moves as words, never byte by byte.
 #[inline(always)]
 fn word(b: &[u8; 4]) -> u32 {
     // SAFETY: reads exactly the four bytes of `b`.

@@ -5,7 +5,7 @@ use anyhow::Result;
 
 use crate::util::{cargo, exec};
 
-pub fn run(rounds: u32, repeat: u32) -> Result<()> {
+pub fn run(rounds: u32, repeat: u32, fresh: u32) -> Result<()> {
     exec(cargo().args([
         "run",
         "--release",
@@ -19,5 +19,7 @@ pub fn run(rounds: u32, repeat: u32) -> Result<()> {
         &rounds.to_string(),
         "--repeat",
         &repeat.to_string(),
+        "--fresh",
+        &fresh.to_string(),
     ]))
 }

@@ -47,6 +47,9 @@ enum Task {
         /// Packets per round (BPF_PROG_TEST_RUN repeat).
         #[arg(long, default_value_t = 2_000_000)]
         repeat: u32,
+        /// Distinct new-client packets per round for the `fresh` rows.
+        #[arg(long, default_value_t = 50_000)]
+        fresh: u32,
     },
 }
 
@@ -68,10 +71,14 @@ fn main() -> Result<()> {
             }
             util::exec_counting_tests(&mut cmd)
         }
-        Task::Bench { rounds, repeat } => {
+        Task::Bench {
+            rounds,
+            repeat,
+            fresh,
+        } => {
             setup::run()?;
             build_ebpf::run()?;
-            bench::run(rounds, repeat)
+            bench::run(rounds, repeat, fresh)
         }
     }
 }

@@ -1,17 +1,27 @@
-//! `cargo xtask bench`: ns/packet of the XDP program, measured with
-//! BPF_PROG_TEST_RUN (large repeat; the kernel reports the mean time per
-//! run), pinned to one CPU, the median over several interleaved rounds.
+//! `cargo xtask bench`: ns/packet of the XDP program through
+//! BPF_PROG_TEST_RUN, pinned to CPU 0, the median of interleaved rounds.
 //!
-//! Same TCP packet (client 192.0.2.1:40000 -> VIP 192.0.2.100:5000) through:
-//! - `xdp-pass`: returns XDP_PASS (the cost of a test run itself);
-//! - `floor`: swaps the MACs, returns XDP_TX: the least a forwarder does;
-//! - `regha established`: an ACK whose flow is in the flow table (a first
-//!   run inserts it, every measured run is a hit);
-//! - `regha new`: the same packet as a SYN, which by design always hashes
-//!   afresh and writes the flow table: every measured run is a ring lookup
-//!   plus an LRU insert, i.e. the cost of a new flow.
+//! Two ways of timing, each with its own floor, so ratios compare like with like:
+//! - `repeat`: one packet, a large repeat; the kernel reports the mean time
+//!   per run. The packet is TCP 192.0.2.1:40000 -> VIP 192.0.2.100:5000.
+//! - `fresh`: many distinct packets (new clients), one run each; the kernel
+//!   reports each run's time and the rows give the mean. This is how a new
+//!   flow is measured with a key the flow table has never seen.
 //!
-//! with 2, 16 and 256 backends (ring size 65537).
+//! Rows:
+//! - `xdp-pass` (repeat): returns XDP_PASS, the cost of a test run itself;
+//! - `floor` (repeat, fresh): swaps the MACs, returns XDP_TX;
+//! - `lru-insert` (repeat): the floor plus one insert of a never-seen key into
+//!   an LRU hash shaped like the flow table (full after its first 262144 runs,
+//!   so nearly every insert evicts): what any kernel-LRU flow table pays;
+//! - regha `established` (repeat): an ACK whose flow is in the table;
+//! - regha `new` (repeat): the same packet as a SYN, which by design always
+//!   hashes afresh and writes the flow table (service lookup, ring, LRU
+//!   insert replacing the tuple's entry);
+//! - regha `new-fresh` (fresh): SYNs of clients never seen, into a flow table
+//!   kept full, so every insert evicts: the cost of a new flow at steady state.
+//!
+//! regha rows run with 2, 16 and 256 backends (ring size 65537).
 
 use std::{net::IpAddr, net::Ipv4Addr, path::PathBuf};
 
@@ -27,8 +37,17 @@ use regha_tests::{
     packet::{Frame, TCP_ACK, TCP_SYN},
 };
 
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Method {
+    Repeat,
+    Fresh,
+}
+
 struct Row {
     program: &'static str,
+    method: Method,
+    /// The baseline program in regha-baselines, or `None` for regha itself.
+    baseline: Option<&'static str>,
     case: String,
     backends: u32,
     ns: Vec<f64>,
@@ -42,6 +61,9 @@ impl Row {
     }
 }
 
+/// Flow-table capacity of the benchmarked dataplanes.
+const FLOW_TABLE: u32 = 65_536;
+
 fn pin_to_cpu(cpu: usize) {
     // SAFETY: a zeroed cpu_set_t with one bit set, for this thread.
     unsafe {
@@ -54,6 +76,36 @@ fn pin_to_cpu(cpu: usize) {
             std::io::Error::last_os_error()
         );
     }
+}
+
+/// Mean ns per run over `packets`, one run each, and the last verdict.
+fn time_fresh(prog: &mut Xdp, packets: &[Vec<u8>]) -> (f64, u32) {
+    let mut total = 0f64;
+    let mut verdict = 0;
+    for p in packets {
+        let (ns, v) = time(prog, p, 1);
+        total += ns;
+        verdict = v;
+    }
+    (total / packets.len() as f64, verdict)
+}
+
+/// SYNs from `n` distinct clients, distinct per `round`.
+fn fresh_syns(n: u32, round: u32) -> Vec<Vec<u8>> {
+    (0..n)
+        .map(|i| {
+            let src = Ipv4Addr::from(0x0a00_0000 | (round << 20) | i);
+            Frame::tcp4(
+                src,
+                40000 + (i % 1000) as u16,
+                Ipv4Addr::new(192, 0, 2, 100),
+                5000,
+                TCP_SYN,
+            )
+            .with_payload(&[0u8; 14])
+            .bytes()
+        })
+        .collect()
 }
 
 /// Mean ns per run of `repeat` runs of `packet`, and the verdict.
@@ -108,11 +160,12 @@ fn main() {
     regha_tests::require_root();
     let rounds = arg("--rounds", 7).max(1);
     let repeat = arg("--repeat", 2_000_000).max(1);
+    let fresh_per_round = arg("--fresh", 50_000).max(1);
     pin_to_cpu(0);
 
     let mut baselines = Ebpf::load_file(PathBuf::from(EBPF_DIR).join("regha-baselines"))
         .expect("load regha-baselines (cargo xtask build-ebpf)");
-    for name in ["bench_pass", "bench_floor"] {
+    for name in ["bench_pass", "bench_floor", "bench_lru_insert"] {
         let p: &mut Xdp = baselines.program_mut(name).unwrap().try_into().unwrap();
         p.load().unwrap();
     }
@@ -139,7 +192,7 @@ fn main() {
     let mut dps: Vec<TestDataplane> = sizes
         .iter()
         .map(|n| {
-            let mut t = TestDataplane::load_with([2, 0, 0, 0, 0, 1], 65536);
+            let mut t = TestDataplane::load_with([2, 0, 0, 0, 0, 1], FLOW_TABLE);
             t.maps.apply_service(&service(*n)).expect("provision");
             // The first run inserts the ACK's flow: every later one is a hit.
             assert_eq!(t.run(&ack).0, XdpAction::Tx as u32);
@@ -147,62 +200,82 @@ fn main() {
         })
         .collect();
 
+    let row = |program, method, baseline, case: &str, backends| Row {
+        program,
+        method,
+        baseline,
+        case: case.into(),
+        backends,
+        ns: vec![],
+    };
     let mut rows = vec![
-        Row {
-            program: "xdp-pass",
-            case: "pass".into(),
-            backends: 0,
-            ns: vec![],
-        },
-        Row {
-            program: "floor",
-            case: "swap-macs-tx".into(),
-            backends: 0,
-            ns: vec![],
-        },
+        row("xdp-pass", Method::Repeat, Some("bench_pass"), "pass", 0),
+        row(
+            "floor",
+            Method::Repeat,
+            Some("bench_floor"),
+            "swap-macs-tx",
+            0,
+        ),
+        row(
+            "lru-insert",
+            Method::Repeat,
+            Some("bench_lru_insert"),
+            "floor+insert",
+            0,
+        ),
+        row(
+            "floor",
+            Method::Fresh,
+            Some("bench_floor"),
+            "swap-macs-tx",
+            0,
+        ),
     ];
     for n in sizes {
-        rows.push(Row {
-            program: "regha",
-            case: "established".into(),
-            backends: n,
-            ns: vec![],
-        });
-        rows.push(Row {
-            program: "regha",
-            case: "new".into(),
-            backends: n,
-            ns: vec![],
-        });
+        rows.push(row("regha", Method::Repeat, None, "established", n));
+        rows.push(row("regha", Method::Repeat, None, "new", n));
+        rows.push(row("regha", Method::Fresh, None, "new-fresh", n));
+    }
+    // Fill every flow table with clients the measured rounds never use, so
+    // each fresh SYN evicts an entry, as at steady state.
+    for t in &mut dps {
+        let prog = t.dataplane.program();
+        for p in fresh_syns(FLOW_TABLE + FLOW_TABLE / 8, 15) {
+            time(prog, &p, 1);
+        }
     }
     for round in 0..rounds {
         eprintln!("round {}/{rounds}", round + 1);
+        let fresh = fresh_syns(fresh_per_round, round);
         for row in rows.iter_mut() {
-            let (ns, verdict) = match (row.program, row.case.as_str()) {
-                ("xdp-pass", _) => time(
-                    baselines
-                        .program_mut("bench_pass")
-                        .unwrap()
-                        .try_into()
-                        .unwrap(),
-                    &ack,
-                    repeat,
-                ),
-                ("floor", _) => time(
-                    baselines
-                        .program_mut("bench_floor")
-                        .unwrap()
-                        .try_into()
-                        .unwrap(),
-                    &ack,
-                    repeat,
-                ),
-                (_, case) => {
+            let dp_index = sizes.iter().position(|s| *s == row.backends);
+            let flows_before = match (row.baseline, dp_index) {
+                (None, Some(i)) => dps[i].maps.service_counters(0).unwrap().new_flows,
+                _ => 0,
+            };
+            let prog: &mut Xdp = match row.baseline {
+                Some(name) => baselines.program_mut(name).unwrap().try_into().unwrap(),
+                None => {
                     let i = sizes.iter().position(|s| *s == row.backends).unwrap();
-                    let pkt = if case == "new" { &syn } else { &ack };
-                    time(dps[i].dataplane.program(), pkt, repeat)
+                    dps[i].dataplane.program()
                 }
             };
+            let (ns, verdict) = match (row.method, row.case.as_str()) {
+                (Method::Fresh, _) => time_fresh(prog, &fresh),
+                (Method::Repeat, "new") => time(prog, &syn, repeat),
+                (Method::Repeat, _) => time(prog, &ack, repeat),
+            };
+            if row.case == "established" {
+                // Every measured run but (at most) the first must be a hit:
+                // the fresh rows may have evicted the entry since last round.
+                let i = dp_index.expect("regha rows have a dataplane");
+                let misses = dps[i].maps.service_counters(0).unwrap().new_flows - flows_before;
+                assert!(
+                    misses <= 1,
+                    "established: {misses} of {repeat} runs missed the flow table"
+                );
+            }
             let want = if row.program == "xdp-pass" {
                 XdpAction::Pass
             } else {
@@ -216,34 +289,31 @@ fn main() {
             row.ns.push(ns);
         }
     }
-    // The SYN runs rewrote the ACK's flow entry to the same backend: the
-    // established case stayed a hit throughout (check it still is).
-    for t in &mut dps {
-        let before = t.maps.service_counters(0).unwrap().new_flows;
-        t.run(&ack);
-        assert_eq!(
-            t.maps.service_counters(0).unwrap().new_flows,
-            before,
-            "the ACK flow was a hit"
-        );
-    }
-
-    let floor = rows[1].median();
+    let floor_of = |m: Method| {
+        rows.iter()
+            .find(|r| r.program == "floor" && r.method == m)
+            .expect("a floor row for each method")
+            .median()
+    };
     println!(
-        "\nBPF_PROG_TEST_RUN, {repeat} runs x {rounds} rounds, CPU 0, {}-byte TCP packet (median ns/packet)\n",
+        "\nBPF_PROG_TEST_RUN, CPU 0, {}-byte TCP packets, median of {rounds} rounds; \
+         repeat: {repeat} runs of one packet, fresh: {fresh_per_round} distinct packets once each\n",
         ack.len()
     );
     println!(
-        "{:<10} {:<14} {:>8} {:>12} {:>10}",
-        "program", "case", "backends", "ns/packet", "x floor"
+        "{:<10} {:<14} {:<7} {:>8} {:>12} {:>10}",
+        "program", "case", "method", "backends", "ns/packet", "x floor"
     );
     let mut json = Vec::new();
     for r in &rows {
         let m = r.median();
+        let floor = floor_of(r.method);
+        let method = format!("{:?}", r.method).to_lowercase();
         println!(
-            "{:<10} {:<14} {:>8} {:>12.1} {:>10.2}",
+            "{:<10} {:<14} {:<7} {:>8} {:>12.1} {:>10.2}",
             r.program,
             r.case,
+            method,
             r.backends,
             m,
             m / floor
@@ -251,6 +321,7 @@ fn main() {
         json.push(serde_json::json!({
             "program": r.program,
             "case": r.case,
+            "method": method,
             "backends": r.backends,
             "ns_per_packet": m,
             "ratio_to_floor": m / floor,
