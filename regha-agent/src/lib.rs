@@ -2,4 +2,6 @@
 //! and the end-to-end tests drive the same code the agent runs.
 
 pub mod dataplane;
+pub mod ids;
 pub mod maglev;
+pub mod net;

@@ -1,0 +1,56 @@
+//! The agent's view of the host's network, over rtnetlink: the interface,
+//! the VIPs on it, and the neighbour table (backend MACs); plus the
+//! gratuitous ARP a new master sends (`garp.rs`).
+
+pub mod garp;
+mod link;
+mod neighbour;
+mod vip;
+
+pub use link::Interface;
+pub use neighbour::resolve_mac;
+
+use rtnetlink::Handle;
+
+/// Errors talking to the kernel's network configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum NetError {
+    #[error("cannot open a netlink socket: {0}")]
+    Socket(#[source] std::io::Error),
+    #[error("interface {0} does not exist (check --iface / `interface:`)")]
+    NoInterface(String),
+    #[error("interface {iface} has no MAC address (not an Ethernet device?)")]
+    NoMac { iface: String },
+    #[error("netlink {what}: {source}")]
+    Netlink {
+        what: String,
+        #[source]
+        source: rtnetlink::Error,
+    },
+    #[error(
+        "no MAC for {addr} on {iface} after {tries} tries: is it on the same L2 segment, and up?"
+    )]
+    Unresolved {
+        addr: std::net::IpAddr,
+        iface: String,
+        tries: u32,
+    },
+    #[error("raw socket on {iface}: {source}")]
+    Raw {
+        iface: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A netlink connection, its task spawned on the current tokio runtime.
+pub fn connect() -> Result<Handle, NetError> {
+    let (conn, handle, _) = rtnetlink::new_connection().map_err(NetError::Socket)?;
+    tokio::spawn(conn);
+    Ok(handle)
+}
+
+pub(crate) fn nl(what: impl Into<String>) -> impl FnOnce(rtnetlink::Error) -> NetError {
+    let what = what.into();
+    move |source| NetError::Netlink { what, source }
+}
