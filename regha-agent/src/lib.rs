@@ -1,7 +1,12 @@
 //! regha-agent as a library: the binary is a thin shell around these modules,
 //! and the end-to-end tests drive the same code the agent runs.
 
+pub mod agent;
+pub mod cli;
+pub mod config;
 pub mod dataplane;
+pub mod health;
 pub mod ids;
 pub mod maglev;
 pub mod net;
+pub mod reconcile;

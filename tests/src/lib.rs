@@ -5,10 +5,14 @@
 //! - `packet`: exact frames for BPF_PROG_TEST_RUN fixtures.
 //! - `dataplane`: a loaded dataplane with pins of its own, removed on drop.
 
+pub mod agent;
+pub mod client;
 pub mod dataplane;
 pub mod lab;
 pub mod netns;
 pub mod packet;
+pub mod registry;
+pub mod tempdir;
 
 /// Privileged tests need root; they fail, never skip, without it.
 pub fn require_root() {

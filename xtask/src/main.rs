@@ -64,6 +64,8 @@ fn main() -> Result<()> {
         Task::Test { args } => {
             setup::run()?;
             build_ebpf::run()?;
+            // The end-to-end tests run the agent binary as operators do.
+            util::exec(util::cargo().args(["build", "--locked", "-p", "regha-agent", "--bins"]))?;
             let mut cmd = util::cargo();
             cmd.args(["test", "--workspace", "--locked", "--no-fail-fast"]);
             if !args.is_empty() {

@@ -11,7 +11,9 @@ use crate::util::{exec, output, succeeds};
 /// - llvm-22-dev (+ the libraries it links against): bpf-linker's LLVM, which
 ///   must match the nightly rustc's LLVM 22;
 /// - bpftool: operators' (and tests') view of the pinned maps;
-/// - iproute2: namespaces, veths, bridges in the tests.
+/// - iproute2: namespaces, veths, bridges in the tests;
+/// - docker-registry: the real backends of the end-to-end tests;
+/// - tcpdump: the tests watch the wire (gratuitous ARP).
 const APT_PACKAGES: &[&str] = &[
     "llvm-22-dev",
     "libpolly-22-dev",
@@ -19,6 +21,8 @@ const APT_PACKAGES: &[&str] = &[
     "libzstd-dev",
     "bpftool",
     "iproute2",
+    "docker-registry",
+    "tcpdump",
 ];
 
 const BPF_LINKER_VERSION: &str = "0.13";

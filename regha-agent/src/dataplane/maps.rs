@@ -146,6 +146,24 @@ impl MapWriter {
         })
     }
 
+    /// Every backend id holding an address, with that address (ids of
+    /// removed backends are all zeros and are left out).
+    pub fn backend_entries(&self) -> Result<Vec<(std::net::SocketAddr, u32)>, DataplaneError> {
+        let mut out = Vec::new();
+        for id in 0..self.backends.entries() {
+            let b = self.backend(id)?;
+            let ip = match b.family {
+                regha_common::FAMILY_V4 => {
+                    std::net::IpAddr::from(<[u8; 4]>::try_from(&b.addr[..4]).expect("4 bytes"))
+                }
+                regha_common::FAMILY_V6 => std::net::IpAddr::from(b.addr),
+                _ => continue,
+            };
+            out.push((std::net::SocketAddr::new(ip, b.port), id));
+        }
+        Ok(out)
+    }
+
     /// The generation of service id `id` (0: no service).
     pub fn service_generation(&self, id: u32) -> Result<u32, DataplaneError> {
         self.service_gens.load_u32(id, 0)

@@ -17,7 +17,12 @@ impl Interface {
     pub async fn lookup(handle: &Handle, name: &str) -> Result<Self, NetError> {
         let mut links = handle.link().get().match_name(name.to_owned()).execute();
         let link = match links.try_next().await {
-            Ok(Some(l)) => l,
+            Ok(Some(l)) => {
+                // Drain the (single-message) answer so netlink has nowhere
+                // left to deliver.
+                while let Ok(Some(_)) = links.try_next().await {}
+                l
+            }
             Ok(None) => return Err(NetError::NoInterface(name.to_owned())),
             // The kernel answers ENODEV for an unknown name.
             Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code() == -libc::ENODEV => {

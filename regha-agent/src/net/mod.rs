@@ -8,7 +8,15 @@ mod neighbour;
 mod vip;
 
 pub use link::Interface;
-pub use neighbour::resolve_mac;
+pub use neighbour::{lookup_mac, resolve_mac};
+
+/// A MAC as people write it.
+pub fn mac_str(m: [u8; 6]) -> String {
+    m.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
 
 use rtnetlink::Handle;
 

@@ -39,7 +39,13 @@ pub async fn lookup_mac(
         .get()
         .set_address_family(family)
         .execute();
+    // Read the whole dump even after a match: dropping the stream early
+    // leaves netlink answers with nowhere to go (and a warning each).
+    let mut found = None;
     while let Some(msg) = entries.try_next().await.map_err(nl("dump neighbours"))? {
+        if found.is_some() {
+            continue;
+        }
         if msg.header.ifindex != iface.index {
             continue;
         }
@@ -65,10 +71,10 @@ pub async fn lookup_mac(
             _ => None,
         });
         if mac.is_some() {
-            return Ok(mac);
+            found = mac;
         }
     }
-    Ok(None)
+    Ok(found)
 }
 
 /// Makes the kernel resolve `addr`: a UDP datagram to its discard port,

@@ -1,0 +1,131 @@
+//! From the config (and what the checks and the neighbour table say) to the
+//! reconciler's inputs: plain conversions, no I/O.
+
+use std::{
+    collections::HashMap,
+    net::{IpAddr, SocketAddr},
+};
+
+use crate::{
+    config::{self, Config, HealthKind, ServiceConfig},
+    dataplane::{HashMode, Protocol},
+    health::{CheckSpec, Health, Probe},
+    ids::{BackendIdentity, ServiceIdentity},
+    reconcile::{BackendInput, ServiceInput},
+};
+
+pub fn protocol(p: config::Protocol) -> Protocol {
+    match p {
+        config::Protocol::Tcp => Protocol::Tcp,
+        config::Protocol::Udp => Protocol::Udp,
+    }
+}
+
+pub fn hash(h: config::HashMode) -> HashMode {
+    match h {
+        config::HashMode::Source => HashMode::Source,
+        config::HashMode::Flow => HashMode::Flow,
+    }
+}
+
+pub fn service_identity(s: &ServiceConfig) -> ServiceIdentity {
+    ServiceIdentity {
+        vip: s.vip,
+        port: s.port,
+        proto: match s.protocol {
+            config::Protocol::Tcp => regha_common::PROTO_TCP,
+            config::Protocol::Udp => regha_common::PROTO_UDP,
+        },
+    }
+}
+
+/// Every backend of the config, with what its checker needs.
+pub fn checks(config: &Config) -> Vec<(BackendIdentity, CheckSpec)> {
+    let mut out = Vec::new();
+    for s in &config.services {
+        let service = service_identity(s);
+        let probe = match &s.health.kind {
+            HealthKind::Http {
+                path,
+                host,
+                expect,
+                expect_header,
+            } => Probe::Http {
+                path: path.clone(),
+                host: host.clone(),
+                expect: expect.clone(),
+                expect_header: expect_header.clone(),
+            },
+            HealthKind::Tcp => Probe::Tcp,
+        };
+        for b in &s.backends {
+            let addr = SocketAddr::new(b.address, b.port);
+            out.push((
+                BackendIdentity { service, addr },
+                CheckSpec {
+                    probe: probe.clone(),
+                    target: addr,
+                    interval: s.health.interval,
+                    timeout: s.health.timeout,
+                    rise: s.health.rise,
+                    fall: s.health.fall,
+                },
+            ));
+        }
+    }
+    out
+}
+
+/// The reconciler's view of the config now.
+pub fn services(
+    config: &Config,
+    health: &HashMap<BackendIdentity, Health>,
+    macs: &HashMap<IpAddr, [u8; 6]>,
+) -> Vec<ServiceInput> {
+    config
+        .services
+        .iter()
+        .map(|s| {
+            let identity = service_identity(s);
+            ServiceInput {
+                identity,
+                protocol: protocol(s.protocol),
+                hash: hash(s.hash),
+                ring_size: s.ring_size,
+                backends: s
+                    .backends
+                    .iter()
+                    .map(|b| {
+                        let addr = SocketAddr::new(b.address, b.port);
+                        BackendInput {
+                            addr,
+                            weight: b.weight,
+                            health: health
+                                .get(&BackendIdentity {
+                                    service: identity,
+                                    addr,
+                                })
+                                .copied()
+                                .unwrap_or(Health::Unknown),
+                            mac: b.mac.or_else(|| macs.get(&b.address).copied()),
+                        }
+                    })
+                    .collect(),
+            }
+        })
+        .collect()
+}
+
+/// Backend addresses whose MAC comes from the neighbour table.
+pub fn dynamic_mac_addresses(config: &Config) -> Vec<IpAddr> {
+    let mut out: Vec<IpAddr> = config
+        .services
+        .iter()
+        .flat_map(|s| &s.backends)
+        .filter(|b| b.mac.is_none())
+        .map(|b| b.address)
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}

@@ -1,0 +1,432 @@
+//! The daemon: one loop around the reconciler.
+//!
+//! ```text
+//!  health checkers (one task per backend) --watch--> poke --+
+//!  neighbour refresh (timer) ------------------------------+--> reconcile --> MapWriter (maps)
+//!  drain deadlines (timer) --------------------------------+        |
+//!  SIGHUP (reload) ----------------------------------------+        +--> state file (status)
+//!  role (static; VRRP later) --> VIPs + gratuitous ARP
+//!  SIGTERM / SIGINT --> VIPs removed, dataplane unpinned (unless kept), exit
+//! ```
+
+mod checks;
+mod inputs;
+pub mod role;
+pub mod state;
+
+use std::{
+    collections::HashMap,
+    net::IpAddr,
+    path::PathBuf,
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, Result};
+use aya::programs::XdpMode;
+use rtnetlink::Handle;
+use tokio::{signal::unix::SignalKind, sync::mpsc};
+use tracing::{error, info, warn};
+
+use crate::{
+    config::{Config, Role, XdpModeSetting},
+    dataplane::{DEFAULT_BPFFS_ROOT, Dataplane, DataplaneOptions, MapWriter},
+    ids::{Ids, ServiceIdentity},
+    net::{self, Interface},
+    reconcile::{Plan, Reconciler},
+};
+
+pub use checks::Checks;
+
+/// How often backend MACs are re-read from the neighbour table.
+const NEIGHBOUR_REFRESH: Duration = Duration::from_secs(2);
+
+/// What the command line decides.
+#[derive(Clone, Debug)]
+pub struct AgentOptions {
+    pub config_path: PathBuf,
+    pub iface: Option<String>,
+    pub role: Option<Role>,
+    pub xdp_mode: Option<XdpModeSetting>,
+    pub keep_dataplane: bool,
+    pub bpffs_root: PathBuf,
+    pub state_dir: PathBuf,
+}
+
+impl AgentOptions {
+    pub fn new(config_path: PathBuf) -> Self {
+        Self {
+            config_path,
+            iface: None,
+            role: None,
+            xdp_mode: None,
+            keep_dataplane: false,
+            bpffs_root: PathBuf::from(DEFAULT_BPFFS_ROOT),
+            state_dir: PathBuf::from(state::DEFAULT_STATE_DIR),
+        }
+    }
+}
+
+/// Loads and validates the config with the command line's overrides.
+pub fn load_config(opts: &AgentOptions) -> Result<Config, crate::config::ConfigErrors> {
+    let mut config =
+        Config::load(&opts.config_path)?.with_interface_override(opts.iface.as_deref())?;
+    if let Some(role) = opts.role {
+        config.role = Some(role);
+    }
+    if let Some(mode) = opts.xdp_mode {
+        config.xdp_mode = mode;
+    }
+    Ok(config)
+}
+
+/// The VIPs this host holds as master: VRRP's virtual addresses, or with a
+/// static role the services' VIPs.
+fn vips(config: &Config) -> Vec<(IpAddr, u8)> {
+    if let Some(v) = &config.vrrp {
+        return v.virtual_ipaddresses.clone();
+    }
+    let mut out: Vec<(IpAddr, u8)> = config
+        .services
+        .iter()
+        .map(|s| (s.vip, if s.vip.is_ipv4() { 32 } else { 128 }))
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+struct Agent {
+    opts: AgentOptions,
+    config: Config,
+    handle: Handle,
+    iface: Interface,
+    pin_dir: PathBuf,
+    maps: MapWriter,
+    dataplane: Option<Dataplane>,
+    reconciler: Reconciler,
+    checks: Checks,
+    macs: HashMap<IpAddr, [u8; 6]>,
+    role: Role,
+    started: Instant,
+}
+
+/// Runs the agent until SIGTERM or SIGINT.
+pub async fn run(opts: AgentOptions) -> Result<()> {
+    let config = load_config(&opts).map_err(|e| anyhow::anyhow!("invalid configuration:\n{e}"))?;
+    let iface_name = config
+        .interface
+        .clone()
+        .expect("with_interface_override sets it");
+    let handle = net::connect()?;
+    let iface = Interface::lookup(&handle, &iface_name).await?;
+    let pin_dir = opts.bpffs_root.join(&iface.name);
+    let adopting = pin_dir.join("link").exists();
+    let dp_opts = DataplaneOptions {
+        pin_dir: pin_dir.clone(),
+        iface_mac: iface.mac,
+        flow_table_size: config.flow_table_size,
+    };
+    let mut dataplane = Dataplane::load(&dp_opts)?;
+    let mode = match config.xdp_mode {
+        XdpModeSetting::Native => XdpMode::Driver,
+        XdpModeSetting::Generic => XdpMode::Skb,
+    };
+    dataplane.attach(&iface.name, mode)?;
+    let maps = dataplane.maps()?;
+    let ids = adopt_ids(&maps)?;
+    info!(iface = %iface.name, adopting, pin_dir = %pin_dir.display(), ?mode, "dataplane ready");
+
+    let role = config.role.unwrap_or(Role::Backup);
+    let (poke_tx, mut poke_rx) = mpsc::unbounded_channel();
+    let mut agent = Agent {
+        reconciler: Reconciler::new(ids, config.hash_seed),
+        checks: Checks::new(poke_tx),
+        macs: HashMap::new(),
+        opts,
+        config,
+        handle,
+        iface,
+        pin_dir,
+        maps,
+        dataplane: Some(dataplane),
+        role,
+        started: Instant::now(),
+    };
+    agent.checks.sync(inputs::checks(&agent.config));
+    agent.refresh_macs(true).await;
+    agent.apply_role(None).await;
+
+    // After a restart the dataplane is steering: do not mark every backend
+    // down while the first checks run. Wait for them (bounded by the
+    // longest check timeout), then reconcile.
+    if adopting {
+        let deadline = Instant::now() + agent.longest_timeout() + Duration::from_millis(500);
+        while !agent.checks.all_decided() && Instant::now() < deadline {
+            let _ = tokio::time::timeout(Duration::from_millis(50), poke_rx.recv()).await;
+        }
+    }
+    for id in agent.reconciler.take_unclaimed_ids() {
+        agent.maps.remove_backend(id)?;
+    }
+    agent.reconcile();
+
+    let mut hup = tokio::signal::unix::signal(SignalKind::hangup())?;
+    let mut term = tokio::signal::unix::signal(SignalKind::terminate())?;
+    let mut int = tokio::signal::unix::signal(SignalKind::interrupt())?;
+    let mut neigh = tokio::time::interval(NEIGHBOUR_REFRESH);
+    neigh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let drain = agent.reconciler.next_deadline();
+        tokio::select! {
+            Some(()) = poke_rx.recv() => {
+                // Drain whatever else queued up: one reconcile for a burst.
+                while poke_rx.try_recv().is_ok() {}
+                agent.reconcile();
+            }
+            _ = neigh.tick() => {
+                if agent.refresh_macs(false).await {
+                    agent.reconcile();
+                }
+            }
+            () = sleep_until(drain) => agent.reconcile(),
+            _ = hup.recv() => agent.reload().await,
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+        }
+    }
+    agent.shutdown().await
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Ids as the pinned maps hold them (empty on a fresh dataplane).
+fn adopt_ids(maps: &MapWriter) -> Result<Ids> {
+    let services = maps
+        .service_entries()?
+        .into_iter()
+        .filter(|(k, _)| k.port != regha_common::FRAGMENT_PORT)
+        .filter_map(|(k, v)| {
+            let vip = match k.family {
+                regha_common::FAMILY_V4 => IpAddr::from(<[u8; 4]>::try_from(&k.addr[..4]).ok()?),
+                regha_common::FAMILY_V6 => IpAddr::from(k.addr),
+                _ => return None,
+            };
+            Some((
+                ServiceIdentity {
+                    vip,
+                    port: k.port,
+                    proto: k.proto,
+                },
+                v.id,
+            ))
+        });
+    let backends = maps.backend_entries()?;
+    Ok(Ids::adopt(services, backends))
+}
+
+impl Agent {
+    fn longest_timeout(&self) -> Duration {
+        self.config
+            .services
+            .iter()
+            .map(|s| s.health.timeout)
+            .max()
+            .unwrap_or_default()
+    }
+
+    /// Re-reads backend MACs; with `resolve`, makes the kernel resolve the
+    /// missing ones. Returns whether any MAC changed.
+    async fn refresh_macs(&mut self, resolve: bool) -> bool {
+        let mut changed = false;
+        for addr in inputs::dynamic_mac_addresses(&self.config) {
+            let found = if resolve || !self.macs.contains_key(&addr) {
+                net::resolve_mac(&self.handle, &self.iface, addr).await.ok()
+            } else {
+                net::lookup_mac(&self.handle, &self.iface, addr)
+                    .await
+                    .ok()
+                    .flatten()
+            };
+            match found {
+                Some(mac) if self.macs.get(&addr) != Some(&mac) => {
+                    info!(backend = %addr, mac = %net::mac_str(mac), "backend MAC learned");
+                    self.macs.insert(addr, mac);
+                    changed = true;
+                }
+                Some(_) => {}
+                None if resolve => {
+                    warn!(backend = %addr, "backend MAC unknown: it stays out until resolved")
+                }
+                None => {}
+            }
+        }
+        changed
+    }
+
+    /// Computes and applies the plan; logs how long each health decision
+    /// took to reach the maps.
+    fn reconcile(&mut self) {
+        let health = self.checks.health();
+        let inputs = inputs::services(&self.config, &health, &self.macs);
+        let plan = match self.reconciler.plan(&inputs, Instant::now()) {
+            Ok(p) => p,
+            Err(e) => {
+                error!(error = %e, "cannot plan the dataplane");
+                return;
+            }
+        };
+        if !plan.is_empty() {
+            self.apply(plan);
+        }
+        if let Err(e) = state::write(self) {
+            warn!(error = %e, "cannot write the status file");
+        }
+    }
+
+    fn apply(&mut self, plan: Plan) {
+        for spec in &plan.apply {
+            match self.maps.apply_service(spec) {
+                Ok(report) => {
+                    let identity = ServiceIdentity {
+                        vip: spec.vip,
+                        port: spec.port,
+                        proto: match spec.protocol {
+                            crate::dataplane::Protocol::Tcp => regha_common::PROTO_TCP,
+                            crate::dataplane::Protocol::Udp => regha_common::PROTO_UDP,
+                        },
+                    };
+                    let up = spec
+                        .backends
+                        .iter()
+                        .filter(|b| b.state == crate::dataplane::BackendState::Up)
+                        .count();
+                    // The latest health decision among this service's
+                    // backends: its delay to the swapped map is the figure
+                    // that matters (the brief: within one reconcile).
+                    let decided = spec
+                        .backends
+                        .iter()
+                        .filter_map(|b| {
+                            self.checks.report(&crate::ids::BackendIdentity {
+                                service: identity,
+                                addr: std::net::SocketAddr::new(b.addr, b.port),
+                            })
+                        })
+                        .filter_map(|r| r.decided_at)
+                        .max();
+                    info!(
+                        service = spec.id,
+                        vip = %spec.vip,
+                        port = spec.port,
+                        up,
+                        backends = spec.backends.len(),
+                        ring_swap_us = report.ring.map(|r| r.duration.as_micros() as u64),
+                        decision_to_map_us = decided.map(|d| d.elapsed().as_micros() as u64),
+                        "service applied"
+                    );
+                }
+                Err(e) => error!(service = spec.id, error = %e, "cannot apply service"),
+            }
+        }
+        for spec in &plan.remove {
+            if let Err(e) = self.maps.remove_service(spec) {
+                error!(service = spec.id, error = %e, "cannot remove service");
+            } else {
+                info!(service = spec.id, vip = %spec.vip, port = spec.port, "service removed");
+            }
+        }
+        for id in &plan.clear_backends {
+            if let Err(e) = self.maps.remove_backend(*id) {
+                error!(backend = id, error = %e, "cannot clear backend");
+            }
+        }
+    }
+
+    async fn apply_role(&mut self, previous: Option<Role>) {
+        let vips = vips(&self.config);
+        match role::apply(&self.handle, &self.iface, &vips, self.role).await {
+            Ok(added) => {
+                info!(role = ?self.role, ?previous, "role applied");
+                if self.role == Role::Master {
+                    // Announce on every start as master too: a crashed
+                    // predecessor may have left stale caches elsewhere.
+                    let all = vips.iter().map(|(ip, _)| *ip).collect::<Vec<_>>();
+                    role::announce(
+                        self.iface.clone(),
+                        if added.is_empty() { all } else { added },
+                    );
+                }
+            }
+            Err(e) => error!(error = %e, role = ?self.role, "cannot apply the role's VIPs"),
+        }
+    }
+
+    /// SIGHUP: a valid config is applied as a difference; an invalid one
+    /// changes nothing.
+    async fn reload(&mut self) {
+        let new = match load_config(&self.opts) {
+            Ok(c) => c,
+            Err(e) => {
+                error!("reload rejected, running state unchanged:\n{e}");
+                return;
+            }
+        };
+        if new.interface != self.config.interface {
+            error!(
+                old = ?self.config.interface,
+                new = ?new.interface,
+                "reload rejected: the interface cannot change at runtime (restart the agent)"
+            );
+            return;
+        }
+        if new.hash_seed != self.config.hash_seed {
+            warn!("hash_seed changed: it applies to services written from now on");
+        }
+        let old_role = self.role;
+        let old_vips = vips(&self.config);
+        self.checks.sync(inputs::checks(&new));
+        self.config = new;
+        self.role = self.config.role.unwrap_or(Role::Backup);
+        self.refresh_macs(true).await;
+        if self.role != old_role || vips(&self.config) != old_vips {
+            // VIPs no longer configured go first.
+            for (ip, _) in old_vips.iter().filter(|v| !vips(&self.config).contains(v)) {
+                if let Err(e) = self.iface.remove_vip(&self.handle, *ip).await {
+                    error!(vip = %ip, error = %e, "cannot remove a VIP dropped from the config");
+                }
+            }
+            self.apply_role(Some(old_role)).await;
+        }
+        info!(
+            services = self.config.services.len(),
+            "configuration reloaded"
+        );
+        self.reconcile();
+    }
+
+    async fn shutdown(mut self) -> Result<()> {
+        info!("stopping");
+        self.checks.stop_all();
+        for (ip, _) in vips(&self.config) {
+            if let Err(e) = self.iface.remove_vip(&self.handle, ip).await {
+                error!(vip = %ip, error = %e, "cannot remove VIP on stop");
+            }
+        }
+        state::remove(&self.opts.state_dir, &self.iface.name);
+        if self.opts.keep_dataplane {
+            info!(pin_dir = %self.pin_dir.display(), "dataplane kept (--keep-dataplane): it keeps steering");
+            return Ok(());
+        }
+        drop(self.maps);
+        drop(self.dataplane.take());
+        Dataplane::remove_pins(&self.pin_dir)
+            .with_context(|| format!("removing the pins in {}", self.pin_dir.display()))?;
+        info!("dataplane detached and unpinned");
+        Ok(())
+    }
+}

@@ -1,0 +1,136 @@
+//! The command line: `regha-agent [run options]`, `check-config`, `status`.
+//! One file per subcommand.
+
+mod check_config;
+mod status;
+
+use std::{path::PathBuf, process::ExitCode};
+
+use anyhow::Result;
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::{
+    agent::{self, AgentOptions},
+    config::{Role, XdpModeSetting},
+    dataplane::DEFAULT_BPFFS_ROOT,
+};
+
+/// regha: XDP load balancing with VRRP for Docker registries.
+///
+/// Without a subcommand, runs the agent: loads the XDP program onto the
+/// interface (or adopts the one already there), health-checks the backends,
+/// holds the VIPs as master, and keeps the maps in step.
+#[derive(Parser, Debug)]
+#[command(version, about, long_about = None)]
+pub struct Cli {
+    /// The configuration file.
+    #[arg(long, short, global = true, default_value = "/etc/regha/regha.yaml")]
+    pub config: PathBuf,
+    /// The LB interface (overrides `interface:` in the file).
+    #[arg(long, global = true)]
+    pub iface: Option<String>,
+    /// A static role until VRRP decides (overrides `role:`).
+    #[arg(long, value_enum)]
+    pub role: Option<RoleArg>,
+    /// Attach mode (overrides `xdp_mode:`). `generic` is never chosen
+    /// silently: a driver without native XDP fails with a message.
+    #[arg(long, value_enum)]
+    pub xdp_mode: Option<XdpModeArg>,
+    /// On SIGTERM/SIGINT leave the XDP program attached and the maps pinned
+    /// (the VIPs are still released).
+    #[arg(long)]
+    pub keep_dataplane: bool,
+    /// Where pins live: `<root>/<iface>/`.
+    #[arg(long, global = true, default_value = DEFAULT_BPFFS_ROOT)]
+    pub bpffs_root: PathBuf,
+    /// Where the running agent writes its state for `status`.
+    #[arg(long, global = true, default_value = agent::state::DEFAULT_STATE_DIR)]
+    pub state_dir: PathBuf,
+    /// Log format.
+    #[arg(long, value_enum, global = true, default_value = "text")]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Validate the configuration; touch nothing. Exits 1 listing every problem.
+    CheckConfig,
+    /// Print services, backends (state, MAC, health, traffic) and the
+    /// dataplane's pass/drop reasons, from the pinned maps and the running agent.
+    Status {
+        /// JSON for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum RoleArg {
+    Master,
+    Backup,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum XdpModeArg {
+    Native,
+    Generic,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+pub fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("REGHA_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Colours only for a person at a terminal, not in files and journals.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+impl Cli {
+    pub fn agent_options(&self) -> AgentOptions {
+        AgentOptions {
+            config_path: self.config.clone(),
+            iface: self.iface.clone(),
+            role: self.role.map(|r| match r {
+                RoleArg::Master => Role::Master,
+                RoleArg::Backup => Role::Backup,
+            }),
+            xdp_mode: self.xdp_mode.map(|m| match m {
+                XdpModeArg::Native => XdpModeSetting::Native,
+                XdpModeArg::Generic => XdpModeSetting::Generic,
+            }),
+            keep_dataplane: self.keep_dataplane,
+            bpffs_root: self.bpffs_root.clone(),
+            state_dir: self.state_dir.clone(),
+        }
+    }
+}
+
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Some(Command::CheckConfig) => Ok(check_config::run(&cli.agent_options())),
+        Some(Command::Status { json }) => status::run(&cli.agent_options(), json),
+        None => {
+            let opts = cli.agent_options();
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()?
+                .block_on(agent::run(opts))?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

@@ -1,0 +1,558 @@
+//! The agent's configuration: one YAML file (default [`DEFAULT_CONFIG_PATH`]),
+//! checked as a whole before anything touches the system.
+//!
+//! Two layers. `raw` mirrors the YAML with serde (unknown keys refused
+//! everywhere), keeping addresses, enum words and durations as text and
+//! integers as `i64`, so that a value that does not parse is not a serde
+//! error that stops at the first bad field. `validate` then turns it into
+//! the typed [`Config`] below, applying the defaults and collecting *every*
+//! problem, each named by its field path (`services[0].backends[1].address`).
+//! Only YAML syntax and type errors (a list where a number belongs, an
+//! unknown key) stop early; they carry the line and column.
+//!
+//! Every default is written on the typed field it applies to, and
+//! `regha.example.yaml` beside this crate's manifest spells out a complete
+//! file.
+
+pub mod duration;
+mod validate;
+
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Where the agent reads its configuration unless told otherwise.
+pub const DEFAULT_CONFIG_PATH: &str = "/etc/regha/regha.yaml";
+/// Where the stats listener binds when `stats:` is absent (HAProxy's port in
+/// the setup regha replaces).
+pub const DEFAULT_STATS_LISTEN: SocketAddr =
+    SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 1158));
+/// Most backends one service may list.
+pub const MAX_BACKENDS_PER_SERVICE: usize = 1024;
+
+/// One problem with the configuration: the field it is about and what is
+/// wrong. Displays as `{path}: {message}` (just the message when the path is
+/// empty, i.e. the document as a whole).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    /// Field path as written in YAML, e.g. `services[0].backends[1].address`;
+    /// the file's path for a file that cannot be read; `--iface` for the flag.
+    pub path: String,
+    pub message: String,
+}
+
+impl ConfigError {
+    pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.path.is_empty() {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "{}: {}", self.path, self.message)
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Every problem found in one pass: field by field in file order, then the
+/// rules across fields (never empty when returned as an error). Displays one
+/// problem per line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, err) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "{err}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+impl From<ConfigError> for ConfigErrors {
+    fn from(err: ConfigError) -> Self {
+        Self(vec![err])
+    }
+}
+
+/// The validated configuration. Invariants: `role` or `vrrp` (or both) is
+/// set; every service has at least one backend; when VRRP is configured,
+/// every service VIP is one of its virtual addresses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// `interface`: the LB interface (XDP attach point, VRRP and VIP). Default:
+    /// none, for `--iface` to supply; [`Config::with_interface_override`]
+    /// makes it `Some` or fails.
+    pub interface: Option<String>,
+    /// `xdp_mode`: `native` or `generic`. Default `native`.
+    pub xdp_mode: XdpModeSetting,
+    /// `flow_table_size`: entries of the LRU flow table, 1024..=16777216.
+    /// Default [`regha_common::DEFAULT_FLOW_TABLE_SIZE`] (262144).
+    pub flow_table_size: u32,
+    /// `hash_seed`: seed of the source/flow hash. Default 0. Must be the same
+    /// on every LB host, or a failover moves clients to other backends.
+    pub hash_seed: u32,
+    /// `role`: a static role. Default none; required when `vrrp` is absent.
+    /// With `vrrp` set as well, it is what an agent that does not run VRRP
+    /// yet uses; VRRP decides once it runs.
+    pub role: Option<Role>,
+    /// `vrrp`: the VRRP instance that decides the role. Default none.
+    pub vrrp: Option<VrrpConfig>,
+    /// `services`: required, 1..=[`regha_common::MAX_SERVICES`].
+    pub services: Vec<ServiceConfig>,
+    /// `stats`: the stats listener. Default `Some` on [`DEFAULT_STATS_LISTEN`]
+    /// without auth; `stats: null` makes it `None` (off).
+    pub stats: Option<StatsConfig>,
+}
+
+/// How the XDP program is attached.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum XdpModeSetting {
+    /// In the driver (the default): fastest, needs driver support.
+    #[default]
+    Native,
+    /// In the kernel's generic path: works on any interface, slower.
+    Generic,
+}
+
+/// A static VRRP-less role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Holds the VIPs.
+    Master,
+    /// Steers what reaches it, holds no VIP.
+    Backup,
+}
+
+/// `vrrp:`, compatible with a keepalived `vrrp_instance` on the same VRID.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VrrpConfig {
+    /// `virtual_router_id`: 1..=255, required, the same on every peer.
+    pub virtual_router_id: u8,
+    /// `priority`: 1..=255, default 100. 255 means the address owner.
+    pub priority: u8,
+    /// `advert_interval`: default 1s. Version 2: whole seconds, 1s..=255s;
+    /// version 3: a multiple of 10ms, 10ms..=40.95s.
+    pub advert_interval: Duration,
+    /// `version`: 2 (RFC 3768, IPv4 only) or 3 (RFC 5798). Default 2.
+    pub version: VrrpVersion,
+    /// `auth_pass`: version 2 simple password, 1..=8 bytes. Default none
+    /// (no authentication).
+    pub auth_pass: Option<String>,
+    /// `preempt`: a higher priority takes over from a lower master. Default true.
+    pub preempt: bool,
+    /// `preempt_delay`: wait this long after start before preempting,
+    /// at most 1000s. Default 0s.
+    pub preempt_delay: Duration,
+    /// `unicast_src`: source address of unicast adverts. Default none (the
+    /// interface's primary address).
+    pub unicast_src: Option<IpAddr>,
+    /// `unicast_peers`: send adverts to these instead of multicast. Default
+    /// empty (multicast to 224.0.0.18 / ff02::12).
+    pub unicast_peers: Vec<IpAddr>,
+    /// `virtual_ipaddresses`: required, 1..=255, one family; `IP` or
+    /// `IP/prefix` (prefix default 32 for IPv4, 128 for IPv6).
+    pub virtual_ipaddresses: Vec<(IpAddr, u8)>,
+    /// `track_backends`: priority tracking of backend health. Default none.
+    pub track_backends: Option<TrackBackends>,
+    /// `notify`: scripts run on transitions. Default: none of them.
+    pub notify: NotifyScripts,
+}
+
+/// VRRP protocol version.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum VrrpVersion {
+    /// RFC 3768: IPv4, whole-second adverts, optional simple password.
+    #[default]
+    V2,
+    /// RFC 5798: IPv4 or IPv6, centisecond adverts, no authentication.
+    V3,
+}
+
+/// `vrrp.track_backends`: the tracked condition is "at least `min_healthy`
+/// backends are healthy, counted over all services", weighted as keepalived
+/// weighs a tracked script.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TrackBackends {
+    /// `min_healthy`: 1..=the number of backends configured. Default 1.
+    pub min_healthy: u32,
+    /// `weight`: -254..=254, default 0. Positive: added to the priority while
+    /// the condition holds; negative: added while it fails; 0: the instance
+    /// goes to FAULT (releases the VIPs) while it fails. The result is
+    /// clamped to 1..=254, and ignored at priority 255.
+    pub weight: i32,
+}
+
+/// `vrrp.notify`: absolute paths of scripts run on entering a state. Each
+/// defaults to none.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NotifyScripts {
+    /// `master`: run on becoming master.
+    pub master: Option<PathBuf>,
+    /// `backup`: run on becoming backup.
+    pub backup: Option<PathBuf>,
+    /// `fault`: run on entering fault.
+    pub fault: Option<PathBuf>,
+    /// `stop`: run when the instance stops (agent shutdown).
+    pub stop: Option<PathBuf>,
+}
+
+/// One `VIP:port/protocol` service.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServiceConfig {
+    /// `name`: required, unique, `[A-Za-z0-9_.-]{1,63}`.
+    pub name: String,
+    /// `vip`: required, IPv4 or IPv6.
+    pub vip: IpAddr,
+    /// `port`: required, 1..=65535.
+    pub port: u16,
+    /// `protocol`: `tcp` or `udp`. Default `tcp`.
+    pub protocol: Protocol,
+    /// `hash`: `source` or `flow`. Default `source`.
+    pub hash: HashMode,
+    /// `forwarding`: only `dsr`, the default, exists yet.
+    pub forwarding: Forwarding,
+    /// `ring_size`: Maglev table slots, a prime from the number of backends
+    /// to [`regha_common::MAX_RING_SIZE`]. Default
+    /// [`regha_common::DEFAULT_RING_SIZE`] (65537).
+    pub ring_size: u32,
+    /// `health`: default [`HealthConfig::default`].
+    pub health: HealthConfig,
+    /// `backends`: required, 1..=[`MAX_BACKENDS_PER_SERVICE`].
+    pub backends: Vec<BackendConfig>,
+}
+
+/// Transport protocol of a service.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Protocol {
+    #[default]
+    Tcp,
+    Udp,
+}
+
+/// What part of a packet picks the backend.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum HashMode {
+    /// The client's source address (HAProxy's `balance source`): the default.
+    #[default]
+    Source,
+    /// The 5-tuple.
+    Flow,
+}
+
+/// How packets reach a backend.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Forwarding {
+    /// Direct server return at L2: only the destination MAC is rewritten, so
+    /// a backend holds the VIP on `lo` and receives the service port.
+    #[default]
+    Dsr,
+}
+
+/// `services[].health`: how a backend is checked, counted as HAProxy does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HealthConfig {
+    /// `http` or `tcp`. Default: HTTP with [`HealthKind::default_http`].
+    pub kind: HealthKind,
+    /// `interval`: between checks, >0 and at most 1h. Default 5s.
+    pub interval: Duration,
+    /// `timeout`: of one check, >0 and at most `interval`. Default 2s.
+    pub timeout: Duration,
+    /// `rise`: consecutive successes to go up, 1..=100. Default 2.
+    pub rise: u32,
+    /// `fall`: consecutive failures to go down, 1..=100. Default 3.
+    pub fall: u32,
+}
+
+impl Default for HealthConfig {
+    fn default() -> Self {
+        Self {
+            kind: HealthKind::default_http(),
+            interval: Duration::from_secs(5),
+            timeout: Duration::from_secs(2),
+            rise: 2,
+            fall: 3,
+        }
+    }
+}
+
+/// The check itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HealthKind {
+    /// `http:` a `GET` whose status must be in `expect`.
+    Http {
+        /// `path`: starts with `/`. Default `/v2/`.
+        path: String,
+        /// `host`: the Host header. Default none: the backend's `address:port`.
+        host: Option<String>,
+        /// `expect`: accepted status codes, 100..=599. Default `[200, 401]`
+        /// (a registry answers 401 when its auth is on).
+        expect: Vec<u16>,
+        /// `expect_header`: a header the answer must carry (e.g.
+        /// `Docker-Distribution-API-Version`). Default none.
+        expect_header: Option<String>,
+    },
+    /// `tcp: {}`: a plain TCP connect.
+    Tcp,
+}
+
+impl HealthKind {
+    /// `GET /v2/` with the default Host, expecting 200 or 401.
+    pub fn default_http() -> Self {
+        Self::Http {
+            path: "/v2/".to_owned(),
+            host: None,
+            expect: vec![200, 401],
+            expect_header: None,
+        }
+    }
+}
+
+/// `services[].backends[]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BackendConfig {
+    /// `address`: required, the same family as the service VIP.
+    pub address: IpAddr,
+    /// `port`: default the service port (which DSR requires).
+    pub port: u16,
+    /// `weight`: Maglev weight, 1..=65535. Default 1.
+    pub weight: u32,
+    /// `mac`: a static unicast MAC (`02:00:00:00:00:11`). Default none: the
+    /// kernel's neighbour table.
+    pub mac: Option<[u8; 6]>,
+}
+
+/// `stats:`, the HTTP stats listener.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StatsConfig {
+    /// `listen`: `IP:port`. Default [`DEFAULT_STATS_LISTEN`].
+    pub listen: SocketAddr,
+    /// `auth`: basic auth. Default none.
+    pub auth: Option<StatsAuth>,
+}
+
+/// `stats.auth`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StatsAuth {
+    /// `user`: required, non-empty, no `:`.
+    pub user: String,
+    /// `password_file`: required absolute path of a file holding the password
+    /// (so that the config can be world-readable).
+    pub password_file: PathBuf,
+}
+
+impl Config {
+    /// Parses and validates a YAML document.
+    pub fn from_yaml_str(text: &str) -> Result<Config, ConfigErrors> {
+        let raw: raw::Config = serde_yaml::from_str(text).map_err(|e| yaml_error(&e))?;
+        validate::validate(raw)
+    }
+
+    /// Reads, parses and validates the file at `path`.
+    pub fn load(path: impl AsRef<Path>) -> Result<Config, ConfigErrors> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigError::new(
+                path.display().to_string(),
+                format!("cannot read the config file: {e}"),
+            )
+        })?;
+        Self::from_yaml_str(&text)
+    }
+
+    /// Applies the `--iface` flag, which wins over `interface:`. Fails when
+    /// the flag is not a valid interface name, or when neither is set.
+    pub fn with_interface_override(mut self, iface: Option<&str>) -> Result<Config, ConfigErrors> {
+        if let Some(iface) = iface {
+            validate::check_ifname(iface).map_err(|m| ConfigError::new("--iface", m))?;
+            self.interface = Some(iface.to_owned());
+        }
+        if self.interface.is_none() {
+            return Err(
+                ConfigError::new("interface", "not set: pass --iface or set `interface:`").into(),
+            );
+        }
+        Ok(self)
+    }
+}
+
+/// One serde_yaml error as a [`ConfigError`]: serde_yaml's path (`services[0]
+/// .health`, empty at the top level) and `line L column C: <serde's message>`.
+fn yaml_error(err: &serde_yaml::Error) -> ConfigError {
+    let text = err.to_string();
+    let location = err.location().map(|l| (l.line(), l.column()));
+    // Display is "[path: ]message[ at line L column C]"; libyaml syntax errors
+    // name their own positions and no path.
+    let mut message = text.as_str();
+    let mut position = None;
+    if let Some((line, column)) = location {
+        let suffix = format!(" at line {line} column {column}");
+        message = message.strip_suffix(suffix.as_str()).unwrap_or(message);
+        if !message.contains(" at line ") {
+            position = Some(format!("line {line} column {column}"));
+        }
+    }
+    let (path, message) = match message.split_once(": ") {
+        Some((head, rest)) if is_yaml_path(head) => (head, rest),
+        _ => ("", message),
+    };
+    match position {
+        Some(position) => ConfigError::new(path, format!("{position}: {message}")),
+        None => ConfigError::new(path, message),
+    }
+}
+
+/// Whether `head` looks like a serde_yaml path (`stats`, `services[0].port`)
+/// rather than the start of a message (`invalid type`).
+fn is_yaml_path(head: &str) -> bool {
+    !head.is_empty()
+        && head
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.[]-?".contains(c))
+}
+
+/// The YAML as written: text where a value needs checking, `Option` where a
+/// key may be absent. Defaults and every check live in `validate`.
+mod raw {
+    use serde::{Deserialize, Deserializer};
+
+    /// Tells an absent key (`None`) from an explicit `null` (`Some(None)`).
+    fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+    where
+        D: Deserializer<'de>,
+        T: Deserialize<'de>,
+    {
+        Option::deserialize(d).map(Some)
+    }
+
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub(super) struct Config {
+        pub(super) interface: Option<String>,
+        pub(super) xdp_mode: Option<String>,
+        pub(super) flow_table_size: Option<i64>,
+        pub(super) hash_seed: Option<i64>,
+        pub(super) role: Option<String>,
+        pub(super) vrrp: Option<Vrrp>,
+        pub(super) services: Option<Vec<Service>>,
+        #[serde(default, deserialize_with = "present")]
+        pub(super) stats: Option<Option<Stats>>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub(super) struct Vrrp {
+        pub(super) virtual_router_id: Option<i64>,
+        pub(super) priority: Option<i64>,
+        pub(super) advert_interval: Option<String>,
+        pub(super) version: Option<i64>,
+        pub(super) auth_pass: Option<String>,
+        pub(super) preempt: Option<bool>,
+        pub(super) preempt_delay: Option<String>,
+        pub(super) unicast_src: Option<String>,
+        #[serde(default)]
+        pub(super) unicast_peers: Vec<String>,
+        pub(super) virtual_ipaddresses: Option<Vec<String>>,
+        pub(super) track_backends: Option<TrackBackends>,
+        pub(super) notify: Option<Notify>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub(super) struct TrackBackends {
+        pub(super) min_healthy: Option<i64>,
+        pub(super) weight: Option<i64>,
+    }
+
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub(super) struct Notify {
+        pub(super) master: Option<String>,
+        pub(super) backup: Option<String>,
+        pub(super) fault: Option<String>,
+        pub(super) stop: Option<String>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub(super) struct Service {
+        pub(super) name: Option<String>,
+        pub(super) vip: Option<String>,
+        pub(super) port: Option<i64>,
+        pub(super) protocol: Option<String>,
+        pub(super) hash: Option<String>,
+        pub(super) forwarding: Option<String>,
+        pub(super) ring_size: Option<i64>,
+        pub(super) health: Option<Health>,
+        pub(super) backends: Option<Vec<Backend>>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub(super) struct Health {
+        /// `http:` with nothing after it means HTTP with the defaults.
+        #[serde(default, deserialize_with = "present")]
+        pub(super) http: Option<Option<Http>>,
+        /// `tcp:` and `tcp: {}` both mean a TCP check.
+        #[serde(default, deserialize_with = "present")]
+        pub(super) tcp: Option<Option<Tcp>>,
+        pub(super) interval: Option<String>,
+        pub(super) timeout: Option<String>,
+        pub(super) rise: Option<i64>,
+        pub(super) fall: Option<i64>,
+    }
+
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub(super) struct Http {
+        pub(super) path: Option<String>,
+        pub(super) host: Option<String>,
+        pub(super) expect: Option<Vec<i64>>,
+        pub(super) expect_header: Option<String>,
+    }
+
+    /// No options yet; a map so that it can grow some.
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub(super) struct Tcp {}
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub(super) struct Backend {
+        pub(super) address: Option<String>,
+        pub(super) port: Option<i64>,
+        pub(super) weight: Option<i64>,
+        pub(super) mac: Option<String>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub(super) struct Stats {
+        pub(super) listen: Option<String>,
+        pub(super) auth: Option<StatsAuth>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub(super) struct StatsAuth {
+        pub(super) user: Option<String>,
+        pub(super) password_file: Option<String>,
+    }
+}

@@ -1,0 +1,376 @@
+//! One tokio task per backend: probe every `interval`, count rise/fall, and
+//! publish a [`HealthReport`] on a watch channel after every check.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio::time::MissedTickBehavior;
+
+use super::check::{CheckOutcome, Probe, run_probe};
+use super::counter::{Health, RiseFall};
+
+/// `tokio::time::interval` panics on a zero period; a zero interval from a
+/// config mistake is clamped to this instead of spinning or panicking.
+const MIN_INTERVAL: Duration = Duration::from_millis(1);
+
+/// Everything one checker needs about its backend.
+#[derive(Clone, Debug)]
+pub struct CheckSpec {
+    pub probe: Probe,
+    pub target: SocketAddr,
+    pub interval: Duration,
+    pub timeout: Duration,
+    pub rise: u32,
+    pub fall: u32,
+}
+
+/// The latest view of one backend, replaced after every check.
+///
+/// `state` changes only on a rise/fall transition; the other fields move on
+/// every check, so consumers that only care about transitions should compare
+/// `state` (or `transitions`) with what they saw last.
+#[derive(Clone, Debug)]
+pub struct HealthReport {
+    pub state: Health,
+    pub last: Option<CheckOutcome>,
+    pub last_latency: Option<Duration>,
+    /// When `state` was entered (for `Unknown`: when the report was created).
+    pub since: Instant,
+    /// Checks completed.
+    pub checks: u64,
+    /// State changes, including the first `Unknown -> Up/Down` decision.
+    pub transitions: u64,
+    /// When the last transition was decided; `None` while still `Unknown`.
+    pub decided_at: Option<Instant>,
+}
+
+impl HealthReport {
+    /// The report before any check: `Unknown`, nothing counted.
+    pub fn new() -> Self {
+        Self {
+            state: Health::Unknown,
+            last: None,
+            last_latency: None,
+            since: Instant::now(),
+            checks: 0,
+            transitions: 0,
+            decided_at: None,
+        }
+    }
+}
+
+impl Default for HealthReport {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Spawns the checker for one backend.
+///
+/// The task owns the report: it starts by publishing a fresh `Unknown`
+/// report (so `state` always mirrors its own rise/fall counter), then checks
+/// at once and every `spec.interval` after that. It ends when `shutdown`
+/// becomes `true` (or its sender is dropped: nobody could stop it any more)
+/// or when `tx` has no receivers left, including in the middle of a probe.
+pub fn spawn_checker(
+    spec: CheckSpec,
+    tx: watch::Sender<HealthReport>,
+    shutdown: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    tokio::spawn(run_checker(spec, tx, shutdown))
+}
+
+async fn run_checker(
+    spec: CheckSpec,
+    tx: watch::Sender<HealthReport>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let target = spec.target;
+    let mut counter = RiseFall::new(spec.rise, spec.fall);
+    tx.send_replace(HealthReport::new());
+
+    let mut ticker = tokio::time::interval(spec.interval.max(MIN_INTERVAL));
+    // Delay: a slow probe pushes the schedule back instead of causing a burst
+    // of catch-up checks that would hit a struggling backend harder.
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+
+    loop {
+        // The first tick completes immediately: the first check runs at once.
+        tokio::select! {
+            biased;
+            () = stopped(&mut shutdown, &tx) => break,
+            _ = ticker.tick() => {}
+        }
+        let (outcome, latency) = tokio::select! {
+            biased;
+            () = stopped(&mut shutdown, &tx) => break,
+            r = run_probe(&spec.probe, target, spec.timeout) => r,
+        };
+
+        let from = counter.state();
+        let transition = counter.record(outcome.is_ok());
+        let now = Instant::now();
+        if let Some(to) = transition {
+            log_transition(target, from, to, &outcome);
+        } else {
+            let result = outcome.detail();
+            tracing::trace!(backend = %target, state = ?from, %result, "health check");
+        }
+        tx.send_modify(|report| {
+            report.checks += 1;
+            report.last = Some(outcome);
+            report.last_latency = Some(latency);
+            if let Some(to) = transition {
+                report.state = to;
+                report.since = now;
+                report.decided_at = Some(now);
+                report.transitions += 1;
+            }
+        });
+    }
+    tracing::debug!(backend = %target, "health checker stopped");
+}
+
+/// Resolves when the checker should stop: shutdown requested (or its sender
+/// gone), or nobody listens to the reports any more.
+async fn stopped(shutdown: &mut watch::Receiver<bool>, tx: &watch::Sender<HealthReport>) {
+    tokio::select! {
+        // Err means the sender was dropped: treat as shutdown rather than
+        // leaving an unstoppable task behind.
+        _ = shutdown.wait_for(|stop| *stop) => {}
+        () = tx.closed() => {}
+    }
+}
+
+fn log_transition(target: SocketAddr, from: Health, to: Health, outcome: &CheckOutcome) {
+    let reason = outcome.detail();
+    match to {
+        Health::Down => {
+            tracing::warn!(backend = %target, ?from, ?to, %reason, "backend is DOWN");
+        }
+        Health::Up => {
+            tracing::info!(backend = %target, ?from, ?to, %reason, "backend is UP");
+        }
+        // RiseFall never transitions back to Unknown.
+        Health::Unknown => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::check::FailReason;
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    const OK: &str = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+    const FAIL: &str =
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+    /// Bound for "the task must react promptly" waits; generous so a loaded
+    /// CI machine does not flake, far below any real hang.
+    const PROMPT: Duration = Duration::from_secs(2);
+
+    /// HTTP server answering request `i` with 200 if `script[i]` else 503, and
+    /// 200 once the script is exhausted. Returns its address and the number of
+    /// requests served so far.
+    async fn scripted_server(script: &'static [bool]) -> (SocketAddr, Arc<AtomicUsize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let served = Arc::new(AtomicUsize::new(0));
+        let counter = served.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut sock, _)) = listener.accept().await else {
+                    return;
+                };
+                let mut req = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match sock.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => req.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let i = counter.fetch_add(1, Ordering::SeqCst);
+                let ok = script.get(i).copied().unwrap_or(true);
+                let _ = sock.write_all(if ok { OK } else { FAIL }.as_bytes()).await;
+                let _ = sock.shutdown().await;
+            }
+        });
+        (addr, served)
+    }
+
+    fn spec(target: SocketAddr, probe: Probe) -> CheckSpec {
+        CheckSpec {
+            probe,
+            target,
+            interval: Duration::from_millis(20),
+            timeout: Duration::from_millis(500),
+            rise: 2,
+            fall: 3,
+        }
+    }
+
+    fn http() -> Probe {
+        Probe::Http {
+            path: "/v2/".to_owned(),
+            host: None,
+            expect: vec![200],
+            expect_header: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn up_down_up_follows_rise_fall() {
+        // Checks:  1  2  3  4  5  6  7  8
+        // Result:  ok ok F  F  F  ok F  ok ok
+        // State:   Up Up Up Up Dn Dn Dn Dn Up   (fall=3, rise=2, the failure
+        // at 7 resets the rise streak)
+        const SCRIPT: &[bool] = &[true, true, false, false, false, true, false, true, true];
+        fn expected(checks: u64) -> (Health, u64) {
+            match checks {
+                0 => (Health::Unknown, 0),
+                1..=4 => (Health::Up, 1),
+                5..=8 => (Health::Down, 2),
+                _ => (Health::Up, 3),
+            }
+        }
+        let (addr, served) = scripted_server(SCRIPT).await;
+        let (tx, mut rx) = watch::channel(HealthReport::new());
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let handle = spawn_checker(spec(addr, http()), tx, stop_rx);
+
+        // Watch coalesces values a slow reader misses, so check every report
+        // seen against the state the script dictates for that check count,
+        // rather than assuming each one is seen.
+        let mut seen = Vec::new();
+        let last = tokio::time::timeout(PROMPT * 5, async {
+            loop {
+                rx.changed().await.unwrap();
+                let r = rx.borrow_and_update().clone();
+                assert_eq!(
+                    (r.state, r.transitions),
+                    expected(r.checks),
+                    "after {} checks: {r:?}",
+                    r.checks
+                );
+                assert_eq!(r.decided_at.is_some(), r.transitions > 0);
+                if r.checks > 0 {
+                    assert!(r.last.is_some() && r.last_latency.is_some());
+                }
+                if !seen.contains(&r.state) {
+                    seen.push(r.state);
+                }
+                if r.checks >= SCRIPT.len() as u64 {
+                    return r;
+                }
+            }
+        })
+        .await
+        .expect("checker did not get through the script");
+
+        assert_eq!(last.state, Health::Up);
+        assert_eq!(last.transitions, 3);
+        assert!(last.last.as_ref().is_some_and(CheckOutcome::is_ok));
+        assert!(
+            seen.contains(&Health::Down),
+            "never observed Down: {seen:?}"
+        );
+        assert_eq!(last.decided_at, Some(last.since));
+
+        stop_tx.send(true).unwrap();
+        tokio::time::timeout(PROMPT, handle)
+            .await
+            .expect("checker did not stop on shutdown")
+            .unwrap();
+        // Stopped means no more checks.
+        let after = served.load(Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        assert_eq!(served.load(Ordering::SeqCst), after);
+    }
+
+    #[tokio::test]
+    async fn first_failure_decides_down() {
+        let addr = {
+            let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            l.local_addr().unwrap()
+        };
+        let (tx, mut rx) = watch::channel(HealthReport::new());
+        let (_stop_tx, stop_rx) = watch::channel(false);
+        let handle = spawn_checker(spec(addr, Probe::Tcp), tx, stop_rx);
+        let r = tokio::time::timeout(PROMPT, rx.wait_for(|r| r.checks >= 1))
+            .await
+            .unwrap()
+            .unwrap()
+            .clone();
+        assert_eq!((r.state, r.transitions), (Health::Down, 1));
+        assert_eq!(
+            r.last.as_ref().and_then(CheckOutcome::reason),
+            Some(FailReason::Refused)
+        );
+        drop(rx);
+        tokio::time::timeout(PROMPT, handle)
+            .await
+            .expect("checker did not stop once all receivers were dropped")
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn shutdown_interrupts_a_probe_in_flight() {
+        // Accepts and never answers, so the probe would wait its full timeout.
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((sock, _)) = listener.accept().await {
+                held.push(sock);
+            }
+        });
+        let (tx, rx) = watch::channel(HealthReport::new());
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let mut s = spec(addr, http());
+        s.timeout = Duration::from_secs(60);
+        let handle = spawn_checker(s, tx, stop_rx);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        stop_tx.send(true).unwrap();
+        tokio::time::timeout(PROMPT, handle)
+            .await
+            .expect("checker waited for the probe instead of stopping")
+            .unwrap();
+        assert_eq!(rx.borrow().checks, 0);
+        server.abort();
+    }
+
+    #[tokio::test]
+    async fn dropped_shutdown_sender_stops_the_checker() {
+        let (addr, _served) = scripted_server(&[]).await;
+        let (tx, _rx) = watch::channel(HealthReport::new());
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let handle = spawn_checker(spec(addr, Probe::Tcp), tx, stop_rx);
+        drop(stop_tx);
+        tokio::time::timeout(PROMPT, handle)
+            .await
+            .expect("checker outlived its shutdown sender")
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn zero_interval_does_not_panic() {
+        let (addr, _served) = scripted_server(&[]).await;
+        let (tx, mut rx) = watch::channel(HealthReport::new());
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let mut s = spec(addr, Probe::Tcp);
+        s.interval = Duration::ZERO;
+        let handle = spawn_checker(s, tx, stop_rx);
+        tokio::time::timeout(PROMPT, rx.wait_for(|r| r.checks >= 3))
+            .await
+            .unwrap()
+            .unwrap();
+        stop_tx.send(true).unwrap();
+        tokio::time::timeout(PROMPT, handle).await.unwrap().unwrap();
+    }
+}

@@ -1,0 +1,228 @@
+//! `regha-agent` as a process in an LB namespace, the way an operator runs
+//! it, with pins and state of its own so tests can run side by side.
+//!
+//! It is started with `nsenter --net`, not `ip netns exec`: the latter also
+//! gives the process a private mount of /sys, and a bpffs mounted there
+//! would vanish with the process, taking the pins a restarted agent must
+//! find.
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use regha_agent::{agent::state::AgentState, dataplane::MapWriter};
+
+use crate::{lab::Host, tempdir::TempDir};
+
+/// The agent binary `cargo build -p regha-agent` makes (xtask test builds it
+/// before the tests).
+pub fn agent_bin() -> PathBuf {
+    let p = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../target/debug/regha-agent"
+    ));
+    assert!(
+        p.exists(),
+        "{} is missing: build it with `cargo build -p regha-agent` (cargo xtask test does)",
+        p.display()
+    );
+    p
+}
+
+pub struct Agent {
+    ns: String,
+    dir: TempDir,
+    bpffs_root: PathBuf,
+    child: Option<Child>,
+    extra: Vec<String>,
+    starts: u32,
+}
+
+/// Parent of the tests' pin roots (removed per agent on drop).
+const PIN_ROOT: &str = "/sys/fs/bpf/regha-test";
+
+impl Agent {
+    /// Writes `config` and starts the agent on `eth0` of `host`.
+    pub fn start(host: &Host, config: &str, extra: &[&str]) -> Self {
+        let dir = TempDir::new("agent");
+        std::fs::write(dir.path().join("regha.yaml"), config).expect("write config");
+        let bpffs_root = PathBuf::from(PIN_ROOT).join(format!(
+            "a{}-{}",
+            std::process::id(),
+            dir.path()
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .rsplit('-')
+                .nth(1)
+                .unwrap_or("0")
+        ));
+        let mut a = Self {
+            ns: host.ns.name().to_owned(),
+            dir,
+            bpffs_root,
+            child: None,
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+            starts: 0,
+        };
+        a.spawn();
+        a
+    }
+
+    fn spawn(&mut self) {
+        self.starts += 1;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path())
+            .expect("agent log");
+        let mut cmd = Command::new("nsenter");
+        cmd.arg(format!("--net=/run/netns/{}", self.ns))
+            .arg(agent_bin())
+            .arg("--config")
+            .arg(self.dir.path().join("regha.yaml"))
+            .arg("--iface")
+            .arg("eth0")
+            .arg("--bpffs-root")
+            .arg(&self.bpffs_root)
+            .arg("--state-dir")
+            .arg(self.state_dir())
+            .args(&self.extra)
+            .env("REGHA_LOG", "info,regha_agent=debug")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("dup"))
+            .stderr(log);
+        self.child = Some(cmd.spawn().expect("start regha-agent under nsenter"));
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("regha.yaml")
+    }
+
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.path().join("agent.log")
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+
+    pub fn state_dir(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+
+    pub fn pin_dir(&self) -> PathBuf {
+        self.bpffs_root.join("eth0")
+    }
+
+    /// The agent's state file, while it runs.
+    pub fn state(&self) -> Option<AgentState> {
+        regha_agent::agent::state::read(&self.state_dir(), "eth0")
+    }
+
+    /// Waits until `cond` holds for the state (panics with the log after `limit`).
+    pub fn wait_for(
+        &self,
+        what: &str,
+        limit: Duration,
+        cond: impl Fn(&AgentState) -> bool,
+    ) -> AgentState {
+        let start = Instant::now();
+        loop {
+            if let Some(s) = self.state()
+                && cond(&s)
+            {
+                return s;
+            }
+            if start.elapsed() > limit {
+                panic!(
+                    "waited {limit:?} for {what}; state: {:#?}\nagent log:\n{}",
+                    self.state(),
+                    self.log()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The pinned maps (the test's own view of the dataplane).
+    pub fn maps(&self) -> MapWriter {
+        MapWriter::open(&self.pin_dir())
+            .unwrap_or_else(|e| panic!("open pinned maps: {e}\n{}", self.log()))
+    }
+
+    pub fn rewrite_config(&self, config: &str) {
+        std::fs::write(self.config_path(), config).expect("write config");
+    }
+
+    pub fn signal(&self, sig: i32) {
+        let pid = self.child.as_ref().expect("running").id() as i32;
+        // SAFETY: kill(2) on our child's pid.
+        unsafe { libc::kill(pid, sig) };
+    }
+
+    /// Waits for the process to exit and returns its status.
+    pub fn wait_exit(&mut self, limit: Duration) -> std::process::ExitStatus {
+        let start = Instant::now();
+        let child = self.child.as_mut().expect("running");
+        loop {
+            if let Some(st) = child.try_wait().expect("try_wait") {
+                self.child = None;
+                return st;
+            }
+            if start.elapsed() > limit {
+                panic!("the agent did not exit within {limit:?}\n{}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// SIGKILL, as a crash: the dataplane stays pinned and steering.
+    pub fn kill(&mut self) {
+        self.signal(libc::SIGKILL);
+        self.wait_exit(Duration::from_secs(5));
+    }
+
+    /// Starts the agent again with the same config and pins.
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none(), "still running");
+        self.spawn();
+    }
+
+    pub fn starts(&self) -> u32 {
+        self.starts
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let _ = regha_agent::dataplane::Dataplane::remove_pins(&self.pin_dir());
+        let _ = std::fs::remove_dir(&self.bpffs_root);
+    }
+}
+
+/// Removes pin roots of agents whose test process is gone.
+pub fn remove_stale_agent_pins() {
+    let Ok(entries) = std::fs::read_dir(PIN_ROOT) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let pid = name
+            .strip_prefix('a')
+            .and_then(|r| r.split('-').next())
+            .and_then(|p| p.parse::<u32>().ok());
+        if let Some(pid) = pid
+            && !Path::new(&format!("/proc/{pid}")).exists()
+        {
+            let _ = regha_agent::dataplane::Dataplane::remove_pins(&e.path().join("eth0"));
+            let _ = std::fs::remove_dir(e.path());
+        }
+    }
+}

@@ -1,0 +1,128 @@
+//! Clients for the lab: plain HTTP GETs from a chosen source address
+//! (enough to talk to a registry's `/v2/`), run inside a namespace.
+
+use std::{
+    io::{Read, Write},
+    net::{IpAddr, SocketAddr},
+    time::Duration,
+};
+
+/// A socket bound to `src` and connected to `dst`.
+pub fn connect_from(
+    src: IpAddr,
+    dst: SocketAddr,
+    timeout: Duration,
+) -> std::io::Result<std::net::TcpStream> {
+    let domain = if dst.is_ipv4() {
+        socket2::Domain::IPV4
+    } else {
+        socket2::Domain::IPV6
+    };
+    let sock = socket2::Socket::new(domain, socket2::Type::STREAM, None)?;
+    sock.bind(&SocketAddr::new(src, 0).into())?;
+    sock.connect_timeout(&dst.into(), timeout)?;
+    let s: std::net::TcpStream = sock.into();
+    s.set_read_timeout(Some(timeout))?;
+    s.set_write_timeout(Some(timeout))?;
+    Ok(s)
+}
+
+/// `GET path` from `src` to `dst`; the status code, or what went wrong.
+pub fn http_get(src: IpAddr, dst: SocketAddr, path: &str) -> Result<u16, String> {
+    let mut s =
+        connect_from(src, dst, Duration::from_secs(3)).map_err(|e| format!("connect: {e}"))?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {dst}\r\nConnection: close\r\n\r\n"
+    )
+    .map_err(|e| format!("send: {e}"))?;
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).map_err(|e| format!("read: {e}"))?;
+    let text = String::from_utf8_lossy(&buf);
+    text.split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| {
+            format!(
+                "not an HTTP answer: {:?}",
+                text.chars().take(80).collect::<String>()
+            )
+        })
+}
+
+/// Reads an HTTP/1.1 response head: the status and the headers.
+fn read_head(s: &mut std::net::TcpStream) -> Result<(u16, Vec<(String, String)>), String> {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        let n = s.read(&mut byte).map_err(|e| format!("read: {e}"))?;
+        if n == 0 {
+            return Err(format!(
+                "connection closed after {} bytes of head",
+                head.len()
+            ));
+        }
+        head.push(byte[0]);
+    }
+    let text = String::from_utf8_lossy(&head);
+    let mut lines = text.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| format!("bad status line in {text:?}"))?;
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    Ok((status, headers))
+}
+
+/// Pushes `blob` to a registry at `dst` as a monolithic upload
+/// (`POST .../blobs/uploads/`, then `PUT ...?digest=`), writing the body in
+/// 64 KiB chunks with `pace` between them so the push stays in flight.
+/// Returns the PUT's status (201 when the registry stored it) and the digest.
+pub fn push_blob(
+    src: IpAddr,
+    dst: SocketAddr,
+    repo: &str,
+    blob: &[u8],
+    pace: Duration,
+) -> Result<(u16, String), String> {
+    use sha2::Digest;
+    let digest = format!("sha256:{:x}", sha2::Sha256::digest(blob));
+    let mut s =
+        connect_from(src, dst, Duration::from_secs(10)).map_err(|e| format!("connect: {e}"))?;
+    write!(
+        s,
+        "POST /v2/{repo}/blobs/uploads/ HTTP/1.1\r\nHost: {dst}\r\nContent-Length: 0\r\n\r\n"
+    )
+    .map_err(|e| format!("send POST: {e}"))?;
+    let (status, headers) = read_head(&mut s)?;
+    if status != 202 {
+        return Err(format!("POST answered {status}"));
+    }
+    let location = headers
+        .iter()
+        .find(|(k, _)| k == "location")
+        .map(|(_, v)| v.clone())
+        .ok_or("no Location in the upload answer")?;
+    // The registry answers an absolute URL; keep its path and query.
+    let path = match location.find("/v2/") {
+        Some(i) => location[i..].to_owned(),
+        None => return Err(format!("unexpected Location {location}")),
+    };
+    let sep = if path.contains('?') { '&' } else { '?' };
+    write!(
+        s,
+        "PUT {path}{sep}digest={digest} HTTP/1.1\r\nHost: {dst}\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\n\r\n",
+        blob.len()
+    )
+    .map_err(|e| format!("send PUT head: {e}"))?;
+    for chunk in blob.chunks(64 * 1024) {
+        s.write_all(chunk).map_err(|e| format!("send body: {e}"))?;
+        std::thread::sleep(pace);
+    }
+    let (status, _) = read_head(&mut s)?;
+    Ok((status, digest))
+}

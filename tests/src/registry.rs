@@ -1,0 +1,62 @@
+//! A real Docker registry (Debian's `docker-registry`, the distribution
+//! registry) as a backend: filesystem storage shared by every backend of a
+//! lab and the same `http.secret`, as a registry cluster runs it.
+
+use std::{path::Path, process::Stdio};
+
+use crate::{lab::Host, netns::ProcessGuard};
+
+/// The registry binary of the Debian package.
+pub const REGISTRY_BIN: &str = "/usr/bin/docker-registry";
+
+pub struct Registry {
+    config: std::path::PathBuf,
+    log: std::path::PathBuf,
+    process: Option<ProcessGuard>,
+    ns: String,
+}
+
+impl Registry {
+    /// Writes the config into `dir` and starts the registry on :5000 in the
+    /// host's namespace.
+    pub fn start(host: &Host, dir: &Path, storage: &Path) -> Self {
+        assert!(
+            Path::new(REGISTRY_BIN).exists(),
+            "{REGISTRY_BIN} is missing: `cargo xtask setup` installs Debian's docker-registry"
+        );
+        let config = dir.join(format!("registry-{}.yml", host.ip));
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: :5000\n  secret: regha-lab-shared-secret\n",
+                storage.display()
+            ),
+        )
+        .expect("write registry config");
+        let mut r = Self {
+            log: dir.join(format!("registry-{}.log", host.ip)),
+            config,
+            process: None,
+            ns: host.ns.name().to_owned(),
+        };
+        r.resume();
+        r
+    }
+
+    /// Kills the registry (its backend fails its checks from now on).
+    pub fn kill(&mut self) {
+        self.process = None;
+    }
+
+    /// Starts it again.
+    pub fn resume(&mut self) {
+        let log = std::fs::File::create(&self.log).expect("registry log");
+        let mut cmd = std::process::Command::new("ip");
+        cmd.args(["netns", "exec", &self.ns, REGISTRY_BIN, "serve"])
+            .arg(&self.config)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("dup"))
+            .stderr(log);
+        self.process = Some(ProcessGuard::spawn(&mut cmd));
+    }
+}

@@ -1,0 +1,342 @@
+//! regha-agent as operators run it, in a namespace lab with real registries
+//! (Debian's `docker-registry`): health checks take backends out and back,
+//! reloads change exactly what they should, the VIP follows the role with a
+//! gratuitous ARP on the wire, and a restarted agent never unsteers traffic.
+
+use std::{
+    net::{IpAddr, Ipv4Addr, SocketAddr},
+    time::{Duration, Instant},
+};
+
+use regha_tests::{
+    agent::{Agent, remove_stale_agent_pins},
+    client::http_get,
+    lab::{HOST_IFACE, Host, Switch},
+    registry::Registry,
+    tempdir::TempDir,
+};
+
+const VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 100);
+
+struct RegistryLab {
+    client: Host,
+    lb: Host,
+    backends: Vec<Host>,
+    registries: Vec<Registry>,
+    sources: Vec<Ipv4Addr>,
+    _dir: TempDir,
+    _sw: Switch,
+}
+
+impl RegistryLab {
+    fn new(n_backends: u8) -> Self {
+        regha_tests::require_root();
+        remove_stale_agent_pins();
+        let sw = Switch::new();
+        let dir = TempDir::new("lab");
+        let storage = dir.path().join("storage");
+        std::fs::create_dir_all(&storage).unwrap();
+        let client = sw.plug("client", Ipv4Addr::new(192, 0, 2, 1), [2, 0, 0, 0, 0, 1]);
+        let lb = sw.plug("lb1", Ipv4Addr::new(192, 0, 2, 2), [2, 0, 0, 0, 0, 2]);
+        let mut backends = Vec::new();
+        let mut registries = Vec::new();
+        for i in 0..n_backends {
+            let last = 11 + i;
+            let be = sw.plug(
+                &format!("be{}", i + 1),
+                Ipv4Addr::new(192, 0, 2, last),
+                [2, 0, 0, 0, 0, last],
+            );
+            be.dsr_backend(VIP);
+            registries.push(Registry::start(&be, dir.path(), &storage));
+            backends.push(be);
+        }
+        let sources: Vec<Ipv4Addr> = (20..36).map(|i| Ipv4Addr::new(192, 0, 2, i)).collect();
+        for s in &sources {
+            client
+                .ns
+                .ip(&["addr", "add", &format!("{s}/24"), "dev", HOST_IFACE]);
+        }
+        Self {
+            client,
+            lb,
+            backends,
+            registries,
+            sources,
+            _dir: dir,
+            _sw: sw,
+        }
+    }
+
+    fn config(&self, role: &str, backends: &[&Host]) -> String {
+        let list: String = backends
+            .iter()
+            .map(|b| format!("      - {{ address: {} }}\n", b.ip))
+            .collect();
+        format!(
+            "interface: eth0\nrole: {role}\nxdp_mode: generic\nhash_seed: 7\nservices:\n  - name: registry\n    vip: {VIP}\n    port: 5000\n    health: {{ http: {{ path: /v2/ }}, interval: 200ms, timeout: 150ms, rise: 2, fall: 3 }}\n    backends:\n{list}"
+        )
+    }
+
+    /// `GET /v2/` from every client source through the VIP.
+    fn get_all(&self) -> Vec<Result<u16, String>> {
+        let sources = self.sources.clone();
+        self.client.ns.run(move || {
+            sources
+                .iter()
+                .map(|s| {
+                    http_get(
+                        IpAddr::V4(*s),
+                        SocketAddr::new(IpAddr::V4(VIP), 5000),
+                        "/v2/",
+                    )
+                })
+                .collect()
+        })
+    }
+
+    fn assert_all_ok(&self, when: &str, agent: &Agent) {
+        let results = self.get_all();
+        assert!(
+            results.iter().all(|r| r == &Ok(200)),
+            "{when}: not every client got 200: {results:?}\nagent log:\n{}",
+            agent.log()
+        );
+    }
+}
+
+fn health_of(state: &regha_agent::agent::state::AgentState, addr: &str) -> String {
+    state.services[0]
+        .backends
+        .iter()
+        .find(|b| b.address == addr)
+        .map(|b| b.health.clone())
+        .unwrap_or_default()
+}
+
+/// Kill a registry: after `fall` failed checks it is out of the ring and
+/// every client still gets answers (from the other); start it again: after
+/// `rise` good checks it is back.
+#[test]
+fn a_dead_registry_leaves_after_fall_checks_and_returns_after_rise() {
+    let mut lab = RegistryLab::new(2);
+    let config = lab.config("master", &[&lab.backends[0], &lab.backends[1]]);
+    let agent = Agent::start(&lab.lb, &config, &[]);
+    let be1 = format!("{}:5000", lab.backends[0].ip);
+    let be2 = format!("{}:5000", lab.backends[1].ip);
+    agent.wait_for("both backends up", Duration::from_secs(10), |s| {
+        health_of(s, &be1) == "up" && health_of(s, &be2) == "up"
+    });
+    lab.assert_all_ok("both up", &agent);
+
+    lab.registries[0].kill();
+    let killed = Instant::now();
+    let state = agent.wait_for("be1 down", Duration::from_secs(5), |s| {
+        health_of(s, &be1) == "down"
+    });
+    let took = killed.elapsed();
+    // fall 3 at 200ms: three failed checks, so at least ~400ms after the kill.
+    assert!(
+        took >= Duration::from_millis(300),
+        "down after {took:?}: sooner than fall=3 allows"
+    );
+    let be1_id = state.services[0].backends[0].id.expect("id");
+    assert_eq!(
+        agent.maps().backend(be1_id).unwrap().state,
+        regha_common::BACKEND_DOWN
+    );
+    lab.assert_all_ok("be1 dead", &agent);
+    assert!(
+        agent.log().contains("decision_to_map_us"),
+        "the agent reports how long a decision took to reach the maps"
+    );
+
+    lab.registries[0].resume();
+    agent.wait_for("be1 up again", Duration::from_secs(5), |s| {
+        health_of(s, &be1) == "up"
+    });
+    assert_eq!(
+        agent.maps().backend(be1_id).unwrap().state,
+        regha_common::BACKEND_UP
+    );
+    lab.assert_all_ok("be1 back", &agent);
+}
+
+/// An invalid config on SIGHUP changes nothing; a valid one adding a
+/// backend brings it in.
+#[test]
+fn reload_rejects_an_invalid_config_and_applies_a_valid_one() {
+    let lab = RegistryLab::new(3);
+    let two = lab.config("master", &[&lab.backends[0], &lab.backends[1]]);
+    let agent = Agent::start(&lab.lb, &two, &[]);
+    let be3 = format!("{}:5000", lab.backends[2].ip);
+    agent.wait_for("two backends up", Duration::from_secs(10), |s| {
+        s.services[0].backends.iter().all(|b| b.health == "up")
+    });
+    let maps = agent.maps();
+    let ring_before = maps.ring(0).unwrap();
+    let entries_before = maps.service_entries().unwrap();
+
+    agent.rewrite_config(&two.replace("port: 5000", "port: 70000"));
+    agent.signal(libc::SIGHUP);
+    let start = Instant::now();
+    while !agent.log().contains("reload rejected") {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "no rejection logged:\n{}",
+            agent.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        agent.log().contains("services[0].port"),
+        "the error names the field:\n{}",
+        agent.log()
+    );
+    assert_eq!(maps.ring(0).unwrap(), ring_before, "ring unchanged");
+    assert_eq!(
+        maps.service_entries().unwrap(),
+        entries_before,
+        "services unchanged"
+    );
+    lab.assert_all_ok("after the rejected reload", &agent);
+
+    let three = lab.config(
+        "master",
+        &[&lab.backends[0], &lab.backends[1], &lab.backends[2]],
+    );
+    agent.rewrite_config(&three);
+    agent.signal(libc::SIGHUP);
+    let state = agent.wait_for("be3 up", Duration::from_secs(5), |s| {
+        health_of(s, &be3) == "up"
+    });
+    let be3_id = state.services[0].backends[2].id.expect("be3 has an id");
+    let ring = agent.maps().ring(0).unwrap().unwrap();
+    assert!(ring.contains(&be3_id), "be3 is in the ring");
+    assert_ne!(Some(ring), ring_before);
+    lab.assert_all_ok("three backends", &agent);
+}
+
+/// Backup holds no VIP; master adds it and announces it with gratuitous
+/// ARPs seen on the wire; SIGTERM removes it and the dataplane's pins.
+#[test]
+fn the_vip_follows_the_role_and_is_announced() {
+    let lab = RegistryLab::new(1);
+    let agent = Agent::start(&lab.lb, &lab.config("backup", &[&lab.backends[0]]), &[]);
+    agent.wait_for("backup running", Duration::from_secs(10), |s| {
+        s.role == "backup"
+    });
+    let has_vip = || {
+        lab.lb
+            .ns
+            .ip(&["-4", "addr", "show", "dev", HOST_IFACE])
+            .contains(&format!("{VIP}/32"))
+    };
+    assert!(!has_vip(), "a backup holds no VIP");
+
+    // Listen for ARP on the client's segment, then promote.
+    let listener = lab
+        .client
+        .ns
+        .spawn(|| regha_tests::lab::capture_arp(Duration::from_secs(4)));
+    std::thread::sleep(Duration::from_millis(200));
+    let mut agent = agent;
+    agent.rewrite_config(&lab.config("master", &[&lab.backends[0]]));
+    agent.signal(libc::SIGHUP);
+    agent.wait_for("master", Duration::from_secs(5), |s| s.role == "master");
+    assert!(has_vip(), "a master holds the VIP");
+    let arps = listener.join().unwrap();
+    let garps: Vec<_> = arps
+        .iter()
+        .filter(|f| f.len() >= 42 && f[28..32] == VIP.octets() && f[38..42] == VIP.octets())
+        .collect();
+    assert!(
+        garps.len() >= 5,
+        "expected a burst of gratuitous ARPs for {VIP}, saw {} ARP frames",
+        arps.len()
+    );
+    assert!(
+        garps.iter().all(|f| f[22..28] == lab.lb.mac),
+        "announced with the LB's MAC"
+    );
+
+    agent.signal(libc::SIGTERM);
+    assert!(
+        agent.wait_exit(Duration::from_secs(5)).success(),
+        "exit 0 on SIGTERM:\n{}",
+        agent.log()
+    );
+    assert!(!has_vip(), "SIGTERM releases the VIP");
+    assert!(
+        !agent.pin_dir().join("link").exists(),
+        "SIGTERM detaches and unpins"
+    );
+}
+
+/// A push in flight through the VIP survives the agent being killed
+/// (SIGKILL, as a crash) and restarted: the pinned dataplane steers while no
+/// agent runs, and the new agent adopts it without unsteering a packet.
+#[test]
+fn a_push_in_flight_survives_an_agent_crash_and_restart() {
+    let lab = RegistryLab::new(2);
+    let mut agent = Agent::start(
+        &lab.lb,
+        &lab.config("master", &[&lab.backends[0], &lab.backends[1]]),
+        &[],
+    );
+    agent.wait_for("backends up", Duration::from_secs(10), |s| {
+        s.services[0].backends.iter().all(|b| b.health == "up")
+    });
+    // 12 MiB in 192 chunks, 15 ms apart: about 3 s in flight.
+    let blob: Vec<u8> = (0..12 * 1024 * 1024u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    let src = IpAddr::V4(lab.sources[0]);
+    let push = {
+        let blob = blob.clone();
+        lab.client.ns.spawn(move || {
+            regha_tests::client::push_blob(
+                src,
+                SocketAddr::new(IpAddr::V4(VIP), 5000),
+                "lab/restart",
+                &blob,
+                Duration::from_millis(15),
+            )
+        })
+    };
+    std::thread::sleep(Duration::from_millis(700));
+    agent.kill();
+    assert!(
+        agent.pin_dir().join("link").exists(),
+        "a killed agent leaves the dataplane pinned"
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    agent.restart();
+    agent.wait_for("restarted agent serving", Duration::from_secs(10), |s| {
+        s.services[0].backends.iter().all(|b| b.health == "up")
+    });
+    let (status, digest) = push
+        .join()
+        .unwrap()
+        .unwrap_or_else(|e| panic!("push broke: {e}\nagent log:\n{}", agent.log()));
+    assert_eq!(
+        status,
+        201,
+        "the registry stored the blob\nagent log:\n{}",
+        agent.log()
+    );
+    assert!(
+        agent.log().contains("adopting=true"),
+        "the second start adopted the pins"
+    );
+    // And it is there, whole: HEAD through the VIP.
+    let head = lab.client.ns.run(move || {
+        http_get(
+            src,
+            SocketAddr::new(IpAddr::V4(VIP), 5000),
+            &format!("/v2/lab/restart/blobs/{digest}"),
+        )
+    });
+    assert_eq!(head, Ok(200));
+    assert_eq!(agent.starts(), 2);
+}
