@@ -334,8 +334,8 @@ pub struct BackendConfig {
     pub port: u16,
     /// `weight`: Maglev weight, 1..=65535. Default 1.
     pub weight: u32,
-    /// `mac`: a static unicast MAC (`02:00:00:00:00:11`). Default none: the
-    /// kernel's neighbour table.
+    /// `mac`: a static unicast MAC (`02:00:00:00:00:11`, or with dashes).
+    /// Default none: the kernel's neighbour table.
     pub mac: Option<[u8; 6]>,
 }
 

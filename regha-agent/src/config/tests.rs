@@ -375,6 +375,12 @@ fn one_vip_and_port_may_carry_tcp_and_udp() {
 }
 
 #[test]
+fn a_mac_may_be_written_with_dashes() {
+    let c = parse(&edit(&[("02:00:00:00:00:12", "02-00-00-00-00-AB")]));
+    assert_eq!(c.services[0].backends[1].mac, Some([2, 0, 0, 0, 0, 0xab]));
+}
+
+#[test]
 fn neither_role_nor_vrrp() {
     let yaml = MINIMAL.replace("role: master\n", "");
     assert_error(
@@ -670,6 +676,7 @@ rejects! {
     backend_mac_not_hex: [("02:00:00:00:00:12", "02:00:00:00:00:zz")] => "services[0].backends[1].mac", "is not a MAC address";
     backend_mac_multicast: [("02:00:00:00:00:12", "01:00:5e:00:00:12")] => "services[0].backends[1].mac", "01:00:5e:00:00:12 is a multicast MAC";
     backend_mac_zero: [("02:00:00:00:00:12", "00:00:00:00:00:00")] => "services[0].backends[1].mac", "is all zeros";
+    backend_listed_twice_even_on_a_wrong_port: [("address: 192.0.2.12,", "address: 192.0.2.11, port: 5001,"), ("port: 5000, weight: 1", "port: 5001, weight: 1")] => "services[0].backends[1]", "192.0.2.11:5001 is listed twice (also services[0].backends[0])";
     backend_listed_twice: [("address: 192.0.2.12,", "address: 192.0.2.11,")] => "services[0].backends[1]", "192.0.2.11:5000 is listed twice (also services[0].backends[0])";
 
     stats_listen_not_a_socket_address: [("listen: 127.0.0.1:1158", "listen: localhost:1158")] => "stats.listen", "\"localhost:1158\" is not a socket address";

@@ -135,12 +135,12 @@ fn vrrp(c: &mut Check, v: &raw::Vrrp) -> Option<VrrpConfig> {
     });
     let delay_text = v.preempt_delay.as_deref();
     let preempt_delay = c.dur("vrrp.preempt_delay", delay_text, Duration::ZERO);
-    let preempt_delay = preempt_delay.and_then(|d| match d > MAX_PREEMPT_DELAY {
-        true => c.fail(
-            "vrrp.preempt_delay",
-            format!("{} is longer than 1000s", duration::format(d)),
-        ),
-        false => Some(d),
+    let preempt_delay = preempt_delay.and_then(|d| {
+        if d > MAX_PREEMPT_DELAY {
+            let text = duration::format(d);
+            return c.fail("vrrp.preempt_delay", format!("{text} is longer than 1000s"));
+        }
+        Some(d)
     });
 
     let vips = virtual_ipaddresses(c, v.virtual_ipaddresses.as_deref());
@@ -479,12 +479,9 @@ fn health(c: &mut Check, at: &str, h: Option<&raw::Health>) -> Option<HealthConf
         interval.and_then(|i| c.result(&path("interval"), at_most(i, MAX_HEALTH_INTERVAL, "1h")));
     let timeout = c.dur(&path("timeout"), h.timeout.as_deref(), d.timeout);
     let timeout = timeout.and_then(|t| {
-        let r = at_most(
-            t,
-            interval.unwrap_or(t),
-            &format!("the interval, {}", duration::format(interval.unwrap_or(t))),
-        );
-        c.result(&path("timeout"), r)
+        let max = interval.unwrap_or(t);
+        let max_text = format!("the interval, {}", duration::format(max));
+        c.result(&path("timeout"), at_most(t, max, &max_text))
     });
     let rise = c.int(&path("rise"), h.rise, Some(d.rise), 1..=100);
     let fall = c.int(&path("fall"), h.fall, Some(d.fall), 1..=100);
@@ -522,12 +519,12 @@ fn http_check(c: &mut Check, at: &str, h: Option<&raw::Http>) -> Option<HealthKi
             format!("{url:?}: must start with '/' and hold no spaces or control characters"),
         )
     };
-    let host = maybe(h.host.as_deref(), |host| match visible(host) {
-        true => Some(host.to_owned()),
-        false => c.fail(
-            path("host"),
-            format!("{host:?} is not a Host value: no spaces or control characters"),
-        ),
+    let host = maybe(h.host.as_deref(), |host| {
+        if !visible(host) {
+            let msg = format!("{host:?} is not a Host value: no spaces or control characters");
+            return c.fail(path("host"), msg);
+        }
+        Some(host.to_owned())
     });
     let expect = match h.expect.as_deref() {
         None => Some(vec![200, 401]),
@@ -541,12 +538,14 @@ fn http_check(c: &mut Check, at: &str, h: Option<&raw::Http>) -> Option<HealthKi
             && s.bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
     };
-    let expect_header = maybe(h.expect_header.as_deref(), |name| match token(name) {
-        true => Some(name.to_owned()),
-        false => c.fail(
-            path("expect_header"),
-            format!("{name:?} is not an HTTP header name"),
-        ),
+    let expect_header = maybe(h.expect_header.as_deref(), |name| {
+        if !token(name) {
+            return c.fail(
+                path("expect_header"),
+                format!("{name:?} is not an HTTP header name"),
+            );
+        }
+        Some(name.to_owned())
     });
     Some(HealthKind::Http {
         path: url?,
@@ -595,13 +594,13 @@ fn backends(
             Some(_) => c.int(&path("port"), b.port, None, 1..=65535),
             None => service_port,
         };
-        let port = port.and_then(|port| match service_port {
-            Some(sp) if port != sp => c.fail(
+        let dsr_mismatch = port.zip(service_port).filter(|(port, sp)| port != sp);
+        if let Some((port, sp)) = dsr_mismatch {
+            c.fail::<()>(
                 path("port"),
                 format!("{port} is not the service port {sp}: DSR forwards packets unchanged, so the backend receives them on {sp} (omit `port`)"),
-            ),
-            _ => Some(port),
-        });
+            );
+        }
         let weight = c.int(&path("weight"), b.weight, Some(1), 1..=65535);
         let mac = maybe(b.mac.as_deref(), |t| c.result(&path("mac"), parse_mac(t)));
         if let (Some(a), Some(port)) = (address, port) {
@@ -613,7 +612,7 @@ fn backends(
         }
         Some(BackendConfig {
             address: address?,
-            port: port?,
+            port: port.filter(|_| dsr_mismatch.is_none())?,
             weight: weight?,
             mac: mac?,
         })
@@ -621,7 +620,7 @@ fn backends(
 }
 
 fn parse_mac(text: &str) -> Result<[u8; 6], String> {
-    let parts: Vec<&str> = text.split(':').collect();
+    let parts: Vec<&str> = text.split([':', '-']).collect();
     let hex = |b: &&str| b.len() == 2 && b.bytes().all(|c| c.is_ascii_hexdigit());
     if parts.len() != 6 || !parts.iter().all(hex) {
         return Err(format!(
@@ -659,12 +658,13 @@ fn stats(c: &mut Check, s: &raw::Stats) -> Option<StatsConfig> {
             a.user.as_deref(),
             "the basic auth user name",
         );
-        let user = user.and_then(|u| match u.is_empty() || u.contains(':') {
-            true => c.fail(
-                "stats.auth.user",
-                format!("{u:?}: must be non-empty, without ':' (basic auth splits on it)"),
-            ),
-            false => Some(u.to_owned()),
+        let user = user.and_then(|u| {
+            if u.is_empty() || u.contains(':') {
+                let msg =
+                    format!("{u:?}: must be non-empty, without ':' (basic auth splits on it)");
+                return c.fail("stats.auth.user", msg);
+            }
+            Some(u.to_owned())
         });
         let file = a.password_file.as_deref();
         let file = c.required(
@@ -769,10 +769,10 @@ impl Check {
     }
 
     fn absolute(&mut self, path: &str, text: &str) -> Option<PathBuf> {
-        match Path::new(text).is_absolute() {
-            true => Some(PathBuf::from(text)),
-            false => self.fail(path, format!("{text:?} is not an absolute path")),
+        if !Path::new(text).is_absolute() {
+            return self.fail(path, format!("{text:?} is not an absolute path"));
         }
+        Some(PathBuf::from(text))
     }
 }
 
