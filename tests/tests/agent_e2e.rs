@@ -160,6 +160,48 @@ fn a_dead_registry_leaves_after_fall_checks_and_returns_after_rise() {
         regha_common::BACKEND_UP
     );
     lab.assert_all_ok("be1 back", &agent);
+
+    // What a health decision took to reach the maps (logged per apply).
+    let delays: Vec<u64> = agent
+        .log()
+        .lines()
+        .filter_map(|l| l.split("decision_to_map_us=").nth(1))
+        .filter_map(|v| v.split_whitespace().next()?.parse().ok())
+        .collect();
+    eprintln!("decision_to_map_us per applied change: {delays:?}");
+    assert!(
+        delays.len() >= 3,
+        "initial, down and up were applied: {delays:?}"
+    );
+
+    // `status --json` sees the same, from the pins and the state file.
+    let out = std::process::Command::new(regha_tests::agent::agent_bin())
+        .args(["status", "--json", "--iface", "eth0", "--bpffs-root"])
+        .arg(agent.pin_dir().parent().unwrap())
+        .arg("--state-dir")
+        .arg(agent.state_dir())
+        .output()
+        .expect("run regha-agent status");
+    assert!(
+        out.status.success(),
+        "status: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("status --json is JSON");
+    assert_eq!(doc["agent_running"], true);
+    let backends = doc["services"][0]["backends"].as_array().expect("backends");
+    assert_eq!(backends.len(), 2);
+    assert!(
+        backends
+            .iter()
+            .all(|b| b["health"] == "up" && b["state"] == "up"),
+        "{doc:#}"
+    );
+    assert!(
+        doc["services"][0]["packets"].as_u64().unwrap() > 0,
+        "traffic counted: {doc:#}"
+    );
 }
 
 /// An invalid config on SIGHUP changes nothing; a valid one adding a
@@ -339,4 +381,39 @@ fn a_push_in_flight_survives_an_agent_crash_and_restart() {
     });
     assert_eq!(head, Ok(200));
     assert_eq!(agent.starts(), 2);
+}
+
+/// `--keep-dataplane`: SIGTERM releases the VIP but leaves the program
+/// attached and steering (clients whose ARP caches still point here keep
+/// being served), and the next start adopts it.
+#[test]
+fn keep_dataplane_leaves_it_steering_for_the_next_start() {
+    let lab = RegistryLab::new(1);
+    let mut agent = Agent::start(
+        &lab.lb,
+        &lab.config("master", &[&lab.backends[0]]),
+        &["--keep-dataplane"],
+    );
+    agent.wait_for("backend up", Duration::from_secs(10), |s| {
+        s.services[0].backends.iter().all(|b| b.health == "up")
+    });
+    lab.assert_all_ok("running", &agent);
+    agent.signal(libc::SIGTERM);
+    assert!(agent.wait_exit(Duration::from_secs(5)).success());
+    assert!(
+        agent.pin_dir().join("link").exists(),
+        "the link stays pinned"
+    );
+    let vip_held = lab
+        .lb
+        .ns
+        .ip(&["-4", "addr", "show", "dev", HOST_IFACE])
+        .contains(&format!("{VIP}/32"));
+    assert!(!vip_held, "the VIP is released");
+    // The clients' ARP caches still name the LB: the pinned program serves them.
+    lab.assert_all_ok("no agent running, dataplane kept", &agent);
+    agent.restart();
+    agent.wait_for("adopted", Duration::from_secs(10), |s| s.role == "master");
+    assert!(agent.log().contains("adopting=true"));
+    lab.assert_all_ok("after the restart", &agent);
 }

@@ -41,15 +41,14 @@ pub async fn apply(
     Ok(added)
 }
 
-/// Announces the IPv4 VIPs now and once more after [`GARP_SECOND_BURST`].
-/// (IPv6 VIPs need unsolicited neighbour advertisements: not yet sent; the
-/// kernel's own DAD/ND traffic on address add is what announces them.)
+/// Announces the VIPs (gratuitous ARP for IPv4, unsolicited neighbour
+/// advertisement for IPv6) now and once more after [`GARP_SECOND_BURST`].
 pub fn announce(iface: Interface, vips: Vec<IpAddr>) {
-    let frames: Vec<[u8; 42]> = vips
+    let frames: Vec<Vec<u8>> = vips
         .iter()
-        .filter_map(|ip| match ip {
-            IpAddr::V4(v4) => Some(garp::garp_frame(iface.mac, *v4)),
-            IpAddr::V6(_) => None,
+        .map(|ip| match ip {
+            IpAddr::V4(v4) => garp::garp_frame(iface.mac, *v4).to_vec(),
+            IpAddr::V6(v6) => garp::unsolicited_na_frame(iface.mac, *v6).to_vec(),
         })
         .collect();
     if frames.is_empty() {
