@@ -169,6 +169,13 @@ fn a_dead_registry_leaves_after_fall_checks_and_returns_after_rise() {
         .filter_map(|v| v.split_whitespace().next()?.parse().ok())
         .collect();
     eprintln!("decision_to_map_us per applied change: {delays:?}");
+    for l in agent
+        .log()
+        .lines()
+        .filter(|l| l.contains("service applied"))
+    {
+        eprintln!("{l}");
+    }
     assert!(
         delays.len() >= 3,
         "initial, down and up were applied: {delays:?}"

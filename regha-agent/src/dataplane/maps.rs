@@ -189,6 +189,12 @@ impl MapWriter {
     /// is filled while no packet can see it, then the outer slot is pointed at
     /// it in one update. In-flight packets finish on the old table, which the
     /// kernel frees after an RCU grace period.
+    ///
+    /// The update of an array-of-maps waits for that grace period itself
+    /// (`maybe_wait_bpf_programs()` calls `synchronize_rcu()` in
+    /// kernel/bpf/syscall.c): when this returns, no packet uses the old table
+    /// any more. That wait is most of a swap's ~10 ms here; it is latency,
+    /// not CPU.
     pub fn swap_ring(
         &mut self,
         service_id: u32,
