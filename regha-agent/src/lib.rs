@@ -10,3 +10,4 @@ pub mod ids;
 pub mod maglev;
 pub mod net;
 pub mod reconcile;
+pub mod vrrp;

@@ -8,6 +8,7 @@
 pub mod agent;
 pub mod client;
 pub mod dataplane;
+pub mod keepalived;
 pub mod lab;
 pub mod netns;
 pub mod packet;

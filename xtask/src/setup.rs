@@ -13,7 +13,8 @@ use crate::util::{exec, output, succeeds};
 /// - bpftool: operators' (and tests') view of the pinned maps;
 /// - iproute2: namespaces, veths, bridges in the tests;
 /// - docker-registry: the real backends of the end-to-end tests;
-/// - tcpdump: the tests watch the wire (gratuitous ARP).
+/// - tcpdump: the tests watch the wire (gratuitous ARP);
+/// - keepalived: the VRRP peer of the interop tests.
 const APT_PACKAGES: &[&str] = &[
     "llvm-22-dev",
     "libpolly-22-dev",
@@ -23,6 +24,7 @@ const APT_PACKAGES: &[&str] = &[
     "iproute2",
     "docker-registry",
     "tcpdump",
+    "keepalived",
 ];
 
 const BPF_LINKER_VERSION: &str = "0.13";

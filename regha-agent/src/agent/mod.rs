@@ -107,6 +107,7 @@ struct Agent {
     checks: Checks,
     macs: HashMap<IpAddr, [u8; 6]>,
     role: Role,
+    vrrp: Option<crate::vrrp::InstanceHandle>,
     started: Instant,
 }
 
@@ -150,11 +151,16 @@ pub async fn run(opts: AgentOptions) -> Result<()> {
         maps,
         dataplane: Some(dataplane),
         role,
+        vrrp: None,
         started: Instant::now(),
     };
     agent.checks.sync(inputs::checks(&agent.config));
     agent.refresh_macs(true).await;
-    agent.apply_role(None).await;
+    if agent.uses_vrrp() {
+        agent.start_vrrp().await?;
+    } else {
+        agent.apply_role(None).await;
+    }
 
     // After a restart the dataplane is steering: do not mark every backend
     // down while the first checks run. Wait for them (bounded by the
@@ -173,6 +179,7 @@ pub async fn run(opts: AgentOptions) -> Result<()> {
     let mut hup = tokio::signal::unix::signal(SignalKind::hangup())?;
     let mut term = tokio::signal::unix::signal(SignalKind::terminate())?;
     let mut int = tokio::signal::unix::signal(SignalKind::interrupt())?;
+    let mut vrrp_status = agent.vrrp.as_ref().map(|v| v.status.clone());
     let mut neigh = tokio::time::interval(NEIGHBOUR_REFRESH);
     neigh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -190,11 +197,29 @@ pub async fn run(opts: AgentOptions) -> Result<()> {
             }
             () = sleep_until(drain) => agent.reconcile(),
             _ = hup.recv() => agent.reload().await,
+            Ok(()) = vrrp_changed(&mut vrrp_status) => {
+                let state = vrrp_status.as_mut().map(|s| s.borrow_and_update().state);
+                if let Some(state) = state {
+                    agent.role = crate::vrrp::role_of(state);
+                }
+                if let Err(e) = state::write(&agent) {
+                    warn!(error = %e, "cannot write the status file");
+                }
+            }
             _ = term.recv() => break,
             _ = int.recv() => break,
         }
     }
     agent.shutdown().await
+}
+
+async fn vrrp_changed(
+    rx: &mut Option<tokio::sync::watch::Receiver<crate::vrrp::VrrpStatus>>,
+) -> Result<(), tokio::sync::watch::error::RecvError> {
+    match rx {
+        Some(rx) => rx.changed().await,
+        None => std::future::pending().await,
+    }
 }
 
 async fn sleep_until(at: Option<Instant>) {
@@ -230,6 +255,75 @@ fn adopt_ids(maps: &MapWriter) -> Result<Ids> {
 }
 
 impl Agent {
+    /// VRRP decides the role unless a static role is forced on the command line.
+    fn uses_vrrp(&self) -> bool {
+        self.config.vrrp.is_some() && self.opts.role.is_none()
+    }
+
+    /// Starts the VRRP instance. A VIP this host holds from before (a crash)
+    /// is released first: the instance starts as backup and takes the VIPs
+    /// only if it becomes master.
+    async fn start_vrrp(&mut self) -> Result<()> {
+        let vrrp = self.config.vrrp.clone().expect("uses_vrrp checked it");
+        role::apply(
+            &self.handle,
+            &self.iface,
+            &vrrp.virtual_ipaddresses,
+            Role::Backup,
+        )
+        .await?;
+        let vips: Vec<IpAddr> = vrrp.virtual_ipaddresses.iter().map(|(ip, _)| *ip).collect();
+        let primary = self
+            .iface
+            .primary_ipv4(&self.handle, &vips)
+            .await?
+            .with_context(|| {
+                format!(
+                    "{} has no IPv4 address to send VRRP adverts from",
+                    self.iface.name
+                )
+            })?;
+        let stop_script = vrrp.notify.stop.clone();
+        let instance = crate::vrrp::start(
+            vrrp,
+            self.iface.clone(),
+            self.handle.clone(),
+            primary,
+            stop_script,
+        )
+        .context("cannot open the VRRP socket")?;
+        self.vrrp = Some(instance);
+        self.role = Role::Backup;
+        Ok(())
+    }
+
+    /// The priority tracking asks for: keepalived's weight semantics over
+    /// "at least `min_healthy` backends are up".
+    fn tracked(&self) -> Option<crate::vrrp::Tracked> {
+        let vrrp = self.config.vrrp.as_ref()?;
+        let track = vrrp.track_backends?;
+        let up = self
+            .config
+            .services
+            .iter()
+            .map(|s| {
+                let identity = inputs::service_identity(s);
+                self.reconciler.applied(&identity).map_or(0, |a| {
+                    a.backends
+                        .iter()
+                        .filter(|b| b.state == crate::dataplane::BackendState::Up)
+                        .count()
+                })
+            })
+            .sum::<usize>() as u32;
+        let ok = up >= track.min_healthy;
+        Some(crate::vrrp::effective_priority(
+            vrrp.priority,
+            track.weight,
+            ok,
+        ))
+    }
+
     fn longest_timeout(&self) -> Duration {
         self.config
             .services
@@ -282,6 +376,13 @@ impl Agent {
         };
         if !plan.is_empty() {
             self.apply(plan);
+        }
+        if let (Some(t), Some(v)) = (self.tracked(), &self.vrrp) {
+            v.tracked.send_if_modified(|cur| {
+                let changed = *cur != t;
+                *cur = t;
+                changed
+            });
         }
         if let Err(e) = state::write(self) {
             warn!(error = %e, "cannot write the status file");
@@ -387,13 +488,22 @@ impl Agent {
         if new.hash_seed != self.config.hash_seed {
             warn!("hash_seed changed: it applies to services written from now on");
         }
+        if new.vrrp != self.config.vrrp && self.vrrp.is_some() {
+            warn!("the vrrp section changed: it applies after a restart of the agent");
+        }
         let old_role = self.role;
         let old_vips = vips(&self.config);
         self.checks.sync(inputs::checks(&new));
+        let vrrp_config = self.config.vrrp.clone();
         self.config = new;
-        self.role = self.config.role.unwrap_or(Role::Backup);
+        if self.vrrp.is_some() {
+            // The running instance keeps the section it started with.
+            self.config.vrrp = vrrp_config;
+        } else {
+            self.role = self.config.role.unwrap_or(Role::Backup);
+        }
         self.refresh_macs(true).await;
-        if self.role != old_role || vips(&self.config) != old_vips {
+        if self.vrrp.is_none() && (self.role != old_role || vips(&self.config) != old_vips) {
             // VIPs no longer configured go first.
             for (ip, _) in old_vips.iter().filter(|v| !vips(&self.config).contains(v)) {
                 if let Err(e) = self.iface.remove_vip(&self.handle, *ip).await {
@@ -412,6 +522,10 @@ impl Agent {
     async fn shutdown(mut self) -> Result<()> {
         info!("stopping");
         self.checks.stop_all();
+        if let Some(v) = self.vrrp.take() {
+            // A master releases the VIPs, then tells the peers (priority 0).
+            v.stop().await;
+        }
         for (ip, _) in vips(&self.config) {
             if let Err(e) = self.iface.remove_vip(&self.handle, ip).await {
                 error!(vip = %ip, error = %e, "cannot remove VIP on stop");

@@ -53,6 +53,34 @@ impl Interface {
         Ok(out)
     }
 
+    /// The interface's first IPv4 address that is not one of `exclude`
+    /// (the VIPs): the source of VRRP adverts, as keepalived picks it.
+    pub async fn primary_ipv4(
+        &self,
+        handle: &rtnetlink::Handle,
+        exclude: &[IpAddr],
+    ) -> Result<Option<std::net::Ipv4Addr>, NetError> {
+        let mut addrs = handle
+            .address()
+            .get()
+            .set_link_index_filter(self.index)
+            .execute();
+        let mut found = None;
+        while let Some(msg) = addrs
+            .try_next()
+            .await
+            .map_err(nl(format!("list addresses of {}", self.name)))?
+        {
+            if let Some(IpAddr::V4(a)) = address_of(&msg)
+                && found.is_none()
+                && !exclude.contains(&IpAddr::V4(a))
+            {
+                found = Some(a);
+            }
+        }
+        Ok(found)
+    }
+
     pub async fn has_address(
         &self,
         handle: &rtnetlink::Handle,

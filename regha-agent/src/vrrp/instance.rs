@@ -1,0 +1,401 @@
+//! One VRRP instance as a tokio task: the state machine (`state.rs`) fed by
+//! the socket (`network.rs`, decoded by `packet.rs`), its timer, priority
+//! changes (tracking) and shutdown; its actions carried out in order. It
+//! owns the VIPs while it runs: advertisement first, then VIPs, then
+//! gratuitous ARPs when taking over; VIPs removed before anything else when
+//! leaving.
+//!
+//! ```text
+//!  socket --advert--> +---------+ --SendAdvert--> socket
+//!  timer  ----------> | Machine | --TakeVips----> netlink add + GARP/NA
+//!  priority (watch) -> |         | --ReleaseVips-> netlink remove
+//!  shutdown --------> +---------+ --Transition--> state (watch), notify script
+//! ```
+
+use std::{
+    collections::HashMap,
+    net::{IpAddr, Ipv4Addr},
+    path::PathBuf,
+    time::{Duration, Instant},
+};
+
+use rtnetlink::Handle;
+use tokio::sync::{oneshot, watch};
+use tracing::{debug, info, warn};
+
+use super::{
+    network::{Destination, VrrpSocket},
+    packet::{self, Advert, Expect, Reject, V3Checksum},
+    state::{Action, Event, Machine, Params, State},
+};
+use crate::{
+    agent::role,
+    config::{Role, VrrpConfig, VrrpVersion},
+    net::Interface,
+};
+
+/// What the agent learns from the instance.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VrrpStatus {
+    pub state: State,
+    pub priority: u8,
+    pub master: Option<IpAddr>,
+    pub transitions: u64,
+    pub rejected: HashMap<&'static str, u64>,
+}
+
+/// The tracking input: the effective priority, or fault.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tracked {
+    Priority(u8),
+    Fault,
+}
+
+pub struct InstanceHandle {
+    pub status: watch::Receiver<VrrpStatus>,
+    pub tracked: watch::Sender<Tracked>,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl InstanceHandle {
+    /// Stops the instance (a master releases its VIPs, then sends priority 0)
+    /// and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = self.task.await;
+    }
+}
+
+/// The role the agent reports for a VRRP state.
+pub fn role_of(state: State) -> Role {
+    match state {
+        State::Master => Role::Master,
+        _ => Role::Backup,
+    }
+}
+
+fn version(v: VrrpVersion) -> packet::Version {
+    match v {
+        VrrpVersion::V2 => packet::Version::V2,
+        VrrpVersion::V3 => packet::Version::V3,
+    }
+}
+
+/// Starts the instance for IPv4 VIPs.
+pub fn start(
+    config: VrrpConfig,
+    iface: Interface,
+    handle: Handle,
+    primary: Ipv4Addr,
+    notify_stop: Option<PathBuf>,
+) -> std::io::Result<InstanceHandle> {
+    let src = match config.unicast_src {
+        Some(IpAddr::V4(a)) => a,
+        _ => primary,
+    };
+    let dst = if config.unicast_peers.is_empty() {
+        Destination::Multicast
+    } else {
+        Destination::Unicast(
+            config
+                .unicast_peers
+                .iter()
+                .filter_map(|p| match p {
+                    IpAddr::V4(a) => Some(*a),
+                    IpAddr::V6(_) => None,
+                })
+                .collect(),
+        )
+    };
+    let socket = VrrpSocket::open_v4(&iface.name, iface.index, src, dst)?;
+    let params = Params {
+        version: match config.version {
+            VrrpVersion::V2 => super::state::Version::V2,
+            VrrpVersion::V3 => super::state::Version::V3,
+        },
+        priority: config.priority,
+        advert_interval: config.advert_interval,
+        preempt: config.preempt,
+        preempt_delay: config.preempt_delay,
+        primary_addr: IpAddr::V4(src),
+    };
+    let status = VrrpStatus {
+        state: State::Initialize,
+        priority: config.priority,
+        master: None,
+        transitions: 0,
+        rejected: HashMap::new(),
+    };
+    let (status_tx, status_rx) = watch::channel(status);
+    let (tracked_tx, tracked_rx) = watch::channel(Tracked::Priority(config.priority));
+    let (stop_tx, stop_rx) = oneshot::channel();
+    let instance = Instance {
+        machine: Machine::new(params),
+        socket,
+        config,
+        iface,
+        handle,
+        status: status_tx,
+        notify_stop,
+    };
+    let task = tokio::spawn(instance.run(tracked_rx, stop_rx));
+    Ok(InstanceHandle {
+        status: status_rx,
+        tracked: tracked_tx,
+        stop: Some(stop_tx),
+        task,
+    })
+}
+
+struct Instance {
+    machine: Machine,
+    socket: VrrpSocket,
+    config: VrrpConfig,
+    iface: Interface,
+    handle: Handle,
+    status: watch::Sender<VrrpStatus>,
+    notify_stop: Option<PathBuf>,
+}
+
+impl Instance {
+    fn expect(&self) -> Expect {
+        Expect {
+            version: version(self.config.version),
+            vrid: self.config.virtual_router_id,
+            interval_s: match self.config.version {
+                VrrpVersion::V2 => Some(self.config.advert_interval.as_secs() as u16),
+                VrrpVersion::V3 => None,
+            },
+            auth: self.config.auth_pass.as_deref().map(packet::auth_bytes),
+            family_v6: false,
+        }
+    }
+
+    fn advert(&self, priority: u8) -> Advert {
+        let interval = match self.config.version {
+            VrrpVersion::V2 => self.config.advert_interval.as_secs() as u16,
+            VrrpVersion::V3 => (self.config.advert_interval.as_millis() / 10) as u16,
+        };
+        Advert {
+            version: version(self.config.version),
+            vrid: self.config.virtual_router_id,
+            priority,
+            interval,
+            addrs: self
+                .config
+                .virtual_ipaddresses
+                .iter()
+                .map(|(ip, _)| *ip)
+                .collect(),
+            auth: self.config.auth_pass.as_deref().map(packet::auth_bytes),
+        }
+    }
+
+    async fn run(mut self, mut tracked: watch::Receiver<Tracked>, mut stop: oneshot::Receiver<()>) {
+        let expect = self.expect();
+        let mut buf = vec![0u8; 2048];
+        let start = self.machine.handle(Event::Startup, Instant::now());
+        self.execute(start).await;
+        loop {
+            let deadline = self.machine.deadline();
+            let sleep = async {
+                match deadline {
+                    Some(at) => tokio::time::sleep_until(at.into()).await,
+                    None => std::future::pending().await,
+                }
+            };
+            let event = tokio::select! {
+                biased;
+                _ = &mut stop => break,
+                r = self.socket.recv(&mut buf) => match r {
+                    Ok(n) => match packet::decode_ipv4_packet(&buf[..n], &expect) {
+                        Ok(rx) => {
+                            if rx.src == IpAddr::V4(self.socket.src()) {
+                                continue; // our own advert looped back
+                            }
+                            self.check_addresses(&rx.advert);
+                            Some(Event::Advert {
+                                from: rx.src,
+                                priority: rx.advert.priority,
+                                interval: self.interval_of(&rx.advert),
+                            })
+                        }
+                        Err(Reject::OtherVrid) | Err(Reject::NotVrrp) => None,
+                        Err(reason) => {
+                            debug!(reason = reason.name(), "VRRP packet rejected");
+                            self.status.send_modify(|s| *s.rejected.entry(reason.name()).or_insert(0) += 1);
+                            None
+                        }
+                    },
+                    Err(e) => {
+                        warn!(error = %e, "VRRP receive failed");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        None
+                    }
+                },
+                () = sleep => Some(Event::Timer),
+                r = tracked.changed() => match r {
+                    Ok(()) => Some(match *tracked.borrow_and_update() {
+                        Tracked::Priority(p) => Event::SetPriority(p),
+                        Tracked::Fault => Event::Fault(true),
+                    }),
+                    Err(_) => None,
+                },
+            };
+            if let Some(event) = event {
+                let leaving_fault =
+                    matches!(event, Event::SetPriority(_)) && self.machine.state() == State::Fault;
+                let mut actions = Vec::new();
+                if leaving_fault {
+                    actions.extend(self.machine.handle(Event::Fault(false), Instant::now()));
+                }
+                if let Event::Advert { from, .. } = &event {
+                    let from = *from;
+                    self.status.send_modify(|s| s.master = Some(from));
+                }
+                actions.extend(self.machine.handle(event, Instant::now()));
+                self.execute(actions).await;
+            }
+        }
+        let actions = self.machine.handle(Event::Shutdown, Instant::now());
+        self.execute(actions).await;
+        if let Some(script) = self.notify_stop.take() {
+            run_notify(script);
+        }
+    }
+
+    fn interval_of(&self, a: &Advert) -> Duration {
+        match a.version {
+            packet::Version::V2 => Duration::from_secs(u64::from(a.interval)),
+            packet::Version::V3 => Duration::from_millis(u64::from(a.interval) * 10),
+        }
+    }
+
+    fn check_addresses(&self, a: &Advert) {
+        let ours: Vec<IpAddr> = self
+            .config
+            .virtual_ipaddresses
+            .iter()
+            .map(|(ip, _)| *ip)
+            .collect();
+        let mut theirs = a.addrs.clone();
+        theirs.sort_unstable();
+        let mut sorted = ours;
+        sorted.sort_unstable();
+        if theirs != sorted {
+            debug!(?theirs, ours = ?sorted, "advert's address list differs from ours (RFC: log, not fatal)");
+        }
+    }
+
+    async fn execute(&mut self, actions: Vec<Action>) {
+        for action in actions {
+            match action {
+                Action::SendAdvert { priority } => {
+                    let advert = self.advert(priority);
+                    for dst in self.socket.destinations() {
+                        let payload = advert.encode(
+                            IpAddr::V4(self.socket.src()),
+                            IpAddr::V4(dst),
+                            V3Checksum::WithPseudoHeader,
+                        );
+                        if let Err(e) = self.socket.send(&payload, dst).await {
+                            warn!(error = %e, %dst, "VRRP advert not sent");
+                        }
+                    }
+                }
+                Action::TakeVips => {
+                    match role::apply(
+                        &self.handle,
+                        &self.iface,
+                        &self.config.virtual_ipaddresses,
+                        Role::Master,
+                    )
+                    .await
+                    {
+                        Ok(_) => role::announce(
+                            self.iface.clone(),
+                            self.config
+                                .virtual_ipaddresses
+                                .iter()
+                                .map(|(ip, _)| *ip)
+                                .collect(),
+                        ),
+                        Err(e) => warn!(error = %e, "cannot add the VIPs"),
+                    }
+                }
+                Action::AnnounceVips => role::announce(
+                    self.iface.clone(),
+                    self.config
+                        .virtual_ipaddresses
+                        .iter()
+                        .map(|(ip, _)| *ip)
+                        .collect(),
+                ),
+                Action::ReleaseVips => {
+                    if let Err(e) = role::apply(
+                        &self.handle,
+                        &self.iface,
+                        &self.config.virtual_ipaddresses,
+                        Role::Backup,
+                    )
+                    .await
+                    {
+                        warn!(error = %e, "cannot remove the VIPs");
+                    }
+                }
+                Action::Transition { from, to } => {
+                    info!(
+                        vrid = self.config.virtual_router_id,
+                        ?from,
+                        ?to,
+                        priority = self.machine.params().priority,
+                        "VRRP transition"
+                    );
+                    let priority = self.machine.params().priority;
+                    self.status.send_modify(|s| {
+                        s.state = to;
+                        s.priority = priority;
+                        s.transitions += 1;
+                        if to == State::Master {
+                            s.master = None;
+                        }
+                    });
+                    let script = match to {
+                        State::Master => self.config.notify.master.clone(),
+                        State::Backup => self.config.notify.backup.clone(),
+                        State::Fault => self.config.notify.fault.clone(),
+                        State::Initialize => None,
+                    };
+                    if let Some(script) = script {
+                        run_notify(script);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Runs a notify script without blocking the state machine, killed after 10 s.
+fn run_notify(script: PathBuf) {
+    tokio::spawn(async move {
+        let mut child = match tokio::process::Command::new(&script)
+            .kill_on_drop(true)
+            .spawn()
+        {
+            Ok(c) => c,
+            Err(e) => {
+                warn!(script = %script.display(), error = %e, "notify script did not start");
+                return;
+            }
+        };
+        match tokio::time::timeout(Duration::from_secs(10), child.wait()).await {
+            Ok(Ok(st)) if st.success() => {}
+            Ok(Ok(st)) => warn!(script = %script.display(), status = %st, "notify script failed"),
+            Ok(Err(e)) => warn!(script = %script.display(), error = %e, "notify script"),
+            Err(_) => warn!(script = %script.display(), "notify script killed after 10 s"),
+        }
+    });
+}

@@ -1,0 +1,167 @@
+//! keepalived (Debian's 2.2) as a VRRP peer in a lab namespace, the way the
+//! stack regha replaces runs it: one `vrrp_instance`, in the foreground,
+//! logging to a file the test reads.
+
+use std::{
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+use crate::{lab::Host, tempdir::TempDir};
+
+pub const KEEPALIVED_BIN: &str = "/usr/sbin/keepalived";
+
+/// The `vrrp_instance` a test wants.
+pub struct KeepalivedInstance<'a> {
+    pub vrid: u8,
+    pub priority: u8,
+    /// `advert_int` in seconds (fractions allowed for v3).
+    pub advert_int: f64,
+    pub version: u8,
+    pub auth_pass: Option<&'a str>,
+    pub vips: &'a [&'a str],
+    pub nopreempt: bool,
+    pub unicast_peers: &'a [&'a str],
+}
+
+pub struct Keepalived {
+    dir: TempDir,
+    ns: String,
+    child: Option<Child>,
+}
+
+impl Keepalived {
+    pub fn config(i: &KeepalivedInstance) -> String {
+        let auth = i
+            .auth_pass
+            .map(|p| {
+                format!(
+                    "    authentication {{\n        auth_type PASS\n        auth_pass {p}\n    }}\n"
+                )
+            })
+            .unwrap_or_default();
+        let peers = if i.unicast_peers.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "    unicast_peer {{\n{}    }}\n",
+                i.unicast_peers
+                    .iter()
+                    .map(|p| format!("        {p}\n"))
+                    .collect::<String>()
+            )
+        };
+        format!(
+            "global_defs {{\n    vrrp_version {version}\n    enable_script_security\n    vrrp_garp_master_delay 1\n}}\nvrrp_instance VI_1 {{\n    state BACKUP\n    interface eth0\n    virtual_router_id {vrid}\n    priority {prio}\n    advert_int {adv}\n{nopreempt}{auth}{peers}    virtual_ipaddress {{\n{vips}    }}\n}}\n",
+            version = i.version,
+            vrid = i.vrid,
+            prio = i.priority,
+            adv = i.advert_int,
+            nopreempt = if i.nopreempt { "    nopreempt\n" } else { "" },
+            vips = i
+                .vips
+                .iter()
+                .map(|v| format!("        {v}\n"))
+                .collect::<String>(),
+        )
+    }
+
+    pub fn start(host: &Host, instance: &KeepalivedInstance) -> Self {
+        assert!(
+            std::path::Path::new(KEEPALIVED_BIN).exists(),
+            "{KEEPALIVED_BIN} is missing: `cargo xtask setup` installs Debian's keepalived"
+        );
+        let dir = TempDir::new("keepalived");
+        std::fs::write(dir.path().join("keepalived.conf"), Self::config(instance)).unwrap();
+        let mut k = Self {
+            dir,
+            ns: host.ns.name().to_owned(),
+            child: None,
+        };
+        k.spawn();
+        k
+    }
+
+    fn spawn(&mut self) {
+        let p = |f: &str| self.dir.path().join(f);
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p("log"))
+            .unwrap();
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &self.ns, KEEPALIVED_BIN])
+            .args([
+                "--dont-fork",
+                "--log-console",
+                "--log-detail",
+                "--no-syslog",
+                "--vrrp",
+                "-f",
+            ])
+            .arg(p("keepalived.conf"))
+            .arg("-p")
+            .arg(p("keepalived.pid"))
+            .arg("-r")
+            .arg(p("vrrp.pid"))
+            .arg("-c")
+            .arg(p("checkers.pid"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log);
+        self.child = Some(cmd.spawn().expect("start keepalived"));
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("log")).unwrap_or_default()
+    }
+
+    pub fn dir(&self) -> PathBuf {
+        self.dir.path().to_owned()
+    }
+
+    /// SIGKILL keepalived and its VRRP child (a crash: no priority 0 advert).
+    pub fn kill(&mut self) {
+        for f in ["vrrp.pid", "keepalived.pid"] {
+            if let Ok(pid) = std::fs::read_to_string(self.dir.path().join(f))
+                && let Ok(pid) = pid.trim().parse::<i32>()
+            {
+                // SAFETY: kill(2) on a pid keepalived wrote.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        }
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGTERM: keepalived sends priority 0 and releases its VIPs.
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            // SAFETY: kill(2) on our child (ip netns exec execs keepalived).
+            unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
+            let deadline = std::time::Instant::now() + Duration::from_secs(5);
+            while std::time::Instant::now() < deadline {
+                if let Ok(Some(_)) = c.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none());
+        self.spawn();
+    }
+}
+
+impl Drop for Keepalived {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
