@@ -137,6 +137,15 @@ impl Keepalived {
         }
     }
 
+    /// Sends SIGTERM without waiting: keepalived releases its VIPs, sends
+    /// priority 0 and exits.
+    pub fn terminate(&self) {
+        if let Some(c) = &self.child {
+            // SAFETY: kill(2) on our child (ip netns exec execs keepalived).
+            unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
+        }
+    }
+
     /// SIGTERM: keepalived sends priority 0 and releases its VIPs.
     pub fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {

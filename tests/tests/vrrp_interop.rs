@@ -67,6 +67,14 @@ impl VrrpLab {
     }
 }
 
+fn both_logs(agent: &Agent, ka: &Keepalived) -> String {
+    format!(
+        "--- regha ---\n{}\n--- keepalived ---\n{}",
+        agent.log(),
+        ka.log()
+    )
+}
+
 fn holds_vip(h: &Host) -> bool {
     h.ns.ip(&["-4", "addr", "show", "dev", HOST_IFACE])
         .contains(&format!("{VIP}/32"))
@@ -166,4 +174,183 @@ fn v2_regha_master_keepalived_takes_over_on_crash_and_regha_preempts_back() {
     );
     eprintln!("v2: regha preempted back {back:?} after its restart");
     drop(ka);
+}
+
+/// v3 at 100 ms, keepalived priority 150 and regha 100: keepalived stays
+/// master; SIGTERM keepalived (it sends priority 0) and regha takes over
+/// within Skew_Time plus a margin; keepalived back preempts regha.
+#[test]
+fn v3_keepalived_master_regha_takes_over_on_priority_zero_and_yields_back() {
+    let lab = VrrpLab::new();
+    let ka_instance = KeepalivedInstance {
+        vrid: 51,
+        priority: 150,
+        advert_int: 0.1,
+        version: 3,
+        auth_pass: None,
+        vips: &["192.0.2.100/32"],
+        nopreempt: false,
+        unicast_peers: &[],
+    };
+    let mut ka = Keepalived::start(&lab.lb2, &ka_instance);
+    let agent = Agent::start(&lab.lb1, &lab.regha_config(100, 3, "100ms", None), &[]);
+    wait_holder(
+        &lab.lb2,
+        Some(&lab.lb1),
+        Duration::from_secs(5),
+        "keepalived (150) is master",
+        &|| both_logs(&agent, &ka),
+    );
+    // regha stays backup while keepalived advertises.
+    std::thread::sleep(Duration::from_millis(800));
+    assert!(
+        !holds_vip(&lab.lb1),
+        "regha took the VIP from a higher-priority master:\n{}",
+        both_logs(&agent, &ka)
+    );
+    assert_eq!(agent.state().map(|s| s.role), Some("backup".into()));
+
+    ka.terminate();
+    let takeover = wait_holder(
+        &lab.lb1,
+        None,
+        Duration::from_secs(3),
+        "regha takes over",
+        &|| agent.log(),
+    );
+    ka.stop();
+    eprintln!("v3 100ms: regha took over {takeover:?} after keepalived's SIGTERM (priority 0)");
+    // Skew_Time at priority 100 and 100 ms is 60 ms; allow for process exit and scheduling.
+    assert!(
+        takeover < Duration::from_millis(1000),
+        "takeover {takeover:?}"
+    );
+
+    ka.restart();
+    let back = wait_holder(
+        &lab.lb2,
+        Some(&lab.lb1),
+        Duration::from_secs(5),
+        "keepalived preempts back",
+        &|| both_logs(&agent, &ka),
+    );
+    eprintln!("v3 100ms: keepalived preempted back {back:?} after its restart");
+}
+
+/// SIGTERM regha as master: it releases the VIP and sends priority 0, and
+/// keepalived takes over within Skew_Time (0.61 s at priority 100) plus a
+/// margin, rather than waiting out Master_Down_Interval.
+#[test]
+fn v2_sigterm_regha_master_hands_over_at_once() {
+    let lab = VrrpLab::new();
+    let ka = Keepalived::start(
+        &lab.lb2,
+        &KeepalivedInstance {
+            vrid: 51,
+            priority: 100,
+            advert_int: 1.0,
+            version: 2,
+            auth_pass: Some("1111"),
+            vips: &["192.0.2.100/32"],
+            nopreempt: false,
+            unicast_peers: &[],
+        },
+    );
+    let mut agent = Agent::start(&lab.lb1, &lab.regha_config(101, 2, "1s", Some("1111")), &[]);
+    let logs = || {
+        format!(
+            "--- regha ---\n{}\n--- keepalived ---\n{}",
+            agent.log(),
+            ka.log()
+        )
+    };
+    wait_holder(
+        &lab.lb1,
+        Some(&lab.lb2),
+        Duration::from_secs(8),
+        "regha is master",
+        &logs,
+    );
+    let stopped = Instant::now();
+    agent.signal(libc::SIGTERM);
+    assert!(agent.wait_exit(Duration::from_secs(5)).success());
+    assert!(!holds_vip(&lab.lb1), "the VIP is released on SIGTERM");
+    let takeover = stopped.elapsed()
+        + wait_holder(
+            &lab.lb2,
+            None,
+            Duration::from_secs(3),
+            "keepalived takes over",
+            &|| ka.log(),
+        );
+    eprintln!("v2: keepalived took over {takeover:?} after regha's SIGTERM (priority 0)");
+    assert!(
+        takeover < Duration::from_millis(1600),
+        "takeover {takeover:?}: priority 0 was not heard"
+    );
+}
+
+/// Golden bytes: the adverts a real keepalived sends (v2 with PASS, v3) are
+/// byte for byte what regha's encoder makes for the same instance.
+#[test]
+fn keepalived_adverts_match_our_encoder() {
+    use regha_agent::vrrp::packet::{Advert, V3Checksum, Version};
+    let lab = VrrpLab::new();
+    for (version, auth) in [(2u8, Some("1111")), (3u8, None)] {
+        let mut ka = Keepalived::start(
+            &lab.lb2,
+            &KeepalivedInstance {
+                vrid: 51,
+                priority: 100,
+                advert_int: 1.0,
+                version,
+                auth_pass: auth,
+                vips: &["192.0.2.100/32"],
+                nopreempt: false,
+                unicast_peers: &[],
+            },
+        );
+        // Capture VRRP frames on the switch side of the segment (lb1 sees them).
+        let frames = lab
+            .lb1
+            .ns
+            .run(|| regha_tests::lab::capture_ipv4_proto(112, Duration::from_millis(5500)));
+        ka.stop();
+        let advert = frames
+            .iter()
+            .map(|f| &f[14..])
+            .find(|ip| ip[12..16] == lab.lb2.ip.octets())
+            .unwrap_or_else(|| {
+                panic!(
+                    "no VRRP v{version} advert from keepalived captured:\n{}",
+                    ka.log()
+                )
+            });
+        let ihl = usize::from(advert[0] & 0x0f) * 4;
+        let total = usize::from(u16::from_be_bytes([advert[2], advert[3]]));
+        let theirs = &advert[ihl..total];
+        let ours = Advert {
+            version: if version == 2 {
+                Version::V2
+            } else {
+                Version::V3
+            },
+            vrid: 51,
+            priority: theirs[2],
+            interval: if version == 2 { 1 } else { 100 },
+            addrs: vec![VIP.into()],
+            auth: auth.map(regha_agent::vrrp::packet::auth_bytes),
+        }
+        .encode(
+            lab.lb2.ip.into(),
+            Ipv4Addr::new(224, 0, 0, 18).into(),
+            V3Checksum::WithPseudoHeader,
+        );
+        assert_eq!(
+            theirs,
+            ours.as_slice(),
+            "v{version}: keepalived's advert differs from ours"
+        );
+        assert_eq!(advert[8], 255, "keepalived sends TTL 255");
+    }
 }

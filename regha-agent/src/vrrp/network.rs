@@ -21,36 +21,55 @@ pub enum Destination {
     Unicast(Vec<Ipv4Addr>),
 }
 
+/// Two raw sockets: one receives (it must stay unbound: a raw IPv4 socket
+/// bound to an address only sees packets *to* that address, which would
+/// hide the 224.0.0.18 adverts), one sends (bound to the source address,
+/// which fixes the adverts' source for multicast and unicast alike).
 pub struct VrrpSocket {
-    fd: AsyncFd<Socket>,
+    rx: AsyncFd<Socket>,
+    tx: AsyncFd<Socket>,
     src: Ipv4Addr,
     dst: Destination,
 }
 
+fn raw_socket(iface: &str) -> io::Result<Socket> {
+    let sock = Socket::new(
+        Domain::IPV4,
+        Type::RAW,
+        Some(Protocol::from(i32::from(IPPROTO_VRRP))),
+    )?;
+    sock.bind_device(Some(iface.as_bytes()))?;
+    sock.set_nonblocking(true)?;
+    Ok(sock)
+}
+
+fn register(sock: Socket) -> io::Result<AsyncFd<Socket>> {
+    // SAFETY: `sock` owns its fd, which stays open and the same for as long
+    // as the AsyncFd owns the socket.
+    unsafe { AsyncFd::register(sock) }.map_err(|e| io::Error::other(e.to_string()))
+}
+
 impl VrrpSocket {
-    /// Opens the socket on interface `iface` (index `ifindex`), sending from `src`.
+    /// Opens the sockets on interface `iface` (index `ifindex`), sending from `src`.
     pub fn open_v4(iface: &str, ifindex: u32, src: Ipv4Addr, dst: Destination) -> io::Result<Self> {
-        let sock = Socket::new(
-            Domain::IPV4,
-            Type::RAW,
-            Some(Protocol::from(i32::from(IPPROTO_VRRP))),
-        )?;
-        sock.bind_device(Some(iface.as_bytes()))?;
-        // Binding the source address fixes the adverts' source: it is the
-        // tie-break between equal priorities, and peers' unicast filters.
-        sock.bind(&SockAddr::from(SocketAddrV4::new(src, 0)))?;
-        sock.set_ttl_v4(u32::from(VRRP_TTL))?;
-        sock.set_multicast_ttl_v4(u32::from(VRRP_TTL))?;
-        sock.set_multicast_loop_v4(false)?;
+        let rx = raw_socket(iface)?;
         if dst == Destination::Multicast {
-            sock.join_multicast_v4_n(&VRRP_MCAST_V4, &InterfaceIndexOrAddress::Index(ifindex))?;
-            sock.set_multicast_if_v4(&src)?;
+            rx.join_multicast_v4_n(&VRRP_MCAST_V4, &InterfaceIndexOrAddress::Index(ifindex))?;
         }
-        sock.set_nonblocking(true)?;
-        // SAFETY: `sock` owns its fd, which stays open and the same for as
-        // long as the AsyncFd owns the socket.
-        let fd = unsafe { AsyncFd::register(sock) }.map_err(|e| io::Error::other(e.to_string()))?;
-        Ok(Self { fd, src, dst })
+        let tx = raw_socket(iface)?;
+        tx.bind(&SockAddr::from(SocketAddrV4::new(src, 0)))?;
+        tx.set_ttl_v4(u32::from(VRRP_TTL))?;
+        tx.set_multicast_ttl_v4(u32::from(VRRP_TTL))?;
+        tx.set_multicast_loop_v4(false)?;
+        tx.set_multicast_if_v4(&src)?;
+        // It never reads: keep what the kernel queues for it small.
+        tx.set_recv_buffer_size(0)?;
+        Ok(Self {
+            rx: register(rx)?,
+            tx: register(tx)?,
+            src,
+            dst,
+        })
     }
 
     pub fn src(&self) -> Ipv4Addr {
@@ -69,7 +88,7 @@ impl VrrpSocket {
     pub async fn send(&self, payload: &[u8], dst: Ipv4Addr) -> io::Result<()> {
         let to = SockAddr::from(SocketAddr::new(IpAddr::V4(dst), 0));
         loop {
-            let mut guard = self.fd.writable().await?;
+            let mut guard = self.tx.writable().await?;
             match guard.try_io(|s| s.get_ref().send_to(payload, &to)) {
                 Ok(r) => return r.map(|_| ()),
                 Err(_would_block) => continue,
@@ -81,7 +100,7 @@ impl VrrpSocket {
     /// IP header too) into `buf`; its length.
     pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
-            let mut guard = self.fd.readable().await?;
+            let mut guard = self.rx.readable().await?;
             let res = guard.try_io(|s| {
                 // SAFETY: MaybeUninit<u8> has the layout of u8; recv only writes.
                 let uninit = unsafe {
