@@ -67,6 +67,21 @@ impl VrrpLab {
     }
 }
 
+/// keepalived as the reference deployment's backup LB runs it: VRID 51,
+/// v2, advert 1 s, PASS "1111", the lab VIP.
+fn reference_peer(priority: u8) -> KeepalivedInstance<'static> {
+    KeepalivedInstance {
+        vrid: 51,
+        priority,
+        advert_int: 1.0,
+        version: 2,
+        auth_pass: Some("1111"),
+        vips: &["192.0.2.100/32"],
+        nopreempt: false,
+        unicast_peers: &[],
+    }
+}
+
 fn both_logs(agent: &Agent, ka: &Keepalived) -> String {
     format!(
         "--- regha ---\n{}\n--- keepalived ---\n{}",
@@ -113,19 +128,7 @@ fn wait_holder(
 #[test]
 fn v2_regha_master_keepalived_takes_over_on_crash_and_regha_preempts_back() {
     let lab = VrrpLab::new();
-    let ka = Keepalived::start(
-        &lab.lb2,
-        &KeepalivedInstance {
-            vrid: 51,
-            priority: 100,
-            advert_int: 1.0,
-            version: 2,
-            auth_pass: Some("1111"),
-            vips: &["192.0.2.100/32"],
-            nopreempt: false,
-            unicast_peers: &[],
-        },
-    );
+    let ka = Keepalived::start(&lab.lb2, &reference_peer(100));
     let mut agent = Agent::start(&lab.lb1, &lab.regha_config(101, 2, "1s", Some("1111")), &[]);
     let logs = || {
         format!(
@@ -243,19 +246,7 @@ fn v3_keepalived_master_regha_takes_over_on_priority_zero_and_yields_back() {
 #[test]
 fn v2_sigterm_regha_master_hands_over_at_once() {
     let lab = VrrpLab::new();
-    let ka = Keepalived::start(
-        &lab.lb2,
-        &KeepalivedInstance {
-            vrid: 51,
-            priority: 100,
-            advert_int: 1.0,
-            version: 2,
-            auth_pass: Some("1111"),
-            vips: &["192.0.2.100/32"],
-            nopreempt: false,
-            unicast_peers: &[],
-        },
-    );
+    let ka = Keepalived::start(&lab.lb2, &reference_peer(100));
     let mut agent = Agent::start(&lab.lb1, &lab.regha_config(101, 2, "1s", Some("1111")), &[]);
     let logs = || {
         format!(
