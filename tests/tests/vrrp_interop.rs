@@ -130,13 +130,7 @@ fn v2_regha_master_keepalived_takes_over_on_crash_and_regha_preempts_back() {
     let lab = VrrpLab::new();
     let ka = Keepalived::start(&lab.lb2, &reference_peer(100));
     let mut agent = Agent::start(&lab.lb1, &lab.regha_config(101, 2, "1s", Some("1111")), &[]);
-    let logs = || {
-        format!(
-            "--- regha ---\n{}\n--- keepalived ---\n{}",
-            agent.log(),
-            ka.log()
-        )
-    };
+    let logs = || both_logs(&agent, &ka);
     wait_holder(
         &lab.lb1,
         Some(&lab.lb2),
@@ -248,13 +242,7 @@ fn v2_sigterm_regha_master_hands_over_at_once() {
     let lab = VrrpLab::new();
     let ka = Keepalived::start(&lab.lb2, &reference_peer(100));
     let mut agent = Agent::start(&lab.lb1, &lab.regha_config(101, 2, "1s", Some("1111")), &[]);
-    let logs = || {
-        format!(
-            "--- regha ---\n{}\n--- keepalived ---\n{}",
-            agent.log(),
-            ka.log()
-        )
-    };
+    let logs = || both_logs(&agent, &ka);
     wait_holder(
         &lab.lb1,
         Some(&lab.lb2),

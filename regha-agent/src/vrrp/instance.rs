@@ -290,6 +290,17 @@ impl Instance {
         }
     }
 
+    /// Gratuitous ARP / unsolicited NA bursts for every VIP.
+    fn announce(&self) {
+        let vips = self
+            .config
+            .virtual_ipaddresses
+            .iter()
+            .map(|(ip, _)| *ip)
+            .collect();
+        role::announce(self.iface.clone(), vips);
+    }
+
     async fn execute(&mut self, actions: Vec<Action>) {
         for action in actions {
             match action {
@@ -315,25 +326,11 @@ impl Instance {
                     )
                     .await
                     {
-                        Ok(_) => role::announce(
-                            self.iface.clone(),
-                            self.config
-                                .virtual_ipaddresses
-                                .iter()
-                                .map(|(ip, _)| *ip)
-                                .collect(),
-                        ),
+                        Ok(_) => self.announce(),
                         Err(e) => warn!(error = %e, "cannot add the VIPs"),
                     }
                 }
-                Action::AnnounceVips => role::announce(
-                    self.iface.clone(),
-                    self.config
-                        .virtual_ipaddresses
-                        .iter()
-                        .map(|(ip, _)| *ip)
-                        .collect(),
-                ),
+                Action::AnnounceVips => self.announce(),
                 Action::ReleaseVips => {
                     if let Err(e) = role::apply(
                         &self.handle,
