@@ -19,6 +19,8 @@ pub struct Host {
     pub ns: NetNs,
     pub ip: Ipv4Addr,
     pub mac: [u8; 6],
+    /// The bridge port (in the switch namespace) this host hangs on.
+    pub port: String,
 }
 
 /// Host interface name inside every host namespace.
@@ -58,7 +60,15 @@ impl Switch {
         );
         self.ns.ip(&["link", "set", &port, "master", "br0"]);
         ns.ip(&["addr", "add", &format!("{ip}/{PREFIX}"), "dev", HOST_IFACE]);
-        Host { ns, ip, mac }
+        Host { ns, ip, mac, port }
+    }
+}
+
+impl Switch {
+    /// Cuts (or restores) a host's link to the bridge: a partition.
+    pub fn set_port(&self, host: &Host, up: bool) {
+        self.ns
+            .ip(&["link", "set", &host.port, if up { "up" } else { "down" }]);
     }
 }
 

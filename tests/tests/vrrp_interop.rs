@@ -18,12 +18,13 @@ use regha_tests::{
 const VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 100);
 
 struct VrrpLab {
+    client: Host,
     lb1: Host,
     lb2: Host,
     backend: Host,
     _registry: Registry,
     _dir: TempDir,
-    _sw: Switch,
+    sw: Switch,
 }
 
 impl VrrpLab {
@@ -32,6 +33,7 @@ impl VrrpLab {
         remove_stale_agent_pins();
         let sw = Switch::new();
         let dir = TempDir::new("vrrp");
+        let client = sw.plug("client", Ipv4Addr::new(192, 0, 2, 1), [2, 0, 0, 0, 0, 1]);
         let lb1 = sw.plug("lb1", Ipv4Addr::new(192, 0, 2, 2), [2, 0, 0, 0, 0, 2]);
         let lb2 = sw.plug("lb2", Ipv4Addr::new(192, 0, 2, 3), [2, 0, 0, 0, 0, 3]);
         let backend = sw.plug("be1", Ipv4Addr::new(192, 0, 2, 11), [2, 0, 0, 0, 0, 11]);
@@ -40,12 +42,13 @@ impl VrrpLab {
         std::fs::create_dir_all(&storage).unwrap();
         let registry = Registry::start(&backend, dir.path(), &storage);
         Self {
+            client,
             lb1,
             lb2,
             backend,
             _registry: registry,
             _dir: dir,
-            _sw: sw,
+            sw,
         }
     }
 
@@ -332,4 +335,87 @@ fn keepalived_adverts_match_our_encoder() {
         );
         assert_eq!(advert[8], 255, "keepalived sends TTL 255");
     }
+}
+
+/// The MAC the client's neighbour table holds for the VIP, if any.
+fn client_vip_mac(lab: &VrrpLab) -> Option<String> {
+    let out = lab
+        .client
+        .ns
+        .ip(&["neigh", "show", &VIP.to_string(), "dev", HOST_IFACE]);
+    out.split_whitespace()
+        .skip_while(|w| *w != "lladdr")
+        .nth(1)
+        .map(str::to_owned)
+}
+
+/// Two regha agents (v3, 100 ms; priorities 101 and 100). A partition (lb1's
+/// bridge port cut) makes both master; restored, exactly one master remains
+/// (the higher priority), and the client's ARP entry for the VIP points at it.
+#[test]
+fn two_reghas_survive_a_partition_with_one_master_and_the_right_arp_entry() {
+    let lab = VrrpLab::new();
+    let a1 = Agent::start(&lab.lb1, &lab.regha_config(101, 3, "100ms", None), &[]);
+    let a2 = Agent::start(&lab.lb2, &lab.regha_config(100, 3, "100ms", None), &[]);
+    let logs = || format!("--- lb1 ---\n{}\n--- lb2 ---\n{}", a1.log(), a2.log());
+    wait_holder(
+        &lab.lb1,
+        Some(&lab.lb2),
+        Duration::from_secs(5),
+        "lb1 (101) is master",
+        &logs,
+    );
+    // The client talks to the VIP: its ARP entry names lb1.
+    let src = std::net::IpAddr::V4(lab.client.ip);
+    let get = || {
+        lab.client.ns.run(move || {
+            regha_tests::client::http_get(src, std::net::SocketAddr::new(VIP.into(), 5000), "/v2/")
+        })
+    };
+    assert_eq!(get(), Ok(200));
+    assert_eq!(client_vip_mac(&lab).as_deref(), Some("02:00:00:00:00:02"));
+
+    lab.sw.set_port(&lab.lb1, false);
+    wait_holder(
+        &lab.lb2,
+        None,
+        Duration::from_secs(3),
+        "lb2 takes over while lb1 is cut off",
+        &logs,
+    );
+    assert!(
+        holds_vip(&lab.lb1),
+        "cut off, lb1 still believes it is master"
+    );
+    let start = Instant::now();
+    while client_vip_mac(&lab).as_deref() != Some("02:00:00:00:00:03") {
+        assert!(
+            start.elapsed() < Duration::from_secs(3),
+            "lb2's gratuitous ARP did not reach the client"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(get(), Ok(200), "served through lb2 during the partition");
+
+    lab.sw.set_port(&lab.lb1, true);
+    let healed = wait_holder(
+        &lab.lb1,
+        Some(&lab.lb2),
+        Duration::from_secs(3),
+        "one master after the partition",
+        &logs,
+    );
+    eprintln!("partition healed: one master again after {healed:?}");
+    let start = Instant::now();
+    while client_vip_mac(&lab).as_deref() != Some("02:00:00:00:00:02") {
+        assert!(
+            start.elapsed() < Duration::from_secs(3),
+            "the client's ARP entry for the VIP does not point at the survivor: {:?}\n{}",
+            client_vip_mac(&lab),
+            logs()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(get(), Ok(200));
+    assert_eq!(a2.state().map(|s| s.role), Some("backup".into()));
 }

@@ -413,6 +413,15 @@ impl Machine {
         match theirs {
             Ordering::Greater => {
                 out.push(Action::ReleaseVips);
+                // Two masters met (a healed partition): say once more, at our
+                // own priority, that we were master. The survivor then hears
+                // a lower-priority master and refreshes the segment's ARP
+                // caches (keepalived's survivor does the same on a lower
+                // advert), which otherwise could keep pointing here: without
+                // this the race of the first crossing adverts decides.
+                out.push(Action::SendAdvert {
+                    priority: self.priority,
+                });
                 if self.params.version == Version::V3 {
                     self.master_adver_interval = whole_centiseconds(interval);
                 }
@@ -718,10 +727,13 @@ mod tests {
     fn master_hears_an_advert() {
         let t0 = Instant::now();
         let stays = |first: Vec<Action>| (State::Master, first);
+        // A master that steps down tells the survivor once more (at its own
+        // priority, 100 here), so the survivor refreshes ARP caches.
         let steps_down = (
             State::Backup,
             vec![
                 Action::ReleaseVips,
+                send(100),
                 transition(State::Master, State::Backup),
             ],
         );
@@ -784,6 +796,7 @@ mod tests {
             assert_eq!(won, expected, "{name}");
             let expected = [
                 Action::ReleaseVips,
+                send(loser.priority()),
                 transition(State::Master, State::Backup),
             ];
             assert_eq!(lost, expected, "{name}");
