@@ -419,3 +419,52 @@ fn two_reghas_survive_a_partition_with_one_master_and_the_right_arp_entry() {
     assert_eq!(get(), Ok(200));
     assert_eq!(a2.state().map(|s| s.role), Some("backup".into()));
 }
+
+/// Unicast peers with multicast blocked: the bridge floods no multicast
+/// (not even 224.0.0.18) to either LB, so only unicast adverts can keep
+/// lb2 a backup; killing lb1 then hands the VIP to lb2.
+#[test]
+fn two_reghas_with_unicast_peers_need_no_multicast() {
+    let lab = VrrpLab::new();
+    for lb in [&lab.lb1, &lab.lb2] {
+        lab.sw.ns.exec(
+            "bridge",
+            &["link", "set", "dev", &lb.port, "mcast_flood", "off"],
+        );
+    }
+    let unicast = |prio: u8, peer: &Host| {
+        lab.regha_config(prio, 3, "100ms", None).replace(
+            "  virtual_ipaddresses:",
+            &format!("  unicast_peers: [{}]\n  virtual_ipaddresses:", peer.ip),
+        )
+    };
+    let mut a1 = Agent::start(&lab.lb1, &unicast(101, &lab.lb2), &[]);
+    let a2 = Agent::start(&lab.lb2, &unicast(100, &lab.lb1), &[]);
+    let logs = || format!("--- lb1 ---\n{}\n--- lb2 ---\n{}", a1.log(), a2.log());
+    wait_holder(
+        &lab.lb1,
+        Some(&lab.lb2),
+        Duration::from_secs(5),
+        "lb1 (101) is master",
+        &logs,
+    );
+    // Master_Down_Interval is 360 ms: a second of lb2 staying backup means
+    // it hears lb1's unicast adverts.
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(
+        !holds_vip(&lab.lb2),
+        "lb2 does not hear lb1 over unicast:\n{}",
+        logs()
+    );
+    assert_eq!(a2.state().map(|s| s.role), Some("backup".into()));
+
+    a1.kill();
+    let takeover = wait_holder(
+        &lab.lb2,
+        None,
+        Duration::from_secs(3),
+        "lb2 takes over",
+        &|| a2.log(),
+    );
+    eprintln!("unicast v3 100ms: lb2 took over {takeover:?} after lb1 was killed");
+}
