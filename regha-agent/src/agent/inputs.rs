@@ -32,10 +32,7 @@ pub fn service_identity(s: &ServiceConfig) -> ServiceIdentity {
     ServiceIdentity {
         vip: s.vip,
         port: s.port,
-        proto: match s.protocol {
-            config::Protocol::Tcp => regha_common::PROTO_TCP,
-            config::Protocol::Udp => regha_common::PROTO_UDP,
-        },
+        proto: protocol(s.protocol).number(),
     }
 }
 

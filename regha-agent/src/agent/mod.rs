@@ -236,11 +236,7 @@ fn adopt_ids(maps: &MapWriter) -> Result<Ids> {
         .into_iter()
         .filter(|(k, _)| k.port != regha_common::FRAGMENT_PORT)
         .filter_map(|(k, v)| {
-            let vip = match k.family {
-                regha_common::FAMILY_V4 => IpAddr::from(<[u8; 4]>::try_from(&k.addr[..4]).ok()?),
-                regha_common::FAMILY_V6 => IpAddr::from(k.addr),
-                _ => return None,
-            };
+            let vip = crate::dataplane::ip_of(&k.addr, k.family)?;
             Some((
                 ServiceIdentity {
                     vip,
@@ -396,10 +392,7 @@ impl Agent {
                     let identity = ServiceIdentity {
                         vip: spec.vip,
                         port: spec.port,
-                        proto: match spec.protocol {
-                            crate::dataplane::Protocol::Tcp => regha_common::PROTO_TCP,
-                            crate::dataplane::Protocol::Udp => regha_common::PROTO_UDP,
-                        },
+                        proto: spec.protocol.number(),
                     };
                     let up = spec
                         .backends

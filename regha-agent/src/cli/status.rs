@@ -77,10 +77,8 @@ pub fn run(opts: &AgentOptions, json: bool) -> Result<ExitCode> {
         if key.port == regha_common::FRAGMENT_PORT {
             continue; // the fragment alias of a service listed anyway
         }
-        let vip = if key.family == regha_common::FAMILY_V4 {
-            std::net::IpAddr::from(<[u8; 4]>::try_from(&key.addr[..4])?)
-        } else {
-            std::net::IpAddr::from(key.addr)
+        let Some(vip) = crate::dataplane::ip_of(&key.addr, key.family) else {
+            continue;
         };
         let c = maps.service_counters(value.id)?;
         let svc_state = agent

@@ -152,12 +152,8 @@ impl MapWriter {
         let mut out = Vec::new();
         for id in 0..self.backends.entries() {
             let b = self.backend(id)?;
-            let ip = match b.family {
-                regha_common::FAMILY_V4 => {
-                    std::net::IpAddr::from(<[u8; 4]>::try_from(&b.addr[..4]).expect("4 bytes"))
-                }
-                regha_common::FAMILY_V6 => std::net::IpAddr::from(b.addr),
-                _ => continue,
+            let Some(ip) = super::ip_of(&b.addr, b.family) else {
+                continue;
             };
             out.push((std::net::SocketAddr::new(ip, b.port), id));
         }

@@ -31,6 +31,7 @@ pub use maps::{MapWriter, RingSwap};
 use regha_common::{DEFAULT_FLOW_TABLE_SIZE, PROGRAM_NAME, map_names};
 pub use service::{
     ApplyReport, BackendSpec, BackendState, GENERATION_RETIRED, HashMode, Protocol, ServiceSpec,
+    ip_of,
 };
 use tracing::{debug, info};
 

@@ -49,6 +49,16 @@ pub enum Protocol {
     Udp,
 }
 
+impl Protocol {
+    /// The IP protocol number, as the maps key services.
+    pub const fn number(self) -> u8 {
+        match self {
+            Self::Tcp => PROTO_TCP,
+            Self::Udp => PROTO_UDP,
+        }
+    }
+}
+
 /// One backend of a service.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BackendSpec {
@@ -91,16 +101,23 @@ fn addr16(addr: IpAddr) -> ([u8; 16], u8) {
     }
 }
 
+/// The address a map's 16-byte field and family hold (the inverse of the
+/// form the maps use); `None` for an unused entry (family 0).
+pub fn ip_of(addr: &[u8; 16], family: u8) -> Option<IpAddr> {
+    match family {
+        FAMILY_V4 => Some(IpAddr::from([addr[0], addr[1], addr[2], addr[3]])),
+        FAMILY_V6 => Some(IpAddr::from(*addr)),
+        _ => None,
+    }
+}
+
 impl ServiceSpec {
     pub fn key(&self) -> ServiceKey {
         let (addr, family) = addr16(self.vip);
         ServiceKey {
             addr,
             port: self.port,
-            proto: match self.protocol {
-                Protocol::Tcp => PROTO_TCP,
-                Protocol::Udp => PROTO_UDP,
-            },
+            proto: self.protocol.number(),
             family,
         }
     }
