@@ -25,6 +25,11 @@ const APT_PACKAGES: &[&str] = &[
     "docker-registry",
     "tcpdump",
     "keepalived",
+    // The registry lab (issue 5): the client, the stack regha replaces, and
+    // the load generator for `cargo xtask bench-e2e`.
+    "skopeo",
+    "haproxy",
+    "wrk",
 ];
 
 const BPF_LINKER_VERSION: &str = "0.13";
