@@ -7,6 +7,7 @@ pub mod config;
 pub mod dataplane;
 pub mod health;
 pub mod ids;
+pub mod import;
 pub mod maglev;
 pub mod net;
 pub mod reconcile;

@@ -2,6 +2,7 @@
 //! One file per subcommand.
 
 mod check_config;
+mod import;
 mod status;
 
 use std::{path::PathBuf, process::ExitCode};
@@ -64,6 +65,12 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print a regha config equivalent to a HAProxy + keepalived pair; what
+    /// cannot be mapped is listed on stderr as `file:line:` warnings.
+    Import {
+        #[command(flatten)]
+        args: import::ImportArgs,
+    },
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -123,6 +130,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Some(Command::CheckConfig) => Ok(check_config::run(&cli.agent_options())),
         Some(Command::Status { json }) => status::run(&cli.agent_options(), json),
+        Some(Command::Import { ref args }) => import::run(args),
         None => {
             let opts = cli.agent_options();
             tokio::runtime::Builder::new_multi_thread()
