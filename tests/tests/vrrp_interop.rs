@@ -349,8 +349,20 @@ fn client_vip_mac(lab: &VrrpLab) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// Cuts (or restores) `host` off the segment without taking its link down:
+/// the bridge port stops forwarding (state disabled) while both veth ends
+/// stay up. A link going down is something else: the VRRP interface's link
+/// down is FAULT, as in keepalived.
+fn cut(lab: &VrrpLab, host: &Host, cut: bool) {
+    let state = if cut { "0" } else { "3" }; // disabled, forwarding
+    lab.sw.ns.exec(
+        "bridge",
+        &["link", "set", "dev", &host.port, "state", state],
+    );
+}
+
 /// Two regha agents (v3, 100 ms; priorities 101 and 100). A partition (lb1's
-/// bridge port cut) makes both master; restored, exactly one master remains
+/// bridge port stops forwarding) makes both master; restored, exactly one master remains
 /// (the higher priority), and the client's ARP entry for the VIP points at it.
 #[test]
 fn two_reghas_survive_a_partition_with_one_master_and_the_right_arp_entry() {
@@ -375,7 +387,7 @@ fn two_reghas_survive_a_partition_with_one_master_and_the_right_arp_entry() {
     assert_eq!(get(), Ok(200));
     assert_eq!(client_vip_mac(&lab).as_deref(), Some("02:00:00:00:00:02"));
 
-    lab.sw.set_port(&lab.lb1, false);
+    cut(&lab, &lab.lb1, true);
     wait_holder(
         &lab.lb2,
         None,
@@ -397,7 +409,7 @@ fn two_reghas_survive_a_partition_with_one_master_and_the_right_arp_entry() {
     }
     assert_eq!(get(), Ok(200), "served through lb2 during the partition");
 
-    lab.sw.set_port(&lab.lb1, true);
+    cut(&lab, &lab.lb1, false);
     let healed = wait_holder(
         &lab.lb1,
         Some(&lab.lb2),
@@ -471,4 +483,104 @@ fn two_reghas_with_unicast_peers_need_no_multicast() {
         &|| a2.log(),
     );
     eprintln!("unicast v3 100ms: lb2 took over {takeover:?} after lb1 was killed");
+}
+
+/// Tracking against keepalived (v3, 100 ms; regha 101, keepalived 100):
+/// - a tracked script with weight 0 failing puts regha in FAULT: it
+///   releases the VIP and sends priority 0, keepalived takes over at once;
+///   the script passing again brings regha back, and it preempts;
+/// - a tracked interface with weight -50 losing its carrier drops regha to 51:
+///   keepalived preempts; up again, regha preempts back;
+/// - the VRRP interface losing its carrier is FAULT.
+#[test]
+fn v3_tracked_script_and_interfaces_move_the_vip_to_keepalived_and_back() {
+    let lab = VrrpLab::new();
+    let dir = TempDir::new("track");
+    let flag = dir.path().join("healthy");
+    std::fs::write(&flag, "").unwrap();
+    // The tracked interface: one end of a veth pair inside lb1; taking
+    // the other end down takes its carrier away (up, but not running).
+    lab.lb1.ns.ip(&[
+        "link", "add", "trk0", "type", "veth", "peer", "name", "trk1",
+    ]);
+    lab.lb1.ns.ip(&["link", "set", "trk0", "up"]);
+    lab.lb1.ns.ip(&["link", "set", "trk1", "up"]);
+    let config = lab.regha_config(101, 3, "100ms", None).replace(
+        "  virtual_ipaddresses:",
+        &format!(
+            "  track_scripts:\n    - {{ name: chk_flag, script: /usr/bin/test -e {}, interval: 100ms, timeout: 1s }}\n  track_interfaces: [{{ name: trk0, weight: -50 }}]\n  virtual_ipaddresses:",
+            flag.display()
+        ),
+    );
+    let ka = Keepalived::start(
+        &lab.lb2,
+        &KeepalivedInstance {
+            vrid: 51,
+            priority: 100,
+            advert_int: 0.1,
+            version: 3,
+            auth_pass: None,
+            vips: &["192.0.2.100/32"],
+            nopreempt: false,
+            unicast_peers: &[],
+        },
+    );
+    let agent = Agent::start(&lab.lb1, &config, &[]);
+    let logs = || both_logs(&agent, &ka);
+    let regha_master = |what: &str| {
+        wait_holder(
+            &lab.lb1,
+            Some(&lab.lb2),
+            Duration::from_secs(5),
+            what,
+            &logs,
+        )
+    };
+    let keepalived_master = |what: &str| {
+        wait_holder(
+            &lab.lb2,
+            Some(&lab.lb1),
+            Duration::from_secs(5),
+            what,
+            &logs,
+        )
+    };
+    regha_master("regha (101) is master");
+
+    std::fs::remove_file(&flag).unwrap();
+    let t = keepalived_master("the script fails: regha in FAULT, keepalived master");
+    eprintln!("tracked script failed: keepalived master after {t:?}");
+    assert!(
+        agent.log().contains("to=Fault"),
+        "no FAULT transition:\n{}",
+        agent.log()
+    );
+    std::fs::write(&flag, "").unwrap();
+    regha_master("the script passes again: regha preempts");
+
+    lab.lb1.ns.ip(&["link", "set", "trk1", "down"]);
+    keepalived_master("trk0 without carrier: regha at 51, keepalived preempts");
+    lab.lb1.ns.ip(&["link", "set", "trk1", "up"]);
+    regha_master("trk0 running again: regha at 101 preempts back");
+
+    // The VRRP interface loses its carrier (the bridge port goes down).
+    lab.sw.set_port(&lab.lb1, false);
+    let start = Instant::now();
+    while holds_vip(&lab.lb1) {
+        assert!(
+            start.elapsed() < Duration::from_secs(2),
+            "the VRRP interface is down but regha keeps the VIP:\n{}",
+            agent.log()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    wait_holder(
+        &lab.lb2,
+        None,
+        Duration::from_secs(3),
+        "keepalived master",
+        &logs,
+    );
+    lab.sw.set_port(&lab.lb1, true);
+    regha_master("the link is back: regha preempts");
 }

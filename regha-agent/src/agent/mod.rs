@@ -293,9 +293,9 @@ impl Agent {
         Ok(())
     }
 
-    /// The priority tracking asks for: keepalived's weight semantics over
-    /// "at least `min_healthy` backends are up".
-    fn tracked(&self) -> Option<crate::vrrp::Tracked> {
+    /// `track_backends`' condition: "at least `min_healthy` backends are
+    /// up" (the VRRP instance weighs it with the other trackers).
+    fn backends_ok(&self) -> Option<bool> {
         let vrrp = self.config.vrrp.as_ref()?;
         let track = vrrp.track_backends?;
         let up = self
@@ -312,12 +312,7 @@ impl Agent {
                 })
             })
             .sum::<usize>() as u32;
-        let ok = up >= track.min_healthy;
-        Some(crate::vrrp::effective_priority(
-            vrrp.priority,
-            track.weight,
-            ok,
-        ))
+        Some(up >= track.min_healthy)
     }
 
     fn longest_timeout(&self) -> Duration {
@@ -373,8 +368,8 @@ impl Agent {
         if !plan.is_empty() {
             self.apply(plan);
         }
-        if let (Some(t), Some(v)) = (self.tracked(), &self.vrrp) {
-            v.tracked.send_if_modified(|cur| {
+        if let (Some(t), Some(v)) = (self.backends_ok(), &self.vrrp) {
+            v.backends_ok.send_if_modified(|cur| {
                 let changed = *cur != t;
                 *cur = t;
                 changed

@@ -172,6 +172,10 @@ pub struct VrrpConfig {
     pub virtual_ipaddresses: Vec<(IpAddr, u8)>,
     /// `track_backends`: priority tracking of backend health. Default none.
     pub track_backends: Option<TrackBackends>,
+    /// `track_scripts`: keepalived's `vrrp_script` + `track_script`. Default empty.
+    pub track_scripts: Vec<TrackScript>,
+    /// `track_interfaces`: keepalived's `track_interface`. Default empty.
+    pub track_interfaces: Vec<TrackInterface>,
     /// `notify`: scripts run on transitions. Default: none of them.
     pub notify: NotifyScripts,
 }
@@ -197,6 +201,44 @@ pub struct TrackBackends {
     /// the condition holds; negative: added while it fails; 0: the instance
     /// goes to FAULT (releases the VIPs) while it fails. The result is
     /// clamped to 1..=254, and ignored at priority 255.
+    pub weight: i32,
+}
+
+/// `vrrp.track_scripts[]`: a check run periodically, weighted as
+/// keepalived's `vrrp_script`. Exit status 0 is success; anything else, a
+/// failure to start, or running past `timeout` (the process is then
+/// killed) is a failure.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TrackScript {
+    /// `name`: required, unique among the scripts, `[A-Za-z0-9_.-]{1,63}`.
+    pub name: String,
+    /// `script`, first word: the program, an absolute path. It is run
+    /// directly, without a shell.
+    pub program: PathBuf,
+    /// `script`, the other words (split on whitespace): its arguments.
+    pub args: Vec<String>,
+    /// `interval`: from the start of one run to the start of the next,
+    /// >0 and at most 1h. Default 1s.
+    pub interval: Duration,
+    /// `timeout`: a run still going after this is killed and counts as a
+    /// failure; >0 and at most 1h. Default: the interval.
+    pub timeout: Duration,
+    /// `weight`: -254..=254, default 0. As [`TrackBackends::weight`].
+    pub weight: i32,
+    /// `rise`: successes in a row to count as up again, 1..=100. Default 1.
+    pub rise: u32,
+    /// `fall`: failures in a row to count as down, 1..=100. Default 1.
+    pub fall: u32,
+}
+
+/// `vrrp.track_interfaces[]`: an interface whose link state is tracked
+/// (up: administratively up and running, i.e. with carrier).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TrackInterface {
+    /// `name`: required, an interface name, unique in the list.
+    pub name: String,
+    /// `weight`: -254..=254, default 0. As [`TrackBackends::weight`], the
+    /// condition being "the link is up".
     pub weight: i32,
 }
 
@@ -471,6 +513,10 @@ mod raw {
         pub(super) unicast_peers: Vec<String>,
         pub(super) virtual_ipaddresses: Option<Vec<String>>,
         pub(super) track_backends: Option<TrackBackends>,
+        #[serde(default)]
+        pub(super) track_scripts: Vec<TrackScript>,
+        #[serde(default)]
+        pub(super) track_interfaces: Vec<TrackInterface>,
         pub(super) notify: Option<Notify>,
     }
 
@@ -478,6 +524,25 @@ mod raw {
     #[serde(deny_unknown_fields)]
     pub(super) struct TrackBackends {
         pub(super) min_healthy: Option<i64>,
+        pub(super) weight: Option<i64>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub(super) struct TrackScript {
+        pub(super) name: Option<String>,
+        pub(super) script: Option<String>,
+        pub(super) interval: Option<String>,
+        pub(super) timeout: Option<String>,
+        pub(super) weight: Option<i64>,
+        pub(super) rise: Option<i64>,
+        pub(super) fall: Option<i64>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub(super) struct TrackInterface {
+        pub(super) name: Option<String>,
         pub(super) weight: Option<i64>,
     }
 

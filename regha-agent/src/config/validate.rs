@@ -23,6 +23,7 @@ use super::{
     ServiceConfig, StatsAuth, StatsConfig, TrackBackends, VrrpConfig, VrrpVersion, XdpModeSetting,
     duration, raw,
 };
+use super::{TrackInterface, TrackScript};
 use crate::maglev::{is_prime, next_prime};
 
 /// Below 1024 entries the LRU evicts live flows under any real load; above
@@ -200,12 +201,14 @@ fn vrrp(c: &mut Check, v: &raw::Vrrp) -> Option<VrrpConfig> {
             Some(1),
             1..=max,
         );
-        let weight = c.int(&format!("{at}.weight"), t.weight, Some(0), -254..=254);
+        let weight = c.int(&format!("{at}.weight"), t.weight, Some(0), TRACK_WEIGHTS);
         Some(TrackBackends {
             min_healthy: min_healthy?,
             weight: weight?,
         })
     });
+    let track_scripts = track_scripts(c, &v.track_scripts);
+    let track_interfaces = track_interfaces(c, &v.track_interfaces);
     let none = raw::Notify::default();
     let n = v.notify.as_ref().unwrap_or(&none);
     let mut script = |key: &str, text: &Option<String>| {
@@ -233,7 +236,91 @@ fn vrrp(c: &mut Check, v: &raw::Vrrp) -> Option<VrrpConfig> {
         unicast_peers: unicast_peers?,
         virtual_ipaddresses: vips?,
         track_backends: track_backends?,
+        track_scripts: track_scripts?,
+        track_interfaces: track_interfaces?,
         notify,
+    })
+}
+
+/// The weight of a tracked object, as keepalived bounds it.
+const TRACK_WEIGHTS: RangeInclusive<i64> = -254..=254;
+
+fn track_scripts(c: &mut Check, list: &[raw::TrackScript]) -> Option<Vec<TrackScript>> {
+    let mut names: Vec<(String, String)> = Vec::new();
+    each(c, "vrrp.track_scripts", list, |c, at, s| {
+        let path = |key: &str| format!("{at}.{key}");
+        let name = c.required(&path("name"), s.name.as_deref(), "a name for logs");
+        let name = name.and_then(|n| c.result(&path("name"), check_name(n).map(|()| n.to_owned())));
+        if let Some(n) = &name {
+            if let Some((_, other)) = names.iter().find(|(m, _)| m == n) {
+                c.fail::<()>(path("name"), format!("{n:?} is also the name of {other}"));
+            }
+            names.push((n.clone(), at.to_owned()));
+        }
+        let script = c.required(
+            &path("script"),
+            s.script.as_deref(),
+            "an absolute path, then arguments (run without a shell)",
+        );
+        let command = script.and_then(|text| {
+            let mut words = text.split_whitespace();
+            let Some(program) = words.next() else {
+                return c.fail(path("script"), "empty: expected an absolute path");
+            };
+            let program = c.absolute(&path("script"), program)?;
+            Some((program, words.map(str::to_owned).collect::<Vec<_>>()))
+        });
+        let interval = c.dur(
+            &path("interval"),
+            s.interval.as_deref(),
+            Duration::from_secs(1),
+        );
+        let interval = interval
+            .and_then(|i| c.result(&path("interval"), at_most(i, MAX_HEALTH_INTERVAL, "1h")));
+        let timeout = match s.timeout.as_deref() {
+            None => interval,
+            Some(t) => c
+                .dur(&path("timeout"), Some(t), Duration::ZERO)
+                .and_then(|t| c.result(&path("timeout"), at_most(t, MAX_HEALTH_INTERVAL, "1h"))),
+        };
+        let weight = c.int(&path("weight"), s.weight, Some(0), TRACK_WEIGHTS);
+        let rise = c.int(&path("rise"), s.rise, Some(1), 1..=100);
+        let fall = c.int(&path("fall"), s.fall, Some(1), 1..=100);
+        let (program, args) = command?;
+        Some(TrackScript {
+            name: name?,
+            program,
+            args,
+            interval: interval?,
+            timeout: timeout?,
+            weight: weight?,
+            rise: rise?,
+            fall: fall?,
+        })
+    })
+}
+
+fn track_interfaces(c: &mut Check, list: &[raw::TrackInterface]) -> Option<Vec<TrackInterface>> {
+    let mut names: Vec<(String, String)> = Vec::new();
+    each(c, "vrrp.track_interfaces", list, |c, at, t| {
+        let path = |key: &str| format!("{at}.{key}");
+        let name = c.required(&path("name"), t.name.as_deref(), "an interface name");
+        let name =
+            name.and_then(|n| c.result(&path("name"), check_ifname(n).map(|()| n.to_owned())));
+        if let Some(n) = &name {
+            if let Some((_, other)) = names.iter().find(|(m, _)| m == n) {
+                c.fail::<()>(
+                    path("name"),
+                    format!("{n:?} is listed twice (also {other})"),
+                );
+            }
+            names.push((n.clone(), at.to_owned()));
+        }
+        let weight = c.int(&path("weight"), t.weight, Some(0), TRACK_WEIGHTS);
+        Some(TrackInterface {
+            name: name?,
+            weight: weight?,
+        })
     })
 }
 

@@ -8,9 +8,16 @@
 //! ```text
 //!  socket --advert--> +---------+ --SendAdvert--> socket
 //!  timer  ----------> | Machine | --TakeVips----> netlink add + GARP/NA
-//!  priority (watch) -> |         | --ReleaseVips-> netlink remove
+//!  TrackState -------> |         | --ReleaseVips-> netlink remove
 //!  shutdown --------> +---------+ --Transition--> state (watch), notify script
+//!     ^
+//!     +-- backend condition (watch, from the agent)
+//!     +-- tracked scripts, link events (mpsc, from trackers.rs)
 //! ```
+//!
+//! Every tracking input updates the pure `TrackState`; when the resulting
+//! effective priority (or FAULT) differs from the last one fed to the
+//! machine, the machine gets `SetPriority` and/or `Fault`.
 
 use std::{
     collections::HashMap,
@@ -20,13 +27,15 @@ use std::{
 };
 
 use rtnetlink::Handle;
-use tokio::sync::{oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{debug, info, warn};
 
 use super::{
     network::{Destination, VrrpSocket},
     packet::{self, Advert, Expect, Reject, V3Checksum},
     state::{Action, Event, Machine, Params, State},
+    track::TrackState,
+    trackers::{self, TrackEvent},
 };
 use crate::{
     agent::role,
@@ -53,7 +62,9 @@ pub enum Tracked {
 
 pub struct InstanceHandle {
     pub status: watch::Receiver<VrrpStatus>,
-    pub tracked: watch::Sender<Tracked>,
+    /// `track_backends`' condition ("at least min_healthy are up"), as the
+    /// agent computes it; ignored without `track_backends`.
+    pub backends_ok: watch::Sender<bool>,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -130,9 +141,23 @@ pub fn start(
         rejected: HashMap::new(),
     };
     let (status_tx, status_rx) = watch::channel(status);
-    let (tracked_tx, tracked_rx) = watch::channel(Tracked::Priority(config.priority));
+    let (backends_tx, backends_rx) = watch::channel(true);
+    let (track_tx, track_rx) = mpsc::unbounded_channel();
+    let mut links: Vec<String> = config
+        .track_interfaces
+        .iter()
+        .map(|t| t.name.clone())
+        .collect();
+    links.push(iface.name.clone());
+    for s in &config.track_scripts {
+        info!(script = %s.name, command = %trackers::command_line(s), weight = s.weight, "tracking a script");
+    }
+    let trackers = trackers::start(&config.track_scripts, links, track_tx)?;
     let (stop_tx, stop_rx) = oneshot::channel();
     let instance = Instance {
+        track: TrackState::new(&config, &iface.name),
+        applied: Tracked::Priority(config.priority),
+        _trackers: trackers,
         machine: Machine::new(params),
         socket,
         config,
@@ -141,16 +166,20 @@ pub fn start(
         status: status_tx,
         notify_stop,
     };
-    let task = tokio::spawn(instance.run(tracked_rx, stop_rx));
+    let task = tokio::spawn(instance.run(backends_rx, track_rx, stop_rx));
     Ok(InstanceHandle {
         status: status_rx,
-        tracked: tracked_tx,
+        backends_ok: backends_tx,
         stop: Some(stop_tx),
         task,
     })
 }
 
 struct Instance {
+    track: TrackState,
+    /// The tracking result the machine last got.
+    applied: Tracked,
+    _trackers: trackers::Trackers,
     machine: Machine,
     socket: VrrpSocket,
     config: VrrpConfig,
@@ -194,9 +223,15 @@ impl Instance {
         }
     }
 
-    async fn run(mut self, mut tracked: watch::Receiver<Tracked>, mut stop: oneshot::Receiver<()>) {
+    async fn run(
+        mut self,
+        mut backends: watch::Receiver<bool>,
+        mut track_rx: mpsc::UnboundedReceiver<TrackEvent>,
+        mut stop: oneshot::Receiver<()>,
+    ) {
         let expect = self.expect();
         let mut buf = vec![0u8; 2048];
+        self.retrack().await;
         let start = self.machine.handle(Event::Startup, Instant::now());
         self.execute(start).await;
         loop {
@@ -237,26 +272,34 @@ impl Instance {
                     }
                 },
                 () = sleep => Some(Event::Timer),
-                r = tracked.changed() => match r {
-                    Ok(()) => Some(match *tracked.borrow_and_update() {
-                        Tracked::Priority(p) => Event::SetPriority(p),
-                        Tracked::Fault => Event::Fault(true),
-                    }),
-                    Err(_) => None,
-                },
+                r = backends.changed() => {
+                    if r.is_ok() {
+                        let ok = *backends.borrow_and_update();
+                        self.track.set_backends(ok);
+                    }
+                    self.retrack().await;
+                    None
+                }
+                Some(ev) = track_rx.recv() => {
+                    match ev {
+                        TrackEvent::Script { index, success } => {
+                            if let Some(ok) = self.track.script_ran(index, success) {
+                                let name = self.config.track_scripts.get(index).map(|s| s.name.as_str());
+                                info!(script = name, ok, "tracked script changed");
+                            }
+                        }
+                        TrackEvent::Link { name, up } => self.track.link(&name, up),
+                    }
+                    self.retrack().await;
+                    None
+                }
             };
             if let Some(event) = event {
-                let leaving_fault =
-                    matches!(event, Event::SetPriority(_)) && self.machine.state() == State::Fault;
-                let mut actions = Vec::new();
-                if leaving_fault {
-                    actions.extend(self.machine.handle(Event::Fault(false), Instant::now()));
-                }
                 if let Event::Advert { from, .. } = &event {
                     let from = *from;
                     self.status.send_modify(|s| s.master = Some(from));
                 }
-                actions.extend(self.machine.handle(event, Instant::now()));
+                let actions = self.machine.handle(event, Instant::now());
                 self.execute(actions).await;
             }
         }
@@ -265,6 +308,30 @@ impl Instance {
         if let Some(script) = self.notify_stop.take() {
             run_notify(script);
         }
+    }
+
+    /// Feeds the machine the tracking result if it changed: the priority
+    /// first, so that leaving FAULT starts with the right one.
+    async fn retrack(&mut self) {
+        let now = self.track.tracked();
+        if now == self.applied {
+            return;
+        }
+        info!(vrid = self.config.virtual_router_id, from = ?self.applied, to = ?now, "tracking changed the priority");
+        self.applied = now;
+        let mut actions = Vec::new();
+        match now {
+            Tracked::Fault => {
+                actions.extend(self.machine.handle(Event::Fault(true), Instant::now()))
+            }
+            Tracked::Priority(p) => {
+                actions.extend(self.machine.handle(Event::SetPriority(p), Instant::now()));
+                actions.extend(self.machine.handle(Event::Fault(false), Instant::now()));
+            }
+        }
+        self.status
+            .send_modify(|s| s.priority = self.machine.priority());
+        self.execute(actions).await;
     }
 
     fn interval_of(&self, a: &Advert) -> Duration {
@@ -348,10 +415,10 @@ impl Instance {
                         vrid = self.config.virtual_router_id,
                         ?from,
                         ?to,
-                        priority = self.machine.params().priority,
+                        priority = self.machine.priority(),
                         "VRRP transition"
                     );
-                    let priority = self.machine.params().priority;
+                    let priority = self.machine.priority();
                     self.status.send_modify(|s| {
                         s.state = to;
                         s.priority = priority;
