@@ -1,4 +1,6 @@
-//! `regha-agent check-config`: validates, touches nothing.
+//! `regha-agent check-config`: validates, touches nothing. Problems make it
+//! exit 1; warnings (valid, but probably not what was meant) are printed
+//! and it still exits 0.
 
 use std::process::ExitCode;
 
@@ -17,6 +19,9 @@ pub fn run(opts: &AgentOptions) -> ExitCode {
                     .map(|s| s.backends.len())
                     .sum::<usize>()
             );
+            for w in config.warnings() {
+                println!("  warning: {w}");
+            }
             ExitCode::SUCCESS
         }
         Err(errors) => {

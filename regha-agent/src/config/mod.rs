@@ -176,6 +176,23 @@ pub struct VrrpConfig {
     pub track_scripts: Vec<TrackScript>,
     /// `track_interfaces`: keepalived's `track_interface`. Default empty.
     pub track_interfaces: Vec<TrackInterface>,
+    /// `peer_priorities`: the configured priorities of the other hosts on
+    /// this VRID, each 1..=255. Default empty. Only `check-config` (and the
+    /// agent's start-up log) reads it: a host's config does not otherwise
+    /// know its peers' priorities, and without them no one can tell whether
+    /// a tracker's weight can change who is master.
+    ///
+    /// The check assumes the peers track the same things with the same
+    /// weights (a mirrored keepalived pair). Then, against a peer of
+    /// priority P, a tracker of weight w failing on one side only moves the
+    /// difference of the two priorities by |w|; it can change who is master
+    /// only if |w| > |priority - P| (at |w| = the gap the priorities tie and
+    /// the primary address decides, which is not the tracker's doing).
+    /// A tracker whose |w| is at most the gap to every listed peer is
+    /// reported as a warning. keepalived's usual 101/100 pair has a gap of
+    /// 1: `weight: 2` and `weight: -50` both can flip it, `weight: 1` cannot.
+    /// Weight 0 (FAULT) always hands over and is never reported.
+    pub peer_priorities: Vec<u8>,
     /// `notify`: scripts run on transitions. Default: none of them.
     pub notify: NotifyScripts,
 }
@@ -407,6 +424,15 @@ impl Config {
         validate::validate(raw)
     }
 
+    /// What is valid but probably not what was meant, each with its field
+    /// path (`check-config` prints them and still exits 0).
+    pub fn warnings(&self) -> Vec<ConfigError> {
+        self.vrrp
+            .as_ref()
+            .map(validate::vrrp_warnings)
+            .unwrap_or_default()
+    }
+
     /// Reads, parses and validates the file at `path`.
     pub fn load(path: impl AsRef<Path>) -> Result<Config, ConfigErrors> {
         let path = path.as_ref();
@@ -517,6 +543,8 @@ mod raw {
         pub(super) track_scripts: Vec<TrackScript>,
         #[serde(default)]
         pub(super) track_interfaces: Vec<TrackInterface>,
+        #[serde(default)]
+        pub(super) peer_priorities: Vec<i64>,
         pub(super) notify: Option<Notify>,
     }
 

@@ -301,6 +301,7 @@ fn vrrp_defaults() {
         track_backends: None,
         track_scripts: vec![],
         track_interfaces: vec![],
+        peer_priorities: vec![],
         notify: NotifyScripts::default(),
     };
     assert_eq!(v, expected);
@@ -860,4 +861,81 @@ fn tracker_problems_name_their_field() {
         "    - { name: eth1, weigth: 2 }\n",
     ));
     assert!(e[0].message.contains("unknown field `weigth`"), "{e:?}");
+}
+
+#[test]
+fn a_weight_that_cannot_change_the_master_is_a_warning() {
+    // (priority, peer_priorities, track_backends weight, warned, what)
+    let cases: &[(u8, &str, i32, bool, &str)] = &[
+        (
+            101,
+            "[100]",
+            2,
+            false,
+            "keepalived's pair: +2 flips 101/100",
+        ),
+        (101, "[100]", -50, false, "-50 flips it too"),
+        (101, "[100]", 1, true, "+1 only ties: the address decides"),
+        (
+            101,
+            "[100]",
+            0,
+            false,
+            "weight 0 is FAULT: always hands over",
+        ),
+        (
+            150,
+            "[100, 50]",
+            -50,
+            true,
+            "50 is not more than the gap of 50",
+        ),
+        (
+            150,
+            "[100, 140]",
+            -20,
+            false,
+            "it can flip against the closer peer",
+        ),
+        (
+            100,
+            "[100]",
+            2,
+            false,
+            "equal priorities: any weight decides",
+        ),
+        (101, "[]", 1, false, "no peers listed: nothing to say"),
+        (255, "[]", -50, true, "the owner is never tracked"),
+    ];
+    for &(priority, peers, weight, warned, what) in cases {
+        let yaml = edit(&[
+            ("priority: 101", &format!("priority: {priority}")),
+            (
+                "weight: -50 }",
+                &format!("weight: {weight} }}\n  peer_priorities: {peers}"),
+            ),
+        ]);
+        let warnings = parse(&yaml).warnings();
+        assert_eq!(!warnings.is_empty(), warned, "{what}: {warnings:?}");
+        if warned {
+            assert_eq!(warnings[0].path, "vrrp.track_backends.weight", "{what}");
+        }
+    }
+    // Every tracker is checked, and named by its own path.
+    let yaml = with_trackers(SCRIPTS, INTERFACES).replace(
+        "  track_scripts:",
+        "  peer_priorities: [100]\n  track_scripts:",
+    );
+    let yaml = yaml.replace("weight: 2\n", "weight: 1\n");
+    let paths: Vec<String> = parse(&yaml)
+        .warnings()
+        .into_iter()
+        .map(|w| w.path)
+        .collect();
+    assert_eq!(paths, ["vrrp.track_scripts[0].weight"]);
+    assert_error(
+        &edit(&[("weight: -50 }", "weight: -50 }\n  peer_priorities: [0]")]),
+        "vrrp.peer_priorities[0]",
+        "0 is out of range 1..=255",
+    );
 }

@@ -207,6 +207,9 @@ fn vrrp(c: &mut Check, v: &raw::Vrrp) -> Option<VrrpConfig> {
             weight: weight?,
         })
     });
+    let peer_priorities = each(c, "vrrp.peer_priorities", &v.peer_priorities, |c, p, &n| {
+        c.int::<u8>(p, Some(n), None, 1..=255)
+    });
     let track_scripts = track_scripts(c, &v.track_scripts);
     let track_interfaces = track_interfaces(c, &v.track_interfaces);
     let none = raw::Notify::default();
@@ -238,8 +241,54 @@ fn vrrp(c: &mut Check, v: &raw::Vrrp) -> Option<VrrpConfig> {
         track_backends: track_backends?,
         track_scripts: track_scripts?,
         track_interfaces: track_interfaces?,
+        peer_priorities: peer_priorities?,
         notify,
     })
+}
+
+/// Trackers whose weight cannot change who is master, given
+/// `peer_priorities` (the reasoning is on [`VrrpConfig::peer_priorities`]).
+pub(super) fn vrrp_warnings(v: &VrrpConfig) -> Vec<ConfigError> {
+    let mut trackers: Vec<(String, i32)> = Vec::new();
+    if let Some(t) = v.track_backends {
+        trackers.push(("vrrp.track_backends.weight".into(), t.weight));
+    }
+    for (i, s) in v.track_scripts.iter().enumerate() {
+        trackers.push((format!("vrrp.track_scripts[{i}].weight"), s.weight));
+    }
+    for (i, t) in v.track_interfaces.iter().enumerate() {
+        trackers.push((format!("vrrp.track_interfaces[{i}].weight"), t.weight));
+    }
+    let mut out = Vec::new();
+    for (path, weight) in trackers.into_iter().filter(|(_, w)| *w != 0) {
+        if v.priority == 255 {
+            out.push(ConfigError::new(
+                path,
+                format!("{weight} does nothing: priority 255 (the address owner) is never changed by tracking; use weight 0 to hand over on failure"),
+            ));
+            continue;
+        }
+        let Some(gap) = v
+            .peer_priorities
+            .iter()
+            .map(|&p| i32::from(v.priority).abs_diff(i32::from(p)))
+            .min()
+        else {
+            continue;
+        };
+        if weight.unsigned_abs() <= gap {
+            let peers: Vec<String> = v.peer_priorities.iter().map(u8::to_string).collect();
+            out.push(ConfigError::new(
+                path,
+                format!(
+                    "{weight} cannot change who is master: priority {} is at least {gap} away from every peer in vrrp.peer_priorities ({}); use a weight above {gap} in size, or 0 for FAULT",
+                    v.priority,
+                    peers.join(", ")
+                ),
+            ));
+        }
+    }
+    out
 }
 
 /// The weight of a tracked object, as keepalived bounds it.
