@@ -37,13 +37,14 @@ pub struct ImportArgs {
 /// Exit 0 when the output passes check-config; 1 when nothing could be
 /// imported or the output does not pass (it is still written, to be fixed).
 pub fn run(args: &ImportArgs) -> Result<ExitCode> {
-    let (keepalived, haproxy) = match read_inputs(args.keepalived.as_deref(), args.haproxy.as_deref()) {
-        Ok(texts) => texts,
-        Err(e) => {
-            eprintln!("regha-agent import: {e}");
-            return Ok(ExitCode::FAILURE);
-        }
-    };
+    let (keepalived, haproxy) =
+        match read_inputs(args.keepalived.as_deref(), args.haproxy.as_deref()) {
+            Ok(texts) => texts,
+            Err(e) => {
+                eprintln!("regha-agent import: {e}");
+                return Ok(ExitCode::FAILURE);
+            }
+        };
     let k_name = args.keepalived.as_ref().map(|p| p.display().to_string());
     let h_name = args.haproxy.as_ref().map(|p| p.display().to_string());
     let options = ImportOptions {

@@ -140,11 +140,7 @@ pub(super) fn sections(text: &str, diag: &mut Diag<'_>) -> Vec<Section> {
             }),
             None => match out.last_mut() {
                 Some(s) => s.lines.push(Line { no, words }),
-                None => diag.warn(
-                    no,
-                    format!("`{first}` before any section: ignored"),
-                    None,
-                ),
+                None => diag.warn(no, format!("`{first}` before any section: ignored"), None),
             },
         }
     }
@@ -388,7 +384,10 @@ pub(super) fn read(file: &str, text: &str, warnings: &mut Vec<Warning>) -> Proxi
             }
             Kind::Other => diag.note(
                 s.line,
-                format!("`{} {}` section: nothing for regha in it, ignored", s.keyword, s.name),
+                format!(
+                    "`{} {}` section: nothing for regha in it, ignored",
+                    s.keyword, s.name
+                ),
                 None,
             ),
         }
@@ -398,7 +397,11 @@ pub(super) fn read(file: &str, text: &str, warnings: &mut Vec<Warning>) -> Proxi
 
 fn report_unknown(p: &Proxy, diag: &mut Diag<'_>) {
     for (line, d) in &p.unknown {
-        diag.warn(*line, format!("`{d}` in {}: not known to the import, ignored", p.name), None);
+        diag.warn(
+            *line,
+            format!("`{d}` in {}: not known to the import, ignored", p.name),
+            None,
+        );
     }
 }
 
@@ -453,7 +456,9 @@ impl Proxy {
             "default_backend" => self.default_backend = Some((l.no, l.word(1).to_owned())),
             "use_backend" => self.use_backend.push(l.no),
             "server" => self.servers.push(server(l, diag)),
-            "default-server" => params(&l.words[1..], l.no, &mut st.default_server, &mut Vec::new()),
+            "default-server" => {
+                params(&l.words[1..], l.no, &mut st.default_server, &mut Vec::new())
+            }
             "mode" => st.mode = Some((l.no, l.word(1).to_owned())),
             "balance" => st.balance = Some((l.no, rest())),
             "hash-type" => st.hash_type = Some((l.no, rest())),
@@ -477,7 +482,9 @@ impl Proxy {
                 });
                 http_check(chk, l);
             }
-            "timeout" if l.word(1) == "check" => st.timeout_check = Some((l.no, l.word(2).to_owned())),
+            "timeout" if l.word(1) == "check" => {
+                st.timeout_check = Some((l.no, l.word(2).to_owned()))
+            }
             "timeout" | "maxconn" | "fullconn" | "retries" | "backlog" | "rate-limit" => {
                 st.limits.push((l.no, text));
             }
@@ -499,7 +506,10 @@ fn binds(l: &Line, diag: &mut Diag<'_>) -> Vec<Bind> {
         return out;
     };
     let opts = &l.words[2..];
-    if let Some(o) = opts.iter().find(|o| matches!(o.as_str(), "ssl" | "crt" | "accept-proxy" | "transparent")) {
+    if let Some(o) = opts
+        .iter()
+        .find(|o| matches!(o.as_str(), "ssl" | "crt" | "accept-proxy" | "transparent"))
+    {
         diag.warn(
             l.no,
             format!("`bind ... {o}`: regha forwards packets unchanged, it does not terminate TLS or read PROXY headers"),
@@ -513,8 +523,16 @@ fn binds(l: &Line, diag: &mut Diag<'_>) -> Vec<Bind> {
             .trim_start_matches("tcp@")
             .trim_start_matches("tcp4@")
             .trim_start_matches("tcp6@");
-        if item.starts_with("unix@") || item.starts_with('/') || item.starts_with("abns@") || item.starts_with("fd@") {
-            diag.warn(l.no, format!("`bind {item}` is not an IP socket: ignored"), None);
+        if item.starts_with("unix@")
+            || item.starts_with('/')
+            || item.starts_with("abns@")
+            || item.starts_with("fd@")
+        {
+            diag.warn(
+                l.no,
+                format!("`bind {item}` is not an IP socket: ignored"),
+                None,
+            );
             continue;
         }
         let Some(colon) = item.rfind(':') else {
@@ -529,14 +547,22 @@ fn binds(l: &Line, diag: &mut Diag<'_>) -> Vec<Bind> {
             h => match h.parse::<IpAddr>() {
                 Ok(a) => (Some(a), false),
                 Err(_) => {
-                    diag.warn(l.no, format!("`bind {item}`: {h:?} is not an IP address: ignored"), Some("write the address the name resolves to"));
+                    diag.warn(
+                        l.no,
+                        format!("`bind {item}`: {h:?} is not an IP address: ignored"),
+                        Some("write the address the name resolves to"),
+                    );
                     continue;
                 }
             },
         };
         let (lo, hi) = ports.split_once('-').unwrap_or((ports, ports));
         let (Ok(lo), Ok(hi)) = (lo.parse::<u16>(), hi.parse::<u16>()) else {
-            diag.warn(l.no, format!("`bind {item}`: {ports:?} is not a port: ignored"), None);
+            diag.warn(
+                l.no,
+                format!("`bind {item}`: {ports:?} is not a port: ignored"),
+                None,
+            );
             continue;
         };
         if lo == 0 || hi < lo || hi - lo >= 64 {
@@ -579,7 +605,10 @@ fn params(words: &[String], line: usize, p: &mut ServerParams, ignored: &mut Vec
             }
             _ => {
                 // Anything else takes one value (`maxconn 100`, `fastinter 1s`).
-                ignored.push(format!("{w} {}", value.as_ref().map_or("", |v| v.1.as_str())));
+                ignored.push(format!(
+                    "{w} {}",
+                    value.as_ref().map_or("", |v| v.1.as_str())
+                ));
             }
         }
         i += 2;
@@ -651,10 +680,15 @@ fn http_check(c: &mut HttpCheck, l: &Line) {
                     "meth" => c.method = v,
                     "uri" => c.uri = v,
                     "hdr" => {
-                        if w == "hdr" && args.get(i + 1).is_some_and(|n| n.eq_ignore_ascii_case("host")) {
+                        if w == "hdr"
+                            && args
+                                .get(i + 1)
+                                .is_some_and(|n| n.eq_ignore_ascii_case("host"))
+                        {
                             c.host = args.get(i + 2).cloned();
                         } else {
-                            c.unused.push((l.no, format!("hdr {}", v.unwrap_or_default())));
+                            c.unused
+                                .push((l.no, format!("hdr {}", v.unwrap_or_default())));
                         }
                         i += 3;
                         continue;

@@ -125,7 +125,11 @@ fn parse_block(
             let block = parse_block(toks, pos, depth + 1, Some(t.line), diag)?;
             match out.last_mut() {
                 Some(s) if s.block.is_none() => s.block = Some(block),
-                _ => diag.warn(t.line, "a `{` block with no keyword before it: ignored", None),
+                _ => diag.warn(
+                    t.line,
+                    "a `{` block with no keyword before it: ignored",
+                    None,
+                ),
             }
         } else {
             let mut words = vec![t.clone()];
@@ -362,7 +366,14 @@ const INSTANCE_MINOR: &[&str] = &[
 ];
 
 const SCRIPT_KEYS: &[&str] = &[
-    "script", "interval", "timeout", "weight", "rise", "fall", "user", "init_fail",
+    "script",
+    "interval",
+    "timeout",
+    "weight",
+    "rise",
+    "fall",
+    "user",
+    "init_fail",
 ];
 
 const AUTH_KEYS: &[&str] = &["auth_type", "auth_pass"];
@@ -675,7 +686,16 @@ fn named_weights(block: &[Stmt]) -> Vec<At<(String, Option<String>)>> {
 }
 
 /// Options of a `virtual_ipaddress` entry that take a value.
-const VIP_VALUED: &[&str] = &["brd", "broadcast", "dev", "scope", "label", "peer", "track_group", "metric"];
+const VIP_VALUED: &[&str] = &[
+    "brd",
+    "broadcast",
+    "dev",
+    "scope",
+    "label",
+    "peer",
+    "track_group",
+    "metric",
+];
 
 /// `virtual_ipaddress` entries: `IP[/prefix] [dev X] [label X] ...`, one
 /// per line or several on one line.
@@ -693,7 +713,11 @@ fn vips(block: &[Stmt], diag: &mut Diag<'_>) -> Vec<At<Vip>> {
                     "label" => last.v.label = Some(value),
                     _ => last.v.other.push(format!("{word} {value}")),
                 },
-                None => diag.warn(t.line, format!("`{word}` before any address: ignored"), None),
+                None => diag.warn(
+                    t.line,
+                    format!("`{word}` before any address: ignored"),
+                    None,
+                ),
             }
             i += 2;
             continue;
@@ -711,7 +735,11 @@ fn vips(block: &[Stmt], diag: &mut Diag<'_>) -> Vec<At<Vip>> {
             // `home`, `-nodad`, `nodad`, `noprefixroute`, `no_track`, ...
             last.v.other.push(word.to_owned());
         } else {
-            diag.warn(t.line, format!("virtual_ipaddress {word:?} is not an IP address: ignored"), None);
+            diag.warn(
+                t.line,
+                format!("virtual_ipaddress {word:?} is not an IP address: ignored"),
+                None,
+            );
         }
         i += 1;
     }

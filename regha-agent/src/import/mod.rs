@@ -93,7 +93,9 @@ pub enum ImportError {
         line: usize,
         message: String,
     },
-    #[error("{file}: no `vrrp_instance` block: leave --keepalived out for a static role, or point it at the file with the instance")]
+    #[error(
+        "{file}: no `vrrp_instance` block: leave --keepalived out for a static role, or point it at the file with the instance"
+    )]
     NoInstance { file: String },
     #[error("{file}: no `vrrp_instance {name}`; the file has: {available}")]
     InstanceNotFound {
@@ -149,10 +151,7 @@ pub fn import_with(
     }
     let mut warnings = Vec::new();
 
-    let proxies = match haproxy {
-        Some((name, text)) => Some((name, haproxy::read(name, text, &mut warnings))),
-        None => None,
-    };
+    let proxies = haproxy.map(|(name, text)| (name, haproxy::read(name, text, &mut warnings)));
     let vrrp = match keepalived {
         Some((name, text)) => {
             let conf = keepalived::read(name, text, &mut warnings)?;
@@ -188,7 +187,10 @@ pub fn import_with(
         sources.push(format!("haproxy:    {name}"));
     }
     let interface = match (&options.interface, &vrrp) {
-        (Some(i), _) => Some(emit::Noted::new(i.clone(), "--interface on the command line")),
+        (Some(i), _) => Some(emit::Noted::new(
+            i.clone(),
+            "--interface on the command line",
+        )),
         (None, Some(v)) => v.interface.clone(),
         (None, None) => None,
     };
@@ -219,7 +221,18 @@ pub fn import_with(
         services,
         stats,
     };
+    // A backend shared by several services is read once per service: the
+    // same warning twice says nothing new.
     warnings.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
+    let mut seen: Vec<(String, usize, String)> = Vec::new();
+    warnings.retain(|w| {
+        let key = (w.file.clone(), w.line, w.message.clone());
+        let new = !seen.contains(&key);
+        if new {
+            seen.push(key);
+        }
+        new
+    });
     Ok(Imported {
         yaml: emit::yaml(&draft),
         warnings,
@@ -285,6 +298,9 @@ impl<'a> Diag<'a> {
 
 /// `line 3`, `lines 3, 7, 9`: for grouped warnings.
 fn lines_list(lines: &[usize]) -> String {
+    let mut lines = lines.to_vec();
+    lines.sort_unstable();
+    lines.dedup();
     let list: Vec<String> = lines.iter().map(usize::to_string).collect();
     match list.len() {
         1 => format!("line {}", list[0]),

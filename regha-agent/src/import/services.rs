@@ -31,11 +31,23 @@ pub(super) fn draft(
     warnings: &mut Vec<Warning>,
 ) -> Result<(Vec<ServiceDraft>, Option<StatsDraft>), ImportError> {
     let mut diag = Diag::new(file, warnings);
-    let is_stats = |x: &Proxy| !x.stats.is_empty() && x.servers.is_empty() && x.default_backend.is_none();
+    let is_stats =
+        |x: &Proxy| !x.stats.is_empty() && x.servers.is_empty() && x.default_backend.is_none();
     let mut stats = None;
-    for x in p.proxies.iter().filter(|x| is_stats(x) && !x.binds.is_empty()) {
+    for x in p
+        .proxies
+        .iter()
+        .filter(|x| is_stats(x) && !x.binds.is_empty())
+    {
         if stats.is_some() {
-            diag.warn(x.line, format!("a second stats page ({}): regha has one stats listener, the first is kept", x.name), None);
+            diag.warn(
+                x.line,
+                format!(
+                    "a second stats page ({}): regha has one stats listener, the first is kept",
+                    x.name
+                ),
+                None,
+            );
         } else {
             stats = Some(stats_draft(x, &mut diag));
         }
@@ -45,10 +57,18 @@ pub(super) fn draft(
     let mut used: Vec<&Proxy> = Vec::new();
     let mut taken: Vec<(IpAddr, u16)> = Vec::new();
     let mut first_vip_note = true;
-    for fe in p.proxies.iter().filter(|x| matches!(x.kind, Kind::Frontend | Kind::Listen) && !is_stats(x)) {
+    for fe in p
+        .proxies
+        .iter()
+        .filter(|x| matches!(x.kind, Kind::Frontend | Kind::Listen) && !is_stats(x))
+    {
         if fe.binds.is_empty() {
             if fe.kind == Kind::Frontend {
-                diag.warn(fe.line, format!("frontend {} binds nothing: ignored", fe.name), None);
+                diag.warn(
+                    fe.line,
+                    format!("frontend {} binds nothing: ignored", fe.name),
+                    None,
+                );
             }
             continue;
         }
@@ -58,7 +78,14 @@ pub(super) fn draft(
             match p.find(name) {
                 Some(b) => b,
                 None => {
-                    diag.warn(*line, format!("default_backend {name}: no such backend: frontend {} not imported", fe.name), None);
+                    diag.warn(
+                        *line,
+                        format!(
+                            "default_backend {name}: no such backend: frontend {} not imported",
+                            fe.name
+                        ),
+                        None,
+                    );
                     continue;
                 }
             }
@@ -78,15 +105,27 @@ pub(super) fn draft(
             used.push(be);
         }
         for b in &fe.binds {
-            let Some(vip) = vip_for(b, fe, vips, vip_override, &mut first_vip_note, &mut diag)? else {
+            let Some(vip) = vip_for(b, fe, vips, vip_override, &mut first_vip_note, &mut diag)?
+            else {
                 continue;
             };
             if taken.contains(&(vip, b.port)) {
-                diag.warn(b.line, format!("{vip}:{} is already a service: this bind is not imported again", b.port), None);
+                diag.warn(
+                    b.line,
+                    format!(
+                        "{vip}:{} is already a service: this bind is not imported again",
+                        b.port
+                    ),
+                    None,
+                );
                 continue;
             }
             if services.len() >= 256 {
-                diag.warn(b.line, "more than 256 services: the rest are not imported", None);
+                diag.warn(
+                    b.line,
+                    "more than 256 services: the rest are not imported",
+                    None,
+                );
                 break;
             }
             if let Some(s) = service(fe, be, b, vip, &services, &mut diag) {
@@ -97,7 +136,14 @@ pub(super) fn draft(
     }
     for b in p.proxies.iter().filter(|x| x.kind == Kind::Backend) {
         if !used.iter().any(|u| std::ptr::eq(*u, b)) {
-            diag.note(b.line, format!("backend {} is no frontend's default_backend: not imported", b.name), None);
+            diag.note(
+                b.line,
+                format!(
+                    "backend {} is no frontend's default_backend: not imported",
+                    b.name
+                ),
+                None,
+            );
         }
     }
     grouped_notes(&used, &mut diag);
@@ -120,7 +166,11 @@ fn vip_for(
 ) -> Result<Option<IpAddr>, ImportError> {
     if let Some(a) = b.address {
         if a.is_loopback() || a.is_multicast() || a.is_unspecified() {
-            diag.warn(b.line, format!("bind {a}:{}: not an address clients reach: ignored", b.port), None);
+            diag.warn(
+                b.line,
+                format!("bind {a}:{}: not an address clients reach: ignored", b.port),
+                None,
+            );
             return Ok(None);
         }
         if vips.is_empty() || vips.contains(&a) {
@@ -137,10 +187,21 @@ fn vip_for(
     if let Some(v) = vip_override {
         return Ok(Some(v));
     }
-    let family: Vec<IpAddr> = vips.iter().copied().filter(|v| v.is_ipv6() == want_v6).collect();
+    let family: Vec<IpAddr> = vips
+        .iter()
+        .copied()
+        .filter(|v| v.is_ipv6() == want_v6)
+        .collect();
     let Some(first) = family.first() else {
         if !vips.is_empty() {
-            diag.warn(b.line, format!("bind on every {} address, but the VRRP instance has no such VIP: ignored", if want_v6 { "IPv6" } else { "IPv4" }), None);
+            diag.warn(
+                b.line,
+                format!(
+                    "bind on every {} address, but the VRRP instance has no such VIP: ignored",
+                    if want_v6 { "IPv6" } else { "IPv4" }
+                ),
+                None,
+            );
             return Ok(None);
         }
         return Err(ImportError::NoVip {
@@ -148,7 +209,11 @@ fn vip_for(
             line: b.line,
             message: format!(
                 "{} {} binds every address (port {}), and without a keepalived config there is no VIP to serve it on: pass --keepalived keepalived.conf, or --vip ADDRESS",
-                if fe.kind == Kind::Listen { "listen" } else { "frontend" },
+                if fe.kind == Kind::Listen {
+                    "listen"
+                } else {
+                    "frontend"
+                },
                 fe.name,
                 b.port
             ),
@@ -175,14 +240,25 @@ fn service(
 ) -> Option<ServiceDraft> {
     let backends = backends(be, b.port, vip, diag);
     if backends.is_empty() {
-        diag.warn(be.line, format!("backend {} has no server regha can use: the service on port {} is not imported", be.name, b.port), None);
+        diag.warn(
+            be.line,
+            format!(
+                "backend {} has no server regha can use: the service on port {} is not imported",
+                be.name, b.port
+            ),
+            None,
+        );
         return None;
     }
     let base = sanitize_name(&be.name, "service");
     let mut name = base.clone();
     let mut n = 2;
     while existing.iter().any(|s| s.name.value == name) {
-        name = if n == 2 { format!("{base}-{}", b.port) } else { format!("{base}-{n}") };
+        name = if n == 2 {
+            format!("{base}-{}", b.port)
+        } else {
+            format!("{base}-{n}")
+        };
         n += 1;
     }
     let from = if std::ptr::eq(fe, be) {
@@ -202,7 +278,11 @@ fn service(
     Some(ServiceDraft {
         intro: vec![format!(
             "{} {} ({}) -> {from}",
-            if fe.kind == Kind::Listen { "listen" } else { "frontend" },
+            if fe.kind == Kind::Listen {
+                "listen"
+            } else {
+                "frontend"
+            },
             fe.name,
             diag.at(fe.line)
         )],
@@ -245,7 +325,10 @@ fn hash(be: &Proxy, diag: &mut Diag<'_>) -> Noted<&'static str> {
                 format!("balance {algo} cannot be done statelessly: it needs to count connections or keep a turn, and regha hashes every packet; the import uses `hash: flow` (each connection hashed on its 5-tuple, spread over the backends)"),
                 Some("use `hash: source` if a client should stay on one backend"),
             );
-            Noted::new("flow", format!("balance {algo}, {at}: the closest stateless mapping"))
+            Noted::new(
+                "flow",
+                format!("balance {algo}, {at}: the closest stateless mapping"),
+            )
         }
         _ => {
             diag.warn(
@@ -253,7 +336,10 @@ fn hash(be: &Proxy, diag: &mut Diag<'_>) -> Noted<&'static str> {
                 format!("balance {} hashes on HTTP content, which regha never sees: the import uses `hash: source`", words.join(" ")),
                 None,
             );
-            Noted::new("source", format!("balance {algo}, {at}: needs HTTP, replaced"))
+            Noted::new(
+                "source",
+                format!("balance {algo}, {at}: needs HTTP, replaced"),
+            )
         }
     }
 }
@@ -263,13 +349,22 @@ fn hash(be: &Proxy, diag: &mut Diag<'_>) -> Noted<&'static str> {
 fn health(be: &Proxy, diag: &mut Diag<'_>) -> HealthDraft {
     let st = &be.settings;
     let ds = &st.default_server;
-    let first = be.servers.iter().find(|s| !s.disabled && !s.backup).or(be.servers.first());
-    let pick = |f: fn(&haproxy::ServerParams) -> &Option<(usize, String)>| -> Option<(usize, String)> {
-        first.and_then(|s| f(&s.params).clone()).or_else(|| f(ds).clone())
-    };
+    let first = be
+        .servers
+        .iter()
+        .find(|s| !s.disabled && !s.backup)
+        .or(be.servers.first());
+    let pick =
+        |f: fn(&haproxy::ServerParams) -> &Option<(usize, String)>| -> Option<(usize, String)> {
+            first
+                .and_then(|s| f(&s.params).clone())
+                .or_else(|| f(ds).clone())
+        };
     for s in &be.servers {
         let differs = |f: fn(&haproxy::ServerParams) -> &Option<(usize, String)>| {
-            first.is_some_and(|fs| f(&fs.params).as_ref().map(|v| &v.1) != f(&s.params).as_ref().map(|v| &v.1))
+            first.is_some_and(|fs| {
+                f(&fs.params).as_ref().map(|v| &v.1) != f(&s.params).as_ref().map(|v| &v.1)
+            })
         };
         if differs(|p| &p.inter) || differs(|p| &p.rise) || differs(|p| &p.fall) {
             diag.warn(s.line, format!("server {}: its inter/rise/fall differ from the first server's; regha has one health setting per service, the first server's", s.name), None);
@@ -278,9 +373,17 @@ fn health(be: &Proxy, diag: &mut Diag<'_>) -> HealthDraft {
     let interval = match pick(|p| &p.inter) {
         None => Noted::new(HAPROXY_INTER, "HAProxy's default inter 2000"),
         Some((line, text)) => match haproxy::time(&text) {
-            Some(d) if d > Duration::ZERO && d <= Duration::from_secs(3600) => Noted::new(d, format!("inter {text}, {}", diag.at(line))),
+            Some(d) if d > Duration::ZERO && d <= Duration::from_secs(3600) => {
+                Noted::new(d, format!("inter {text}, {}", diag.at(line)))
+            }
             _ => {
-                diag.warn(line, format!("inter {text:?} is not a time in (0, 1h]: HAProxy's default 2s is used"), None);
+                diag.warn(
+                    line,
+                    format!(
+                        "inter {text:?} is not a time in (0, 1h]: HAProxy's default 2s is used"
+                    ),
+                    None,
+                );
                 Noted::new(HAPROXY_INTER, "HAProxy's default inter")
             }
         },
@@ -288,9 +391,17 @@ fn health(be: &Proxy, diag: &mut Diag<'_>) -> HealthDraft {
     let count = |v: Option<(usize, String)>, key: &str, default: u32, diag: &mut Diag<'_>| match v {
         None => Noted::new(default, format!("HAProxy's default {key} {default}")),
         Some((line, text)) => match text.parse::<u32>() {
-            Ok(n) if (1..=100).contains(&n) => Noted::new(n, format!("{key} {n}, {}", diag.at(line))),
+            Ok(n) if (1..=100).contains(&n) => {
+                Noted::new(n, format!("{key} {n}, {}", diag.at(line)))
+            }
             _ => {
-                diag.warn(line, format!("{key} {text:?} is not in 1..=100: HAProxy's default {default} is used"), None);
+                diag.warn(
+                    line,
+                    format!(
+                        "{key} {text:?} is not in 1..=100: HAProxy's default {default} is used"
+                    ),
+                    None,
+                );
                 Noted::new(default, format!("HAProxy's default {key}"))
             }
         },
@@ -303,10 +414,17 @@ fn health(be: &Proxy, diag: &mut Diag<'_>) -> HealthDraft {
                 if d > interval.value {
                     diag.note(*line, format!("timeout check {text} is longer than the interval: regha bounds a check by its interval"), None);
                 }
-                Noted::new(d.min(interval.value), format!("timeout check {text}, {}", diag.at(*line)))
+                Noted::new(
+                    d.min(interval.value),
+                    format!("timeout check {text}, {}", diag.at(*line)),
+                )
             }
             _ => {
-                diag.warn(*line, format!("timeout check {text:?} is not a time: regha's default is used"), None);
+                diag.warn(
+                    *line,
+                    format!("timeout check {text:?} is not a time: regha's default is used"),
+                    None,
+                );
                 Noted::new(REGHA_TIMEOUT.min(interval.value), "regha's default")
             }
         },
@@ -328,34 +446,62 @@ fn check(be: &Proxy, diag: &mut Diag<'_>) -> Noted<CheckDraft> {
     let st = &be.settings;
     if let Some((line, name)) = &st.other_check {
         diag.warn(*line, format!("option {name}: regha checks with HTTP GET or a TCP connect; the import uses a TCP connect"), None);
-        return Noted::new(CheckDraft::Tcp, format!("option {name} ({}) became a TCP connect", diag.at(*line)));
+        return Noted::new(
+            CheckDraft::Tcp,
+            format!("option {name} ({}) became a TCP connect", diag.at(*line)),
+        );
     }
     let Some(h) = &st.httpchk else {
-        return Noted::new(CheckDraft::Tcp, "no `option httpchk`: HAProxy checked with a TCP connect");
+        return Noted::new(
+            CheckDraft::Tcp,
+            "no `option httpchk`: HAProxy checked with a TCP connect",
+        );
     };
     let at = diag.at(h.line);
     if let Some(m) = &h.method
         && !m.eq_ignore_ascii_case("GET")
     {
-        diag.note(h.line, format!("option httpchk {m}: regha's check is always a GET"), None);
+        diag.note(
+            h.line,
+            format!("option httpchk {m}: regha's check is always a GET"),
+            None,
+        );
     }
     let path = match h.uri.as_deref() {
         None => "/".to_owned(),
-        Some(u) if u.starts_with('/') && !u.contains(|c: char| c.is_whitespace() || c.is_control()) => u.to_owned(),
+        Some(u)
+            if u.starts_with('/') && !u.contains(|c: char| c.is_whitespace() || c.is_control()) =>
+        {
+            u.to_owned()
+        }
         Some(u) => {
-            diag.warn(h.line, format!("check URI {u:?} does not start with `/` or has spaces: the import uses /v2/"), None);
+            diag.warn(
+                h.line,
+                format!(
+                    "check URI {u:?} does not start with `/` or has spaces: the import uses /v2/"
+                ),
+                None,
+            );
             "/v2/".to_owned()
         }
     };
     let host = h.host.clone().filter(|host| {
         let ok = !host.is_empty() && !host.contains(|c: char| c.is_whitespace() || c.is_control());
         if !ok {
-            diag.warn(h.line, format!("check Host header {host:?} has spaces or control characters: left out"), None);
+            diag.warn(
+                h.line,
+                format!("check Host header {host:?} has spaces or control characters: left out"),
+                None,
+            );
         }
         ok
     });
     for (line, what) in &h.unused {
-        diag.warn(*line, format!("health check setting `{what}` has no regha equivalent: ignored"), None);
+        diag.warn(
+            *line,
+            format!("health check setting `{what}` has no regha equivalent: ignored"),
+            None,
+        );
     }
     let mut expect: Option<(Vec<u16>, String)> = None;
     let mut expect_header = None;
@@ -391,7 +537,9 @@ fn check(be: &Proxy, diag: &mut Diag<'_>) -> Noted<CheckDraft> {
         Some((codes, note)) => (codes, format!("option httpchk, {at}; {note}")),
         None => (
             vec![200, 401],
-            format!("option httpchk, {at}. HAProxy accepted any 2xx/3xx; a registry answers /v2/ with 200, or 401 when its auth is on"),
+            format!(
+                "option httpchk, {at}. HAProxy accepted any 2xx/3xx; a registry answers /v2/ with 200, or 401 when its auth is on"
+            ),
         ),
     };
     Noted::new(
@@ -410,7 +558,10 @@ fn status_list(text: &str) -> Option<Vec<u16>> {
     let mut out = Vec::new();
     for part in text.split(',') {
         let (lo, hi) = part.split_once('-').unwrap_or((part, part));
-        let (lo, hi) = (lo.trim().parse::<u16>().ok()?, hi.trim().parse::<u16>().ok()?);
+        let (lo, hi) = (
+            lo.trim().parse::<u16>().ok()?,
+            hi.trim().parse::<u16>().ok()?,
+        );
         if !(100..=599).contains(&lo) || !(100..=599).contains(&hi) || hi < lo {
             return None;
         }
@@ -442,7 +593,11 @@ fn backends(be: &Proxy, port: u16, vip: IpAddr, diag: &mut Diag<'_>) -> Vec<Note
                 unchecked.push(s.line);
             }
             if out.len() >= 1024 {
-                diag.warn(s.line, "more than 1024 servers: the rest are not imported", None);
+                diag.warn(
+                    s.line,
+                    "more than 1024 servers: the rest are not imported",
+                    None,
+                );
                 break;
             }
             out.push(b);
@@ -467,7 +622,11 @@ fn backend(
 ) -> Option<Noted<BackendDraft>> {
     let name = &s.name;
     if s.disabled {
-        diag.warn(s.line, format!("server {name} is `disabled`: not imported"), Some("add it to `backends` when it should take traffic"));
+        diag.warn(
+            s.line,
+            format!("server {name} is `disabled`: not imported"),
+            Some("add it to `backends` when it should take traffic"),
+        );
         return None;
     }
     if s.backup {
@@ -486,7 +645,12 @@ fn backend(
         );
         return None;
     };
-    if address.is_ipv6() != vip.is_ipv6() || address == vip || address.is_unspecified() || address.is_loopback() || address.is_multicast() {
+    if address.is_ipv6() != vip.is_ipv6()
+        || address == vip
+        || address.is_unspecified()
+        || address.is_loopback()
+        || address.is_multicast()
+    {
         diag.warn(s.line, format!("server {name} {address}: not a unicast address of the VIP's family (and not the VIP): not imported"), None);
         return None;
     }
@@ -508,24 +672,39 @@ fn backend(
         }
     }
     if let Some((_, p)) = &s.params.check_port {
-        diag.warn(s.line, format!("server {name}: `port {p}` (check port): regha checks address:{port}"), None);
+        diag.warn(
+            s.line,
+            format!("server {name}: `port {p}` (check port): regha checks address:{port}"),
+            None,
+        );
     }
     let weight = match &s.params.weight {
         None => None,
         Some((_, w)) => match w.parse::<u32>() {
             Ok(0) => {
-                diag.warn(s.line, format!("server {name} has weight 0 (no new traffic): not imported"), None);
+                diag.warn(
+                    s.line,
+                    format!("server {name} has weight 0 (no new traffic): not imported"),
+                    None,
+                );
                 return None;
             }
             Ok(n) if n <= 65535 => Some(n),
             _ => {
-                diag.warn(s.line, format!("server {name}: weight {w:?} is not a number in 1..=256: 1 is used"), None);
+                diag.warn(
+                    s.line,
+                    format!("server {name}: weight {w:?} is not a number in 1..=256: 1 is used"),
+                    None,
+                );
                 None
             }
         },
     };
     if !s.ignored.is_empty() {
-        let proxyish = s.ignored.iter().any(|i| i.starts_with("send-proxy") || i.starts_with("ssl"));
+        let proxyish = s
+            .ignored
+            .iter()
+            .any(|i| i.starts_with("send-proxy") || i.starts_with("ssl"));
         diag.push(
             s.line,
             if proxyish { super::Severity::Warning } else { super::Severity::Note },
@@ -533,22 +712,42 @@ fn backend(
             proxyish.then_some("with DSR the backend gets the client's packets as they are: no PROXY header, no TLS to it from the LB"),
         );
     }
-    Some(Noted::new(BackendDraft { address, port, weight }, note))
+    Some(Noted::new(
+        BackendDraft {
+            address,
+            port,
+            weight,
+        },
+        note,
+    ))
 }
 
 fn stats_draft(x: &Proxy, diag: &mut Diag<'_>) -> StatsDraft {
     let b = &x.binds[0];
-    let mut intro = vec![format!("HAProxy's `listen {}` ({}).", x.name, diag.at(x.line))];
+    let mut intro = vec![format!(
+        "HAProxy's `listen {}` ({}).",
+        x.name,
+        diag.at(x.line)
+    )];
     let listen = match b.address {
-        Some(a) if !a.is_unspecified() && !a.is_multicast() => Noted::new(SocketAddr::new(a, b.port), format!("bind {a}:{}, {}", b.port, diag.at(b.line))),
+        Some(a) if !a.is_unspecified() && !a.is_multicast() => Noted::new(
+            SocketAddr::new(a, b.port),
+            format!("bind {a}:{}, {}", b.port, diag.at(b.line)),
+        ),
         _ => {
             diag.warn(
                 b.line,
                 format!("the stats page listened on every address (bind *:{}); regha's listener binds 127.0.0.1:{} by default, so it is reachable only from the LB host itself", b.port, b.port),
                 Some("set `stats.listen` to this host's own address to reach it from elsewhere (with `auth`)"),
             );
-            intro.push(format!("HAProxy listened on every address (bind *:{}); regha binds localhost unless told.", b.port));
-            Noted::new(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), b.port), format!("bind *:{}, {}: localhost only", b.port, diag.at(b.line)))
+            intro.push(format!(
+                "HAProxy listened on every address (bind *:{}); regha binds localhost unless told.",
+                b.port
+            ));
+            Noted::new(
+                SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), b.port),
+                format!("bind *:{}, {}: localhost only", b.port, diag.at(b.line)),
+            )
         }
     };
     let mut auth = None;
@@ -591,11 +790,18 @@ fn stats_draft(x: &Proxy, diag: &mut Diag<'_>) -> StatsDraft {
         let list: Vec<&str> = others.keys().map(String::as_str).collect();
         diag.note(
             *line,
-            format!("{}: not needed: regha's page refreshes itself, shows no version, and is read-only", list.join(", ")),
+            format!(
+                "{}: not needed: regha's page refreshes itself, shows no version, and is read-only",
+                list.join(", ")
+            ),
             None,
         );
     }
-    StatsDraft { intro, listen, auth }
+    StatsDraft {
+        intro,
+        listen,
+        auth,
+    }
 }
 
 /// One note (or warning) per kind of harmless setting, over every proxy
@@ -653,7 +859,11 @@ fn grouped_notes(used: &[&Proxy], diag: &mut Diag<'_>) {
     if let Some(first) = l7.keys().next() {
         diag.note(
             *first,
-            format!("HTTP and proxy settings with no meaning for a packet steerer, ignored ({}): {}", lines(&l7), list(&l7)),
+            format!(
+                "HTTP and proxy settings with no meaning for a packet steerer, ignored ({}): {}",
+                lines(&l7),
+                list(&l7)
+            ),
             None,
         );
     }

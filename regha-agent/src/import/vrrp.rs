@@ -15,7 +15,9 @@ use super::keepalived::{At, Instance, Keepalived, Script};
 use super::{Diag, ImportError, ImportOptions, Warning, lines_list, sanitize_name};
 
 /// Characters that need a shell: regha runs scripts without one.
-const SHELL_CHARS: &[char] = &['|', '&', ';', '<', '>', '$', '`', '(', ')', '*', '?', '\'', '"', '~'];
+const SHELL_CHARS: &[char] = &[
+    '|', '&', ';', '<', '>', '$', '`', '(', ')', '*', '?', '\'', '"', '~',
+];
 
 /// Picks the instance and turns it into the draft.
 pub(super) fn draft(
@@ -43,31 +45,45 @@ fn pick<'a>(
             file: file.to_owned(),
         });
     };
+    let mut why = " (--instance)";
     let chosen = if let Some(name) = &options.instance {
-        list.iter().find(|i| &i.name == name).ok_or_else(|| ImportError::InstanceNotFound {
-            file: file.to_owned(),
-            name: name.clone(),
-            available: list.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(", "),
-        })?
+        list.iter()
+            .find(|i| &i.name == name)
+            .ok_or_else(|| ImportError::InstanceNotFound {
+                file: file.to_owned(),
+                name: name.clone(),
+                available: list
+                    .iter()
+                    .map(|i| i.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })?
     } else {
         // The instance holding an address HAProxy binds, else the first.
-        list.iter()
-            .find(|i| {
-                i.vips.iter().any(|v| {
-                    let a = v.v.address.split('/').next().unwrap_or_default();
-                    a.parse::<IpAddr>().is_ok_and(|a| bound.contains(&a))
-                })
+        let matching = list.iter().find(|i| {
+            i.vips.iter().any(|v| {
+                let a = v.v.address.split('/').next().unwrap_or_default();
+                a.parse::<IpAddr>().is_ok_and(|a| bound.contains(&a))
             })
-            .unwrap_or(first)
+        });
+        why = if matching.is_some() {
+            " (it holds an address HAProxy binds)"
+        } else {
+            " (the first: HAProxy binds no address of any instance; choose with --instance NAME)"
+        };
+        matching.unwrap_or(first)
     };
-    for other in list.iter().filter(|i| i.name != chosen.name || i.line != chosen.line) {
+    for other in list
+        .iter()
+        .filter(|i| i.name != chosen.name || i.line != chosen.line)
+    {
         diag.warn(
             other.line,
             format!(
                 "vrrp_instance {} not imported: regha runs one VRRP instance and {} was chosen{}",
                 other.name,
                 chosen.name,
-                if options.instance.is_some() { " (--instance)" } else { " (it holds the VIP the services use)" }
+                why
             ),
             Some("import it with --instance NAME into a second file if it carries regha's VIPs; an instance for something else stays with keepalived"),
         );
@@ -88,21 +104,42 @@ fn instance(
         message,
     };
     let mut intro = vec![
-        format!("keepalived's `vrrp_instance {name}` ({}). regha speaks VRRP on the wire", diag.at(i.line)),
+        format!(
+            "keepalived's `vrrp_instance {name}` ({}). regha speaks VRRP on the wire",
+            diag.at(i.line)
+        ),
         "as keepalived does: the two can share this VRID while the cluster migrates.".to_owned(),
     ];
 
     let vrid = match &i.virtual_router_id {
-        None => return Err(bad(i.line, format!("vrrp_instance {name} has no virtual_router_id: set it (1..=255) and import again"))),
+        None => {
+            return Err(bad(
+                i.line,
+                format!(
+                    "vrrp_instance {name} has no virtual_router_id: set it (1..=255) and import again"
+                ),
+            ));
+        }
         Some(a) => match a.v.parse::<u8>() {
             Ok(n) if n >= 1 => Noted::new(n, diag.at(a.line)),
-            _ => return Err(bad(a.line, format!("virtual_router_id {:?} is not in 1..=255: fix it and import again", a.v))),
+            _ => {
+                return Err(bad(
+                    a.line,
+                    format!(
+                        "virtual_router_id {:?} is not in 1..=255: fix it and import again",
+                        a.v
+                    ),
+                ));
+            }
         },
     };
 
     let priority = match &i.priority {
         None => {
-            if i.state.as_ref().is_some_and(|s| s.v.eq_ignore_ascii_case("MASTER")) {
+            if i.state
+                .as_ref()
+                .is_some_and(|s| s.v.eq_ignore_ascii_case("MASTER"))
+            {
                 diag.warn(i.line, format!("vrrp_instance {name}: state MASTER without a priority: keepalived versions differ on the default (100 or 255); the import uses 100"), Some("set `vrrp.priority` higher than the other host's"));
             }
             Noted::new(100u8, "keepalived's default")
@@ -110,7 +147,11 @@ fn instance(
         Some(a) => match a.v.parse::<u8>() {
             Ok(n) if n >= 1 => Noted::new(n, diag.at(a.line)),
             _ => {
-                diag.warn(a.line, format!("priority {:?} is not in 1..=255: the import uses 100", a.v), Some("set `vrrp.priority` by hand"));
+                diag.warn(
+                    a.line,
+                    format!("priority {:?} is not in 1..=255: the import uses 100", a.v),
+                    Some("set `vrrp.priority` by hand"),
+                );
                 Noted::new(100, "priority was invalid; keepalived's default")
             }
         },
@@ -130,7 +171,14 @@ fn instance(
         Some(a) if a.v == "3" => (3u8, Some(a.line)),
         Some(a) if a.v == "2" => (2, Some(a.line)),
         Some(a) => {
-            diag.warn(a.line, format!("vrrp_version {:?} is neither 2 nor 3: the import uses 2", a.v), None);
+            diag.warn(
+                a.line,
+                format!(
+                    "vrrp_version {:?} is neither 2 nor 3: the import uses 2",
+                    a.v
+                ),
+                None,
+            );
             (2, None)
         }
         None => (2, None),
@@ -139,14 +187,24 @@ fn instance(
     let vips = vips(i, diag)?;
     let v6 = vips.iter().any(|v| v.value.0.is_ipv6());
     let version = if v6 && version == 2 {
-        diag.note(i.line, "IPv6 virtual addresses need VRRP version 3: the import uses 3", None);
+        diag.note(
+            i.line,
+            "IPv6 virtual addresses need VRRP version 3: the import uses 3",
+            None,
+        );
         Noted::new(3, "IPv6 needs version 3")
     } else {
-        let note = version_line.map(|l| diag.at(l)).unwrap_or_else(|| "keepalived's default".to_owned());
+        let note = version_line
+            .map(|l| diag.at(l))
+            .unwrap_or_else(|| "keepalived's default".to_owned());
         Noted::new(version, note)
     };
     if v6 {
-        diag.warn(i.line, "IPv6 VRRP is validated but not implemented in regha yet: the instance would not run", Some("keep keepalived for this instance until regha supports IPv6 VRRP"));
+        diag.warn(
+            i.line,
+            "IPv6 VRRP is validated but not implemented in regha yet: the instance would not run",
+            Some("keep keepalived for this instance until regha supports IPv6 VRRP"),
+        );
     }
 
     let advert_interval = advert(i, version.value, diag);
@@ -159,7 +217,11 @@ fn instance(
     let preempt_delay = i.preempt_delay.as_ref().and_then(|a| match seconds(&a.v) {
         Some(d) if d <= Duration::from_secs(1000) => Some(Noted::new(d, diag.at(a.line))),
         _ => {
-            diag.warn(a.line, format!("preempt_delay {:?} is not 0..=1000 seconds: left out", a.v), None);
+            diag.warn(
+                a.line,
+                format!("preempt_delay {:?} is not 0..=1000 seconds: left out", a.v),
+                None,
+            );
             None
         }
     });
@@ -187,13 +249,21 @@ fn instance(
                 "mcast_src_ip becomes `vrrp.unicast_src`: regha sends every advert, multicast ones included, from that address (adverts stay multicast while unicast_peers is empty)",
                 Some("leave it out if it is the interface's primary address: that is regha's default"),
             );
-            unicast_src = Some(Noted::new(ip, format!("mcast_src_ip, {}: the source of every advert, multicast too", diag.at(a.line))));
+            unicast_src = Some(Noted::new(
+                ip,
+                format!(
+                    "mcast_src_ip, {}: the source of every advert, multicast too",
+                    diag.at(a.line)
+                ),
+            ));
         }
     }
     let mut unicast_peers: Vec<Noted<IpAddr>> = Vec::new();
     for p in &i.unicast_peers {
         if let Some(ip) = addr(p, "unicast_peer", diag) {
-            if unicast_src.as_ref().is_some_and(|s| s.value == ip) || unicast_peers.iter().any(|q| q.value == ip) {
+            if unicast_src.as_ref().is_some_and(|s| s.value == ip)
+                || unicast_peers.iter().any(|q| q.value == ip)
+            {
                 diag.warn(p.line, format!("unicast_peer {ip} is listed twice or is this host's own source address: left out"), None);
             } else {
                 unicast_peers.push(Noted::new(ip, diag.at(p.line)));
@@ -219,12 +289,20 @@ fn instance(
     let interface = match &i.interface {
         Some(a) => {
             if options.interface.as_ref().is_some_and(|o| o != &a.v) {
-                diag.note(a.line, format!("interface {} replaced by --interface", a.v), None);
+                diag.note(
+                    a.line,
+                    format!("interface {} replaced by --interface", a.v),
+                    None,
+                );
             }
             Some(Noted::new(a.v.clone(), diag.at(a.line)))
         }
         None => {
-            diag.warn(i.line, format!("vrrp_instance {name} has no interface"), Some("set `interface:` or pass --iface to the agent"));
+            diag.warn(
+                i.line,
+                format!("vrrp_instance {name} has no interface"),
+                Some("set `interface:` or pass --iface to the agent"),
+            );
             None
         }
     };
@@ -255,7 +333,11 @@ fn instance(
 fn state(s: &At<String>, priority: u8, nopreempt: bool, diag: &mut Diag<'_>) {
     let master = s.v.eq_ignore_ascii_case("MASTER");
     if !master && !s.v.eq_ignore_ascii_case("BACKUP") {
-        diag.warn(s.line, format!("state {:?} is neither MASTER nor BACKUP: ignored", s.v), None);
+        diag.warn(
+            s.line,
+            format!("state {:?} is neither MASTER nor BACKUP: ignored", s.v),
+            None,
+        );
         return;
     }
     if master && priority < 100 {
@@ -288,7 +370,8 @@ fn state(s: &At<String>, priority: u8, nopreempt: bool, diag: &mut Diag<'_>) {
 /// keepalived seconds, possibly fractional (`0.5`).
 fn seconds(text: &str) -> Option<Duration> {
     let f: f64 = text.parse().ok()?;
-    (f.is_finite() && (0.0..=1.0e6).contains(&f)).then(|| Duration::from_millis((f * 1000.0).round() as u64))
+    (f.is_finite() && (0.0..=1.0e6).contains(&f))
+        .then(|| Duration::from_millis((f * 1000.0).round() as u64))
 }
 
 fn advert(i: &Instance, version: u8, diag: &mut Diag<'_>) -> Noted<Duration> {
@@ -296,7 +379,14 @@ fn advert(i: &Instance, version: u8, diag: &mut Diag<'_>) -> Noted<Duration> {
         return Noted::new(Duration::from_secs(1), "keepalived's default");
     };
     let Some(d) = seconds(&a.v) else {
-        diag.warn(a.line, format!("advert_int {:?} is not a number of seconds: the import uses 1s", a.v), None);
+        diag.warn(
+            a.line,
+            format!(
+                "advert_int {:?} is not a number of seconds: the import uses 1s",
+                a.v
+            ),
+            None,
+        );
         return Noted::new(Duration::from_secs(1), "advert_int was invalid; default");
     };
     let note = format!("advert_int {}, {}", a.v, diag.at(a.line));
@@ -320,7 +410,11 @@ fn auth(i: &Instance, version: u8, diag: &mut Diag<'_>) -> Option<Noted<String>>
     match kind.map(|k| k.v.to_ascii_uppercase()) {
         None if i.auth_pass.is_some() => {
             let line = i.auth_pass.as_ref().map_or(0, |p| p.line);
-            diag.warn(line, "auth_pass without auth_type: keepalived sends no authentication; left out", None);
+            diag.warn(
+                line,
+                "auth_pass without auth_type: keepalived sends no authentication; left out",
+                None,
+            );
             None
         }
         None => None,
@@ -335,7 +429,11 @@ fn auth(i: &Instance, version: u8, diag: &mut Diag<'_>) -> Option<Noted<String>>
         }
         Some(k) if k == "PASS" => {
             let Some(p) = &i.auth_pass else {
-                diag.warn(kind.map_or(0, |k| k.line), "auth_type PASS without auth_pass: left out", None);
+                diag.warn(
+                    kind.map_or(0, |k| k.line),
+                    "auth_type PASS without auth_pass: left out",
+                    None,
+                );
                 return None;
             };
             if version == 3 {
@@ -358,11 +456,21 @@ fn auth(i: &Instance, version: u8, diag: &mut Diag<'_>) -> Option<Noted<String>>
             if pass.is_empty() {
                 return None;
             }
-            Some(Noted::new(pass, format!("auth_type PASS, {}", diag.at(p.line))))
+            Some(Noted::new(
+                pass,
+                format!("auth_type PASS, {}", diag.at(p.line)),
+            ))
         }
         Some(_) => {
             let k = kind.map(|k| (k.line, k.v.clone())).unwrap_or_default();
-            diag.warn(k.0, format!("auth_type {:?} is neither PASS nor AH: no authentication is imported", k.1), None);
+            diag.warn(
+                k.0,
+                format!(
+                    "auth_type {:?} is neither PASS nor AH: no authentication is imported",
+                    k.1
+                ),
+                None,
+            );
             None
         }
     }
@@ -376,18 +484,31 @@ fn vips(i: &Instance, diag: &mut Diag<'_>) -> Result<Vec<Noted<(IpAddr, u8)>>, I
             Some((a, p)) => (a, Some(p)),
             None => (v.v.address.as_str(), None),
         };
-        let Ok(ip) = addr.parse::<IpAddr>() else { continue };
+        let Ok(ip) = addr.parse::<IpAddr>() else {
+            continue;
+        };
         let max = if ip.is_ipv6() { 128 } else { 32 };
         let prefix = match prefix.map(str::parse::<u8>) {
             None => max,
             Some(Ok(p)) if (1..=max).contains(&p) => p,
             Some(_) => {
-                diag.warn(v.line, format!("virtual_ipaddress {}: bad prefix, the import uses /{max}", v.v.address), None);
+                diag.warn(
+                    v.line,
+                    format!(
+                        "virtual_ipaddress {}: bad prefix, the import uses /{max}",
+                        v.v.address
+                    ),
+                    None,
+                );
                 max
             }
         };
         if ip.is_unspecified() || ip.is_multicast() || ip.is_loopback() {
-            diag.warn(v.line, format!("virtual_ipaddress {ip} is not a host's unicast address: left out"), None);
+            diag.warn(
+                v.line,
+                format!("virtual_ipaddress {ip} is not a host's unicast address: left out"),
+                None,
+            );
             continue;
         }
         if let Some(first) = out.first()
@@ -397,7 +518,11 @@ fn vips(i: &Instance, diag: &mut Diag<'_>) -> Result<Vec<Noted<(IpAddr, u8)>>, I
             continue;
         }
         if out.iter().any(|o| o.value.0 == ip) {
-            diag.warn(v.line, format!("virtual_ipaddress {ip} is listed twice: once is kept"), None);
+            diag.warn(
+                v.line,
+                format!("virtual_ipaddress {ip} is listed twice: once is kept"),
+                None,
+            );
             continue;
         }
         let mut note = diag.at(v.line);
@@ -411,7 +536,14 @@ fn vips(i: &Instance, diag: &mut Diag<'_>) -> Result<Vec<Noted<(IpAddr, u8)>>, I
             diag.note(v.line, format!("virtual_ipaddress {ip}: `label {label}` dropped, regha adds the address without a label"), Some("`ip addr show` lists it under the interface without the alias name"));
         }
         if !v.v.other.is_empty() {
-            diag.note(v.line, format!("virtual_ipaddress {ip}: options ignored: {}", v.v.other.join(" ")), None);
+            diag.note(
+                v.line,
+                format!(
+                    "virtual_ipaddress {ip}: options ignored: {}",
+                    v.v.other.join(" ")
+                ),
+                None,
+            );
         }
         out.push(Noted::new((ip, prefix), note));
     }
@@ -419,11 +551,18 @@ fn vips(i: &Instance, diag: &mut Diag<'_>) -> Result<Vec<Noted<(IpAddr, u8)>>, I
         return Err(ImportError::Instance {
             file: diag.file.to_owned(),
             line: i.line,
-            message: format!("vrrp_instance {} has no usable virtual_ipaddress: regha needs at least one VIP", i.name),
+            message: format!(
+                "vrrp_instance {} has no usable virtual_ipaddress: regha needs at least one VIP",
+                i.name
+            ),
         });
     }
     if out.len() > 255 {
-        diag.warn(i.line, "more than 255 virtual addresses: only the first 255 are kept (one advert carries 255)", None);
+        diag.warn(
+            i.line,
+            "more than 255 virtual addresses: only the first 255 are kept (one advert carries 255)",
+            None,
+        );
         out.truncate(255);
     }
     Ok(out)
@@ -446,14 +585,27 @@ fn track_scripts(
     for t in &i.track_scripts {
         let (name, weight_override) = &t.v;
         let Some(s) = conf.scripts.iter().find(|s| &s.name == name) else {
-            diag.warn(t.line, format!("track_script {name}: no `vrrp_script {name}` in the file: left out"), None);
+            diag.warn(
+                t.line,
+                format!("track_script {name}: no `vrrp_script {name}` in the file: left out"),
+                None,
+            );
             continue;
         };
-        let Some(d) = script(s, weight_override.as_ref().map(|w| (w.as_str(), t.line)), left_out, diag) else {
+        let Some(d) = script(
+            s,
+            weight_override.as_ref().map(|w| (w.as_str(), t.line)),
+            left_out,
+            diag,
+        ) else {
             continue;
         };
         if out.iter().any(|o| o.name == d.name) {
-            diag.warn(t.line, format!("track_script {name} is listed twice: once is kept"), None);
+            diag.warn(
+                t.line,
+                format!("track_script {name} is listed twice: once is kept"),
+                None,
+            );
             continue;
         }
         if checks_haproxy(&s.name, &d.script) {
@@ -491,7 +643,11 @@ fn script(
     let name = sanitize_name(&s.name, "script");
     let mut notes = vec![format!("vrrp_script {} ({})", s.name, diag.at(s.line))];
     let Some(cmd) = &s.script else {
-        diag.warn(s.line, format!("vrrp_script {} has no `script`: left out", s.name), None);
+        diag.warn(
+            s.line,
+            format!("vrrp_script {} has no `script`: left out", s.name),
+            None,
+        );
         return None;
     };
     let text = cmd.v.trim();
@@ -501,12 +657,20 @@ fn script(
             format!("vrrp_script {}: `{text}` needs a shell, and regha runs track scripts without one: left out (kept as a comment)", s.name),
             Some("put the command in an executable script file and give its absolute path"),
         );
-        left_out.push(format!("vrrp_script {} ({}) needs a shell: `{text}`", s.name, diag.at(cmd.line)));
+        left_out.push(format!(
+            "vrrp_script {} ({}) needs a shell: `{text}`",
+            s.name,
+            diag.at(cmd.line)
+        ));
         return None;
     }
     let mut words = text.split_whitespace();
     let Some(program) = words.next() else {
-        diag.warn(cmd.line, format!("vrrp_script {}: empty `script`: left out", s.name), None);
+        diag.warn(
+            cmd.line,
+            format!("vrrp_script {}: empty `script`: left out", s.name),
+            None,
+        );
         return None;
     };
     let rest: Vec<&str> = words.collect();
@@ -519,10 +683,15 @@ fn script(
             format!("vrrp_script {}: `{program}` is not an absolute path and regha does not search PATH: the import guessed {guess}", s.name),
             Some("check it with `command -v` on the LB host"),
         );
-        notes.push(format!("{program} was found through PATH by keepalived: check {guess}"));
+        notes.push(format!(
+            "{program} was found through PATH by keepalived: check {guess}"
+        ));
         guess
     };
-    let script = std::iter::once(program.as_str()).chain(rest).collect::<Vec<_>>().join(" ");
+    let script = std::iter::once(program.as_str())
+        .chain(rest)
+        .collect::<Vec<_>>()
+        .join(" ");
 
     let dur = |v: &Option<At<String>>, key: &str, diag: &mut Diag<'_>| -> Option<Duration> {
         let a = v.as_ref()?;
@@ -537,13 +706,23 @@ fn script(
     let interval = dur(&s.interval, "interval", diag);
     let timeout = dur(&s.timeout, "timeout", diag);
     let weight_text = match weight_override {
-        Some((w, line)) => Some(At { v: w.to_owned(), line }),
+        Some((w, line)) => Some(At {
+            v: w.to_owned(),
+            line,
+        }),
         None => s.weight.clone(),
     };
     let weight = weight_text.as_ref().and_then(|a| match a.v.parse::<i32>() {
         Ok(w) if (-254..=254).contains(&w) => Some(w),
         _ => {
-            diag.warn(a.line, format!("weight {:?} is not in -254..=254: left out (0: FAULT on failure)", a.v), None);
+            diag.warn(
+                a.line,
+                format!(
+                    "weight {:?} is not in -254..=254: left out (0: FAULT on failure)",
+                    a.v
+                ),
+                None,
+            );
             None
         }
     });
@@ -555,7 +734,14 @@ fn script(
         match a.v.parse::<u32>() {
             Ok(n) if (1..=100).contains(&n) => Some(n),
             _ => {
-                diag.warn(a.line, format!("vrrp_script {} {key} {:?} is not in 1..=100: regha's default 1 is used", s.name, a.v), None);
+                diag.warn(
+                    a.line,
+                    format!(
+                        "vrrp_script {} {key} {:?} is not in 1..=100: regha's default 1 is used",
+                        s.name, a.v
+                    ),
+                    None,
+                );
                 None
             }
         }
@@ -581,7 +767,11 @@ fn track_interfaces(i: &Instance, diag: &mut Diag<'_>) -> Vec<Noted<(String, Opt
     let mut out: Vec<Noted<(String, Option<i32>)>> = Vec::new();
     for t in &i.track_interfaces {
         let (name, weight) = &t.v;
-        let ok = !name.is_empty() && name.len() <= 15 && !name.contains(['/', ':']) && name != "." && name != "..";
+        let ok = !name.is_empty()
+            && name.len() <= 15
+            && !name.contains(['/', ':'])
+            && name != "."
+            && name != "..";
         if !ok || out.iter().any(|o| &o.value.0 == name) {
             diag.warn(t.line, format!("track_interface {name:?}: not a valid interface name, or listed twice: left out"), None);
             continue;
@@ -599,7 +789,11 @@ fn track_interfaces(i: &Instance, diag: &mut Diag<'_>) -> Vec<Noted<(String, Opt
     out
 }
 
-fn notify(i: &Instance, left_out: &mut Vec<String>, diag: &mut Diag<'_>) -> Vec<(String, Noted<String>)> {
+fn notify(
+    i: &Instance,
+    left_out: &mut Vec<String>,
+    diag: &mut Diag<'_>,
+) -> Vec<(String, Noted<String>)> {
     let mut out: Vec<(String, Noted<String>)> = Vec::new();
     for n in &i.notify {
         let (kind, cmd) = &n.v;
@@ -610,7 +804,10 @@ fn notify(i: &Instance, left_out: &mut Vec<String>, diag: &mut Diag<'_>) -> Vec<
                 format!("`notify {cmd}`: regha has no catch-all notify script (keepalived passed it TYPE NAME STATE PRIORITY)"),
                 Some("set `vrrp.notify.master`, `backup` and `fault` to small scripts that call it with the arguments it expects"),
             );
-            left_out.push(format!("notify (every transition): `{cmd}` ({})", diag.at(n.line)));
+            left_out.push(format!(
+                "notify (every transition): `{cmd}` ({})",
+                diag.at(n.line)
+            ));
             continue;
         }
         let single = !cmd.contains(char::is_whitespace) && !cmd.contains(SHELL_CHARS);
@@ -624,7 +821,11 @@ fn notify(i: &Instance, left_out: &mut Vec<String>, diag: &mut Diag<'_>) -> Vec<
             continue;
         }
         if out.iter().any(|(k, _)| k == kind) {
-            diag.warn(n.line, format!("notify_{kind} set twice: the last is kept"), None);
+            diag.warn(
+                n.line,
+                format!("notify_{kind} set twice: the last is kept"),
+                None,
+            );
             out.retain(|(k, _)| k != kind);
         }
         out.push((kind.clone(), Noted::new(cmd.to_owned(), diag.at(n.line))));
