@@ -412,9 +412,18 @@ pub struct StatsConfig {
 pub struct StatsAuth {
     /// `user`: required, non-empty, no `:`.
     pub user: String,
-    /// `password_file`: required absolute path of a file holding the password
-    /// (so that the config can be world-readable).
-    pub password_file: PathBuf,
+    /// Where the password comes from: `password_file` or `password_env`,
+    /// exactly one of them (so that the config can be world-readable).
+    pub password: PasswordSource,
+}
+
+/// Where the stats password is read from when the agent starts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PasswordSource {
+    /// `password_file`: an absolute path; one trailing line break is ignored.
+    File(PathBuf),
+    /// `password_env`: the name of an environment variable of the agent.
+    Env(String),
 }
 
 impl Config {
@@ -647,5 +656,6 @@ mod raw {
     pub(super) struct StatsAuth {
         pub(super) user: Option<String>,
         pub(super) password_file: Option<String>,
+        pub(super) password_env: Option<String>,
     }
 }

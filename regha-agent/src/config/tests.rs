@@ -190,8 +190,8 @@ fn base_sets_every_key_and_parses_to_what_it_says() {
         "127.0.0.1:1158".parse::<SocketAddr>().unwrap()
     );
     assert_eq!(
-        stats.auth.unwrap().password_file,
-        PathBuf::from("/etc/regha/stats.pass")
+        stats.auth.unwrap().password,
+        PasswordSource::File(PathBuf::from("/etc/regha/stats.pass"))
     );
 }
 
@@ -332,6 +332,17 @@ fn ipv6_with_vrrp_version_3() {
     );
     assert_eq!(v.virtual_ipaddresses, vec![(ip("2001:db8::100"), 64)]);
     assert_eq!(c.services[0].backends[0].address, ip("2001:db8::11"));
+}
+
+#[test]
+fn the_stats_password_may_come_from_the_environment() {
+    let c = parse(&format!(
+        "{MINIMAL}stats: {{ auth: {{ user: admin, password_env: REGHA_STATS_PASSWORD }} }}\n"
+    ));
+    assert_eq!(
+        c.stats.unwrap().auth.unwrap().password,
+        PasswordSource::Env("REGHA_STATS_PASSWORD".into())
+    );
 }
 
 #[test]
@@ -688,6 +699,8 @@ rejects! {
     stats_user_with_colon: [("user: admin", "user: \"ad:min\"")] => "stats.auth.user", "without ':'";
     stats_password_file_missing: [(", password_file: /etc/regha/stats.pass", "")] => "stats.auth.password_file", "required";
     stats_password_file_relative: [("password_file: /etc/regha/stats.pass", "password_file: stats.pass")] => "stats.auth.password_file", "\"stats.pass\" is not an absolute path";
+    stats_password_file_and_env: [("password_file: /etc/regha/stats.pass", "password_file: /etc/regha/stats.pass, password_env: REGHA_STATS_PASSWORD")] => "stats.auth", "both set";
+    stats_password_env_bad_name: [("password_file: /etc/regha/stats.pass", "password_env: 1-PASS")] => "stats.auth.password_env", "not an environment variable name";
 }
 
 /// [`BASE`] with tracked scripts and interfaces added to `vrrp`.

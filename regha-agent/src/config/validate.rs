@@ -19,9 +19,9 @@ use regha_common::{
 
 use super::{
     BackendConfig, Config, ConfigError, ConfigErrors, DEFAULT_STATS_LISTEN, Forwarding, HashMode,
-    HealthConfig, HealthKind, MAX_BACKENDS_PER_SERVICE, NotifyScripts, Protocol, Role,
-    ServiceConfig, StatsAuth, StatsConfig, TrackBackends, VrrpConfig, VrrpVersion, XdpModeSetting,
-    duration, raw,
+    HealthConfig, HealthKind, MAX_BACKENDS_PER_SERVICE, NotifyScripts, PasswordSource, Protocol,
+    Role, ServiceConfig, StatsAuth, StatsConfig, TrackBackends, VrrpConfig, VrrpVersion,
+    XdpModeSetting, duration, raw,
 };
 use super::{TrackInterface, TrackScript};
 use crate::maglev::{is_prime, next_prime};
@@ -802,16 +802,34 @@ fn stats(c: &mut Check, s: &raw::Stats) -> Option<StatsConfig> {
             }
             Some(u.to_owned())
         });
-        let file = a.password_file.as_deref();
-        let file = c.required(
-            "stats.auth.password_file",
-            file,
-            "a file holding the password",
-        );
-        let password_file = file.and_then(|f| c.absolute("stats.auth.password_file", f));
+        let password = match (a.password_file.as_deref(), a.password_env.as_deref()) {
+            (Some(f), None) => c
+                .absolute("stats.auth.password_file", f)
+                .map(PasswordSource::File),
+            (None, Some(v)) => {
+                let valid = v.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                    && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+                if valid {
+                    Some(PasswordSource::Env(v.to_owned()))
+                } else {
+                    c.fail(
+                        "stats.auth.password_env",
+                        format!("{v:?} is not an environment variable name: letters, digits and '_', not starting with a digit"),
+                    )
+                }
+            }
+            (Some(_), Some(_)) => c.fail(
+                "stats.auth",
+                "password_file and password_env are both set: keep one",
+            ),
+            (None, None) => c.fail(
+                "stats.auth.password_file",
+                "required: password_file (a file holding the password) or password_env (a variable holding it)",
+            ),
+        };
         Some(StatsAuth {
             user: user?,
-            password_file: password_file?,
+            password: password?,
         })
     });
     Some(StatsConfig {
