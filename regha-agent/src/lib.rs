@@ -1,6 +1,7 @@
 //! regha-agent as a library: the binary is a thin shell around these modules,
 //! and the end-to-end tests drive the same code the agent runs.
 
+pub mod admin;
 pub mod agent;
 pub mod cli;
 pub mod config;
@@ -11,4 +12,5 @@ pub mod import;
 pub mod maglev;
 pub mod net;
 pub mod reconcile;
+pub mod stats;
 pub mod vrrp;

@@ -10,6 +10,7 @@ use std::{
 };
 
 use crate::{
+    admin::AdminState,
     dataplane::{BackendSpec, BackendState, HashMode, Protocol, ServiceSpec},
     health::Health,
     ids::{BackendIdentity, IdError, Ids, ServiceIdentity},
@@ -27,6 +28,8 @@ pub struct BackendInput {
     pub health: Health,
     /// `None` until the neighbour table (or the config) gives one.
     pub mac: Option<[u8; 6]>,
+    /// What an operator asked for (`regha-agent backend drain|disable|enable`).
+    pub admin: AdminState,
 }
 
 /// A service as the config asks for it, with its backends' current state.
@@ -56,11 +59,17 @@ impl Plan {
     }
 }
 
-/// Whether a backend takes new flows: healthy and with a known MAC.
+/// Whether a backend takes new flows: healthy, with a known MAC, and not
+/// taken out by an operator. An admin drain keeps a serving backend's
+/// existing flows for as long as it lasts (no [`DRAIN_PERIOD`]: it ends with
+/// `enable`); a backend that fails its checks or has no MAC loses them all
+/// the same, since nothing could reach it. Disabled moves every flow at once.
 fn state_of(b: &BackendInput) -> BackendState {
-    match (b.health, b.mac) {
-        (Health::Up, Some(_)) => BackendState::Up,
-        _ => BackendState::Down,
+    let serving = matches!((b.health, b.mac), (Health::Up, Some(_)));
+    match (b.admin, serving) {
+        (AdminState::Disabled, _) | (_, false) => BackendState::Down,
+        (AdminState::Drain, true) => BackendState::Draining,
+        (AdminState::Enabled, true) => BackendState::Up,
     }
 }
 

@@ -7,6 +7,7 @@ use std::{
 };
 
 use crate::{
+    admin::AdminTable,
     config::{self, Config, HealthKind, ServiceConfig},
     dataplane::{HashMode, Protocol},
     health::{CheckSpec, Health, Probe},
@@ -78,6 +79,7 @@ pub fn services(
     config: &Config,
     health: &HashMap<BackendIdentity, Health>,
     macs: &HashMap<IpAddr, [u8; 6]>,
+    admin: &AdminTable,
 ) -> Vec<ServiceInput> {
     config
         .services
@@ -105,6 +107,7 @@ pub fn services(
                                 .copied()
                                 .unwrap_or(Health::Unknown),
                             mac: b.mac.or_else(|| macs.get(&b.address).copied()),
+                            admin: admin.get(&s.name, addr),
                         }
                     })
                     .collect(),

@@ -6,9 +6,12 @@
 //!  drain deadlines (timer) --------------------------------+        |
 //!  SIGHUP (reload) ----------------------------------------+        +--> state file (status)
 //!  role (static; VRRP later) --> VIPs + gratuitous ARP
+//!  admin socket (drain, disable, enable, resign) --> admin table --> reconcile
+//!  state (watch) --> stats listener (reads the maps itself, per request)
 //!  SIGTERM / SIGINT --> VIPs removed, dataplane unpinned (unless kept), exit
 //! ```
 
+mod admin;
 mod checks;
 mod inputs;
 pub mod role;
@@ -109,6 +112,7 @@ struct Agent {
     role: Role,
     vrrp: Option<crate::vrrp::InstanceHandle>,
     started: Instant,
+    ops: admin::Ops,
 }
 
 /// Runs the agent until SIGTERM or SIGINT.
@@ -142,6 +146,7 @@ pub async fn run(opts: AgentOptions) -> Result<()> {
 
     let role = config.role.unwrap_or(Role::Backup);
     let (poke_tx, mut poke_rx) = mpsc::unbounded_channel();
+    let (opts_state_dir, config_for_ops) = (opts.state_dir.clone(), config.clone());
     let mut agent = Agent {
         reconciler: Reconciler::new(ids, config.hash_seed),
         checks: Checks::new(poke_tx),
@@ -156,6 +161,7 @@ pub async fn run(opts: AgentOptions) -> Result<()> {
         role,
         vrrp: None,
         started: Instant::now(),
+        ops: admin::Ops::new(&opts_state_dir, &iface_name, &config_for_ops),
     };
     agent.checks.sync(inputs::checks(&agent.config));
     agent.refresh_macs(true).await;
@@ -178,6 +184,9 @@ pub async fn run(opts: AgentOptions) -> Result<()> {
         agent.maps.remove_backend(id)?;
     }
     agent.reconcile();
+    let (admin_tx, mut admin_rx) = mpsc::channel(8);
+    let _admin = agent.start_admin_socket(admin_tx);
+    let _stats = agent.start_stats().await;
 
     let mut hup = tokio::signal::unix::signal(SignalKind::hangup())?;
     let mut term = tokio::signal::unix::signal(SignalKind::terminate())?;
@@ -211,6 +220,11 @@ pub async fn run(opts: AgentOptions) -> Result<()> {
             }
             _ = term.recv() => break,
             _ = int.recv() => break,
+            Some((request, answer)) = admin_rx.recv() => {
+                let _ = answer.send(agent.admin(request).await);
+                // A resign or resume replaced the VRRP instance.
+                vrrp_status = agent.vrrp.as_ref().map(|v| v.status.clone());
+            }
         }
     }
     agent.shutdown().await
@@ -360,7 +374,7 @@ impl Agent {
     /// took to reach the maps.
     fn reconcile(&mut self) {
         let health = self.checks.health();
-        let inputs = inputs::services(&self.config, &health, &self.macs);
+        let inputs = inputs::services(&self.config, &health, &self.macs, &self.ops.table);
         let plan = match self.reconciler.plan(&inputs, Instant::now()) {
             Ok(p) => p,
             Err(e) => {
@@ -387,6 +401,9 @@ impl Agent {
         for spec in &plan.apply {
             match self.maps.apply_service(spec) {
                 Ok(report) => {
+                    if let Some(ring) = &report.ring {
+                        self.ops.record_swap(ring.duration);
+                    }
                     let identity = ServiceIdentity {
                         vip: spec.vip,
                         port: spec.port,
@@ -479,7 +496,7 @@ impl Agent {
         if new.hash_seed != self.config.hash_seed {
             warn!("hash_seed changed: it applies to services written from now on");
         }
-        if new.vrrp != self.config.vrrp && self.vrrp.is_some() {
+        if new.vrrp != self.config.vrrp && self.vrrp_decides() {
             warn!("the vrrp section changed: it applies after a restart of the agent");
         }
         let old_role = self.role;
@@ -487,14 +504,15 @@ impl Agent {
         self.checks.sync(inputs::checks(&new));
         let vrrp_config = self.config.vrrp.clone();
         self.config = new;
-        if self.vrrp.is_some() {
+        self.ops.config_changed(&self.config);
+        if self.vrrp_decides() {
             // The running instance keeps the section it started with.
             self.config.vrrp = vrrp_config;
         } else {
             self.role = self.config.role.unwrap_or(Role::Backup);
         }
         self.refresh_macs(true).await;
-        if self.vrrp.is_none() && (self.role != old_role || vips(&self.config) != old_vips) {
+        if !self.vrrp_decides() && (self.role != old_role || vips(&self.config) != old_vips) {
             // VIPs no longer configured go first.
             for (ip, _) in old_vips.iter().filter(|v| !vips(&self.config).contains(v)) {
                 if let Err(e) = self.iface.remove_vip(&self.handle, *ip).await {
@@ -523,6 +541,10 @@ impl Agent {
             }
         }
         state::remove(&self.opts.state_dir, &self.iface.name);
+        let _ = std::fs::remove_file(crate::admin::socket_path(
+            &self.opts.state_dir,
+            &self.iface.name,
+        ));
         if self.opts.keep_dataplane {
             info!(pin_dir = %self.pin_dir.display(), "dataplane kept (--keep-dataplane): it keeps steering");
             return Ok(());

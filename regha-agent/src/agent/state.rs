@@ -4,6 +4,7 @@
 //! (names, health detail, role).
 
 use std::{
+    collections::BTreeMap,
     net::SocketAddr,
     path::{Path, PathBuf},
 };
@@ -11,7 +12,10 @@ use std::{
 use serde::{Deserialize, Serialize};
 
 use super::Agent;
-use crate::ids::{BackendIdentity, ServiceIdentity};
+use crate::{
+    admin::AdminState,
+    ids::{BackendIdentity, ServiceIdentity},
+};
 
 pub const DEFAULT_STATE_DIR: &str = "/run/regha";
 
@@ -23,6 +27,33 @@ pub struct AgentState {
     pub vips: Vec<String>,
     pub uptime_s: u64,
     pub services: Vec<ServiceState>,
+    /// The VRRP instance, when VRRP decides the role.
+    #[serde(default)]
+    pub vrrp: Option<VrrpState>,
+    /// Ring swaps since the agent started, and how long the last one took.
+    #[serde(default)]
+    pub ring_swaps: u64,
+    #[serde(default)]
+    pub last_ring_swap_s: Option<f64>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct VrrpState {
+    pub vrid: u8,
+    /// `initialize`, `backup`, `master` or `fault`.
+    pub state: String,
+    /// The effective priority (tracking included).
+    pub priority: u8,
+    pub configured_priority: u8,
+    /// The master last heard (none while we are master).
+    pub master: Option<String>,
+    /// The unicast peers; empty means multicast.
+    pub peers: Vec<String>,
+    pub transitions: u64,
+    /// Packets refused, by reason.
+    pub rejected: BTreeMap<String, u64>,
+    /// `regha-agent vrrp resign` holds the instance out of the election.
+    pub resigned: bool,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -48,6 +79,12 @@ pub struct BackendHealth {
     pub checks: u64,
     pub transitions: u64,
     pub mac: Option<String>,
+    /// What an operator asked (`regha-agent backend ...`).
+    #[serde(default)]
+    pub admin: AdminState,
+    /// Whether the last check passed (none before the first).
+    #[serde(default)]
+    pub last_check_ok: Option<bool>,
 }
 
 pub fn path(dir: &Path, iface: &str) -> PathBuf {
@@ -106,6 +143,10 @@ pub(super) fn snapshot(agent: &Agent) -> AgentState {
                             checks: report.as_ref().map(|r| r.checks).unwrap_or(0),
                             transitions: report.as_ref().map(|r| r.transitions).unwrap_or(0),
                             mac: mac.map(crate::net::mac_str),
+                            admin: agent.ops.table.get(&s.name, addr),
+                            last_check_ok: report
+                                .as_ref()
+                                .and_then(|r| r.last.as_ref().map(|o| o.is_ok())),
                         }
                     })
                     .collect(),
@@ -122,13 +163,51 @@ pub(super) fn snapshot(agent: &Agent) -> AgentState {
             .collect(),
         uptime_s: agent.started.elapsed().as_secs(),
         services,
+        vrrp: vrrp_state(agent),
+        ring_swaps: agent.ops.ring_swaps,
+        last_ring_swap_s: agent.ops.last_ring_swap.map(|d| d.as_secs_f64()),
     }
 }
 
+fn vrrp_state(agent: &Agent) -> Option<VrrpState> {
+    let config = agent.config.vrrp.as_ref()?;
+    let status = match (&agent.vrrp, &agent.ops.last_vrrp) {
+        (Some(handle), _) => handle.status.borrow().clone(),
+        // Resigned: the stopped instance's last word, advertising nothing.
+        (None, Some(last)) if agent.ops.resigned => crate::vrrp::VrrpStatus {
+            priority: 0,
+            master: None,
+            ..last.clone()
+        },
+        _ => return None,
+    };
+    Some(VrrpState {
+        vrid: config.virtual_router_id,
+        state: format!("{:?}", status.state).to_lowercase(),
+        priority: status.priority,
+        configured_priority: config.priority,
+        master: status.master.map(|m| m.to_string()),
+        peers: config
+            .unicast_peers
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+        transitions: status.transitions,
+        rejected: status
+            .rejected
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), *v))
+            .collect(),
+        resigned: agent.ops.resigned,
+    })
+}
+
+/// Publishes the state to the stats listener and writes the file.
 pub(super) fn write(agent: &Agent) -> std::io::Result<()> {
     let dir = &agent.opts.state_dir;
-    std::fs::create_dir_all(dir)?;
     let doc = snapshot(agent);
+    agent.ops.published.send_replace(Some(doc.clone()));
+    std::fs::create_dir_all(dir)?;
     let final_path = path(dir, &agent.iface.name);
     let tmp = final_path.with_extension("json.tmp");
     std::fs::write(

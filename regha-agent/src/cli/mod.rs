@@ -1,6 +1,7 @@
-//! The command line: `regha-agent [run options]`, `check-config`, `status`.
-//! One file per subcommand.
+//! The command line: `regha-agent [run options]`, `check-config`, `status`,
+//! and the runtime commands `backend` and `vrrp`. One file per subcommand.
 
+mod admin;
 mod check_config;
 mod import;
 mod status;
@@ -71,6 +72,17 @@ pub enum Command {
         #[command(flatten)]
         args: import::ImportArgs,
     },
+    /// Drain, disable or enable a backend in the running agent (root only).
+    /// The choice is kept across restarts of the agent until `enable`.
+    Backend {
+        #[command(subcommand)]
+        action: admin::BackendCommand,
+    },
+    /// Resign from or resume the VRRP election in the running agent (root only).
+    Vrrp {
+        #[command(subcommand)]
+        action: admin::VrrpCommand,
+    },
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -131,6 +143,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::CheckConfig) => Ok(check_config::run(&cli.agent_options())),
         Some(Command::Status { json }) => status::run(&cli.agent_options(), json),
         Some(Command::Import { ref args }) => import::run(args),
+        Some(Command::Backend { ref action }) => admin::backend(&cli.agent_options(), action),
+        Some(Command::Vrrp { ref action }) => admin::vrrp(&cli.agent_options(), action),
         None => {
             let opts = cli.agent_options();
             tokio::runtime::Builder::new_multi_thread()

@@ -19,6 +19,7 @@ fn service(backends: &[(u8, Health)]) -> ServiceInput {
                 weight: 1,
                 health: *health,
                 mac: Some([2, 0, 0, 0, 0, *last]),
+                admin: AdminState::Enabled,
             })
             .collect(),
     }
@@ -137,4 +138,81 @@ fn a_removed_service_is_removed_with_its_backends() {
     assert_eq!(plan.remove.len(), 1);
     assert_eq!(plan.clear_backends, vec![0]);
     assert!(plan.apply.is_empty());
+}
+
+#[test]
+fn an_admin_drain_keeps_existing_flows_until_enable_without_a_deadline() {
+    let mut r = Reconciler::new(Ids::default(), 0);
+    let t0 = Instant::now();
+    let mut input = service(&[(11, Health::Up), (12, Health::Up)]);
+    r.plan(&[input.clone()], t0).unwrap();
+    input.backends[0].admin = AdminState::Drain;
+    let plan = r.plan(&[input.clone()], t0).unwrap();
+    assert_eq!(
+        states(&plan.apply[0]),
+        vec![(11, BackendState::Draining), (12, BackendState::Up)]
+    );
+    assert_eq!(
+        r.next_deadline(),
+        None,
+        "an admin drain has no end of its own"
+    );
+    assert!(
+        r.plan(&[input.clone()], t0 + DRAIN_PERIOD * 10)
+            .unwrap()
+            .is_empty(),
+        "still draining long after DRAIN_PERIOD"
+    );
+    input.backends[0].admin = AdminState::Enabled;
+    let plan = r.plan(&[input], t0 + DRAIN_PERIOD * 10).unwrap();
+    assert_eq!(
+        states(&plan.apply[0]),
+        vec![(11, BackendState::Up), (12, BackendState::Up)]
+    );
+}
+
+#[test]
+fn disabled_is_down_at_once_and_a_failing_drained_backend_is_down() {
+    let mut r = Reconciler::new(Ids::default(), 0);
+    let now = Instant::now();
+    let mut input = service(&[(11, Health::Up), (12, Health::Down), (13, Health::Up)]);
+    input.backends[0].admin = AdminState::Disabled;
+    input.backends[1].admin = AdminState::Drain;
+    let plan = r.plan(&[input.clone()], now).unwrap();
+    assert_eq!(
+        states(&plan.apply[0]),
+        vec![
+            (11, BackendState::Down),
+            (12, BackendState::Down),
+            (13, BackendState::Up)
+        ]
+    );
+    // A drained backend without a MAC cannot keep flows either.
+    input.backends[1].health = Health::Up;
+    input.backends[1].mac = None;
+    let plan = r.plan(&[input], now).unwrap();
+    assert_eq!(
+        states(&plan.apply[0]),
+        vec![
+            (11, BackendState::Down),
+            (12, BackendState::Down),
+            (13, BackendState::Up)
+        ]
+    );
+}
+
+#[test]
+fn a_drained_backend_removed_from_the_config_drains_for_drain_period() {
+    let mut r = Reconciler::new(Ids::default(), 0);
+    let t0 = Instant::now();
+    let mut input = service(&[(11, Health::Up), (12, Health::Up)]);
+    input.backends[0].admin = AdminState::Drain;
+    r.plan(&[input], t0).unwrap();
+    let plan = r.plan(&[service(&[(12, Health::Up)])], t0).unwrap();
+    assert!(plan.is_empty(), "11 was draining already: {plan:?}");
+    assert_eq!(r.next_deadline(), Some(t0 + DRAIN_PERIOD));
+    let plan = r
+        .plan(&[service(&[(12, Health::Up)])], t0 + DRAIN_PERIOD)
+        .unwrap();
+    assert_eq!(states(&plan.apply[0]), vec![(12, BackendState::Up)]);
 }

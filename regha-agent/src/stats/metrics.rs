@@ -1,0 +1,345 @@
+//! `/metrics`: the status document in the Prometheus text format (0.0.4),
+//! encoded by prometheus-client. A registry is filled from the document on
+//! each scrape: the numbers live in the kernel's maps and the agent's state,
+//! not in counters of our own, so there is nothing to keep in step.
+//!
+//! Conventions: `regha_` prefix, `_total` counters, seconds and bytes, one
+//! gauge per state with the state as a label (`regha_backend_state{state}`
+//! is 1 for the current one, 0 for the others) so alerts need no magic
+//! numbers.
+
+use std::sync::atomic::AtomicU64;
+
+use prometheus_client::{
+    encoding::{EncodeLabelSet, prometheus_text},
+    metrics::{counter::Counter, family::Family, gauge::Gauge},
+    registry::{Registry, Unit},
+};
+
+use super::document::StatusDocument;
+use crate::admin::AdminState;
+
+/// The `Content-Type` of the answer.
+pub const CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ServiceLabels {
+    service: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BackendLabels {
+    service: String,
+    /// `address:port` (`[v6]:port`).
+    backend: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BackendStateLabels {
+    service: String,
+    backend: String,
+    state: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct VrrpLabels {
+    vrid: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct VrrpStateLabels {
+    vrid: String,
+    state: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct VrrpReasonLabels {
+    vrid: String,
+    reason: String,
+}
+
+type Counters<L> = Family<L, Counter<u64>>;
+type Gauges<L> = Family<L, Gauge<i64>>;
+type Seconds<L> = Family<L, Gauge<f64, AtomicU64>>;
+
+const DATAPLANE_STATES: [&str; 3] = ["up", "draining", "down"];
+const HEALTH_STATES: [&str; 3] = ["up", "down", "unknown"];
+const VRRP_STATES: [&str; 4] = ["initialize", "backup", "master", "fault"];
+
+fn counters<L>(r: &mut Registry, name: &str, help: &str) -> Counters<L>
+where
+    L: EncodeLabelSet + Clone + std::hash::Hash + Eq + std::fmt::Debug + Send + Sync + 'static,
+{
+    let f = Counters::<L>::default();
+    r.register(name, help, f.clone());
+    f
+}
+
+fn gauges<L>(r: &mut Registry, name: &str, help: &str) -> Gauges<L>
+where
+    L: EncodeLabelSet + Clone + std::hash::Hash + Eq + std::fmt::Debug + Send + Sync + 'static,
+{
+    let f = Gauges::<L>::default();
+    r.register(name, help, f.clone());
+    f
+}
+
+fn seconds<L>(r: &mut Registry, name: &str, help: &str) -> Seconds<L>
+where
+    L: EncodeLabelSet + Clone + std::hash::Hash + Eq + std::fmt::Debug + Send + Sync + 'static,
+{
+    let f = Seconds::<L>::default();
+    r.register_with_unit(name, help, Unit::Seconds, f.clone());
+    f
+}
+
+/// Renders the document as Prometheus text.
+pub fn render(doc: &StatusDocument) -> String {
+    let mut r = Registry::with_prefix("regha");
+
+    let svc_packets = counters::<ServiceLabels>(
+        &mut r,
+        "service_packets",
+        "Packets forwarded to the service's backends.",
+    );
+    let svc_bytes = counters::<ServiceLabels>(
+        &mut r,
+        "service_bytes",
+        "Bytes forwarded to the service's backends (client to backend: answers bypass the LB).",
+    );
+    let svc_flows = counters::<ServiceLabels>(
+        &mut r,
+        "service_new_flows",
+        "Flows (connections) the service's ring assigned.",
+    );
+    let svc_no_backend = gauges::<ServiceLabels>(
+        &mut r,
+        "service_no_backend",
+        "1 while no backend takes new flows.",
+    );
+    let be_packets = counters::<BackendLabels>(
+        &mut r,
+        "backend_packets",
+        "Packets forwarded to the backend.",
+    );
+    let be_bytes = counters::<BackendLabels>(
+        &mut r,
+        "backend_bytes",
+        "Bytes forwarded to the backend (client to backend).",
+    );
+    let be_flows = counters::<BackendLabels>(
+        &mut r,
+        "backend_new_flows",
+        "Flows assigned to the backend.",
+    );
+    let be_up =
+        gauges::<BackendLabels>(&mut r, "backend_up", "1 while the backend takes new flows.");
+    let be_state = gauges::<BackendStateLabels>(
+        &mut r,
+        "backend_state",
+        "The dataplane state (up, draining, down): 1 for the current one.",
+    );
+    let be_health = gauges::<BackendStateLabels>(
+        &mut r,
+        "backend_health",
+        "The health checks' verdict (up, down, unknown): 1 for the current one.",
+    );
+    let be_admin = gauges::<BackendStateLabels>(
+        &mut r,
+        "backend_admin_state",
+        "What an operator asked (enabled, drain, disabled): 1 for the current one.",
+    );
+    let be_since = seconds::<BackendLabels>(
+        &mut r,
+        "backend_health_age",
+        "Time since the health verdict last changed.",
+    );
+    let be_check_ok = gauges::<BackendLabels>(
+        &mut r,
+        "backend_check_success",
+        "1 if the last health check passed, 0 if it failed.",
+    );
+    let be_check_time = seconds::<BackendLabels>(
+        &mut r,
+        "backend_check_duration",
+        "How long the last health check took.",
+    );
+    let not_forwarded = counters::<ReasonLabels>(
+        &mut r,
+        "dataplane_not_forwarded_packets",
+        "Packets the XDP program passed to the kernel or dropped instead of forwarding, by reason.",
+    );
+
+    for svc in &doc.services {
+        let service = svc
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("{}:{}", svc.vip, svc.port));
+        let sl = ServiceLabels {
+            service: service.clone(),
+        };
+        svc_packets.get_or_create(&sl).inc_by(svc.packets);
+        svc_bytes.get_or_create(&sl).inc_by(svc.bytes);
+        svc_flows.get_or_create(&sl).inc_by(svc.new_flows);
+        svc_no_backend
+            .get_or_create(&sl)
+            .set(i64::from(svc.no_backend));
+        for b in &svc.backends {
+            let bl = BackendLabels {
+                service: service.clone(),
+                backend: b.address.clone(),
+            };
+            let with_state = |state: &str| BackendStateLabels {
+                service: service.clone(),
+                backend: b.address.clone(),
+                state: state.to_owned(),
+            };
+            be_packets.get_or_create(&bl).inc_by(b.packets);
+            be_bytes.get_or_create(&bl).inc_by(b.bytes);
+            be_flows.get_or_create(&bl).inc_by(b.new_flows);
+            be_up.get_or_create(&bl).set(i64::from(b.state == "up"));
+            for s in DATAPLANE_STATES {
+                be_state
+                    .get_or_create(&with_state(s))
+                    .set(i64::from(b.state == s));
+            }
+            if let Some(h) = &b.health {
+                for s in HEALTH_STATES {
+                    be_health
+                        .get_or_create(&with_state(s))
+                        .set(i64::from(h == s));
+                }
+            }
+            if let Some(a) = &b.admin {
+                for s in AdminState::ALL {
+                    be_admin
+                        .get_or_create(&with_state(s.name()))
+                        .set(i64::from(a == s.name()));
+                }
+            }
+            if let Some(since) = b.since_s {
+                be_since.get_or_create(&bl).set(since as f64);
+            }
+            if let Some(ok) = b.last_check_ok {
+                be_check_ok.get_or_create(&bl).set(i64::from(ok));
+            }
+            if let Some(ms) = b.latency_ms {
+                be_check_time.get_or_create(&bl).set(ms / 1000.0);
+            }
+        }
+    }
+    for (reason, n) in &doc.not_forwarded {
+        not_forwarded
+            .get_or_create(&ReasonLabels {
+                reason: reason.clone(),
+            })
+            .inc_by(*n);
+    }
+
+    if let Some(agent) = &doc.agent {
+        // Health-check counters come from the agent's state per backend.
+        let checks =
+            counters::<BackendLabels>(&mut r, "backend_checks", "Health checks completed.");
+        let transitions = counters::<BackendLabels>(
+            &mut r,
+            "backend_health_transitions",
+            "Health verdict changes, the first decision included.",
+        );
+        for s in &agent.services {
+            for b in &s.backends {
+                let bl = BackendLabels {
+                    service: s.name.clone(),
+                    backend: b.address.clone(),
+                };
+                checks.get_or_create(&bl).inc_by(b.checks);
+                transitions.get_or_create(&bl).inc_by(b.transitions);
+            }
+        }
+        let holds = Gauge::<i64>::default();
+        holds.set(i64::from(agent.role == "master"));
+        r.register(
+            "holds_vips",
+            "1 while this host holds the VIPs (master).",
+            holds,
+        );
+        let swaps = Counter::<u64>::default();
+        swaps.inc_by(agent.ring_swaps);
+        r.register(
+            "ring_swaps",
+            "Maglev ring swaps (whole-table replacements) since the agent started.",
+            swaps,
+        );
+        if let Some(last) = agent.last_ring_swap_s {
+            let g = Gauge::<f64, AtomicU64>::default();
+            g.set(last);
+            r.register_with_unit("ring_swap_last_duration", "How long the last ring swap took, from creating the table to the slot pointing at it.", Unit::Seconds, g);
+        }
+        if let Some(v) = &agent.vrrp {
+            let vl = VrrpLabels {
+                vrid: v.vrid.to_string(),
+            };
+            let state = gauges::<VrrpStateLabels>(
+                &mut r,
+                "vrrp_state",
+                "The VRRP state (initialize, backup, master, fault): 1 for the current one.",
+            );
+            for s in VRRP_STATES {
+                state
+                    .get_or_create(&VrrpStateLabels {
+                        vrid: vl.vrid.clone(),
+                        state: s.to_owned(),
+                    })
+                    .set(i64::from(v.state == s));
+            }
+            gauges::<VrrpLabels>(
+                &mut r,
+                "vrrp_priority",
+                "The effective priority (tracking included; 0 while resigned).",
+            )
+            .get_or_create(&vl)
+            .set(i64::from(v.priority));
+            gauges::<VrrpLabels>(
+                &mut r,
+                "vrrp_configured_priority",
+                "The configured priority.",
+            )
+            .get_or_create(&vl)
+            .set(i64::from(v.configured_priority));
+            counters::<VrrpLabels>(&mut r, "vrrp_transitions", "VRRP state transitions.")
+                .get_or_create(&vl)
+                .inc_by(v.transitions);
+            gauges::<VrrpLabels>(
+                &mut r,
+                "vrrp_resigned",
+                "1 while `regha-agent vrrp resign` holds this host out of the election.",
+            )
+            .get_or_create(&vl)
+            .set(i64::from(v.resigned));
+            let rejected = counters::<VrrpReasonLabels>(
+                &mut r,
+                "vrrp_rejected_packets",
+                "VRRP packets refused, by reason.",
+            );
+            for (reason, n) in &v.rejected {
+                rejected
+                    .get_or_create(&VrrpReasonLabels {
+                        vrid: vl.vrid.clone(),
+                        reason: reason.clone(),
+                    })
+                    .inc_by(*n);
+            }
+        }
+    }
+
+    let mut out = String::new();
+    prometheus_text::encode(&mut out, &r).expect("writing to a String cannot fail");
+    out
+}
+
+#[cfg(test)]
+mod tests;

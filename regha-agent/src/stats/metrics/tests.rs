@@ -1,0 +1,93 @@
+use super::*;
+use crate::stats::sample;
+
+fn lines(text: &str) -> Vec<&str> {
+    text.lines().collect()
+}
+
+#[test]
+fn traffic_is_counted_per_service_and_backend() {
+    let text = render(&sample::document("registry"));
+    let l = lines(&text);
+    for want in [
+        "# TYPE regha_backend_packets_total counter",
+        r#"regha_backend_packets_total{service="registry",backend="192.0.2.11:5000"} 750"#,
+        r#"regha_backend_packets_total{service="registry",backend="192.0.2.12:5000"} 250"#,
+        r#"regha_backend_bytes_total{service="registry",backend="192.0.2.11:5000"} 8192"#,
+        r#"regha_backend_new_flows_total{service="registry",backend="192.0.2.12:5000"} 25"#,
+        r#"regha_service_packets_total{service="registry"} 1000"#,
+        r#"regha_service_bytes_total{service="registry"} 12288"#,
+        r#"regha_dataplane_not_forwarded_packets_total{reason="not_ip"} 7"#,
+        r#"regha_dataplane_not_forwarded_packets_total{reason="no_backend"} 0"#,
+    ] {
+        assert!(l.contains(&want), "missing {want:?} in:\n{text}");
+    }
+}
+
+#[test]
+fn states_are_one_gauge_per_state_in_base_units() {
+    let text = render(&sample::document("registry"));
+    let l = lines(&text);
+    for want in [
+        r#"regha_backend_up{service="registry",backend="192.0.2.11:5000"} 1"#,
+        r#"regha_backend_up{service="registry",backend="192.0.2.12:5000"} 0"#,
+        r#"regha_backend_state{service="registry",backend="192.0.2.12:5000",state="draining"} 1"#,
+        r#"regha_backend_state{service="registry",backend="192.0.2.12:5000",state="up"} 0"#,
+        r#"regha_backend_admin_state{service="registry",backend="192.0.2.12:5000",state="drain"} 1"#,
+        r#"regha_backend_admin_state{service="registry",backend="192.0.2.11:5000",state="enabled"} 1"#,
+        r#"regha_backend_health{service="registry",backend="192.0.2.11:5000",state="up"} 1"#,
+        r#"regha_backend_check_success{service="registry",backend="192.0.2.11:5000"} 1"#,
+        r#"regha_backend_check_duration_seconds{service="registry",backend="192.0.2.11:5000"} 0.0015"#,
+        r#"regha_backend_checks_total{service="registry",backend="192.0.2.11:5000"} 42"#,
+        r#"regha_vrrp_state{vrid="51",state="master"} 1"#,
+        r#"regha_vrrp_state{vrid="51",state="backup"} 0"#,
+        r#"regha_vrrp_priority{vrid="51"} 101"#,
+        r#"regha_vrrp_transitions_total{vrid="51"} 2"#,
+        r#"regha_vrrp_rejected_packets_total{vrid="51",reason="ttl"} 3"#,
+        r#"regha_vrrp_resigned{vrid="51"} 0"#,
+        "regha_holds_vips 1",
+        "regha_ring_swaps_total 4",
+        "regha_ring_swap_last_duration_seconds 0.0125",
+        "# TYPE regha_ring_swap_last_duration_seconds gauge",
+    ] {
+        assert!(l.contains(&want), "missing {want:?} in:\n{text}");
+    }
+}
+
+#[test]
+fn every_sample_has_help_and_type_and_the_regha_prefix() {
+    let text = render(&sample::document("registry"));
+    for line in text.lines() {
+        if line.starts_with('#') {
+            assert!(
+                line.starts_with("# HELP regha_") || line.starts_with("# TYPE regha_"),
+                "{line}"
+            );
+            continue;
+        }
+        let name = line.split(['{', ' ']).next().unwrap();
+        assert!(name.starts_with("regha_"), "{line}");
+        assert!(
+            text.contains(&format!("# TYPE {name} ")),
+            "no TYPE for {name}"
+        );
+    }
+}
+
+#[test]
+fn label_values_are_escaped() {
+    let text = render(&sample::document("a\"b\\c"));
+    assert!(
+        text.contains(r#"regha_service_packets_total{service="a\"b\\c"} 1000"#),
+        "{text}"
+    );
+}
+
+#[test]
+fn without_an_agent_only_the_maps_speak() {
+    let mut doc = sample::document("registry");
+    doc.agent = None;
+    let text = render(&doc);
+    assert!(!text.contains("regha_vrrp_"), "{text}");
+    assert!(text.contains("regha_dataplane_not_forwarded_packets_total"));
+}

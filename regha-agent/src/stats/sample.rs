@@ -1,0 +1,108 @@
+//! A status document for the renderers' tests: one service, two backends
+//! (one drained), a VRRP master, and a service name that needs escaping in
+//! HTML (the config forbids it; the page must not rely on that).
+
+use std::collections::BTreeMap;
+
+use super::document::{BackendTraffic, ServiceTraffic, StatusDocument};
+use crate::{
+    admin::AdminState,
+    agent::state::{AgentState, BackendHealth, ServiceState, VrrpState},
+};
+
+fn backend(
+    address: &str,
+    state: &str,
+    admin: AdminState,
+    packets: u64,
+    bytes: u64,
+) -> BackendTraffic {
+    BackendTraffic {
+        id: 0,
+        address: address.into(),
+        state: state.into(),
+        mac: "02:00:00:00:00:0b".into(),
+        health: Some("up".into()),
+        admin: Some(admin.name().into()),
+        since_s: Some(125),
+        last_check: Some("HTTP 200".into()),
+        last_check_ok: Some(true),
+        latency_ms: Some(1.5),
+        packets,
+        bytes,
+        new_flows: packets / 10,
+    }
+}
+
+fn health(address: &str, admin: AdminState) -> BackendHealth {
+    BackendHealth {
+        address: address.into(),
+        id: Some(0),
+        health: "up".into(),
+        since_s: 125,
+        last_check: Some("HTTP 200".into()),
+        latency_ms: Some(1.5),
+        checks: 42,
+        transitions: 1,
+        mac: None,
+        admin,
+        last_check_ok: Some(true),
+    }
+}
+
+pub fn document(name: &str) -> StatusDocument {
+    let be1 = "192.0.2.11:5000";
+    let be2 = "192.0.2.12:5000";
+    StatusDocument {
+        iface: "eth0".into(),
+        agent_running: true,
+        agent: Some(AgentState {
+            pid: 1,
+            iface: "eth0".into(),
+            role: "master".into(),
+            vips: vec!["192.0.2.100/24".into()],
+            uptime_s: 3725,
+            services: vec![ServiceState {
+                name: name.into(),
+                vip: "192.0.2.100".into(),
+                port: 5000,
+                protocol: "tcp".into(),
+                id: Some(0),
+                all_down: false,
+                backends: vec![
+                    health(be1, AdminState::Enabled),
+                    health(be2, AdminState::Drain),
+                ],
+            }],
+            vrrp: Some(VrrpState {
+                vrid: 51,
+                state: "master".into(),
+                priority: 101,
+                configured_priority: 101,
+                master: None,
+                peers: vec!["192.0.2.3".into()],
+                transitions: 2,
+                rejected: BTreeMap::from([("ttl".to_owned(), 3)]),
+                resigned: false,
+            }),
+            ring_swaps: 4,
+            last_ring_swap_s: Some(0.0125),
+        }),
+        services: vec![ServiceTraffic {
+            name: Some(name.into()),
+            id: 0,
+            vip: "192.0.2.100".into(),
+            port: 5000,
+            proto: 6,
+            no_backend: false,
+            packets: 1000,
+            bytes: 4096 * 3,
+            new_flows: 100,
+            backends: vec![
+                backend(be1, "up", AdminState::Enabled, 750, 4096 * 2),
+                backend(be2, "draining", AdminState::Drain, 250, 4096),
+            ],
+        }],
+        not_forwarded: BTreeMap::from([("not_ip".to_owned(), 7), ("no_backend".to_owned(), 0)]),
+    }
+}
