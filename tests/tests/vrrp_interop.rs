@@ -584,3 +584,37 @@ fn v3_tracked_script_and_interfaces_move_the_vip_to_keepalived_and_back() {
     lab.sw.set_port(&lab.lb1, true);
     regha_master("the link is back: regha preempts");
 }
+
+/// `garp_master_refresh`: a master re-announces its VIP every refresh
+/// period (`garp_master_refresh_repeat` frames), and `garp_master_delay: 0s`
+/// leaves out the second burst.
+#[test]
+fn garp_master_refresh_re_announces_while_master() {
+    let lab = VrrpLab::new();
+    let config = lab.regha_config(101, 3, "100ms", None).replace(
+        "  virtual_ipaddresses:",
+        "  garp_master_delay: 0s\n  garp_master_repeat: 2\n  garp_master_refresh: 500ms\n  garp_master_refresh_repeat: 1\n  virtual_ipaddresses:",
+    );
+    let vip = VIP.octets();
+    let from_vip = move |f: &[u8]| f.len() >= 42 && f[28..32] == vip;
+    let capture = |ms: u64| {
+        lab.client.ns.spawn(move || {
+            regha_tests::lab::capture(0x0806, Duration::from_millis(ms), from_vip).len()
+        })
+    };
+    let agent = Agent::start(&lab.lb1, &config, &[]);
+    wait_holder(
+        &lab.lb1,
+        None,
+        Duration::from_secs(5),
+        "regha is master",
+        &|| agent.log(),
+    );
+    let refreshes = capture(2600).join().unwrap();
+    eprintln!("garp refresh 500ms: {refreshes} announcements in 2.6 s");
+    assert!(
+        (4..=6).contains(&refreshes),
+        "{refreshes} announcements in 2.6 s, expected one per 500 ms:\n{}",
+        agent.log()
+    );
+}

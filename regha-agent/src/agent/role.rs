@@ -2,21 +2,15 @@
 //! announces them (gratuitous ARP); a backup, or a stopping agent, holds
 //! none. The XDP program steers on both: only the VIPs move.
 
-use std::{net::IpAddr, time::Duration};
+use std::net::IpAddr;
 
 use rtnetlink::Handle;
 use tracing::{info, warn};
 
 use crate::{
-    config::Role,
+    config::{GarpConfig, Role},
     net::{Interface, NetError, garp},
 };
-
-/// keepalived's defaults: 5 gratuitous ARPs at once (`garp_master_repeat`),
-/// and another 5 after 5 s (`garp_master_delay`), so switches that missed
-/// the first burst still learn the move.
-pub const GARP_REPEAT: usize = 5;
-pub const GARP_SECOND_BURST: Duration = Duration::from_secs(5);
 
 /// Makes the host's VIPs match `role`. Returns the VIPs added.
 pub async fn apply(
@@ -42,33 +36,42 @@ pub async fn apply(
 }
 
 /// Announces the VIPs (gratuitous ARP for IPv4, unsolicited neighbour
-/// advertisement for IPv6) now and once more after [`GARP_SECOND_BURST`].
+/// advertisement for IPv6) with keepalived's defaults: 5 per VIP at once and
+/// 5 more after 5 s, so switches that missed the first burst still learn
+/// the move.
 pub fn announce(iface: Interface, vips: Vec<IpAddr>) {
-    let frames: Vec<Vec<u8>> = vips
-        .iter()
-        .map(|ip| match ip {
-            IpAddr::V4(v4) => garp::garp_frame(iface.mac, *v4).to_vec(),
-            IpAddr::V6(v6) => garp::unsolicited_na_frame(iface.mac, *v6).to_vec(),
-        })
-        .collect();
+    announce_with(iface, vips, GarpConfig::default());
+}
+
+/// Announces the VIPs as `garp` says: `repeat` frames per VIP at once and,
+/// unless `delay` is zero, `repeat` more after `delay`. The task can be
+/// aborted (a master that steps down must not announce a VIP it released).
+pub fn announce_with(
+    iface: Interface,
+    vips: Vec<IpAddr>,
+    garp: GarpConfig,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        send_burst(&iface, &vips, garp.repeat, 0);
+        if !garp.delay.is_zero() {
+            tokio::time::sleep(garp.delay).await;
+            send_burst(&iface, &vips, garp.repeat, 1);
+        }
+    })
+}
+
+/// Sends `repeat` gratuitous ARPs / unsolicited NAs for each VIP, now.
+pub fn send_burst(iface: &Interface, vips: &[IpAddr], repeat: u32, burst: u32) {
+    let frames = garp::announcements(iface.mac, vips);
     if frames.is_empty() {
         return;
     }
-    tokio::spawn(async move {
-        for burst in 0..2 {
-            if burst == 1 {
-                tokio::time::sleep(GARP_SECOND_BURST).await;
-            }
-            let all: Vec<&[u8]> = frames
-                .iter()
-                .flat_map(|f| std::iter::repeat_n(f.as_slice(), GARP_REPEAT))
-                .collect();
-            match garp::send_frames(&iface, &all) {
-                Ok(()) => {
-                    info!(iface = %iface.name, frames = all.len(), burst, "gratuitous ARP sent")
-                }
-                Err(e) => warn!(iface = %iface.name, error = %e, "gratuitous ARP not sent"),
-            }
-        }
-    });
+    let all: Vec<&[u8]> = frames
+        .iter()
+        .flat_map(|f| std::iter::repeat_n(f.as_slice(), repeat as usize))
+        .collect();
+    match garp::send_frames(iface, &all) {
+        Ok(()) => info!(iface = %iface.name, frames = all.len(), burst, "gratuitous ARP sent"),
+        Err(e) => warn!(iface = %iface.name, error = %e, "gratuitous ARP not sent"),
+    }
 }

@@ -176,6 +176,9 @@ pub struct VrrpConfig {
     pub track_scripts: Vec<TrackScript>,
     /// `track_interfaces`: keepalived's `track_interface`. Default empty.
     pub track_interfaces: Vec<TrackInterface>,
+    /// `garp_master_delay`, `garp_master_repeat`, `garp_master_refresh`,
+    /// `garp_master_refresh_repeat`: how a master announces the VIPs.
+    pub garp: GarpConfig,
     /// `peer_priorities`: the configured priorities of the other hosts on
     /// this VRID, each 1..=255. Default empty. Only `check-config` (and the
     /// agent's start-up log) reads it: a host's config does not otherwise
@@ -257,6 +260,33 @@ pub struct TrackInterface {
     /// `weight`: -254..=254, default 0. As [`TrackBackends::weight`], the
     /// condition being "the link is up".
     pub weight: i32,
+}
+
+/// Gratuitous ARP (IPv4) / unsolicited NA (IPv6) of a master, with
+/// keepalived's names and defaults. On becoming master: `repeat` at once,
+/// and `repeat` more after `delay`; then, while master, `refresh_repeat`
+/// every `refresh`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GarpConfig {
+    /// `garp_master_delay`: 0s..=1000s, default 5s; 0s: no second burst.
+    pub delay: Duration,
+    /// `garp_master_repeat`: 1..=255, default 5: frames per VIP in a burst.
+    pub repeat: u32,
+    /// `garp_master_refresh`: 0s..=1000s, default 0s (off).
+    pub refresh: Duration,
+    /// `garp_master_refresh_repeat`: 1..=255, default 1.
+    pub refresh_repeat: u32,
+}
+
+impl Default for GarpConfig {
+    fn default() -> Self {
+        Self {
+            delay: Duration::from_secs(5),
+            repeat: 5,
+            refresh: Duration::ZERO,
+            refresh_repeat: 1,
+        }
+    }
 }
 
 /// `vrrp.notify`: absolute paths of scripts run on entering a state. Each
@@ -554,6 +584,10 @@ mod raw {
         pub(super) track_interfaces: Vec<TrackInterface>,
         #[serde(default)]
         pub(super) peer_priorities: Vec<i64>,
+        pub(super) garp_master_delay: Option<String>,
+        pub(super) garp_master_repeat: Option<i64>,
+        pub(super) garp_master_refresh: Option<String>,
+        pub(super) garp_master_refresh_repeat: Option<i64>,
         pub(super) notify: Option<Notify>,
     }
 

@@ -205,6 +205,8 @@ fn the_example_file_parses_and_matches_the_deployment_it_replaces() {
     );
     assert_eq!(v.auth_pass.as_deref(), Some("1111"));
     assert_eq!(v.virtual_ipaddresses, vec![(ip("192.0.2.100"), 24)]);
+    assert_eq!(v.peer_priorities, [100]);
+    assert_eq!(c.warnings(), [], "the example's weight can move the VIP");
     let s = &c.services[0];
     assert_eq!(
         (s.vip, s.port, s.hash),
@@ -302,6 +304,7 @@ fn vrrp_defaults() {
         track_scripts: vec![],
         track_interfaces: vec![],
         peer_priorities: vec![],
+        garp: GarpConfig::default(),
         notify: NotifyScripts::default(),
     };
     assert_eq!(v, expected);
@@ -950,5 +953,58 @@ fn a_weight_that_cannot_change_the_master_is_a_warning() {
         &edit(&[("weight: -50 }", "weight: -50 }\n  peer_priorities: [0]")]),
         "vrrp.peer_priorities[0]",
         "0 is out of range 1..=255",
+    );
+}
+
+#[test]
+fn garp_keys_take_keepalived_names_and_defaults() {
+    let v = parse(BASE).vrrp.unwrap();
+    assert_eq!(
+        v.garp,
+        GarpConfig {
+            delay: Duration::from_secs(5),
+            repeat: 5,
+            refresh: Duration::ZERO,
+            refresh_repeat: 1
+        }
+    );
+    let keys = "  garp_master_delay: 0s\n  garp_master_repeat: 2\n  garp_master_refresh: 60s\n  garp_master_refresh_repeat: 3\n  virtual_ipaddresses:";
+    let v = parse(&edit(&[("  virtual_ipaddresses:", keys)]))
+        .vrrp
+        .unwrap();
+    assert_eq!(
+        v.garp,
+        GarpConfig {
+            delay: Duration::ZERO,
+            repeat: 2,
+            refresh: Duration::from_secs(60),
+            refresh_repeat: 3
+        }
+    );
+    let bad = |key: &str, value: &str| {
+        edit(&[(
+            "  virtual_ipaddresses:",
+            &format!("  {key}: {value}\n  virtual_ipaddresses:"),
+        )])
+    };
+    assert_error(
+        &bad("garp_master_repeat", "0"),
+        "vrrp.garp_master_repeat",
+        "0 is out of range 1..=255",
+    );
+    assert_error(
+        &bad("garp_master_refresh_repeat", "256"),
+        "vrrp.garp_master_refresh_repeat",
+        "256 is out of range 1..=255",
+    );
+    assert_error(
+        &bad("garp_master_delay", "5"),
+        "vrrp.garp_master_delay",
+        "has no unit",
+    );
+    assert_error(
+        &bad("garp_master_refresh", "2000s"),
+        "vrrp.garp_master_refresh",
+        "is longer than 1000s",
     );
 }

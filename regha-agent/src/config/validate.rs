@@ -23,7 +23,7 @@ use super::{
     Role, ServiceConfig, StatsAuth, StatsConfig, TrackBackends, VrrpConfig, VrrpVersion,
     XdpModeSetting, duration, raw,
 };
-use super::{TrackInterface, TrackScript};
+use super::{GarpConfig, TrackInterface, TrackScript};
 use crate::maglev::{is_prime, next_prime};
 
 /// Below 1024 entries the LRU evicts live flows under any real load; above
@@ -210,6 +210,7 @@ fn vrrp(c: &mut Check, v: &raw::Vrrp) -> Option<VrrpConfig> {
     let peer_priorities = each(c, "vrrp.peer_priorities", &v.peer_priorities, |c, p, &n| {
         c.int::<u8>(p, Some(n), None, 1..=255)
     });
+    let garp = garp(c, v);
     let track_scripts = track_scripts(c, &v.track_scripts);
     let track_interfaces = track_interfaces(c, &v.track_interfaces);
     let none = raw::Notify::default();
@@ -242,7 +243,47 @@ fn vrrp(c: &mut Check, v: &raw::Vrrp) -> Option<VrrpConfig> {
         track_scripts: track_scripts?,
         track_interfaces: track_interfaces?,
         peer_priorities: peer_priorities?,
+        garp: garp?,
         notify,
+    })
+}
+
+/// keepalived's `garp_master_*` keys (its defaults; delays up to 1000s).
+fn garp(c: &mut Check, v: &raw::Vrrp) -> Option<GarpConfig> {
+    let d = GarpConfig::default();
+    let mut delay = |key: &str, text: Option<&str>, default: Duration| {
+        let path = format!("vrrp.{key}");
+        c.dur(&path, text, default).and_then(|t| {
+            if t > MAX_PREEMPT_DELAY {
+                let text = duration::format(t);
+                return c.fail(&path, format!("{text} is longer than 1000s"));
+            }
+            Some(t)
+        })
+    };
+    let delay_ = delay("garp_master_delay", v.garp_master_delay.as_deref(), d.delay);
+    let refresh = delay(
+        "garp_master_refresh",
+        v.garp_master_refresh.as_deref(),
+        d.refresh,
+    );
+    let repeat = c.int(
+        "vrrp.garp_master_repeat",
+        v.garp_master_repeat,
+        Some(d.repeat),
+        1..=255,
+    );
+    let refresh_repeat = c.int(
+        "vrrp.garp_master_refresh_repeat",
+        v.garp_master_refresh_repeat,
+        Some(d.refresh_repeat),
+        1..=255,
+    );
+    Some(GarpConfig {
+        delay: delay_?,
+        repeat: repeat?,
+        refresh: refresh?,
+        refresh_repeat: refresh_repeat?,
     })
 }
 

@@ -6,7 +6,7 @@
 //! option (RFC 4861 section 7.2.6); so does regha.
 
 use std::{
-    net::{Ipv4Addr, Ipv6Addr},
+    net::{IpAddr, Ipv4Addr, Ipv6Addr},
     os::fd::AsRawFd,
 };
 
@@ -76,6 +76,17 @@ pub fn unsolicited_na_frame(mac: [u8; 6], vip: Ipv6Addr) -> [u8; 86] {
     }
     f[56..58].copy_from_slice(&(!(sum as u16)).to_be_bytes());
     f
+}
+
+/// One announcement frame per VIP from `mac`: gratuitous ARP for IPv4,
+/// unsolicited NA for IPv6.
+pub fn announcements(mac: [u8; 6], vips: &[IpAddr]) -> Vec<Vec<u8>> {
+    vips.iter()
+        .map(|ip| match ip {
+            IpAddr::V4(v4) => garp_frame(mac, *v4).to_vec(),
+            IpAddr::V6(v6) => unsolicited_na_frame(mac, *v6).to_vec(),
+        })
+        .collect()
 }
 
 /// Sends `frames` out of `iface` through an AF_PACKET socket.

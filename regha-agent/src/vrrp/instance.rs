@@ -155,6 +155,8 @@ pub fn start(
     let trackers = trackers::start(&config.track_scripts, links, track_tx)?;
     let (stop_tx, stop_rx) = oneshot::channel();
     let instance = Instance {
+        announcing: None,
+        refresh_at: None,
         track: TrackState::new(&config, &iface.name),
         applied: Tracked::Priority(config.priority),
         _trackers: trackers,
@@ -176,6 +178,12 @@ pub fn start(
 }
 
 struct Instance {
+    /// The running announcement (first burst, delay, second burst): aborted
+    /// when the VIPs are released.
+    announcing: Option<tokio::task::JoinHandle<()>>,
+    /// When a master next re-announces (`garp_master_refresh`); `None`
+    /// when not master or refresh is off.
+    refresh_at: Option<Instant>,
     track: TrackState,
     /// The tracking result the machine last got.
     applied: Tracked,
@@ -272,6 +280,10 @@ impl Instance {
                     }
                 },
                 () = sleep => Some(Event::Timer),
+                () = sleep_until(self.refresh_at) => {
+                    self.refresh();
+                    None
+                }
                 r = backends.changed() => {
                     if r.is_ok() {
                         let ok = *backends.borrow_and_update();
@@ -357,15 +369,39 @@ impl Instance {
         }
     }
 
-    /// Gratuitous ARP / unsolicited NA bursts for every VIP.
-    fn announce(&self) {
-        let vips = self
-            .config
+    fn vips(&self) -> Vec<IpAddr> {
+        self.config
             .virtual_ipaddresses
             .iter()
             .map(|(ip, _)| *ip)
-            .collect();
-        role::announce(self.iface.clone(), vips);
+            .collect()
+    }
+
+    /// Gratuitous ARP / unsolicited NA bursts for every VIP (replacing a
+    /// burst still pending), and the refresh timer armed.
+    fn announce(&mut self) {
+        if let Some(t) = self.announcing.take() {
+            t.abort();
+        }
+        let task = role::announce_with(self.iface.clone(), self.vips(), self.config.garp);
+        self.announcing = Some(task);
+        let refresh = self.config.garp.refresh;
+        self.refresh_at = (!refresh.is_zero()).then(|| Instant::now() + refresh);
+    }
+
+    /// `garp_master_refresh` came round: announce again, re-arm.
+    fn refresh(&mut self) {
+        let garp = self.config.garp;
+        role::send_burst(&self.iface, &self.vips(), garp.refresh_repeat, 0);
+        self.refresh_at = Some(Instant::now() + garp.refresh);
+    }
+
+    /// Stops announcing: the VIPs are going, or gone.
+    fn stop_announcing(&mut self) {
+        if let Some(t) = self.announcing.take() {
+            t.abort();
+        }
+        self.refresh_at = None;
     }
 
     async fn execute(&mut self, actions: Vec<Action>) {
@@ -399,6 +435,7 @@ impl Instance {
                 }
                 Action::AnnounceVips => self.announce(),
                 Action::ReleaseVips => {
+                    self.stop_announcing();
                     if let Err(e) = role::apply(
                         &self.handle,
                         &self.iface,
@@ -439,6 +476,13 @@ impl Instance {
                 }
             }
         }
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
     }
 }
 
