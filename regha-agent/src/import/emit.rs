@@ -46,6 +46,8 @@ pub(super) struct VrrpDraft {
     pub auth_pass: Option<Noted<String>>,
     pub preempt: Noted<bool>,
     pub preempt_delay: Option<Noted<Duration>>,
+    /// `garp_master_*`: (key, value as YAML).
+    pub garp: Vec<(String, Noted<String>)>,
     pub unicast_src: Option<Noted<IpAddr>>,
     pub unicast_peers: Vec<Noted<IpAddr>>,
     pub virtual_ipaddresses: Vec<Noted<(IpAddr, u8)>>,
@@ -233,6 +235,9 @@ fn vrrp(w: &mut Writer, v: &VrrpDraft) {
     );
     if let Some(p) = &v.preempt_delay {
         w.kv(2, "preempt_delay", &duration(p.value), &p.note);
+    }
+    for (key, value) in &v.garp {
+        w.kv(2, key, &value.value, &value.note);
     }
     if let Some(s) = &v.unicast_src {
         w.kv(2, "unicast_src", &s.value.to_string(), &s.note);

@@ -273,6 +273,8 @@ pub(super) struct Instance {
     pub track_interfaces: Vec<At<(String, Option<String>)>>,
     /// `notify_master` and friends: the keyword's suffix and the command.
     pub notify: Vec<At<(String, String)>>,
+    /// `garp_master_delay` and friends: the keyword and its value.
+    pub garp: Vec<At<(String, String)>>,
     /// Keywords that have no regha equivalent worth a warning each:
     /// (line, keyword) for one grouped note.
     pub minor: Vec<(usize, String)>,
@@ -346,10 +348,6 @@ const INSTANCE_KEYS: &[&str] = &[
 
 /// Harmless instance keywords: grouped into one note.
 const INSTANCE_MINOR: &[&str] = &[
-    "garp_master_delay",
-    "garp_master_repeat",
-    "garp_master_refresh",
-    "garp_master_refresh_repeat",
     "garp_lower_prio_delay",
     "garp_lower_prio_repeat",
     "lower_prio_no_advert",
@@ -641,6 +639,12 @@ fn instance(name: &str, line: usize, block: &[Stmt], diag: &mut Diag<'_>) -> Ins
                 "`smtp_alert`: regha sends no mail",
                 Some("send it from the `vrrp.notify` scripts"),
             ),
+            "garp_master_delay" | "garp_master_repeat" | "garp_master_refresh" | "garp_master_refresh_repeat" => {
+                i.garp.push(At {
+                    v: (e.key.clone(), e.arg().unwrap_or_default().to_owned()),
+                    line: e.line,
+                });
+            }
             "use_vmac" | "vmac_xmit_base" => diag.warn(
                 e.line,
                 format!("`{}`: regha does not use a VRRP virtual MAC; the VIP answers with the interface's MAC and gratuitous ARP moves it", e.key),

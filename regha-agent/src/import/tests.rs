@@ -546,6 +546,8 @@ fn unicast_peers_several_track_scripts_and_notify() {
         out.yaml
             .contains("# vrrp_script chk_disk (keepalived.conf:27) needs a shell")
     );
+    assert_eq!(y["vrrp"]["garp_master_delay"].as_str(), Some("5s"));
+    assert_eq!(v.garp.delay, Duration::from_secs(5));
     assert_eq!(
         y["vrrp"]["track_interfaces"][0]["name"].as_str(),
         Some("ens192")

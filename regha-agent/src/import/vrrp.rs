@@ -226,6 +226,8 @@ fn instance(
         }
     });
 
+    let garp = garp(i, diag);
+
     let family_ok = |a: &IpAddr| a.is_ipv6() == v6;
     let addr = |a: &At<String>, what: &str, diag: &mut Diag<'_>| -> Option<IpAddr> {
         match a.v.parse::<IpAddr>() {
@@ -281,8 +283,12 @@ fn instance(
         let lines: Vec<usize> = i.minor.iter().map(|(l, _)| *l).collect();
         diag.note(
             *line,
-            format!("settings with no regha equivalent, ignored ({}): {}", lines_list(&lines), keys.join(", ")),
-            Some("regha sends gratuitous ARP as keepalived does by default: 5 at once, 5 more after 5s"),
+            format!(
+                "settings with no regha equivalent, ignored ({}): {}",
+                lines_list(&lines),
+                keys.join(", ")
+            ),
+            None,
         );
     }
 
@@ -318,6 +324,7 @@ fn instance(
         auth_pass,
         preempt,
         preempt_delay,
+        garp,
         unicast_src,
         unicast_peers,
         virtual_ipaddresses: vips,
@@ -327,6 +334,38 @@ fn instance(
         notify,
         left_out,
     })
+}
+
+/// `garp_master_delay`/`_refresh` (seconds, 0..=1000) and `_repeat`/
+/// `_refresh_repeat` (1..=255): regha has the same keys and defaults.
+fn garp(i: &Instance, diag: &mut Diag<'_>) -> Vec<(String, Noted<String>)> {
+    let mut out: Vec<(String, Noted<String>)> = Vec::new();
+    for g in &i.garp {
+        let (key, text) = &g.v;
+        let value = if key.ends_with("repeat") {
+            text.parse::<u32>()
+                .ok()
+                .filter(|n| (1..=255).contains(n))
+                .map(|n| n.to_string())
+        } else {
+            text.parse::<u64>()
+                .ok()
+                .filter(|n| *n <= 1000)
+                .map(|n| format!("{n}s"))
+        };
+        match value {
+            Some(v) => {
+                out.retain(|(k, _)| k != key);
+                out.push((key.clone(), Noted::new(v, diag.at(g.line))));
+            }
+            None => diag.warn(
+                g.line,
+                format!("{key} {text:?} is out of range: keepalived's default is used"),
+                None,
+            ),
+        }
+    }
+    out
 }
 
 /// `state` only informs; warns when it says something the priority contradicts.
