@@ -17,12 +17,17 @@ use regha_agent::{agent::state::AgentState, dataplane::MapWriter};
 use crate::{lab::Host, tempdir::TempDir};
 
 /// The agent binary `cargo build -p regha-agent` makes (xtask test builds it
-/// before the tests).
+/// before the tests), or the one `REGHA_AGENT_BIN` names (a release build, or
+/// one under another `CARGO_TARGET_DIR`).
 pub fn agent_bin() -> PathBuf {
-    let p = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../target/debug/regha-agent"
-    ));
+    let p = std::env::var_os("REGHA_AGENT_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../target/debug/regha-agent"
+            ))
+        });
     assert!(
         p.exists(),
         "{} is missing: build it with `cargo build -p regha-agent` (cargo xtask test does)",
@@ -193,6 +198,25 @@ impl Agent {
 
     pub fn starts(&self) -> u32 {
         self.starts
+    }
+
+    /// Runs `regha-agent <args>` beside this agent (its interface, pins and
+    /// state dir), as root, or through `wrapper` (e.g. `setpriv` to run it
+    /// as another user).
+    pub fn cli(&self, wrapper: &[&str], args: &[&str]) -> std::process::Output {
+        let bin = agent_bin();
+        let mut all: Vec<std::ffi::OsString> = wrapper.iter().map(Into::into).collect();
+        all.push(bin.into());
+        all.extend(args.iter().map(Into::into));
+        all.extend(["--iface".into(), "eth0".into(), "--bpffs-root".into()]);
+        all.push(self.bpffs_root.clone().into());
+        all.push("--state-dir".into());
+        all.push(self.state_dir().into());
+        Command::new(&all[0])
+            .args(&all[1..])
+            .stdin(Stdio::null())
+            .output()
+            .expect("run regha-agent")
     }
 }
 

@@ -126,3 +126,86 @@ pub fn push_blob(
     let (status, _) = read_head(&mut s)?;
     Ok((status, digest))
 }
+
+/// An HTTP/1.1 answer: status, headers (names lower-cased) and body.
+#[derive(Debug)]
+pub struct HttpAnswer {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl HttpAnswer {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// `GET path` on `dst` with extra header lines (e.g. `Authorization: ...`),
+/// `Connection: close`; the whole answer.
+pub fn http_fetch(dst: SocketAddr, path: &str, headers: &[&str]) -> Result<HttpAnswer, String> {
+    let mut s = std::net::TcpStream::connect_timeout(&dst, Duration::from_secs(3))
+        .map_err(|e| format!("connect {dst}: {e}"))?;
+    s.set_read_timeout(Some(Duration::from_secs(5)))
+        .map_err(|e| e.to_string())?;
+    let extra: String = headers.iter().map(|h| format!("{h}\r\n")).collect();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {dst}\r\n{extra}Connection: close\r\n\r\n"
+    )
+    .map_err(|e| format!("send: {e}"))?;
+    let (status, headers) = read_head(&mut s)?;
+    let mut body = Vec::new();
+    s.read_to_end(&mut body)
+        .map_err(|e| format!("read body: {e}"))?;
+    Ok(HttpAnswer {
+        status,
+        headers,
+        body: String::from_utf8(body).map_err(|e| format!("body not UTF-8: {e}"))?,
+    })
+}
+
+/// One HTTP/1.1 connection kept open for several requests (keep-alive), as
+/// a long pull or push holds one.
+pub struct KeepAlive {
+    stream: std::net::TcpStream,
+    dst: SocketAddr,
+}
+
+impl KeepAlive {
+    pub fn open(src: IpAddr, dst: SocketAddr) -> std::io::Result<Self> {
+        Ok(Self {
+            stream: connect_from(src, dst, Duration::from_secs(3))?,
+            dst,
+        })
+    }
+
+    /// The local (client) address of the connection.
+    pub fn local(&self) -> SocketAddr {
+        self.stream.local_addr().expect("a connected socket")
+    }
+
+    /// `GET path` on the open connection; the status.
+    pub fn get(&mut self, path: &str) -> Result<u16, String> {
+        write!(
+            self.stream,
+            "GET {path} HTTP/1.1\r\nHost: {}\r\n\r\n",
+            self.dst
+        )
+        .map_err(|e| format!("send: {e}"))?;
+        let (status, headers) = read_head(&mut self.stream)?;
+        let len: usize = headers
+            .iter()
+            .find(|(k, _)| k == "content-length")
+            .and_then(|(_, v)| v.parse().ok())
+            .ok_or("no Content-Length in a keep-alive answer")?;
+        let mut body = vec![0u8; len];
+        self.stream
+            .read_exact(&mut body)
+            .map_err(|e| format!("read body: {e}"))?;
+        Ok(status)
+    }
+}

@@ -1,0 +1,343 @@
+//! Runtime admin of a running agent over its root-only socket, in the
+//! registry lab: a drain keeps a live connection on its backend while new
+//! ones go elsewhere, disable moves everything at once, enable brings it
+//! back, the choice survives a restart of the agent, and nobody but root is
+//! heard. `vrrp resign` hands the VIP to a keepalived peer at once.
+
+mod ops_lab;
+
+use std::{
+    net::{IpAddr, Ipv4Addr},
+    os::unix::fs::PermissionsExt,
+    time::Duration,
+};
+
+use ops_lab::{OpsLab, VIP, backend_state, eventually, vip_port, wait_all_up};
+use regha_tests::{
+    agent::Agent,
+    client::KeepAlive,
+    keepalived::{Keepalived, KeepalivedInstance},
+    lab::HOST_IFACE,
+};
+
+const NOBODY: &[&str] = &[
+    "setpriv",
+    "--reuid=65534",
+    "--regid=65534",
+    "--clear-groups",
+];
+
+fn run(agent: &Agent, args: &[&str]) -> (bool, String, String) {
+    let out = agent.cli(&[], args);
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `regha-agent <args>` must succeed; its answer.
+fn ok(agent: &Agent, args: &[&str]) -> String {
+    let (success, stdout, stderr) = run(agent, args);
+    assert!(success, "{args:?} failed: {stderr}\n{}", agent.log());
+    stdout
+}
+
+/// The backend (index) holding an established connection from `client`.
+/// The registry listens dual-stack, so `ss` may show the peer IPv4-mapped.
+fn holder(lab: &OpsLab, client: std::net::SocketAddr) -> Option<usize> {
+    let names = [
+        client.to_string(),
+        format!("[::ffff:{}]:{}", client.ip(), client.port()),
+    ];
+    lab.backends.iter().position(|b| {
+        b.ns.exec("ss", &["-Htn", "state", "established"])
+            .lines()
+            .any(|l| l.split_whitespace().any(|w| names.iter().any(|n| n == w)))
+    })
+}
+
+fn new_flows(agent: &Agent, id: u32) -> u64 {
+    agent.maps().backend_counters(id).unwrap().new_flows
+}
+
+#[test]
+fn drain_keeps_live_flows_disable_moves_them_and_both_survive_a_restart() {
+    let lab = OpsLab::new(2);
+    let mut agent = Agent::start(&lab.lb, &lab.config("role: master\n", ""), &[]);
+    wait_all_up(&agent);
+
+    // A live connection, as a long pull holds one.
+    let src = lab.sources[0];
+    let mut live = lab
+        .client
+        .ns
+        .run(move || KeepAlive::open(IpAddr::V4(src), vip_port()))
+        .expect("connect through the VIP");
+    // The socket lives in the client's namespace; any thread may use it.
+    let get = |c: &mut KeepAlive| c.get("/v2/");
+    assert_eq!(get(&mut live), Ok(200));
+    let b = holder(&lab, live.local()).expect("a backend holds the connection");
+    let other = 1 - b;
+    let (b_addr, b_ip) = (lab.backend_addr(b), lab.backends[b].ip.to_string());
+    let state = agent.state().unwrap();
+    let (b_id, other_id) = (
+        backend_state(&state, &b_addr).id.unwrap(),
+        backend_state(&state, &lab.backend_addr(other)).id.unwrap(),
+    );
+
+    // Drain (by address alone): the live connection stays, new ones move.
+    let said = ok(&agent, &["backend", "drain", "registry", &b_ip]);
+    assert_eq!(
+        said.trim(),
+        format!("registry {b_addr}: drain (was enabled)")
+    );
+    agent.wait_for("drain applied", Duration::from_secs(5), |s| {
+        backend_state(s, &b_addr).admin == regha_agent::admin::AdminState::Drain
+    });
+    eventually("draining in the maps", Duration::from_secs(2), || {
+        agent.maps().backend(b_id).unwrap().state == regha_common::BACKEND_DRAINING
+    });
+    let (b_flows, other_flows) = (new_flows(&agent, b_id), new_flows(&agent, other_id));
+    for _ in 0..3 {
+        assert_eq!(get(&mut live), Ok(200), "the live connection keeps working");
+    }
+    assert_eq!(holder(&lab, live.local()), Some(b), "still on its backend");
+    assert!(lab.get_all().iter().all(|r| r == &Ok(200)));
+    assert_eq!(
+        new_flows(&agent, b_id),
+        b_flows,
+        "no new flow to a drained backend"
+    );
+    assert_eq!(
+        new_flows(&agent, other_id),
+        other_flows + 16,
+        "every new connection went to the other backend"
+    );
+    let status = agent.cli(&[], &["status", "--json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    let row = doc["services"][0]["backends"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["address"] == b_addr.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (row["state"].as_str(), row["admin"].as_str()),
+        (Some("draining"), Some("drain"))
+    );
+    // No DRAIN_PERIOD for an operator's drain: it lasts until enable.
+    assert!(agent.log().contains("admin state changed"));
+
+    // The drain survives a full restart (SIGTERM unpins everything).
+    agent.signal(libc::SIGTERM);
+    assert!(agent.wait_exit(Duration::from_secs(5)).success());
+    assert!(agent.state_dir().join("eth0.admin.json").exists());
+    agent.restart();
+    let state = agent.wait_for("restarted with the drain", Duration::from_secs(10), |s| {
+        s.services[0].backends.iter().all(|b| b.health == "up")
+            && backend_state(s, &b_addr).admin == regha_agent::admin::AdminState::Drain
+    });
+    let b_id = backend_state(&state, &b_addr).id.unwrap();
+    let other_id = backend_state(&state, &lab.backend_addr(other)).id.unwrap();
+    eventually("draining after the restart", Duration::from_secs(2), || {
+        agent.maps().backend(b_id).unwrap().state == regha_common::BACKEND_DRAINING
+    });
+    assert!(agent.log().contains("admin state kept from the last run"));
+    let b_flows = new_flows(&agent, b_id);
+    assert_eq!(lab.get_from(src), Ok(200));
+    assert_eq!(
+        new_flows(&agent, b_id),
+        b_flows,
+        "still drained after the restart"
+    );
+
+    // Enable: the source that hashed to it lands there again.
+    let said = ok(&agent, &["backend", "enable", "registry", &b_addr]);
+    assert_eq!(
+        said.trim(),
+        format!("registry {b_addr}: enabled (was drain)")
+    );
+    eventually("up in the maps", Duration::from_secs(2), || {
+        agent.maps().backend(b_id).unwrap().state == regha_common::BACKEND_UP
+    });
+    assert_eq!(lab.get_from(src), Ok(200));
+    assert_eq!(
+        new_flows(&agent, b_id),
+        b_flows + 1,
+        "new flows reach it again"
+    );
+
+    // Disable: a live connection's packets move at once (the other backend
+    // knows nothing of it and resets it), new ones go to the other.
+    let mut live = lab
+        .client
+        .ns
+        .run(move || KeepAlive::open(IpAddr::V4(src), vip_port()))
+        .unwrap();
+    assert_eq!(get(&mut live), Ok(200));
+    assert_eq!(holder(&lab, live.local()), Some(b));
+    ok(&agent, &["backend", "disable", "registry", &b_ip]);
+    eventually("down in the maps", Duration::from_secs(2), || {
+        agent.maps().backend(b_id).unwrap().state == regha_common::BACKEND_DOWN
+    });
+    assert!(get(&mut live).is_err(), "a disabled backend keeps no flow");
+    let other_flows = new_flows(&agent, other_id);
+    assert!(lab.get_all().iter().all(|r| r == &Ok(200)));
+    assert_eq!(new_flows(&agent, other_id), other_flows + 16);
+    let table = std::fs::read_to_string(agent.state_dir().join("eth0.admin.json")).unwrap();
+    assert!(
+        table.contains("disabled") && table.contains(&b_addr),
+        "{table}"
+    );
+
+    // Unknown names change nothing and say why.
+    let before = std::fs::read_to_string(agent.state_dir().join("eth0.admin.json")).unwrap();
+    let (success, _, stderr) = run(&agent, &["backend", "drain", "regsitry", &b_ip]);
+    assert!(!success);
+    assert!(
+        stderr.contains("no service named \"regsitry\" (services: registry)"),
+        "{stderr}"
+    );
+    let (success, _, stderr) = run(&agent, &["backend", "enable", "registry", "192.0.2.99"]);
+    assert!(!success);
+    assert!(stderr.contains("has no backend 192.0.2.99"), "{stderr}");
+    let (success, _, stderr) = run(&agent, &["vrrp", "resign"]);
+    assert!(!success && stderr.contains("no VRRP instance"), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(agent.state_dir().join("eth0.admin.json")).unwrap(),
+        before
+    );
+    assert_eq!(
+        agent.maps().backend(b_id).unwrap().state,
+        regha_common::BACKEND_DOWN
+    );
+    ok(&agent, &["backend", "enable", "registry", &b_ip]);
+}
+
+#[test]
+fn the_admin_socket_hears_root_only() {
+    let lab = OpsLab::new(1);
+    let agent = Agent::start(&lab.lb, &lab.config("role: master\n", ""), &[]);
+    wait_all_up(&agent);
+    let sock = agent.state_dir().join("eth0.sock");
+    let meta = std::fs::metadata(&sock).expect("the admin socket exists");
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!((meta.mode() & 0o777, meta.uid(), meta.gid()), (0o600, 0, 0));
+    let be = lab.backend_addr(0);
+    let args = ["backend", "disable", "registry", be.as_str()];
+
+    // The file's mode keeps nobody out...
+    let out = agent.cli(NOBODY, &args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("permission denied") && stderr.contains("root only"),
+        "a clear refusal: {stderr}"
+    );
+    // ...and with the mode loosened, the server's SO_PEERCRED check does.
+    for dir in [
+        agent.state_dir(),
+        agent.state_dir().parent().unwrap().to_owned(),
+    ] {
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    std::fs::set_permissions(&sock, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let out = agent.cli(NOBODY, &args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("root only (you are uid 65534)"),
+        "the server refuses uid 65534: {stderr}"
+    );
+    assert!(agent.log().contains("admin command refused: not root"));
+    std::thread::sleep(Duration::from_millis(300));
+    let s = agent.state().unwrap();
+    assert_eq!(
+        backend_state(&s, &be).admin,
+        regha_agent::admin::AdminState::Enabled,
+        "nothing changed"
+    );
+    assert!(lab.get_all().iter().all(|r| r == &Ok(200)));
+}
+
+fn holds_vip(h: &regha_tests::lab::Host) -> bool {
+    h.ns.ip(&["-4", "addr", "show", "dev", HOST_IFACE])
+        .contains(&format!("{VIP}/32"))
+}
+
+/// regha master (101) beside a keepalived backup (100), the reference
+/// deployment's pair: `vrrp resign` hands the VIP over at once (priority 0,
+/// as on shutdown) and keeps regha out even though its priority is higher;
+/// `vrrp resume` brings it back in, and it preempts as configured.
+#[test]
+fn vrrp_resign_hands_over_to_keepalived_and_resume_takes_back() {
+    let lab = OpsLab::new(1);
+    let lb2 = lab
+        .sw
+        .plug("lb2", Ipv4Addr::new(192, 0, 2, 3), [2, 0, 0, 0, 0, 3]);
+    let ka = Keepalived::start(
+        &lb2,
+        &KeepalivedInstance {
+            vrid: 51,
+            priority: 100,
+            advert_int: 1.0,
+            version: 2,
+            auth_pass: Some("1111"),
+            vips: &["192.0.2.100/32"],
+            nopreempt: false,
+            unicast_peers: &[],
+        },
+    );
+    let vrrp = format!(
+        "vrrp:\n  virtual_router_id: 51\n  priority: 101\n  version: 2\n  advert_interval: 1s\n  auth_pass: \"1111\"\n  virtual_ipaddresses: [{VIP}/32]\n"
+    );
+    let agent = Agent::start(&lab.lb, &lab.config(&vrrp, ""), &[]);
+    let logs = || {
+        format!(
+            "--- regha ---\n{}\n--- keepalived ---\n{}",
+            agent.log(),
+            ka.log()
+        )
+    };
+    eventually("regha master", Duration::from_secs(10), || {
+        holds_vip(&lab.lb) && !holds_vip(&lb2)
+    });
+
+    let said = ok(&agent, &["vrrp", "resign"]);
+    assert!(said.contains("resigned (was master)"), "{said}");
+    assert!(!holds_vip(&lab.lb), "the VIP is released before the answer");
+    let start = std::time::Instant::now();
+    eventually("keepalived takes over", Duration::from_secs(3), || {
+        holds_vip(&lb2)
+    });
+    assert!(
+        start.elapsed() < Duration::from_millis(1600),
+        "took {:?}: the priority 0 advert was not heard\n{}",
+        start.elapsed(),
+        logs()
+    );
+    let s = agent.wait_for("resigned in the state", Duration::from_secs(2), |s| {
+        s.vrrp.as_ref().is_some_and(|v| v.resigned) && s.role == "backup"
+    });
+    assert_eq!(s.vrrp.unwrap().priority, 0);
+    // Out of the election: keepalived keeps it although regha outranks it.
+    std::thread::sleep(Duration::from_secs(4));
+    assert!(holds_vip(&lb2) && !holds_vip(&lab.lb), "{}", logs());
+    assert!(ok(&agent, &["vrrp", "resign"]).contains("already resigned"));
+    let page = lab.stats("/", &[]).unwrap();
+    assert!(page.body.contains("resigned"), "the page says so");
+
+    let said = ok(&agent, &["vrrp", "resume"]);
+    assert!(said.contains("resumed"), "{said}");
+    eventually("regha preempts back", Duration::from_secs(10), || {
+        holds_vip(&lab.lb) && !holds_vip(&lb2)
+    });
+    agent.wait_for("master again", Duration::from_secs(2), |s| {
+        s.role == "master"
+            && s.vrrp
+                .as_ref()
+                .is_some_and(|v| !v.resigned && v.state == "master")
+    });
+}
