@@ -618,3 +618,137 @@ fn garp_master_refresh_re_announces_while_master() {
         agent.log()
     );
 }
+
+const VIP6: &str = "2001:db8::100";
+
+fn holds_vip6(h: &Host) -> bool {
+    h.ns.ip(&["-6", "addr", "show", "dev", HOST_IFACE])
+        .contains(&format!("{VIP6}/64"))
+}
+
+/// Waits until `host`'s link-local address has passed duplicate address
+/// detection: VRRP over IPv6 speaks from it, and a tentative address
+/// cannot be bound (the lab's veths come up with DAD on, ~1-2 s).
+fn wait_link_local(host: &Host) {
+    let start = Instant::now();
+    loop {
+        let out = host
+            .ns
+            .ip(&["-6", "addr", "show", "dev", HOST_IFACE, "scope", "link"]);
+        if out.contains("inet6 fe80") && !out.contains("tentative") {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "no usable link-local address on {}: {out}",
+            host.ns.name()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Waits until the IPv6 VIP is on `holder` and, if `other` is given, not
+/// on `other`; returns how long that took.
+fn wait_holder6(
+    holder: &Host,
+    other: Option<&Host>,
+    limit: Duration,
+    what: &str,
+    logs: &dyn Fn() -> String,
+) -> Duration {
+    let start = Instant::now();
+    loop {
+        if holds_vip6(holder) && !other.is_some_and(holds_vip6) {
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < limit,
+            "{what}: after {limit:?} holder has VIP: {}, other has VIP: {:?}\n{}",
+            holds_vip6(holder),
+            other.map(holds_vip6),
+            logs()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// VRRPv3 over IPv6 against keepalived 2.2 (100 ms, regha 101, keepalived
+/// 100): adverts from the link-local address to ff02::12 with hop limit 255
+/// and the IPv6 pseudo-header checksum. regha becomes master and keepalived
+/// backup (keepalived accepts regha's adverts); SIGKILL regha and keepalived
+/// takes the VIP; restarted, regha preempts back, and never rejected one of
+/// keepalived's adverts.
+#[test]
+fn v3_ipv6_regha_master_keepalived_takes_over_on_crash() {
+    let lab = VrrpLab::new();
+    for h in [&lab.lb1, &lab.lb2] {
+        wait_link_local(h);
+    }
+    for (h, a) in [(&lab.lb1, "2"), (&lab.lb2, "3"), (&lab.backend, "11")] {
+        let addr = format!("2001:db8::{a}/64");
+        h.ns.ip(&["-6", "addr", "add", &addr, "dev", HOST_IFACE, "nodad"]);
+    }
+    let config = format!(
+        "interface: eth0\nxdp_mode: generic\nvrrp:\n  virtual_router_id: 52\n  priority: 101\n  version: 3\n  advert_interval: 100ms\n  virtual_ipaddresses: [\"{VIP6}/64\"]\nservices:\n  - name: registry\n    vip: \"{VIP6}\"\n    port: 5000\n    health: {{ interval: 500ms, timeout: 300ms }}\n    backends:\n      - {{ address: \"2001:db8::11\" }}\n"
+    );
+    let vip = format!("{VIP6}/64");
+    let vips = [vip.as_str()];
+    let ka = Keepalived::start(
+        &lab.lb2,
+        &KeepalivedInstance {
+            vrid: 52,
+            priority: 100,
+            advert_int: 0.1,
+            version: 3,
+            auth_pass: None,
+            vips: &vips,
+            nopreempt: false,
+            unicast_peers: &[],
+        },
+    );
+    let mut agent = Agent::start(&lab.lb1, &config, &[]);
+    let logs = || both_logs(&agent, &ka);
+    wait_holder6(
+        &lab.lb1,
+        Some(&lab.lb2),
+        Duration::from_secs(8),
+        "regha (101) becomes master over IPv6",
+        &logs,
+    );
+    // keepalived hears regha: it stays backup for many Master_Down_Intervals.
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(
+        !holds_vip6(&lab.lb2) && ka.log().contains("Entering BACKUP STATE"),
+        "keepalived is not a backup:\n{}",
+        logs()
+    );
+    let line = lab.lb1.ns.ip(&["-6", "addr", "show", "dev", HOST_IFACE]);
+    assert!(
+        !line.contains("tentative") && !line.contains("dadfailed"),
+        "the VIP is usable at once (no DAD): {line}"
+    );
+
+    agent.kill();
+    let takeover = wait_holder6(
+        &lab.lb2,
+        None,
+        Duration::from_secs(3),
+        "keepalived takes over over IPv6",
+        &|| ka.log(),
+    );
+    eprintln!("v3 IPv6 100ms: keepalived took over {takeover:?} after regha was killed");
+
+    agent.restart();
+    wait_holder6(
+        &lab.lb1,
+        Some(&lab.lb2),
+        Duration::from_secs(8),
+        "regha preempts back over IPv6",
+        &|| both_logs(&agent, &ka),
+    );
+    assert!(
+        !agent.log().contains("VRRP packet rejected"),
+        "regha rejected keepalived's IPv6 adverts:\n{}",
+        agent.log()
+    );
+}

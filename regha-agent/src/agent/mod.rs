@@ -285,23 +285,13 @@ impl Agent {
             Role::Backup,
         )
         .await?;
-        let vips: Vec<IpAddr> = vrrp.virtual_ipaddresses.iter().map(|(ip, _)| *ip).collect();
-        let primary = self
-            .iface
-            .primary_ipv4(&self.handle, &vips)
-            .await?
-            .with_context(|| {
-                format!(
-                    "{} has no IPv4 address to send VRRP adverts from",
-                    self.iface.name
-                )
-            })?;
+        let src = crate::vrrp::source_address(&self.handle, &self.iface, &vrrp).await?;
         let stop_script = vrrp.notify.stop.clone();
         let instance = crate::vrrp::start(
             vrrp,
             self.iface.clone(),
             self.handle.clone(),
-            primary,
+            src,
             stop_script,
         )
         .context("cannot open the VRRP socket")?;

@@ -3,7 +3,7 @@
 use std::net::IpAddr;
 
 use futures::TryStreamExt;
-use netlink_packet_route::address::{AddressAttribute, AddressMessage};
+use netlink_packet_route::address::{AddressAttribute, AddressFlags, AddressMessage};
 use tracing::info;
 
 use super::{Interface, NetError, nl};
@@ -98,10 +98,16 @@ impl Interface {
         if self.has_address(handle, ip).await? {
             return Ok(false);
         }
-        handle
-            .address()
-            .add(self.index, ip, prefix)
-            .execute()
+        let mut add = handle.address().add(self.index, ip, prefix);
+        if ip.is_ipv6() {
+            // No duplicate address detection, as keepalived adds its VIPs:
+            // a VIP moves between hosts by design, and one a crashed peer
+            // left behind would fail DAD and never become usable here.
+            add.message_mut()
+                .attributes
+                .push(AddressAttribute::Flags(AddressFlags::Nodad));
+        }
+        add.execute()
             .await
             .map_err(nl(format!("add {ip}/{prefix} to {}", self.name)))?;
         info!(iface = %self.name, vip = %ip, prefix, "VIP added");

@@ -21,7 +21,7 @@
 
 use std::{
     collections::HashMap,
-    net::{IpAddr, Ipv4Addr},
+    net::IpAddr,
     path::PathBuf,
     time::{Duration, Instant},
 };
@@ -31,7 +31,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{debug, info, warn};
 
 use super::{
-    network::{Destination, VrrpSocket},
+    network::{Datagram, Destination, VrrpSocket},
     packet::{self, Advert, Expect, Reject, V3Checksum},
     state::{Action, Event, Machine, Params, State},
     track::TrackState,
@@ -95,33 +95,58 @@ fn version(v: VrrpVersion) -> packet::Version {
     }
 }
 
-/// Starts the instance for IPv4 VIPs.
+/// The address adverts come from when `unicast_src` is not set: for IPv4
+/// VIPs the interface's primary IPv4 address, for IPv6 VIPs its link-local
+/// address (RFC 5798 section 5.1.2.1), waited for while DAD runs.
+pub async fn source_address(
+    handle: &Handle,
+    iface: &Interface,
+    config: &VrrpConfig,
+) -> anyhow::Result<IpAddr> {
+    use anyhow::Context;
+    if let Some(src) = config.unicast_src {
+        return Ok(src);
+    }
+    let vips: Vec<IpAddr> = config
+        .virtual_ipaddresses
+        .iter()
+        .map(|(ip, _)| *ip)
+        .collect();
+    if vips.first().is_some_and(IpAddr::is_ipv6) {
+        let ll = super::network::link_local_v6(handle, iface.index, Duration::from_secs(5))
+            .await?
+            .with_context(|| {
+                format!(
+                    "{} has no usable IPv6 link-local address to send VRRP adverts from",
+                    iface.name
+                )
+            })?;
+        return Ok(IpAddr::V6(ll));
+    }
+    let primary = iface.primary_ipv4(handle, &vips).await?.with_context(|| {
+        format!(
+            "{} has no IPv4 address to send VRRP adverts from",
+            iface.name
+        )
+    })?;
+    Ok(IpAddr::V4(primary))
+}
+
+/// Starts the instance, sending from `src` (see [`source_address`]); its
+/// family is the VIPs'.
 pub fn start(
     config: VrrpConfig,
     iface: Interface,
     handle: Handle,
-    primary: Ipv4Addr,
+    src: IpAddr,
     notify_stop: Option<PathBuf>,
 ) -> std::io::Result<InstanceHandle> {
-    let src = match config.unicast_src {
-        Some(IpAddr::V4(a)) => a,
-        _ => primary,
-    };
     let dst = if config.unicast_peers.is_empty() {
         Destination::Multicast
     } else {
-        Destination::Unicast(
-            config
-                .unicast_peers
-                .iter()
-                .filter_map(|p| match p {
-                    IpAddr::V4(a) => Some(*a),
-                    IpAddr::V6(_) => None,
-                })
-                .collect(),
-        )
+        Destination::Unicast(config.unicast_peers.clone())
     };
-    let socket = VrrpSocket::open_v4(&iface.name, iface.index, src, dst)?;
+    let socket = VrrpSocket::open(&iface.name, iface.index, src, dst)?;
     let params = Params {
         version: match config.version {
             VrrpVersion::V2 => super::state::Version::V2,
@@ -131,7 +156,7 @@ pub fn start(
         advert_interval: config.advert_interval,
         preempt: config.preempt,
         preempt_delay: config.preempt_delay,
-        primary_addr: IpAddr::V4(src),
+        primary_addr: src,
     };
     let status = VrrpStatus {
         state: State::Initialize,
@@ -207,7 +232,7 @@ impl Instance {
                 VrrpVersion::V3 => None,
             },
             auth: self.config.auth_pass.as_deref().map(packet::auth_bytes),
-            family_v6: false,
+            family_v6: self.socket.src().is_ipv6(),
         }
     }
 
@@ -254,9 +279,9 @@ impl Instance {
                 biased;
                 _ = &mut stop => break,
                 r = self.socket.recv(&mut buf) => match r {
-                    Ok(n) => match packet::decode_ipv4_packet(&buf[..n], &expect) {
+                    Ok(d) => match decode(&buf, d, &expect) {
                         Ok(rx) => {
-                            if rx.src == IpAddr::V4(self.socket.src()) {
+                            if rx.src == self.socket.src() {
                                 continue; // our own advert looped back
                             }
                             self.check_addresses(&rx.advert);
@@ -410,11 +435,8 @@ impl Instance {
                 Action::SendAdvert { priority } => {
                     let advert = self.advert(priority);
                     for dst in self.socket.destinations() {
-                        let payload = advert.encode(
-                            IpAddr::V4(self.socket.src()),
-                            IpAddr::V4(dst),
-                            V3Checksum::WithPseudoHeader,
-                        );
+                        let payload =
+                            advert.encode(self.socket.src(), dst, V3Checksum::WithPseudoHeader);
                         if let Err(e) = self.socket.send(&payload, dst).await {
                             warn!(error = %e, %dst, "VRRP advert not sent");
                         }
@@ -476,6 +498,19 @@ impl Instance {
                 }
             }
         }
+    }
+}
+
+/// Runs the codec on one datagram of either family.
+fn decode(buf: &[u8], d: Datagram, expect: &Expect) -> Result<packet::Received, Reject> {
+    match d {
+        Datagram::V4 { len } => packet::decode_ipv4_packet(&buf[..len.min(buf.len())], expect),
+        Datagram::V6 {
+            len,
+            src,
+            dst,
+            hop_limit,
+        } => packet::decode_ipv6_payload(&buf[..len.min(buf.len())], src, dst, hop_limit, expect),
     }
 }
 
