@@ -78,34 +78,33 @@ pub fn authorize(uid: u32) -> Result<(), Response> {
 async fn connection(stream: UnixStream, agent: mpsc::Sender<Command>) -> std::io::Result<()> {
     let uid = stream.peer_cred()?.uid();
     let (read, mut write) = stream.into_split();
-    let answer = match authorize(uid) {
-        Err(refused) => {
+    // The request is read first in every case: closing with it unread
+    // would reset the connection before the client reads the refusal.
+    let mut line = String::new();
+    let mut reader = BufReader::new(read).take(MAX_REQUEST as u64 + 1);
+    let received = tokio::time::timeout(IO_TIMEOUT, reader.read_line(&mut line)).await;
+    let answer = match (authorize(uid), received) {
+        (Err(refused), _) => {
             warn!(uid, "admin command refused: not root");
             refused
         }
-        Ok(()) => {
-            let mut line = String::new();
-            let mut reader = BufReader::new(read).take(MAX_REQUEST as u64 + 1);
-            match tokio::time::timeout(IO_TIMEOUT, reader.read_line(&mut line)).await {
-                Err(_) => Response::error("no request within 10 s"),
-                Ok(Err(e)) => Response::error(format!("cannot read the request: {e}")),
-                Ok(Ok(_)) => match parse_request(&line) {
-                    Err(e) => Response::error(e),
-                    Ok(request) => {
-                        info!(?request, "admin command");
-                        let (tx, rx) = oneshot::channel();
-                        if agent.send((request, tx)).await.is_err() {
-                            Response::error("the agent is stopping")
-                        } else {
-                            match tokio::time::timeout(IO_TIMEOUT, rx).await {
-                                Ok(Ok(r)) => r,
-                                _ => Response::error("the agent did not answer"),
-                            }
-                        }
+        (Ok(()), Err(_)) => Response::error("no request within 10 s"),
+        (Ok(()), Ok(Err(e))) => Response::error(format!("cannot read the request: {e}")),
+        (Ok(()), Ok(Ok(_))) => match parse_request(&line) {
+            Err(e) => Response::error(e),
+            Ok(request) => {
+                info!(?request, "admin command");
+                let (tx, rx) = oneshot::channel();
+                if agent.send((request, tx)).await.is_err() {
+                    Response::error("the agent is stopping")
+                } else {
+                    match tokio::time::timeout(IO_TIMEOUT, rx).await {
+                        Ok(Ok(r)) => r,
+                        _ => Response::error("the agent did not answer"),
                     }
-                },
+                }
             }
-        }
+        },
     };
     let mut text = serde_json::to_string(&answer).expect("plain data serializes");
     text.push('\n');
@@ -124,7 +123,7 @@ pub enum ClientError {
         "permission denied: {path} takes commands from root only: run it as root (sudo regha-agent ...)"
     )]
     NotRoot { path: PathBuf },
-    #[error("talking to the agent over {path}: {source}")]
+    #[error("talking to the agent over {path}")]
     Io {
         path: PathBuf,
         source: std::io::Error,
@@ -154,11 +153,19 @@ pub fn request(path: &Path, iface: &str, req: &Request) -> Result<Response, Clie
     stream.set_read_timeout(Some(IO_TIMEOUT * 2)).map_err(io)?;
     let mut line = serde_json::to_string(req).expect("plain data serializes");
     line.push('\n');
-    stream.write_all(line.as_bytes()).map_err(io)?;
+    // A refusal may come before the request is written: read it anyway.
+    let sent = stream.write_all(line.as_bytes());
     let mut answer = String::new();
-    std::io::BufReader::new(stream)
-        .read_line(&mut answer)
-        .map_err(io)?;
+    let read = std::io::BufReader::new(stream).read_line(&mut answer);
+    match (sent, read) {
+        (_, Ok(n)) if n > 0 => {}
+        (Err(e), _) | (Ok(()), Err(e)) => return Err(io(e)),
+        (Ok(()), Ok(_)) => {
+            return Err(ClientError::Answer(
+                "the agent closed the connection without an answer".into(),
+            ));
+        }
+    }
     serde_json::from_str(&answer).map_err(|e| ClientError::Answer(format!("{e}: {answer:?}")))
 }
 
