@@ -122,18 +122,31 @@ impl Keepalived {
     }
 
     /// SIGKILL keepalived and its VRRP child (a crash: no priority 0 advert).
+    /// Waits until both are dead, then removes their pid files: the VRRP
+    /// child is reparented when its parent dies and may linger as a zombie
+    /// for a while, and a keepalived started meanwhile would find its pid
+    /// in `vrrp.pid` and refuse to start ("daemon is already running").
     pub fn kill(&mut self) {
+        let mut pids = Vec::new();
         for f in ["vrrp.pid", "keepalived.pid"] {
             if let Ok(pid) = std::fs::read_to_string(self.dir.path().join(f))
                 && let Ok(pid) = pid.trim().parse::<i32>()
             {
                 // SAFETY: kill(2) on a pid keepalived wrote.
                 unsafe { libc::kill(pid, libc::SIGKILL) };
+                pids.push(pid);
             }
         }
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             let _ = c.wait();
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(2);
+        while pids.iter().any(|&p| alive(p)) && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        for f in ["vrrp.pid", "keepalived.pid", "checkers.pid"] {
+            let _ = std::fs::remove_file(self.dir.path().join(f));
         }
     }
 
@@ -166,6 +179,17 @@ impl Keepalived {
     pub fn restart(&mut self) {
         assert!(self.child.is_none());
         self.spawn();
+    }
+}
+
+/// Whether `pid` runs (a zombie does not).
+fn alive(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // "pid (comm) S ...": the state follows the last ')'.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| !rest.trim_start().starts_with(['Z', 'X'])),
+        Err(_) => false,
     }
 }
 

@@ -752,3 +752,148 @@ fn v3_ipv6_regha_master_keepalived_takes_over_on_crash() {
         agent.log()
     );
 }
+
+/// How many takeovers each measurement test times: 3 (CI), or
+/// `REGHA_TAKEOVER_RUNS` (e.g. `REGHA_TAKEOVER_RUNS=20 cargo test -p
+/// regha-tests --test vrrp_interop takeover_ -- --nocapture` for the
+/// closing note's figures).
+fn takeover_runs() -> usize {
+    std::env::var("REGHA_TAKEOVER_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(3)
+}
+
+/// Prints `TAKEOVER <what> median=..ms max=..ms runs=N` (grep-able) and
+/// returns (median, max). The VIP is polled every 20 ms (plus an `ip`
+/// call), so each figure is late by up to ~25 ms.
+fn report_takeovers(what: &str, times: &mut [Duration]) -> (Duration, Duration) {
+    times.sort();
+    let n = times.len();
+    let median = if n % 2 == 1 {
+        times[n / 2]
+    } else {
+        (times[n / 2 - 1] + times[n / 2]) / 2
+    };
+    let max = times[n - 1];
+    let all: Vec<String> = times.iter().map(|t| t.as_millis().to_string()).collect();
+    eprintln!(
+        "TAKEOVER {what} median={}ms max={}ms runs={n} all_ms=[{}]",
+        median.as_millis(),
+        max.as_millis(),
+        all.join(",")
+    );
+    (median, max)
+}
+
+/// v3 at 100 ms, regha 101 master, keepalived 100 backup: SIGKILL regha,
+/// time until keepalived holds the VIP; restart regha, let it preempt back;
+/// repeat. Expected: Master_Down_Interval 3 * 100 ms + Skew_Time 60 ms.
+#[test]
+fn takeover_v3_100ms_keepalived_takes_over_when_regha_is_killed() {
+    let lab = VrrpLab::new();
+    let ka = Keepalived::start(
+        &lab.lb2,
+        &KeepalivedInstance {
+            vrid: 51,
+            priority: 100,
+            advert_int: 0.1,
+            version: 3,
+            auth_pass: None,
+            vips: &["192.0.2.100/32"],
+            nopreempt: false,
+            unicast_peers: &[],
+        },
+    );
+    let mut agent = Agent::start(&lab.lb1, &lab.regha_config(101, 3, "100ms", None), &[]);
+    let mut times = Vec::new();
+    for run in 0..takeover_runs() {
+        if run > 0 {
+            agent.restart();
+        }
+        wait_holder(
+            &lab.lb1,
+            Some(&lab.lb2),
+            Duration::from_secs(8),
+            "regha (101) is master",
+            &|| both_logs(&agent, &ka),
+        );
+        // Let keepalived hear a few adverts as a backup.
+        std::thread::sleep(Duration::from_millis(500));
+        agent.kill();
+        times.push(wait_holder(
+            &lab.lb2,
+            None,
+            Duration::from_secs(3),
+            "keepalived takes over",
+            &|| ka.log(),
+        ));
+    }
+    let (_, max) = report_takeovers("v3-100ms regha-killed", &mut times);
+    assert!(max < Duration::from_millis(1000), "takeover {max:?}");
+}
+
+/// keepalived (priority 101) master, regha (100) backup: SIGKILL keepalived
+/// (no priority 0 advert), time until regha holds the VIP; restart
+/// keepalived, let it preempt back; repeat.
+fn regha_takes_over_when_keepalived_is_killed(version: u8, interval: &str, advert_int: f64) {
+    let lab = VrrpLab::new();
+    let instance = KeepalivedInstance {
+        vrid: 51,
+        priority: 101,
+        advert_int,
+        version,
+        auth_pass: (version == 2).then_some("1111"),
+        vips: &["192.0.2.100/32"],
+        nopreempt: false,
+        unicast_peers: &[],
+    };
+    let mut ka = Keepalived::start(&lab.lb2, &instance);
+    let auth = (version == 2).then_some("1111");
+    let agent = Agent::start(
+        &lab.lb1,
+        &lab.regha_config(100, version, interval, auth),
+        &[],
+    );
+    let limit = Duration::from_secs_f64(advert_int * 12.0 + 5.0);
+    let mut times = Vec::new();
+    for run in 0..takeover_runs() {
+        if run > 0 {
+            // keepalived removes the VIP its killed predecessor left, then
+            // preempts regha.
+            ka.restart();
+        }
+        wait_holder(
+            &lab.lb2,
+            Some(&lab.lb1),
+            limit,
+            "keepalived (101) is master",
+            &|| both_logs(&agent, &ka),
+        );
+        std::thread::sleep(Duration::from_secs_f64(advert_int * 5.0));
+        ka.kill();
+        times.push(wait_holder(
+            &lab.lb1,
+            None,
+            limit,
+            "regha takes over",
+            &|| agent.log(),
+        ));
+    }
+    let what = format!("v{version}-{interval} keepalived-killed");
+    let (_, max) = report_takeovers(&what, &mut times);
+    // Master_Down_Interval (3 adverts + Skew_Time at priority 100) plus one advert.
+    let bound = Duration::from_secs_f64(advert_int * 4.0 + 0.61 * advert_int.max(0.1) + 0.3);
+    assert!(max < bound, "{what}: takeover {max:?} over {bound:?}");
+}
+
+#[test]
+fn takeover_v2_1s_regha_takes_over_when_keepalived_is_killed() {
+    regha_takes_over_when_keepalived_is_killed(2, "1s", 1.0);
+}
+
+#[test]
+fn takeover_v3_100ms_regha_takes_over_when_keepalived_is_killed() {
+    regha_takes_over_when_keepalived_is_killed(3, "100ms", 0.1);
+}
