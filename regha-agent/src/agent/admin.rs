@@ -23,7 +23,7 @@ use crate::{
         table_path,
     },
     agent::state::AgentState,
-    config::{Config, Role},
+    config::{Config, Role, StatsConfig},
     vrrp::VrrpStatus,
 };
 
@@ -48,6 +48,8 @@ pub struct Ops {
     pub last_ring_swap: Option<Duration>,
     /// The latest state, for the stats listener.
     pub published: watch::Sender<Option<AgentState>>,
+    /// The `stats` section the listener started with (it applies at start).
+    stats: Option<StatsConfig>,
 }
 
 impl Ops {
@@ -73,11 +75,16 @@ impl Ops {
             ring_swaps: 0,
             last_ring_swap: None,
             published: watch::channel(None).0,
+            stats: config.stats.clone(),
         }
     }
 
-    /// After a reload: forget backends that left the config, and say so.
+    /// After a reload: forget backends that left the config, and say so;
+    /// a changed `stats` section (listener, password) waits for a restart.
     pub fn config_changed(&mut self, config: &Config) {
+        if config.stats != self.stats {
+            warn!("the stats section changed: it applies after a restart of the agent");
+        }
         let gone = self.table.retain_configured(config);
         for e in &gone {
             warn!(service = %e.service, backend = %e.backend, state = e.state.name(), "admin state dropped: the backend left the config");

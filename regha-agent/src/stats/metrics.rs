@@ -105,74 +105,71 @@ pub fn render(doc: &StatusDocument) -> String {
     let svc_packets = counters::<ServiceLabels>(
         &mut r,
         "service_packets",
-        "Packets forwarded to the service's backends.",
+        "Packets forwarded to the service's backends",
     );
     let svc_bytes = counters::<ServiceLabels>(
         &mut r,
         "service_bytes",
-        "Bytes forwarded to the service's backends (client to backend: answers bypass the LB).",
+        "Bytes forwarded to the service's backends (client to backend: answers bypass the LB)",
     );
     let svc_flows = counters::<ServiceLabels>(
         &mut r,
         "service_new_flows",
-        "Flows (connections) the service's ring assigned.",
+        "Flows (connections) the service's ring assigned",
     );
     let svc_no_backend = gauges::<ServiceLabels>(
         &mut r,
         "service_no_backend",
-        "1 while no backend takes new flows.",
+        "1 while no backend takes new flows",
     );
     let be_packets = counters::<BackendLabels>(
         &mut r,
         "backend_packets",
-        "Packets forwarded to the backend.",
+        "Packets forwarded to the backend",
     );
     let be_bytes = counters::<BackendLabels>(
         &mut r,
         "backend_bytes",
-        "Bytes forwarded to the backend (client to backend).",
+        "Bytes forwarded to the backend (client to backend)",
     );
-    let be_flows = counters::<BackendLabels>(
-        &mut r,
-        "backend_new_flows",
-        "Flows assigned to the backend.",
-    );
+    let be_flows =
+        counters::<BackendLabels>(&mut r, "backend_new_flows", "Flows assigned to the backend");
     let be_up =
-        gauges::<BackendLabels>(&mut r, "backend_up", "1 while the backend takes new flows.");
+        gauges::<BackendLabels>(&mut r, "backend_up", "1 while the backend takes new flows");
     let be_state = gauges::<BackendStateLabels>(
         &mut r,
         "backend_state",
-        "The dataplane state (up, draining, down): 1 for the current one.",
+        "The dataplane state (up, draining, down): 1 for the current one",
     );
     let be_health = gauges::<BackendStateLabels>(
         &mut r,
         "backend_health",
-        "The health checks' verdict (up, down, unknown): 1 for the current one.",
+        "The health checks' verdict (up, down, unknown): 1 for the current one",
     );
     let be_admin = gauges::<BackendStateLabels>(
         &mut r,
         "backend_admin_state",
-        "What an operator asked (enabled, drain, disabled): 1 for the current one.",
+        "What an operator asked (enabled, drain, disabled): 1 for the current one",
     );
     let be_since = seconds::<BackendLabels>(
         &mut r,
         "backend_health_age",
-        "Time since the health verdict last changed.",
+        "Time since the health verdict last changed",
     );
     let be_check_ok = gauges::<BackendLabels>(
         &mut r,
         "backend_check_success",
-        "1 if the last health check passed, 0 if it failed.",
+        "1 if the last health check passed, 0 if it failed",
     );
     let be_check_time = seconds::<BackendLabels>(
         &mut r,
         "backend_check_duration",
-        "How long the last health check took.",
+        "How long the last health check took",
     );
     let not_forwarded = counters::<ReasonLabels>(
         &mut r,
         "dataplane_not_forwarded_packets",
-        "Packets the XDP program passed to the kernel or dropped instead of forwarding, by reason.",
+        "Packets the XDP program passed to the kernel or dropped instead of forwarding, by reason",
     );
 
     for svc in &doc.services {
@@ -243,12 +240,11 @@ pub fn render(doc: &StatusDocument) -> String {
 
     if let Some(agent) = &doc.agent {
         // Health-check counters come from the agent's state per backend.
-        let checks =
-            counters::<BackendLabels>(&mut r, "backend_checks", "Health checks completed.");
+        let checks = counters::<BackendLabels>(&mut r, "backend_checks", "Health checks completed");
         let transitions = counters::<BackendLabels>(
             &mut r,
             "backend_health_transitions",
-            "Health verdict changes, the first decision included.",
+            "Health verdict changes, the first decision included",
         );
         for s in &agent.services {
             for b in &s.backends {
@@ -264,20 +260,20 @@ pub fn render(doc: &StatusDocument) -> String {
         holds.set(i64::from(agent.role == "master"));
         r.register(
             "holds_vips",
-            "1 while this host holds the VIPs (master).",
+            "1 while this host holds the VIPs (master)",
             holds,
         );
         let swaps = Counter::<u64>::default();
         swaps.inc_by(agent.ring_swaps);
         r.register(
             "ring_swaps",
-            "Maglev ring swaps (whole-table replacements) since the agent started.",
+            "Maglev ring swaps (whole-table replacements) since the agent started",
             swaps,
         );
         if let Some(last) = agent.last_ring_swap_s {
             let g = Gauge::<f64, AtomicU64>::default();
             g.set(last);
-            r.register_with_unit("ring_swap_last_duration", "How long the last ring swap took, from creating the table to the slot pointing at it.", Unit::Seconds, g);
+            r.register_with_unit("ring_swap_last_duration", "How long the last ring swap took, from creating the table to the slot pointing at it", Unit::Seconds, g);
         }
         if let Some(v) = &agent.vrrp {
             let vl = VrrpLabels {
@@ -286,7 +282,7 @@ pub fn render(doc: &StatusDocument) -> String {
             let state = gauges::<VrrpStateLabels>(
                 &mut r,
                 "vrrp_state",
-                "The VRRP state (initialize, backup, master, fault): 1 for the current one.",
+                "The VRRP state (initialize, backup, master, fault): 1 for the current one",
             );
             for s in VRRP_STATES {
                 state
@@ -299,31 +295,31 @@ pub fn render(doc: &StatusDocument) -> String {
             gauges::<VrrpLabels>(
                 &mut r,
                 "vrrp_priority",
-                "The effective priority (tracking included; 0 while resigned).",
+                "The effective priority (tracking included; 0 while resigned)",
             )
             .get_or_create(&vl)
             .set(i64::from(v.priority));
             gauges::<VrrpLabels>(
                 &mut r,
                 "vrrp_configured_priority",
-                "The configured priority.",
+                "The configured priority",
             )
             .get_or_create(&vl)
             .set(i64::from(v.configured_priority));
-            counters::<VrrpLabels>(&mut r, "vrrp_transitions", "VRRP state transitions.")
+            counters::<VrrpLabels>(&mut r, "vrrp_transitions", "VRRP state transitions")
                 .get_or_create(&vl)
                 .inc_by(v.transitions);
             gauges::<VrrpLabels>(
                 &mut r,
                 "vrrp_resigned",
-                "1 while `regha-agent vrrp resign` holds this host out of the election.",
+                "1 while `regha-agent vrrp resign` holds this host out of the election",
             )
             .get_or_create(&vl)
             .set(i64::from(v.resigned));
             let rejected = counters::<VrrpReasonLabels>(
                 &mut r,
                 "vrrp_rejected_packets",
-                "VRRP packets refused, by reason.",
+                "VRRP packets refused, by reason",
             );
             for (reason, n) in &v.rejected {
                 rejected
@@ -338,6 +334,31 @@ pub fn render(doc: &StatusDocument) -> String {
 
     let mut out = String::new();
     prometheus_text::encode(&mut out, &r).expect("writing to a String cannot fail");
+    sorted_samples(&out)
+}
+
+/// Sorts the samples of each metric (a family's label sets come out in hash
+/// order): the same state reads the same, and backends appear in order.
+fn sorted_samples(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut block: Vec<&str> = Vec::new();
+    let flush = |block: &mut Vec<&str>, out: &mut String| {
+        block.sort_unstable();
+        for l in block.drain(..) {
+            out.push_str(l);
+            out.push('\n');
+        }
+    };
+    for line in text.lines() {
+        if line.starts_with('#') {
+            flush(&mut block, &mut out);
+            out.push_str(line);
+            out.push('\n');
+        } else {
+            block.push(line);
+        }
+    }
+    flush(&mut block, &mut out);
     out
 }
 

@@ -91,3 +91,15 @@ fn without_an_agent_only_the_maps_speak() {
     assert!(!text.contains("regha_vrrp_"), "{text}");
     assert!(text.contains("regha_dataplane_not_forwarded_packets_total"));
 }
+
+#[test]
+fn samples_come_out_in_order_and_help_reads_as_one_sentence() {
+    let text = render(&sample::document("registry"));
+    assert_eq!(text, render(&sample::document("registry")), "stable");
+    let packets: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("regha_backend_packets_total{"))
+        .collect();
+    assert!(packets[0].contains("192.0.2.11") && packets[1].contains("192.0.2.12"));
+    assert!(!text.contains(".."), "{text}");
+}
