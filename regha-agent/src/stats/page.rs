@@ -58,7 +58,7 @@ pub fn duration(s: u64) -> String {
 const STYLE: &str = "body{font:13px/1.4 system-ui,sans-serif;margin:1em 2em;color:#222;background:#fafafa}\
 h1{font-size:20px;margin:0 0 .2em}h2{font-size:15px;margin:1.4em 0 .3em}\
 .meta{color:#555;margin:0 0 1em}\
-table{border-collapse:collapse;background:#fff;min-width:60em}\
+table{border-collapse:collapse;background:#fff}table.svc{min-width:60em}\
 th,td{border:1px solid #ccc;padding:3px 8px;text-align:left;white-space:nowrap}\
 th{background:#e4e8ee}td.n{text-align:right;font-variant-numeric:tabular-nums}\
 tr.up td:first-child{border-left:6px solid #3a3}tr.draining td:first-child{border-left:6px solid #e90}\
@@ -182,7 +182,7 @@ fn service(h: &mut String, svc: &ServiceTraffic) {
     );
     let _ = writeln!(
         h,
-        "<table><tr><th>backend</th><th>state</th><th>admin</th><th>health</th><th>since</th><th>last check</th><th>latency</th><th>packets</th><th>bytes</th><th>new flows</th><th>share</th></tr>"
+        "<table class=\"svc\"><tr><th>backend</th><th>state</th><th>admin</th><th>health</th><th>since</th><th>last check</th><th>latency</th><th>packets</th><th>bytes</th><th>new flows</th><th>share</th></tr>"
     );
     let total: u64 = svc.backends.iter().map(|b| b.bytes).sum();
     for b in &svc.backends {
