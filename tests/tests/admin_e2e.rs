@@ -127,6 +127,15 @@ fn drain_keeps_live_flows_disable_moves_them_and_both_survive_a_restart() {
         (row["state"].as_str(), row["admin"].as_str()),
         (Some("draining"), Some("drain"))
     );
+    let table = ok(&agent, &["status"]);
+    let line = table
+        .lines()
+        .find(|l| l.contains(&b_addr))
+        .unwrap_or_else(|| panic!("{b_addr} not in:\n{table}"));
+    assert!(
+        line.contains("draining") && line.contains("drain "),
+        "{line}"
+    );
     // No DRAIN_PERIOD for an operator's drain: it lasts until enable.
     assert!(agent.log().contains("admin state changed"));
 
