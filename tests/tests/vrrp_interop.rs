@@ -751,6 +751,25 @@ fn v3_ipv6_regha_master_keepalived_takes_over_on_crash() {
         "regha rejected keepalived's IPv6 adverts:\n{}",
         agent.log()
     );
+
+    // regha at 99 hears keepalived's IPv6 adverts: it stays a backup for
+    // many Master_Down_Intervals (363 ms) and keepalived keeps the VIP.
+    agent.kill();
+    agent.rewrite_config(&config.replace("priority: 101", "priority: 99"));
+    agent.restart();
+    wait_holder6(
+        &lab.lb2,
+        Some(&lab.lb1),
+        Duration::from_secs(8),
+        "keepalived (100) is master over regha (99)",
+        &|| both_logs(&agent, &ka),
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        holds_vip6(&lab.lb2) && !holds_vip6(&lab.lb1),
+        "regha (99) does not hear keepalived's IPv6 adverts:\n{}",
+        both_logs(&agent, &ka)
+    );
 }
 
 /// How many takeovers each measurement test times: 3 (CI), or
