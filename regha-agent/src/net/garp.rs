@@ -167,6 +167,26 @@ mod tests {
     }
 
     #[test]
+    fn one_announcement_per_vip_of_its_family() {
+        let mac = [2, 0, 0, 0, 0, 2];
+        let vips: Vec<IpAddr> = vec![
+            "192.0.2.100".parse().unwrap(),
+            "2001:db8::100".parse().unwrap(),
+        ];
+        let frames = announcements(mac, &vips);
+        assert_eq!(frames.len(), 2);
+        assert_eq!(
+            frames[0],
+            garp_frame(mac, "192.0.2.100".parse().unwrap()).to_vec()
+        );
+        assert_eq!(
+            frames[1],
+            unsolicited_na_frame(mac, "2001:db8::100".parse().unwrap()).to_vec()
+        );
+        assert!(announcements(mac, &[]).is_empty());
+    }
+
+    #[test]
     fn garp_is_a_broadcast_request_for_the_vip_from_our_mac() {
         let mac = [2, 0, 0, 0, 0, 2];
         let f = garp_frame(mac, Ipv4Addr::new(192, 0, 2, 100));

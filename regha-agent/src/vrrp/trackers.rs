@@ -261,6 +261,81 @@ mod tests {
         }
     }
 
+    fn link(index: u32, name: Option<&str>, flags: LinkFlags) -> LinkMessage {
+        let mut m = LinkMessage::default();
+        m.header.index = index;
+        m.header.flags = flags;
+        if let Some(n) = name {
+            m.attributes.push(LinkAttribute::IfName(n.to_owned()));
+        }
+        m
+    }
+
+    #[test]
+    fn link_messages_update_the_watched_links() {
+        let up = LinkFlags::Up | LinkFlags::Running;
+        let mut known = vec![
+            ("eth0".to_owned(), None, false),
+            ("eth1".to_owned(), None, true),
+        ];
+        // (message, deleted, reported change, what)
+        let steps: Vec<(LinkMessage, bool, Option<(&str, bool)>, &str)> = vec![
+            (
+                link(2, Some("eth0"), up),
+                false,
+                Some(("eth0", true)),
+                "eth0 comes up",
+            ),
+            (
+                link(2, Some("eth0"), up),
+                false,
+                None,
+                "no change, no report",
+            ),
+            (
+                link(2, Some("eth0"), LinkFlags::Up),
+                false,
+                Some(("eth0", false)),
+                "up but not running: no carrier",
+            ),
+            (
+                link(2, None, up),
+                false,
+                Some(("eth0", true)),
+                "matched by index without a name",
+            ),
+            (link(9, Some("lo9"), up), false, None, "an unwatched link"),
+            (
+                link(3, Some("eth1"), LinkFlags::Running),
+                false,
+                Some(("eth1", false)),
+                "administratively down",
+            ),
+            (
+                link(2, Some("eth0"), up),
+                true,
+                Some(("eth0", false)),
+                "deleted",
+            ),
+            (
+                link(2, Some("eth0"), up),
+                false,
+                Some(("eth0", true)),
+                "created again",
+            ),
+            (
+                link(2, Some("wan0"), up),
+                false,
+                Some(("eth0", false)),
+                "renamed away",
+            ),
+        ];
+        for (msg, deleted, want, what) in steps {
+            let got = update(&mut known, &msg, deleted);
+            assert_eq!(got, want.map(|(n, u)| (n.to_owned(), u)), "{what}");
+        }
+    }
+
     #[test]
     fn command_line_joins_program_and_arguments() {
         assert_eq!(
