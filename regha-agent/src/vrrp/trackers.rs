@@ -279,7 +279,9 @@ mod tests {
             ("eth1".to_owned(), None, true),
         ];
         // (message, deleted, reported change, what)
-        let steps: Vec<(LinkMessage, bool, Option<(&str, bool)>, &str)> = vec![
+        /// The message, whether it is a deletion, the change reported, what it shows.
+        type Step<'a> = (LinkMessage, bool, Option<(&'a str, bool)>, &'a str);
+        let steps: Vec<Step> = vec![
             (
                 link(2, Some("eth0"), up),
                 false,
