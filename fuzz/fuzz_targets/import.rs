@@ -1,0 +1,42 @@
+//! The HAProxy + keepalived importer (`regha_agent::import::import`)
+//! against any pair of texts: it must never panic, and whatever it emits
+//! must be YAML (what `check-config` then judges).
+//!
+//! Input: one control byte, then the keepalived text, a NUL byte, and the
+//! haproxy text (each read as UTF-8, bad bytes replaced as `read_inputs`
+//! does). Bit 0 of the control byte leaves out keepalived, bit 1 haproxy.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use regha_agent::{config::Config, import::import};
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&ctl, rest)) = data.split_first() else {
+        return;
+    };
+    let (k, h) = match rest.iter().position(|&b| b == 0) {
+        Some(at) => (&rest[..at], &rest[at + 1..]),
+        None => (rest, &[][..]),
+    };
+    let k = String::from_utf8_lossy(k);
+    let h = String::from_utf8_lossy(h);
+    let keepalived = (ctl & 1 == 0).then_some(("keepalived.conf", k.as_ref()));
+    let haproxy = (ctl & 2 == 0).then_some(("haproxy.cfg", h.as_ref()));
+    match import(keepalived, haproxy) {
+        Ok(out) => {
+            if let Err(e) = serde_yaml::from_str::<serde_yaml::Value>(&out.yaml) {
+                panic!(
+                    "the import emitted text that is not YAML: {e}\n---\n{}",
+                    out.yaml
+                );
+            }
+            for w in &out.warnings {
+                assert!(!w.message.is_empty(), "a warning without a message");
+                let _ = w.to_string();
+            }
+            // Judged as check-config judges it: any verdict, never a panic.
+            let _ = Config::from_yaml_str(&out.yaml);
+        }
+        Err(e) => assert!(!e.to_string().is_empty()),
+    }
+});
