@@ -2,6 +2,7 @@
 
 mod bench;
 mod build_ebpf;
+mod fuzz;
 mod lint;
 mod setup;
 mod util;
@@ -32,7 +33,8 @@ enum Task {
     /// eBPF crate.
     Lint,
     /// Run setup, build the XDP object, then the whole test suite (as root:
-    /// the tests load BPF programs and create network namespaces).
+    /// the tests load BPF programs and create network namespaces). Without
+    /// test arguments, also each fuzz target for 45 s.
     Test {
         /// Extra arguments for `cargo test` (after `--`).
         #[arg(last = true)]
@@ -51,7 +53,26 @@ enum Task {
         #[arg(long, default_value_t = 50_000)]
         fresh: u32,
     },
+    /// Run the cargo-fuzz targets (fuzz/) from their committed seeds, each
+    /// for a bounded time; fails on a crash, hang or OOM with the
+    /// reproducer's path. Prints `FUZZ <target> execs=<n> secs=<s> corpus=<n>`.
+    Fuzz {
+        /// Seconds per target.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        /// Only this target (vrrp_decode, config_load, import).
+        #[arg(long)]
+        target: Option<String>,
+        /// cargo fuzz's sanitizer: `none` (the default: the code under test
+        /// is safe Rust, and it builds faster and runs more inputs) or
+        /// `address`.
+        #[arg(long, default_value = "none")]
+        sanitizer: String,
+    },
 }
+
+/// Seconds per fuzz target in `cargo xtask test`: CI's share of fuzzing.
+const TEST_FUZZ_SECONDS: u64 = 45;
 
 fn main() -> Result<()> {
     match Cli::parse().task {
@@ -68,10 +89,20 @@ fn main() -> Result<()> {
             util::exec(util::cargo().args(["build", "--locked", "-p", "regha-agent", "--bins"]))?;
             let mut cmd = util::cargo();
             cmd.args(["test", "--workspace", "--locked", "--no-fail-fast"]);
+            let whole_suite = args.is_empty();
             if !args.is_empty() {
                 cmd.arg("--").args(args);
             }
-            util::exec_counting_tests(&mut cmd)
+            // The fuzz targets run first so that the summed `N passed, N
+            // failed` line stays the last one CI reads; a failure of either
+            // fails the task, after both have run.
+            let fuzzed = if whole_suite {
+                fuzz::run(TEST_FUZZ_SECONDS, None, "none")
+            } else {
+                Ok(())
+            };
+            let tested = util::exec_counting_tests(&mut cmd);
+            tested.and(fuzzed)
         }
         Task::Bench {
             rounds,
@@ -81,6 +112,15 @@ fn main() -> Result<()> {
             setup::run()?;
             build_ebpf::run()?;
             bench::run(rounds, repeat, fresh)
+        }
+        Task::Fuzz {
+            seconds,
+            target,
+            sanitizer,
+        } => {
+            setup::run()?;
+            build_ebpf::run()?;
+            fuzz::run(seconds, target.as_deref(), &sanitizer)
         }
     }
 }

@@ -33,12 +33,15 @@ const APT_PACKAGES: &[&str] = &[
 ];
 
 const BPF_LINKER_VERSION: &str = "0.13";
+/// cargo-fuzz for `cargo xtask fuzz` (the targets build on nightly).
+const CARGO_FUZZ_VERSION: &str = "0.13.2";
 const LLVM_PREFIX: &str = "/usr/lib/llvm-22";
 
 pub fn run() -> Result<()> {
     apt()?;
     rust_src()?;
     bpf_linker()?;
+    cargo_fuzz()?;
     Ok(())
 }
 
@@ -125,4 +128,20 @@ fn bpf_linker() -> Result<()> {
             ])
             .env("LLVM_PREFIX", LLVM_PREFIX),
     )
+}
+
+fn cargo_fuzz() -> Result<()> {
+    if let Some(v) = output(Command::new("cargo-fuzz").arg("--version"))
+        && v.trim() == format!("cargo-fuzz {CARGO_FUZZ_VERSION}")
+    {
+        eprintln!("setup: {}", v.trim());
+        return Ok(());
+    }
+    exec(Command::new("cargo").args([
+        "install",
+        "--locked",
+        "cargo-fuzz",
+        "--version",
+        &format!("={CARGO_FUZZ_VERSION}"),
+    ]))
 }
