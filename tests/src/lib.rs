@@ -4,15 +4,22 @@
 //!   on drop (and so on panic), with names unique to the run.
 //! - `packet`: exact frames for BPF_PROG_TEST_RUN fixtures.
 //! - `dataplane`: a loaded dataplane with pins of its own, removed on drop.
+//! - `registry_lab`: the registry HA lab (clients, two LBs, registries)
+//!   that the end-to-end tests and `cargo xtask lab` stand on; `oci` makes
+//!   the images and `skopeo` pushes and pulls them.
 
 pub mod agent;
 pub mod client;
 pub mod dataplane;
+pub mod haproxy;
 pub mod keepalived;
 pub mod lab;
 pub mod netns;
+pub mod oci;
 pub mod packet;
 pub mod registry;
+pub mod registry_lab;
+pub mod skopeo;
 pub mod tempdir;
 
 /// Privileged tests need root; they fail, never skip, without it.

@@ -1,0 +1,116 @@
+//! skopeo, the client of the registry lab: it pushes and pulls images
+//! through the VIP from inside a client namespace, as `docker push/pull`
+//! would, with TLS off (`--*-tls-verify=false`, as the reference setup's
+//! `--insecure-registry`) and no retries, so that a connection the LB broke
+//! shows up as a failed copy instead of a silent second attempt.
+
+use std::{
+    path::Path,
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use crate::netns::NetNs;
+
+pub const SKOPEO_BIN: &str = "/usr/bin/skopeo";
+
+/// `docker://<registry>/<repo>:<tag>`.
+pub fn docker_ref(registry: &str, repo: &str, tag: &str) -> String {
+    format!("docker://{registry}/{repo}:{tag}")
+}
+
+fn command(ns: &NetNs, src: &str, dst: &str, log: &Path) -> Command {
+    assert!(
+        Path::new(SKOPEO_BIN).exists(),
+        "{SKOPEO_BIN} is missing: `cargo xtask setup` installs Debian's skopeo"
+    );
+    let mut cmd = ns.command(SKOPEO_BIN);
+    cmd.args([
+        "--insecure-policy",
+        "copy",
+        "--retry-times",
+        "0",
+        "--preserve-digests",
+        "--src-tls-verify=false",
+        "--dest-tls-verify=false",
+    ])
+    .args([src, dst])
+    .env("TMPDIR", log.parent().unwrap_or(Path::new("/tmp")))
+    .stdin(Stdio::null());
+    cmd
+}
+
+/// A copy running in the background.
+pub struct Copy {
+    child: std::process::Child,
+    started: Instant,
+    what: String,
+    log: std::path::PathBuf,
+}
+
+impl Copy {
+    /// Starts `skopeo copy src dst` in `ns`; its output goes to `log`.
+    pub fn start(ns: &NetNs, src: &str, dst: &str, log: &Path) -> Self {
+        let out = std::fs::File::create(log).expect("skopeo log");
+        let child = command(ns, src, dst, log)
+            .stdout(out.try_clone().expect("dup"))
+            .stderr(out)
+            .spawn()
+            .expect("start skopeo");
+        Self {
+            child,
+            started: Instant::now(),
+            what: format!("skopeo copy {src} {dst}"),
+            log: log.to_path_buf(),
+        }
+    }
+
+    /// Has it finished?
+    pub fn done(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(Some(_)))
+    }
+
+    /// Waits for it (at most `limit`, then kills it): how long it took, or
+    /// why it failed with its output.
+    pub fn wait(mut self, limit: Duration) -> Result<Duration, String> {
+        loop {
+            if let Some(st) = self.child.try_wait().expect("wait skopeo") {
+                let took = self.started.elapsed();
+                let out = std::fs::read_to_string(&self.log).unwrap_or_default();
+                return if st.success() {
+                    Ok(took)
+                } else {
+                    Err(format!(
+                        "{} failed ({st}) after {took:?}:\n{out}",
+                        self.what
+                    ))
+                };
+            }
+            if self.started.elapsed() > limit {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                let out = std::fs::read_to_string(&self.log).unwrap_or_default();
+                return Err(format!("{} did not finish in {limit:?}:\n{out}", self.what));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Copy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `skopeo copy src dst` to completion.
+pub fn copy(
+    ns: &NetNs,
+    src: &str,
+    dst: &str,
+    log: &Path,
+    limit: Duration,
+) -> Result<Duration, String> {
+    Copy::start(ns, src, dst, log).wait(limit)
+}
