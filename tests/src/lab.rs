@@ -79,18 +79,32 @@ impl Default for Switch {
 }
 
 impl Host {
-    /// Makes this host a direct-server-return backend for `vip`: the VIP on
-    /// `lo`, and ARP settings so it never answers or announces the VIP on
-    /// the wire (only the LB may): arp_ignore=1, arp_announce=2.
+    /// Makes this host a direct-server-return backend for `vip`, the way
+    /// the README tells operators to: `regha-agent backend-setup --vip VIP
+    /// --apply` (the VIP on `lo`, arp_ignore=1, arp_announce=2), run in the
+    /// host's namespace. Checks that the settings took.
     pub fn dsr_backend(&self, vip: Ipv4Addr) {
-        self.ns
-            .ip(&["addr", "add", &format!("{vip}/32"), "dev", "lo"]);
-        for scope in ["all", HOST_IFACE] {
+        let out = std::process::Command::new("nsenter")
+            .arg(format!("--net=/run/netns/{}", self.ns.name()))
+            .arg(crate::agent::agent_bin())
+            .args(["backend-setup", "--apply", "--vip", &vip.to_string()])
+            .output()
+            .expect("run regha-agent backend-setup");
+        assert!(
+            out.status.success(),
+            "regha-agent backend-setup --apply failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
             self.ns
-                .sysctl(&format!("net.ipv4.conf.{scope}.arp_ignore"), "1");
-            self.ns
-                .sysctl(&format!("net.ipv4.conf.{scope}.arp_announce"), "2");
-        }
+                .ip(&["-o", "addr", "show", "dev", "lo"])
+                .contains(&format!("inet {vip}/32")),
+            "backend-setup did not put {vip} on lo"
+        );
+        let sysctl = |k: &str| self.ns.exec("sysctl", &["-n", k]).trim().to_owned();
+        assert_eq!(sysctl("net.ipv4.conf.all.arp_ignore"), "1");
+        assert_eq!(sysctl("net.ipv4.conf.all.arp_announce"), "2");
     }
 }
 

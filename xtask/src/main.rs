@@ -3,6 +3,7 @@
 mod bench;
 mod build_ebpf;
 mod fuzz;
+mod lab;
 mod lint;
 mod setup;
 mod util;
@@ -19,6 +20,17 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Task {
+    /// The demo: set up, build, and run the registry HA lab in network
+    /// namespaces (as root): push and pull through the VIP, kill the master
+    /// LB mid-push, show the failover, tear down.
+    Lab {
+        /// Leave the lab running (until Ctrl-C) and print how to look around.
+        #[arg(long)]
+        keep: bool,
+        /// Size of the big layer pushed through the failover, in MiB.
+        #[arg(long, default_value_t = 200)]
+        big_layer_mib: u64,
+    },
     /// Install every prerequisite on a fresh machine (idempotent; needs root):
     /// Debian's LLVM 22 and bpftool, nightly rust-src, bpf-linker.
     Setup,
@@ -76,6 +88,10 @@ const TEST_FUZZ_SECONDS: u64 = 45;
 
 fn main() -> Result<()> {
     match Cli::parse().task {
+        Task::Lab {
+            keep,
+            big_layer_mib,
+        } => lab::run(keep, big_layer_mib),
         Task::Setup => setup::run(),
         Task::BuildEbpf { release: _ } => build_ebpf::run().map(|_| ()),
         Task::Lint => {

@@ -1,7 +1,9 @@
 //! The command line: `regha-agent [run options]`, `check-config`, `status`,
-//! and the runtime commands `backend` and `vrrp`. One file per subcommand.
+//! `import`, `backend-setup`, and the runtime commands `backend` and `vrrp`.
+//! One file per subcommand.
 
 mod admin;
+mod backend_setup;
 mod check_config;
 mod import;
 mod status;
@@ -83,6 +85,16 @@ pub enum Command {
         #[command(subcommand)]
         action: admin::VrrpCommand,
     },
+    /// Print (or, with --apply, make) the settings a registry host needs
+    /// to be a DSR backend: the VIP on `lo`, arp_ignore=1, arp_announce=2.
+    BackendSetup {
+        /// A VIP (repeatable). Default: the services' VIPs in --config.
+        #[arg(long = "vip")]
+        vips: Vec<std::net::IpAddr>,
+        /// Make the changes on this host instead of printing them.
+        #[arg(long)]
+        apply: bool,
+    },
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -145,6 +157,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Import { ref args }) => import::run(args),
         Some(Command::Backend { ref action }) => admin::backend(&cli.agent_options(), action),
         Some(Command::Vrrp { ref action }) => admin::vrrp(&cli.agent_options(), action),
+        Some(Command::BackendSetup { ref vips, apply }) => {
+            backend_setup::run(vips, &cli.agent_options(), apply)
+        }
         None => {
             let opts = cli.agent_options();
             tokio::runtime::Builder::new_multi_thread()

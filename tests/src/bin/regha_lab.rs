@@ -1,0 +1,423 @@
+//! `cargo xtask lab`: the registry HA lab as a demo a person watches.
+//!
+//! Brings the lab up (see `regha_tests::registry_lab`), pushes and pulls an
+//! image through the VIP, takes a registry away and back, SIGKILLs the
+//! master LB's agent during a second, big push, shows that the push
+//! completes and the VIP moved, restarts the agent (it preempts back),
+//! prints a timeline and both LBs' `regha-agent status`, and tears it all
+//! down. `--keep` leaves it running until Ctrl-C and says how to look
+//! around. Ctrl-C at any point tears everything down.
+
+use std::{
+    path::PathBuf,
+    process::Command,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use anyhow::{Result, bail};
+use regha_tests::{
+    agent::agent_bin,
+    registry_lab::{LabSpec, PORT, RegistryLab, VIP},
+};
+
+const MIB: u64 = 1 << 20;
+
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    INTERRUPTED.store(true, Ordering::SeqCst);
+}
+
+fn checkpoint() -> Result<()> {
+    if INTERRUPTED.load(Ordering::SeqCst) {
+        bail!("interrupted: tearing the lab down");
+    }
+    Ok(())
+}
+
+struct Args {
+    keep: bool,
+    big_mib: u64,
+}
+
+fn args() -> Result<Args> {
+    let mut a = Args {
+        keep: false,
+        big_mib: 200,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--keep" => a.keep = true,
+            "--big-layer-mib" => {
+                a.big_mib = it
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .ok_or_else(|| anyhow::anyhow!("--big-layer-mib needs a number"))?;
+            }
+            "-h" | "--help" => {
+                println!(
+                    "regha-lab [--keep] [--big-layer-mib N]\n\nRuns the registry HA demo in network namespaces (as root).\n--keep: leave the lab up until Ctrl-C and print how to look around."
+                );
+                std::process::exit(0);
+            }
+            other => bail!("unknown argument {other:?} (try --help)"),
+        }
+    }
+    Ok(a)
+}
+
+/// What an observer thread sees, polled every 50 ms: who holds the VIP and
+/// each agent's role and backend health. Changes become timeline events.
+#[derive(Clone, PartialEq, Eq, Default)]
+struct Seen {
+    holders: Vec<String>,
+    roles: Vec<String>,
+    health: Vec<(String, String, String)>,
+}
+
+struct Timeline {
+    start: Instant,
+    events: Mutex<Vec<(f64, String)>>,
+}
+
+impl Timeline {
+    fn note(&self, what: impl Into<String>) {
+        let what = what.into();
+        let t = self.start.elapsed().as_secs_f64();
+        println!("  [{t:7.2}s] {what}");
+        self.events.lock().unwrap().push((t, what));
+    }
+}
+
+fn observe(lab_view: LabView, tl: Arc<Timeline>, stop: Arc<AtomicBool>) {
+    let mut last = Seen::default();
+    while !stop.load(Ordering::SeqCst) {
+        let now = lab_view.look();
+        for h in &now.holders {
+            if !last.holders.contains(h) {
+                tl.note(format!("{h} holds the VIP {VIP}"));
+            }
+        }
+        for h in &last.holders {
+            if !now.holders.contains(h) {
+                tl.note(format!("{h} released the VIP"));
+            }
+        }
+        for (i, r) in now.roles.iter().enumerate() {
+            if last.roles.get(i) != Some(r) {
+                tl.note(format!("lb{} regha-agent: {r}", i + 1));
+            }
+        }
+        for (lb, be, h) in &now.health {
+            let before = last
+                .health
+                .iter()
+                .find(|(l, b, _)| l == lb && b == be)
+                .map(|(_, _, h)| h.as_str());
+            if before.is_some_and(|b| b != h) {
+                tl.note(format!("{lb} sees backend {be} {h}"));
+            }
+        }
+        last = now;
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// What the observer needs, by name (the lab itself stays on the main
+/// thread).
+struct LabView {
+    lbs: Vec<(String, String)>,
+    state_dirs: Vec<Option<PathBuf>>,
+}
+
+impl LabView {
+    fn look(&self) -> Seen {
+        let mut s = Seen::default();
+        for (i, (name, ns)) in self.lbs.iter().enumerate() {
+            let out = Command::new("ip")
+                .args(["-n", ns, "-4", "-o", "addr", "show", "dev", "eth0"])
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .unwrap_or_default();
+            if out.contains(&format!("inet {VIP}/")) {
+                s.holders.push(name.clone());
+            }
+            let state = self.state_dirs[i]
+                .as_ref()
+                .and_then(|d| regha_agent::agent::state::read(d, "eth0"));
+            let alive = state
+                .as_ref()
+                .is_some_and(|st| std::path::Path::new(&format!("/proc/{}", st.pid)).exists());
+            s.roles.push(match (&state, alive) {
+                (Some(st), true) => st.role.clone(),
+                _ => "not running".into(),
+            });
+            if let (Some(st), true) = (state, alive) {
+                for svc in st.services {
+                    for b in svc.backends {
+                        s.health.push((name.clone(), b.address, b.health));
+                    }
+                }
+            }
+        }
+        s
+    }
+}
+
+fn status(lab: &RegistryLab, lb: usize) -> String {
+    let Some(a) = lab.agents[lb].as_ref() else {
+        return "  (no regha-agent on this LB)\n".into();
+    };
+    let out = Command::new(agent_bin())
+        .args(["status", "--iface", "eth0", "--bpffs-root"])
+        .arg(a.pin_dir().parent().expect("pin root"))
+        .arg("--state-dir")
+        .arg(a.state_dir())
+        .output();
+    match out {
+        Ok(o) => format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        ),
+        Err(e) => format!("  cannot run regha-agent status: {e}\n"),
+    }
+}
+
+fn main() -> Result<()> {
+    let args = args()?;
+    // SAFETY: installing a handler that only stores to an atomic.
+    unsafe {
+        libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
+    }
+    println!(
+        "regha lab: clients, two LBs (regha-agent, VRRP), two registries, in network namespaces\n"
+    );
+    let lab = RegistryLab::new(LabSpec {
+        clients: 1,
+        check_interval: Duration::from_secs(1),
+        ..LabSpec::default()
+    });
+    let result = demo(lab, &args);
+    if let Err(e) = &result {
+        eprintln!("regha lab: {e:#}");
+    }
+    println!("\nthe lab is torn down (namespaces, processes, pins removed)");
+    result
+}
+
+fn demo(mut lab: RegistryLab, args: &Args) -> Result<()> {
+    for (i, h) in lab.lbs.iter().enumerate() {
+        println!("  lb{}      {}  ns {}", i + 1, h.ip, h.ns.name());
+    }
+    for (i, h) in lab.backends.iter().enumerate() {
+        println!(
+            "  be{}      {}  ns {}  (docker-registry, VIP on lo)",
+            i + 1,
+            h.ip,
+            h.ns.name()
+        );
+    }
+    println!(
+        "  client   {}  ns {}",
+        lab.clients[0].ip,
+        lab.clients[0].ns.name()
+    );
+    println!("  VIP      {VIP}:{PORT}");
+    println!("  configs  {}/lb1.yaml, lb2.yaml\n", lab.dir().display());
+
+    let tl = Arc::new(Timeline {
+        start: Instant::now(),
+        events: Mutex::new(Vec::new()),
+    });
+    let stop = Arc::new(AtomicBool::new(false));
+    let view = LabView {
+        lbs: lab
+            .lbs
+            .iter()
+            .enumerate()
+            .map(|(i, h)| (format!("lb{}", i + 1), h.ns.name().to_owned()))
+            .collect(),
+        state_dirs: lab
+            .agents
+            .iter()
+            .map(|a| a.as_ref().map(|a| a.state_dir()))
+            .collect(),
+    };
+    let observer = {
+        let (tl, stop) = (tl.clone(), stop.clone());
+        std::thread::spawn(move || observe(view, tl, stop))
+    };
+    let run = steps(&mut lab, args, &tl);
+    stop.store(true, Ordering::SeqCst);
+    let _ = observer.join();
+    run?;
+
+    println!("\nregha-agent status on lb1:\n{}", status(&lab, 0));
+    println!("regha-agent status on lb2:\n{}", status(&lab, 1));
+    if args.keep {
+        keep(&lab)?;
+    }
+    Ok(())
+}
+
+fn wait_until(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) -> Result<Duration> {
+    let start = Instant::now();
+    while !cond() {
+        checkpoint()?;
+        if start.elapsed() > limit {
+            bail!("waited {limit:?} for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(start.elapsed())
+}
+
+fn steps(lab: &mut RegistryLab, args: &Args, tl: &Timeline) -> Result<()> {
+    tl.note(format!(
+        "generating two OCI images of random layers (1+16 MiB, 1+{} MiB)",
+        args.big_mib
+    ));
+    let small = lab.image("demo", &[MIB, 16 * MIB], 1);
+    let big = lab.image("big", &[MIB, args.big_mib * MIB], 2);
+    tl.note("waiting for VRRP to elect lb1 (priority 101) and for the first health checks");
+    wait_until("lb1 to hold the VIP alone", Duration::from_secs(20), || {
+        lab.vip_holders() == [0]
+    })?;
+    lab.wait_backends_up(Duration::from_secs(20));
+    tl.note("lb1 is master, both registries are up");
+
+    // 1. A push and a pull through the VIP.
+    checkpoint()?;
+    tl.note("skopeo: pushing lab/demo:1 (1 MiB + 16 MiB layers) to the VIP");
+    let took = lab
+        .push(0, &small, "lab/demo")
+        .wait(Duration::from_secs(300))
+        .map_err(anyhow::Error::msg)?;
+    tl.note(format!("pushed in {:.2}s", took.as_secs_f64()));
+    let (pull, dir) = lab.pull(0, "lab/demo", "pulled-demo");
+    let took = pull
+        .wait(Duration::from_secs(300))
+        .map_err(anyhow::Error::msg)?;
+    regha_tests::oci::verify_pulled(&dir, "1", &small).map_err(anyhow::Error::msg)?;
+    tl.note(format!(
+        "pulled in {:.2}s; every layer matches its digest",
+        took.as_secs_f64()
+    ));
+
+    // 2. A registry dies and comes back: health checks at work.
+    checkpoint()?;
+    tl.note("killing the registry on be2");
+    lab.registries[1].kill();
+    wait_until("be2 to be marked down", Duration::from_secs(20), || {
+        lab.agents.iter().flatten().all(|a| {
+            a.state().is_some_and(|s| {
+                s.services[0]
+                    .backends
+                    .iter()
+                    .any(|b| b.address.starts_with("192.0.2.12:") && b.health == "down")
+            })
+        })
+    })?;
+    tl.note("starting the registry on be2 again");
+    lab.registries[1].resume();
+    lab.wait_backends_up(Duration::from_secs(20));
+
+    // 3. The master dies during a big push.
+    checkpoint()?;
+    tl.note(format!(
+        "skopeo: pushing lab/big:1 (1 MiB + {} MiB) to the VIP",
+        args.big_mib
+    ));
+    let mut push = lab.push(0, &big, "lab/big");
+    let before: u64 = lab.backend_packets().iter().sum();
+    wait_until("the push to get going", Duration::from_secs(60), || {
+        lab.backend_packets().iter().sum::<u64>() > before + 3000 || push.done()
+    })?;
+    if push.done() {
+        bail!("the push ended before the failover: try a larger --big-layer-mib");
+    }
+    tl.note("SIGKILL regha-agent on lb1 (the master) mid-push");
+    let killed = Instant::now();
+    lab.agent(0).signal(libc::SIGKILL);
+    lab.agent_mut(0).wait_exit(Duration::from_secs(10));
+    wait_until("lb2 to take the VIP", Duration::from_secs(20), || {
+        lab.vip_holders().contains(&1)
+    })?;
+    let takeover = killed.elapsed();
+    tl.note(format!(
+        "lb2 took over {:.2}s after the kill (3 x advert_int + skew)",
+        takeover.as_secs_f64()
+    ));
+    let took = push
+        .wait(Duration::from_secs(600))
+        .map_err(|e| anyhow::anyhow!("the push failed: {e}"))?;
+    tl.note(format!(
+        "the push completed ({:.2}s in all), no error and no retry",
+        took.as_secs_f64()
+    ));
+    let (pull, dir) = lab.pull(0, "lab/big", "pulled-big");
+    pull.wait(Duration::from_secs(600))
+        .map_err(anyhow::Error::msg)?;
+    regha_tests::oci::verify_pulled(&dir, "1", &big).map_err(anyhow::Error::msg)?;
+    tl.note("pulled lab/big:1 back through lb2; every layer matches its digest");
+
+    // 4. lb1 comes back and preempts.
+    checkpoint()?;
+    tl.note("restarting regha-agent on lb1 (it adopts its pinned dataplane)");
+    lab.agent_mut(0).restart();
+    let back = wait_until("lb1 to preempt", Duration::from_secs(20), || {
+        lab.vip_holders() == [0]
+    })?;
+    tl.note(format!(
+        "lb1 is master again {:.2}s after its restart",
+        back.as_secs_f64()
+    ));
+    lab.wait_backends_up(Duration::from_secs(20));
+    Ok(())
+}
+
+fn keep(lab: &RegistryLab) -> Result<()> {
+    let ns = |h: &regha_tests::lab::Host| h.ns.name().to_owned();
+    let lb1 = lab.agent(0);
+    println!("The lab stays up until Ctrl-C. Things to try (as root):\n");
+    println!("  # a shell on the client, then push and pull through the VIP");
+    println!("  ip netns exec {} bash", ns(&lab.clients[0]));
+    println!(
+        "  skopeo --insecure-policy copy --dest-tls-verify=false oci:{}:1 docker://{VIP}:{PORT}/lab/mine:1",
+        lab.path("img-demo").display()
+    );
+    println!("  curl -s http://{VIP}:{PORT}/v2/_catalog\n");
+    println!("  # what lb1's agent knows, and its maps");
+    println!(
+        "  {} status --iface eth0 --bpffs-root {} --state-dir {}",
+        agent_bin().display(),
+        lb1.pin_dir().parent().expect("pin root").display(),
+        lb1.state_dir().display()
+    );
+    println!(
+        "  bpftool map dump pinned {}/backends",
+        lb1.pin_dir().display()
+    );
+    println!(
+        "  ip netns exec {} ip addr show eth0   # the VIP",
+        ns(&lab.lbs[0])
+    );
+    println!("  less {}   # the agent's log\n", lb1.log_path().display());
+    println!("  # a failover: kill lb1's agent, watch lb2 take the VIP");
+    println!(
+        "  pkill -KILL -f 'regha-agent --config {}'",
+        lb1.config_path().display()
+    );
+    println!("  ip netns exec {} ip addr show eth0\n", ns(&lab.lbs[1]));
+    while !INTERRUPTED.load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    Ok(())
+}
