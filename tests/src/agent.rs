@@ -196,6 +196,11 @@ impl Agent {
         self.spawn();
     }
 
+    /// The agent's process id while it runs (nsenter execs it: same pid).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     pub fn starts(&self) -> u32 {
         self.starts
     }

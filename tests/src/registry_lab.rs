@@ -44,17 +44,17 @@ pub const VRID: u8 = 51;
 /// The reference setup's `auth_pass`.
 pub const AUTH_PASS: &str = "1111";
 
-/// What runs on lb2.
+/// What runs on an LB host.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Peer {
-    /// regha-agent, priority 100.
+pub enum LbKind {
+    /// regha-agent (priority 101 on lb1, 100 on lb2).
     Regha,
     /// The stack regha replaces: keepalived (the reference
-    /// `keepalived-backup.conf` instance) and HAProxy (the reference
-    /// `haproxy.cfg`): a cluster halfway through its migration.
+    /// `keepalived-*.conf` instance, same priorities) and HAProxy (the
+    /// reference `haproxy.cfg`). lb2 alone running it is a cluster halfway
+    /// through its migration; both running it is the baseline of
+    /// `bench-e2e`.
     OldStack,
-    /// No lb2.
-    None,
 }
 
 /// The lab's shape.
@@ -62,7 +62,8 @@ pub enum Peer {
 pub struct LabSpec {
     pub backends: u8,
     pub clients: u8,
-    pub peer: Peer,
+    /// One entry per LB host: lb1, lb2, ...
+    pub lbs: Vec<LbKind>,
     /// VRRP `advert_interval` (1 s, as the reference's `advert_int 1`).
     pub advert_interval: Duration,
     /// Health check `interval` (the reference's `inter 5000`; tests use
@@ -78,7 +79,7 @@ impl Default for LabSpec {
         Self {
             backends: 2,
             clients: 2,
-            peer: Peer::Regha,
+            lbs: vec![LbKind::Regha, LbKind::Regha],
             advert_interval: Duration::from_secs(1),
             check_interval: Duration::from_millis(500),
             configured_backends: None,
@@ -91,8 +92,9 @@ impl Default for LabSpec {
 pub struct RegistryLab {
     /// regha-agent per LB (`None` where it is stopped or not regha).
     pub agents: Vec<Option<Agent>>,
-    pub keepalived: Option<Keepalived>,
-    pub haproxy: Option<Haproxy>,
+    /// keepalived and HAProxy per LB (`None` where regha runs).
+    pub keepalived: Vec<Option<Keepalived>>,
+    pub haproxy: Vec<Option<Haproxy>>,
     pub registries: Vec<Registry>,
     pub clients: Vec<Host>,
     pub lbs: Vec<Host>,
@@ -137,8 +139,7 @@ impl RegistryLab {
                 )
             })
             .collect();
-        let lb_count = if spec.peer == Peer::None { 1 } else { 2 };
-        let lbs: Vec<Host> = (0..lb_count)
+        let lbs: Vec<Host> = (0..spec.lbs.len() as u8)
             .map(|i| {
                 switch.plug(
                     &format!("lb{}", i + 1),
@@ -158,8 +159,8 @@ impl RegistryLab {
         }
         let mut lab = Self {
             agents: Vec::new(),
-            keepalived: None,
-            haproxy: None,
+            keepalived: Vec::new(),
+            haproxy: Vec::new(),
             registries,
             clients,
             lbs,
@@ -171,10 +172,14 @@ impl RegistryLab {
         };
         let all: Vec<u8> = (0..lab.spec.configured_backends.unwrap_or(lab.spec.backends)).collect();
         for lb in 0..lab.lbs.len() {
-            if lb == 1 && lab.spec.peer == Peer::OldStack {
-                lab.start_old_stack();
+            if lab.spec.lbs[lb] == LbKind::OldStack {
+                let (k, h) = lab.start_old_stack(lb);
+                lab.keepalived.push(Some(k));
+                lab.haproxy.push(Some(h));
                 lab.agents.push(None);
             } else {
+                lab.keepalived.push(None);
+                lab.haproxy.push(None);
                 let config = lab.regha_config(lb, &all);
                 std::fs::write(lab.dir.path().join(format!("lb{}.yaml", lb + 1)), &config)
                     .expect("write lb config");
@@ -211,16 +216,17 @@ impl RegistryLab {
         )
     }
 
-    fn start_old_stack(&mut self) {
-        let lb2 = &self.lbs[1];
+    /// Starts keepalived and HAProxy on LB `lb`.
+    pub fn start_old_stack(&self, lb: usize) -> (Keepalived, Haproxy) {
+        let host = &self.lbs[lb];
         let ips: Vec<Ipv4Addr> = self.backends.iter().map(|b| b.ip).collect();
-        self.haproxy = Some(Haproxy::start(lb2, self.dir.path(), &ips));
+        let haproxy = Haproxy::start(host, self.dir.path(), &ips);
         let vip = format!("{VIP}/24");
-        self.keepalived = Some(Keepalived::start(
-            lb2,
+        let keepalived = Keepalived::start(
+            host,
             &KeepalivedInstance {
                 vrid: VRID,
-                priority: 100,
+                priority: if lb == 0 { 101 } else { 100 },
                 advert_int: self.spec.advert_interval.as_secs_f64(),
                 version: 2,
                 auth_pass: Some(AUTH_PASS),
@@ -228,7 +234,8 @@ impl RegistryLab {
                 nopreempt: false,
                 unicast_peers: &[],
             },
-        ));
+        );
+        (keepalived, haproxy)
     }
 
     /// The regha agent on LB `lb`.
@@ -296,11 +303,15 @@ impl RegistryLab {
                 out += &format!("--- lb{} regha-agent log ---\n{}\n", i + 1, a.log());
             }
         }
-        if let Some(k) = &self.keepalived {
-            out += &format!("--- lb2 keepalived log ---\n{}\n", k.log());
+        for (i, k) in self.keepalived.iter().enumerate() {
+            if let Some(k) = k {
+                out += &format!("--- lb{} keepalived log ---\n{}\n", i + 1, k.log());
+            }
         }
-        if let Some(h) = &self.haproxy {
-            out += &format!("--- lb2 haproxy log ---\n{}\n", h.log());
+        for (i, h) in self.haproxy.iter().enumerate() {
+            if let Some(h) = h {
+                out += &format!("--- lb{} haproxy log ---\n{}\n", i + 1, h.log());
+            }
         }
         out
     }

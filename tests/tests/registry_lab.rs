@@ -18,7 +18,7 @@ use regha_tests::{
     client::http_get,
     lab::HOST_IFACE,
     oci::Image,
-    registry_lab::{LabSpec, PORT, Peer, RegistryLab, VIP, backend_ip},
+    registry_lab::{LabSpec, LbKind, PORT, RegistryLab, VIP, backend_ip},
     skopeo::Copy,
 };
 
@@ -330,7 +330,7 @@ fn a_reload_adds_a_backend_during_a_push() {
 #[test]
 fn a_mixed_cluster_fails_over_both_ways() {
     let mut lab = ready(LabSpec {
-        peer: Peer::OldStack,
+        lbs: vec![LbKind::Regha, LbKind::OldStack],
         ..LabSpec::default()
     });
     let img = lab.image("m", &[MIB], 8);

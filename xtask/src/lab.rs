@@ -36,3 +36,33 @@ pub fn run(keep: bool, big_layer_mib: u64) -> Result<()> {
     }
     util::exec(&mut cmd)
 }
+
+/// `cargo xtask bench-e2e`: the same preparation, then
+/// `tests/src/bin/bench_e2e.rs` (HAProxy + keepalived against regha).
+pub fn bench_e2e(runs: u32, secs: u32, push_mib: u64) -> Result<()> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        bail!("bench-e2e creates network namespaces and loads XDP programs: run it as root");
+    }
+    setup::run()?;
+    build_ebpf::run()?;
+    util::exec(util::cargo().args(["build", "--locked", "-p", "regha-agent", "--bins"]))?;
+    util::exec(util::cargo().args([
+        "build",
+        "--locked",
+        "-p",
+        "regha-tests",
+        "--bin",
+        "bench-e2e",
+    ]))?;
+    util::exec(
+        std::process::Command::new(util::root().join("target/debug/bench-e2e")).args([
+            "--runs",
+            &runs.to_string(),
+            "--secs",
+            &secs.to_string(),
+            "--push-mib",
+            &push_mib.to_string(),
+        ]),
+    )
+}

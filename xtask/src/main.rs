@@ -52,6 +52,20 @@ enum Task {
         #[arg(last = true)]
         args: Vec<String>,
     },
+    /// regha against HAProxy + keepalived on the same lab, in one run:
+    /// throughput and latency through the VIP (wrk), LB CPU per GiB,
+    /// failover times, whether a push survives; writes target/bench/e2e.json.
+    BenchE2e {
+        /// Failover runs per stack and failure (median and max reported).
+        #[arg(long, default_value_t = 3)]
+        runs: u32,
+        /// Seconds per wrk run.
+        #[arg(long, default_value_t = 10)]
+        secs: u32,
+        /// Size of the push cut by the host loss, in MiB.
+        #[arg(long, default_value_t = 200)]
+        push_mib: u64,
+    },
     /// Measure ns/packet of the XDP program against a floor with
     /// BPF_PROG_TEST_RUN; writes target/bench/dataplane.json.
     Bench {
@@ -92,6 +106,11 @@ fn main() -> Result<()> {
             keep,
             big_layer_mib,
         } => lab::run(keep, big_layer_mib),
+        Task::BenchE2e {
+            runs,
+            secs,
+            push_mib,
+        } => lab::bench_e2e(runs, secs, push_mib),
         Task::Setup => setup::run(),
         Task::BuildEbpf { release: _ } => build_ebpf::run().map(|_| ()),
         Task::Lint => {

@@ -1,0 +1,527 @@
+//! `cargo xtask bench-e2e`: regha against the stack it replaces, on the same
+//! lab, in one run.
+//!
+//! For each stack (regha on lb1+lb2; keepalived + HAProxy on lb1+lb2, as
+//! configured in `../shared/reference/haproxy-keepalived-registry/`):
+//!
+//! - `GET /v2/` and a 16 MiB blob pulled through the VIP with wrk:
+//!   requests/s, p50, p99, throughput;
+//! - LB CPU time per GiB pulled during the blob run: for HAProxy its
+//!   process's user+system time; for regha the XDP program's run time
+//!   (`kernel.bpf_stats_enabled`) plus the agent's user+system time; and,
+//!   for both, the whole machine's busy time (client, registries and all);
+//! - failover: time from the master's failure to the VIP answering again,
+//!   median and max over `--runs`, for two failures: the LB processes
+//!   SIGKILLed, and the host lost (its link cut);
+//! - whether a push in flight survives the host loss.
+//!
+//! Prints a table and writes `target/bench/e2e.json`.
+
+use std::{
+    io::{Read, Write},
+    net::{IpAddr, SocketAddr},
+    path::PathBuf,
+    process::Command,
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, Result, bail};
+use regha_tests::{
+    client::connect_from,
+    registry_lab::{LabSpec, LbKind, PORT, RegistryLab, VIP},
+};
+use serde_json::json;
+
+const MIB: u64 = 1 << 20;
+const BLOB_MIB: u64 = 16;
+
+struct Args {
+    runs: usize,
+    secs: u32,
+    push_mib: u64,
+}
+
+fn args() -> Result<Args> {
+    let mut a = Args {
+        runs: 3,
+        secs: 10,
+        push_mib: 200,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        let mut num = |name: &str| -> Result<u64> {
+            it.next()
+                .and_then(|v| v.parse().ok())
+                .with_context(|| format!("{name} needs a number"))
+        };
+        match arg.as_str() {
+            "--runs" => a.runs = num("--runs")? as usize,
+            "--secs" => a.secs = num("--secs")? as u32,
+            "--push-mib" => a.push_mib = num("--push-mib")?,
+            other => bail!("unknown argument {other:?} (--runs N, --secs N, --push-mib N)"),
+        }
+    }
+    if a.runs == 0 {
+        bail!("--runs must be at least 1");
+    }
+    Ok(a)
+}
+
+/// What wrk reported.
+#[derive(Clone, Debug, Default)]
+struct Wrk {
+    rps: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    requests: u64,
+    non_2xx: u64,
+    socket_errors: u64,
+}
+
+fn parse_duration_ms(s: &str) -> Option<f64> {
+    let (num, unit) = s.split_at(s.find(|c: char| c.is_ascii_alphabetic())?);
+    let v: f64 = num.parse().ok()?;
+    Some(match unit {
+        "us" => v / 1000.0,
+        "ms" => v,
+        "s" => v * 1000.0,
+        "m" => v * 60_000.0,
+        _ => return None,
+    })
+}
+
+fn parse_wrk(out: &str) -> Result<Wrk> {
+    let mut w = Wrk::default();
+    for line in out.lines().map(str::trim) {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.as_slice() {
+            ["50%", v] => w.p50_ms = parse_duration_ms(v).context("p50")?,
+            ["99%", v] => w.p99_ms = parse_duration_ms(v).context("p99")?,
+            ["Requests/sec:", v] => w.rps = v.parse()?,
+            [n, "requests", "in", ..] => w.requests = n.parse()?,
+            ["Non-2xx", "or", "3xx", "responses:", n] => w.non_2xx = n.parse()?,
+            ["Socket", "errors:", rest @ ..] => {
+                w.socket_errors = rest
+                    .iter()
+                    .filter_map(|x| x.trim_end_matches(',').parse::<u64>().ok())
+                    .sum();
+            }
+            _ => {}
+        }
+    }
+    if w.requests == 0 {
+        bail!("wrk made no requests:\n{out}");
+    }
+    Ok(w)
+}
+
+fn wrk(lab: &RegistryLab, path: &str, conns: u32, secs: u32) -> Result<Wrk> {
+    let out = lab.clients[0]
+        .ns
+        .command("wrk")
+        .args([
+            "-t2",
+            &format!("-c{conns}"),
+            &format!("-d{secs}s"),
+            "--latency",
+            &format!("http://{VIP}:{PORT}{path}"),
+        ])
+        .output()
+        .context("run wrk (cargo xtask setup installs it)")?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    if !out.status.success() {
+        bail!("wrk failed: {text}{}", String::from_utf8_lossy(&out.stderr));
+    }
+    parse_wrk(&text)
+}
+
+fn clock_ticks() -> f64 {
+    // SAFETY: sysconf has no preconditions.
+    unsafe { libc::sysconf(libc::_SC_CLK_TCK) as f64 }
+}
+
+/// user+system seconds of a process.
+fn process_cpu(pid: u32) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
+    // Fields after the command's closing parenthesis; utime and stime are
+    // the 14th and 15th of the whole line.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<f64> = rest
+        .split_whitespace()
+        .map(|x| x.parse().unwrap_or(0.0))
+        .collect();
+    (f.get(11).copied().unwrap_or(0.0) + f.get(12).copied().unwrap_or(0.0)) / clock_ticks()
+}
+
+/// Busy seconds of the whole machine (every state but idle and iowait).
+fn machine_cpu() -> f64 {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let f: Vec<f64> = stat
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .skip(1)
+        .map(|x| x.parse().unwrap_or(0.0))
+        .collect();
+    let busy: f64 = f
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != 3 && *i != 4)
+        .map(|(_, v)| v)
+        .sum();
+    busy / clock_ticks()
+}
+
+/// Cumulative run time (ns) of the XDP program attached to lb's eth0.
+fn xdp_run_time_ns(lab: &RegistryLab, lb: usize) -> Result<u64> {
+    let net = lab.lbs[lb]
+        .ns
+        .exec("bpftool", &["-j", "net", "show", "dev", "eth0"]);
+    let v: serde_json::Value = serde_json::from_str(&net).context("bpftool net show")?;
+    let id = v[0]["xdp"][0]["id"]
+        .as_u64()
+        .with_context(|| format!("no XDP program on lb{}: {net}", lb + 1))?;
+    let out = Command::new("bpftool")
+        .args(["-j", "prog", "show", "id", &id.to_string()])
+        .output()?;
+    let p: serde_json::Value = serde_json::from_slice(&out.stdout).context("bpftool prog show")?;
+    Ok(p["run_time_ns"].as_u64().unwrap_or(0))
+}
+
+/// LB CPU seconds so far, by the definition in the module comment.
+fn lb_cpu(lab: &RegistryLab, lb: usize) -> Result<f64> {
+    Ok(match lab.spec.lbs[lb] {
+        LbKind::Regha => {
+            xdp_run_time_ns(lab, lb)? as f64 / 1e9
+                + lab.agents[lb]
+                    .as_ref()
+                    .and_then(|a| a.pid())
+                    .map(process_cpu)
+                    .unwrap_or(0.0)
+        }
+        LbKind::OldStack => lab.haproxy[lb]
+            .as_ref()
+            .and_then(|h| h.pid())
+            .map(process_cpu)
+            .unwrap_or(0.0),
+    })
+}
+
+/// One probe: a new connection and `GET /v2/` with short timeouts.
+fn probe(src: IpAddr) -> bool {
+    let Ok(mut s) = connect_from(
+        src,
+        SocketAddr::new(IpAddr::V4(VIP), PORT),
+        Duration::from_millis(200),
+    ) else {
+        return false;
+    };
+    if s.write_all(b"GET /v2/ HTTP/1.1\r\nHost: lab\r\nConnection: close\r\n\r\n")
+        .is_err()
+    {
+        return false;
+    }
+    let mut buf = [0u8; 12];
+    s.read_exact(&mut buf).is_ok() && buf.starts_with(b"HTTP/1.1 200")
+}
+
+/// Starts probing the VIP from client 0 every 10 ms, for `window` from the
+/// instant sent on the returned channel (taken just before the fault). The
+/// thread returns the time from that instant to the end of the last failed
+/// probe (zero if none failed), and how many failed.
+fn prober(
+    lab: &RegistryLab,
+    window: Duration,
+) -> (
+    std::sync::mpsc::Sender<Instant>,
+    std::thread::JoinHandle<(Duration, u32)>,
+) {
+    let src = IpAddr::V4(lab.clients[0].ip);
+    let (tx, rx) = std::sync::mpsc::channel::<Instant>();
+    let handle = lab.clients[0].ns.spawn(move || {
+        let t0 = rx.recv().expect("start");
+        let mut last_fail = None;
+        let mut fails = 0;
+        while t0.elapsed() < window {
+            if !probe(src) {
+                fails += 1;
+                last_fail = Some(t0.elapsed());
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        (last_fail.unwrap_or_default(), fails)
+    });
+    (tx, handle)
+}
+
+/// Runs `fault` on the lab while probing: see [`prober`].
+fn outage(lab: &mut RegistryLab, fault: impl FnOnce(&mut RegistryLab)) -> (Duration, u32) {
+    let (tx, handle) = prober(lab, Duration::from_secs(8));
+    tx.send(Instant::now()).expect("prober");
+    fault(lab);
+    handle.join().expect("prober thread")
+}
+
+fn kill_master(lab: &mut RegistryLab) {
+    match lab.spec.lbs[0] {
+        LbKind::Regha => lab.agent_mut(0).kill(),
+        LbKind::OldStack => {
+            if let Some(k) = lab.keepalived[0].as_mut() {
+                k.kill();
+            }
+            if let Some(h) = lab.haproxy[0].as_mut() {
+                h.kill();
+            }
+        }
+    }
+}
+
+fn restart_master(lab: &mut RegistryLab) {
+    match lab.spec.lbs[0] {
+        LbKind::Regha => lab.agent_mut(0).restart(),
+        LbKind::OldStack => {
+            if let Some(h) = lab.haproxy[0].as_mut() {
+                h.resume();
+            }
+            if let Some(k) = lab.keepalived[0].as_mut() {
+                k.restart();
+            }
+        }
+    }
+}
+
+/// lb1 alone holds the VIP, and the VIP answers.
+fn settle(lab: &RegistryLab) -> Result<()> {
+    lab.wait_sole_master(0, Duration::from_secs(30));
+    let start = Instant::now();
+    let src = IpAddr::V4(lab.clients[0].ip);
+    while !lab.clients[0].ns.run(move || probe(src)) {
+        if start.elapsed() > Duration::from_secs(30) {
+            bail!(
+                "the VIP does not answer after the master came back\n{}",
+                lab.logs()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Let the client's ARP entry and the backup settle too.
+    std::thread::sleep(Duration::from_secs(1));
+    Ok(())
+}
+
+fn median_max(v: &[Duration]) -> (f64, f64) {
+    let mut s: Vec<f64> = v.iter().map(Duration::as_secs_f64).collect();
+    s.sort_by(f64::total_cmp);
+    (s[s.len() / 2], *s.last().unwrap_or(&0.0))
+}
+
+fn bench_stack(kind: LbKind, args: &Args) -> Result<serde_json::Value> {
+    let name = match kind {
+        LbKind::Regha => "regha",
+        LbKind::OldStack => "haproxy+keepalived",
+    };
+    eprintln!("== {name}: bringing the lab up");
+    let mut lab = RegistryLab::new(LabSpec {
+        clients: 1,
+        lbs: vec![kind, kind],
+        check_interval: Duration::from_secs(5),
+        ..LabSpec::default()
+    });
+    if kind == LbKind::Regha {
+        lab.wait_backends_up(Duration::from_secs(30));
+    }
+    settle(&lab)?;
+    let img = lab.image("blob", &[BLOB_MIB * MIB], 11);
+    lab.push(0, &img, "bench/blob")
+        .wait(Duration::from_secs(120))
+        .map_err(anyhow::Error::msg)?;
+    let blob_path = format!("/v2/bench/blob/blobs/{}", img.layers[0].digest);
+
+    eprintln!("== {name}: wrk GET /v2/ for {}s", args.secs);
+    let v2 = wrk(&lab, "/v2/", 16, args.secs)?;
+    eprintln!("== {name}: wrk {BLOB_MIB} MiB blob for {}s", args.secs);
+    let (lb0, m0) = (lb_cpu(&lab, 0)?, machine_cpu());
+    let blob = wrk(&lab, &blob_path, 4, args.secs)?;
+    let (lb1, m1) = (lb_cpu(&lab, 0)?, machine_cpu());
+    let gib = (blob.requests * img.layers[0].size) as f64 / (1u64 << 30) as f64;
+    let blob_mib_s = blob.rps * img.layers[0].size as f64 / MIB as f64;
+
+    let mut killed = Vec::new();
+    let mut cut = Vec::new();
+    for run in 0..args.runs {
+        eprintln!(
+            "== {name}: failover run {} of {}: processes killed",
+            run + 1,
+            args.runs
+        );
+        let (gap, fails) = outage(&mut lab, kill_master);
+        eprintln!("   VIP answered again after {gap:?} ({fails} failed probes)");
+        killed.push(gap);
+        restart_master(&mut lab);
+        settle(&lab)?;
+
+        eprintln!(
+            "== {name}: failover run {} of {}: host lost (link cut)",
+            run + 1,
+            args.runs
+        );
+        let (gap, fails) = outage(&mut lab, |lab| lab.switch.set_port(&lab.lbs[0], false));
+        eprintln!("   VIP answered again after {gap:?} ({fails} failed probes)");
+        cut.push(gap);
+        lab.switch.set_port(&lab.lbs[0], true);
+        settle(&lab)?;
+    }
+
+    eprintln!(
+        "== {name}: a {} MiB push while the master's link is cut",
+        args.push_mib
+    );
+    let big = lab.image("big", &[args.push_mib * MIB], 12);
+    let mut push = lab.push(0, &big, "bench/big");
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_millis(1500) && !push.done() {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mid_push = !push.done();
+    lab.switch.set_port(&lab.lbs[0], false);
+    let pushed = push.wait(Duration::from_secs(300));
+    lab.switch.set_port(&lab.lbs[0], true);
+    let survived = mid_push && pushed.is_ok();
+    eprintln!(
+        "   push {}{}",
+        if survived { "survived" } else { "failed" },
+        if mid_push {
+            ""
+        } else {
+            " (it ended before the cut: not a valid run)"
+        }
+    );
+    if let Err(e) = &pushed {
+        eprintln!("   {}", e.lines().last().unwrap_or(""));
+    }
+
+    let (k_med, k_max) = median_max(&killed);
+    let (c_med, c_max) = median_max(&cut);
+    Ok(json!({
+        "stack": name,
+        "v2": { "rps": v2.rps, "p50_ms": v2.p50_ms, "p99_ms": v2.p99_ms, "non_2xx": v2.non_2xx, "socket_errors": v2.socket_errors },
+        "blob": { "size_mib": BLOB_MIB, "rps": blob.rps, "mib_per_s": blob_mib_s, "p50_ms": blob.p50_ms, "p99_ms": blob.p99_ms, "non_2xx": blob.non_2xx, "socket_errors": blob.socket_errors },
+        "lb_cpu_s_per_gib": (lb1 - lb0) / gib,
+        "machine_cpu_s_per_gib": (m1 - m0) / gib,
+        "gib_pulled": gib,
+        "failover_processes_killed_s": { "median": k_med, "max": k_max, "runs": killed.iter().map(Duration::as_secs_f64).collect::<Vec<_>>() },
+        "failover_host_lost_s": { "median": c_med, "max": c_max, "runs": cut.iter().map(Duration::as_secs_f64).collect::<Vec<_>>() },
+        "push_survived_host_loss": survived,
+        "push_mib": args.push_mib,
+    }))
+}
+
+fn main() -> Result<()> {
+    let args = args()?;
+    regha_tests::require_root();
+    // The XDP program's run time is counted only with bpf_stats on.
+    let old_stats = std::fs::read_to_string("/proc/sys/kernel/bpf_stats_enabled")
+        .unwrap_or_else(|_| "0".into());
+    std::fs::write("/proc/sys/kernel/bpf_stats_enabled", "1")
+        .context("enable kernel.bpf_stats_enabled")?;
+    let results: Result<Vec<serde_json::Value>> = [LbKind::OldStack, LbKind::Regha]
+        .into_iter()
+        .map(|k| bench_stack(k, &args))
+        .collect();
+    let _ = std::fs::write("/proc/sys/kernel/bpf_stats_enabled", old_stats.trim());
+    let results = results?;
+
+    let row = |label: &str, f: &dyn Fn(&serde_json::Value) -> String| {
+        println!("| {label} | {} | {} |", f(&results[0]), f(&results[1]));
+    };
+    let n = |v: &serde_json::Value| v.as_f64().unwrap_or(f64::NAN);
+    println!("\n| measure | HAProxy + keepalived | regha |");
+    println!("|---|---|---|");
+    row("`GET /v2/` requests/s", &|r| {
+        format!("{:.0}", n(&r["v2"]["rps"]))
+    });
+    row("`GET /v2/` p50 / p99 ms", &|r| {
+        format!(
+            "{:.2} / {:.2}",
+            n(&r["v2"]["p50_ms"]),
+            n(&r["v2"]["p99_ms"])
+        )
+    });
+    row(&format!("{BLOB_MIB} MiB blob pulls/s (MiB/s)"), &|r| {
+        format!(
+            "{:.1} ({:.0})",
+            n(&r["blob"]["rps"]),
+            n(&r["blob"]["mib_per_s"])
+        )
+    });
+    row("blob p50 / p99 ms", &|r| {
+        format!(
+            "{:.1} / {:.1}",
+            n(&r["blob"]["p50_ms"]),
+            n(&r["blob"]["p99_ms"])
+        )
+    });
+    row("LB CPU s per GiB pulled", &|r| {
+        format!("{:.3}", n(&r["lb_cpu_s_per_gib"]))
+    });
+    row("machine CPU s per GiB pulled", &|r| {
+        format!("{:.2}", n(&r["machine_cpu_s_per_gib"]))
+    });
+    row(
+        "master processes killed → VIP answers, median / max s",
+        &|r| {
+            format!(
+                "{:.2} / {:.2}",
+                n(&r["failover_processes_killed_s"]["median"]),
+                n(&r["failover_processes_killed_s"]["max"])
+            )
+        },
+    );
+    row("master host lost → VIP answers, median / max s", &|r| {
+        format!(
+            "{:.2} / {:.2}",
+            n(&r["failover_host_lost_s"]["median"]),
+            n(&r["failover_host_lost_s"]["max"])
+        )
+    });
+    row(
+        &format!(
+            "{} MiB push in flight survives the host loss",
+            args.push_mib
+        ),
+        &|r| {
+            if r["push_survived_host_loss"] == true {
+                "yes".into()
+            } else {
+                "no".into()
+            }
+        },
+    );
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/bench");
+    std::fs::create_dir_all(&dir)?;
+    let doc = json!({ "runs": args.runs, "secs": args.secs, "stacks": results });
+    std::fs::write(dir.join("e2e.json"), serde_json::to_string_pretty(&doc)?)?;
+    println!("\nwritten to {}", dir.join("e2e.json").display());
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrk_output_is_parsed() {
+        let out = "Running 10s test @ http://192.0.2.100:5000/v2/\n  2 threads and 16 connections\n  Thread Stats   Avg      Stdev     Max   +/- Stdev\n    Latency   845.12us  300.00us  10.00ms   90.00%\n  Latency Distribution\n     50%  800.00us\n     75%    1.00ms\n     90%    1.20ms\n     99%    2.50ms\n  187654 requests in 10.00s, 50.00MB read\n  Socket errors: connect 0, read 2, write 0, timeout 1\n  Non-2xx or 3xx responses: 4\nRequests/sec:  18765.40\nTransfer/sec:      5.00MB\n";
+        let w = parse_wrk(out).unwrap();
+        assert_eq!(w.requests, 187_654);
+        assert!((w.p50_ms - 0.8).abs() < 1e-9);
+        assert!((w.p99_ms - 2.5).abs() < 1e-9);
+        assert!((w.rps - 18765.4).abs() < 1e-9);
+        assert_eq!(w.non_2xx, 4);
+        assert_eq!(w.socket_errors, 3);
+        assert!(parse_wrk("nothing").is_err());
+    }
+}
