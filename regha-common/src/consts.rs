@@ -88,15 +88,21 @@ pub enum Reason {
     Unsupported = 3,
     /// For a service, but no backend is up (or the ring is missing): dropped.
     NoBackend = 4,
+    /// For a service port, but the frame is addressed to another host's MAC
+    /// (flooded by a switch that lost its FDB entry, or a promiscuous
+    /// interface): passed to the stack, which ignores it as it would without
+    /// us. Never forwarded: the host it was sent to forwards it.
+    OtherHost = 5,
 }
 
 impl Reason {
-    pub const ALL: [Reason; 5] = [
+    pub const ALL: [Reason; 6] = [
         Reason::NotIp,
         Reason::NotService,
         Reason::Malformed,
         Reason::Unsupported,
         Reason::NoBackend,
+        Reason::OtherHost,
     ];
 
     /// Name used in metrics and status output.
@@ -107,6 +113,7 @@ impl Reason {
             Reason::Malformed => "malformed",
             Reason::Unsupported => "unsupported",
             Reason::NoBackend => "no_backend",
+            Reason::OtherHost => "other_host",
         }
     }
 }

@@ -38,17 +38,26 @@ pub fn regha(ctx: XdpContext) -> u32 {
 #[inline(always)]
 fn try_regha(ctx: &XdpContext) -> Result<u32, Reason> {
     let pkt = parse::parse(ctx)?;
-    let choice = steer::choose(&pkt)?;
-
     let eth = parse::eth_mut(ctx)?;
+    let ours = IFACE_MAC.load();
     // SAFETY: `eth_mut` checked the 14 bytes are inside the packet.
+    let to_us = mac_eq(unsafe { &(*eth).dst }, &ours);
+    let choice = steer::choose(&pkt, to_us)?;
+
+    // SAFETY: as above.
     unsafe {
         (*eth).dst = choice.mac;
-        (*eth).src = IFACE_MAC.load();
+        (*eth).src = ours;
     }
     let bytes = (ctx.data_end() - ctx.data()) as u64;
     stats::count_forward(&choice, bytes);
     Ok(xdp_action::XDP_TX)
+}
+
+/// Byte-wise: `==` on arrays may become a `bcmp` call, which BPF has not.
+#[inline(always)]
+fn mac_eq(a: &[u8; 6], b: &[u8; 6]) -> bool {
+    a[0] == b[0] && a[1] == b[1] && a[2] == b[2] && a[3] == b[3] && a[4] == b[4] && a[5] == b[5]
 }
 
 #[cfg(not(test))]

@@ -52,12 +52,19 @@ fn backend(id: u32) -> Option<([u8; 6], u8)> {
     ))
 }
 
-/// Picks the backend for `pkt`, or says why there is none.
+/// Picks the backend for `pkt`, or says why there is none. `to_us`: the
+/// frame's destination MAC is this interface's.
 #[inline(always)]
-pub fn choose(pkt: &Packet) -> Result<Choice, Reason> {
+pub fn choose(pkt: &Packet, to_us: bool) -> Result<Choice, Reason> {
     // Later fragments carry no port: they go straight to the alias lookup.
     if !pkt.later_fragment && !port_in_use(pkt.dport) {
         return Err(Reason::NotService);
+    }
+    // A frame for another host (flooded, or seen in promiscuous mode) is
+    // that host's to forward: steering it too would duplicate it, and would
+    // keep a failed LB's clients "served" by whichever LB hears the flood.
+    if !to_us {
+        return Err(Reason::OtherHost);
     }
     let mut key = FlowKey {
         src: [0; 16],

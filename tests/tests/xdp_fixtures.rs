@@ -350,6 +350,24 @@ fn fixture_table() {
             Expect::Tx(dns_be),
         ),
         (
+            "IPv4 TCP SYN to VIP:5000, addressed to another host's MAC (flooded)",
+            {
+                let mut f = syn.clone();
+                f.dst_mac = [0x02, 0, 0, 0, 0, 0x99];
+                f.bytes()
+            },
+            Expect::Pass(Reason::OtherHost),
+        ),
+        (
+            "IPv6 TCP mid-flow to [VIP6]:5000 for another host's MAC",
+            {
+                let mut f = Frame::tcp6(CLIENT6, 40002, VIP6, 5000, TCP_ACK);
+                f.dst_mac = [0x33, 0x33, 0, 0, 0, 1];
+                f.bytes()
+            },
+            Expect::Pass(Reason::OtherHost),
+        ),
+        (
             "IPv4 TCP to another address",
             Frame::tcp4(CLIENT, 40000, Ipv4Addr::new(192, 0, 2, 2), 5000, TCP_SYN).bytes(),
             Expect::Pass(Reason::NotService),
