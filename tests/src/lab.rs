@@ -72,6 +72,21 @@ impl Switch {
     }
 }
 
+impl Switch {
+    /// Cuts (or restores) a host off the segment without taking its link
+    /// down: its bridge port stops forwarding (STP state disabled) while
+    /// both veth ends stay up, as when a switch or cable further away
+    /// fails. (A link going down is something else: the VRRP interface's
+    /// link down is FAULT, as in keepalived.)
+    pub fn partition(&self, host: &Host, cut: bool) {
+        let state = if cut { "0" } else { "3" }; // disabled, forwarding
+        self.ns.exec(
+            "bridge",
+            &["link", "set", "dev", &host.port, "state", state],
+        );
+    }
+}
+
 impl Default for Switch {
     fn default() -> Self {
         Self::new()

@@ -34,7 +34,8 @@ fn pid_alive(pid: u32) -> bool {
     std::path::Path::new(&format!("/proc/{pid}")).exists()
 }
 
-/// Removes namespaces left by test runs whose process no longer exists.
+/// Removes namespaces left by test runs whose process no longer exists,
+/// with the processes still running in them.
 pub fn remove_stale_namespaces() {
     let Ok(entries) = std::fs::read_dir("/run/netns") else {
         return;
@@ -48,6 +49,17 @@ pub fn remove_stale_namespaces() {
         if let Some(pid) = pid
             && !pid_alive(pid)
         {
+            // A run killed outright (SIGKILL, or Ctrl-C on `cargo test`)
+            // leaves its daemons running in its namespaces: stop them too.
+            if let Ok(out) = Command::new("ip").args(["netns", "pids", &name]).output() {
+                for p in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+                    if let Ok(p) = p.parse::<i32>() {
+                        // SAFETY: kill(2) on a process living in a namespace
+                        // this test suite created and no run owns any more.
+                        unsafe { libc::kill(p, libc::SIGKILL) };
+                    }
+                }
+            }
             let _ = Command::new("ip").args(["netns", "del", &name]).output();
         }
     }

@@ -12,7 +12,7 @@
 //!   for both, the whole machine's busy time (client, registries and all);
 //! - failover: time from the master's failure to the VIP answering again,
 //!   median and max over `--runs`, for two failures: the LB processes
-//!   SIGKILLed, and the host lost (its link cut);
+//!   SIGKILLed, and the host lost (cut off the segment);
 //! - whether a push in flight survives the host loss.
 //!
 //! Prints a table and writes `target/bench/e2e.json`.
@@ -364,19 +364,19 @@ fn bench_stack(kind: LbKind, args: &Args) -> Result<serde_json::Value> {
         settle(&lab)?;
 
         eprintln!(
-            "== {name}: failover run {} of {}: host lost (link cut)",
+            "== {name}: failover run {} of {}: host lost (cut off)",
             run + 1,
             args.runs
         );
-        let (gap, fails) = outage(&mut lab, |lab| lab.switch.set_port(&lab.lbs[0], false));
+        let (gap, fails) = outage(&mut lab, |lab| lab.switch.partition(&lab.lbs[0], true));
         eprintln!("   VIP answered again after {gap:?} ({fails} failed probes)");
         cut.push(gap);
-        lab.switch.set_port(&lab.lbs[0], true);
+        lab.switch.partition(&lab.lbs[0], false);
         settle(&lab)?;
     }
 
     eprintln!(
-        "== {name}: a {} MiB push while the master's link is cut",
+        "== {name}: a {} MiB push while the master is cut off",
         args.push_mib
     );
     let big = lab.image("big", &[args.push_mib * MIB], 12);
@@ -386,9 +386,9 @@ fn bench_stack(kind: LbKind, args: &Args) -> Result<serde_json::Value> {
         std::thread::sleep(Duration::from_millis(20));
     }
     let mid_push = !push.done();
-    lab.switch.set_port(&lab.lbs[0], false);
+    lab.switch.partition(&lab.lbs[0], true);
     let pushed = push.wait(Duration::from_secs(300));
-    lab.switch.set_port(&lab.lbs[0], true);
+    lab.switch.partition(&lab.lbs[0], false);
     let survived = mid_push && pushed.is_ok();
     eprintln!(
         "   push {}{}",
