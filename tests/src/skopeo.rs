@@ -19,12 +19,13 @@ pub fn docker_ref(registry: &str, repo: &str, tag: &str) -> String {
     format!("docker://{registry}/{repo}:{tag}")
 }
 
-fn command(ns: &NetNs, src: &str, dst: &str, log: &Path) -> Command {
+fn command(ns: &str, src: &str, dst: &str, log: &Path) -> Command {
     assert!(
         Path::new(SKOPEO_BIN).exists(),
         "{SKOPEO_BIN} is missing: `cargo xtask setup` installs Debian's skopeo"
     );
-    let mut cmd = ns.command(SKOPEO_BIN);
+    let mut cmd = Command::new("ip");
+    cmd.args(["netns", "exec", ns, SKOPEO_BIN]);
     cmd.args([
         "--insecure-policy",
         "copy",
@@ -51,6 +52,12 @@ pub struct Copy {
 impl Copy {
     /// Starts `skopeo copy src dst` in `ns`; its output goes to `log`.
     pub fn start(ns: &NetNs, src: &str, dst: &str, log: &Path) -> Self {
+        Self::start_in(ns.name(), src, dst, log)
+    }
+
+    /// [`Copy::start`] by namespace name (for threads that do not own the
+    /// namespace).
+    pub fn start_in(ns: &str, src: &str, dst: &str, log: &Path) -> Self {
         let out = std::fs::File::create(log).expect("skopeo log");
         let child = command(ns, src, dst, log)
             .stdout(out.try_clone().expect("dup"))
