@@ -94,6 +94,17 @@ impl Default for Switch {
 }
 
 impl Host {
+    /// The MAC this host's neighbour table holds for `ip`, if any.
+    pub fn neigh_mac(&self, ip: std::net::IpAddr) -> Option<String> {
+        let out = self
+            .ns
+            .ip(&["neigh", "show", &ip.to_string(), "dev", HOST_IFACE]);
+        out.split_whitespace()
+            .skip_while(|w| *w != "lladdr")
+            .nth(1)
+            .map(str::to_owned)
+    }
+
     /// Makes this host a direct-server-return backend for `vip`, the way
     /// the README tells operators to: `regha-agent backend-setup --vip VIP
     /// --apply` (the VIP on `lo`, arp_ignore=1, arp_announce=2), run in the

@@ -19,6 +19,7 @@ pub mod oci;
 pub mod packet;
 pub mod registry;
 pub mod registry_lab;
+pub mod rng;
 pub mod skopeo;
 pub mod tempdir;
 

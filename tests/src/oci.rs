@@ -17,6 +17,8 @@ use std::{
 
 use sha2::{Digest, Sha256};
 
+use crate::rng::SplitMix64 as Rng;
+
 pub const MANIFEST_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
 pub const CONFIG_TYPE: &str = "application/vnd.oci.image.config.v1+json";
 pub const LAYER_TYPE: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
@@ -48,27 +50,6 @@ impl Image {
     /// Bytes of all layers.
     pub fn layer_bytes(&self) -> u64 {
         self.layers.iter().map(|l| l.size).sum()
-    }
-}
-
-/// splitmix64: fast, seeded, good enough to make bytes no compressor or
-/// deduplicating store can shortcut.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn fill(&mut self, buf: &mut [u8]) {
-        for chunk in buf.chunks_mut(8) {
-            let v = self.next().to_le_bytes();
-            chunk.copy_from_slice(&v[..chunk.len()]);
-        }
     }
 }
 

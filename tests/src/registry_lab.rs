@@ -400,13 +400,7 @@ impl RegistryLab {
 
     /// The MAC client `c` has for the VIP (its ARP entry), if any.
     pub fn client_vip_mac(&self, c: usize) -> Option<String> {
-        let out = self.clients[c]
-            .ns
-            .ip(&["neigh", "show", &VIP.to_string(), "dev", HOST_IFACE]);
-        out.split_whitespace()
-            .skip_while(|w| *w != "lladdr")
-            .nth(1)
-            .map(str::to_owned)
+        self.clients[c].neigh_mac(IpAddr::V4(VIP))
     }
 
     /// The MAC of LB `lb`, as `ip` prints it.

@@ -27,6 +27,7 @@ use regha_tests::{
     client::connect_from,
     oci::Image,
     registry_lab::{LabSpec, PORT, RegistryLab, VIP},
+    rng::SplitMix64,
     skopeo::Copy,
 };
 
@@ -39,20 +40,12 @@ fn env_u64(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-/// splitmix64, the schedule's only source of randomness.
-struct Rng(u64);
+/// The schedule's only source of randomness.
+struct Rng(SplitMix64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
     fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
+        self.0.below(n)
     }
 
     fn millis(&mut self, lo: u64, hi: u64) -> Duration {
@@ -205,7 +198,7 @@ fn soak_under_a_seeded_fault_schedule() {
     let secs = env_u64("REGHA_SOAK_SECS", 150);
     let seed = env_u64("REGHA_SOAK_SEED", 1);
     eprintln!("soak: {secs} s, seed {seed} (REGHA_SOAK_SECS, REGHA_SOAK_SEED)");
-    let mut rng = Rng(seed);
+    let mut rng = Rng(SplitMix64(seed));
     let mut lab = RegistryLab::new(LabSpec {
         clients: 3,
         ..LabSpec::default()

@@ -339,26 +339,12 @@ fn keepalived_adverts_match_our_encoder() {
 
 /// The MAC the client's neighbour table holds for the VIP, if any.
 fn client_vip_mac(lab: &VrrpLab) -> Option<String> {
-    let out = lab
-        .client
-        .ns
-        .ip(&["neigh", "show", &VIP.to_string(), "dev", HOST_IFACE]);
-    out.split_whitespace()
-        .skip_while(|w| *w != "lladdr")
-        .nth(1)
-        .map(str::to_owned)
+    lab.client.neigh_mac(std::net::IpAddr::V4(VIP))
 }
 
-/// Cuts (or restores) `host` off the segment without taking its link down:
-/// the bridge port stops forwarding (state disabled) while both veth ends
-/// stay up. A link going down is something else: the VRRP interface's link
-/// down is FAULT, as in keepalived.
+/// Cuts (or restores) `host` off the segment: see `Switch::partition`.
 fn cut(lab: &VrrpLab, host: &Host, cut: bool) {
-    let state = if cut { "0" } else { "3" }; // disabled, forwarding
-    lab.sw.ns.exec(
-        "bridge",
-        &["link", "set", "dev", &host.port, "state", state],
-    );
+    lab.sw.partition(host, cut);
 }
 
 /// Two regha agents (v3, 100 ms; priorities 101 and 100). A partition (lb1's
