@@ -254,7 +254,10 @@ fn parse_l4(ctx: &XdpContext, l4: usize, l4_len: usize, pkt: &mut Packet) -> Res
         let len = be16(udp.len) as usize;
         // The first fragment of a datagram holds only part of what the UDP
         // length counts, so the upper bound applies to whole datagrams only.
-        if len < UDP_HLEN || (len > l4_len && !pkt.fragment) {
+        // But the IP packet must hold the UDP header itself: a tiny first
+        // fragment (RFC 1858) ends inside it, and its "ports" would be read
+        // from the Ethernet padding past the IP packet.
+        if l4_len < UDP_HLEN || len < UDP_HLEN || (len > l4_len && !pkt.fragment) {
             return Err(Reason::Malformed);
         }
         pkt.sport = be16(udp.sport);

@@ -22,8 +22,9 @@
 //! to the packets sent.
 //!
 //! A UDP first fragment whose IP packet ends inside the UDP header (a tiny
-//! fragment, RFC 1858) is malformed here: parse.rs reads those ports from
-//! the bytes past the IP packet (Ethernet padding) and forwards it.
+//! fragment, RFC 1858) is malformed. This test found that parse.rs read
+//! such a fragment's ports from the Ethernet padding past the IP packet and
+//! forwarded it; it now passes it as malformed.
 
 use std::{
     collections::BTreeMap,
@@ -340,6 +341,14 @@ impl Model {
             Ok(pkt) => pkt,
             Err(reason) => return Verdict::Pass(reason),
         };
+        // The service-port bitmap comes first (later fragments carry no
+        // port and skip it); then a frame for another host's MAC is left to
+        // that host (flooded, or seen in promiscuous mode).
+        let port_used =
+            pkt.later_fragment || self.services.iter().any(|(s, _)| s.port == pkt.dport);
+        if port_used && p[..6] != LB_MAC {
+            return Verdict::Pass(Reason::OtherHost);
+        }
         let found = self.services.iter().find(|(s, _)| {
             let addr = match s.vip {
                 IpAddr::V4(a) => addr_from_v4(a.octets()),
@@ -490,6 +499,14 @@ fn service_frame(r: &mut Rng, specs: &[ServiceSpec]) -> Frame {
     }
     if r.chance(10) {
         f = f.with_ttl(r.byte());
+    }
+    if r.chance(3) {
+        // Flooded to us, or seen in promiscuous mode: another host's frame.
+        f.dst_mac = *r.pick(&[
+            [0x02, 0, 0, 0, 0, 0x77],
+            [0xff; 6],
+            [0x33, 0x33, 0, 0, 0, 1],
+        ]);
     }
     f
 }
@@ -806,7 +823,7 @@ fn hex(p: &[u8]) -> String {
 /// Every counter the program keeps for these services, summed over CPUs.
 #[derive(Clone, Debug, Default, PartialEq)]
 struct Tally {
-    reasons: [u64; 5],
+    reasons: [u64; regha_common::REASON_COUNT as usize],
     services: [(u64, u64); SERVICE_COUNT],
     backends: [(u64, u64); BACKEND_SLOTS],
 }
