@@ -862,3 +862,24 @@ fn yaml_scalars_stay_strings() {
     assert_eq!(scalar("x\"y\n"), "\"x\\\"y\\n\"");
     assert_eq!(scalar(""), "\"\"");
 }
+
+/// Found by the `import` fuzz target (fuzz/): a DEL (0x7f) in a keepalived
+/// notify path went into a double-quoted YAML string as it was. JSON leaves
+/// DEL and the C1 controls unescaped, but YAML allows neither in a
+/// document, so the output was not YAML.
+#[test]
+fn fuzz_regression_non_printable_characters_are_escaped() {
+    let (name, text) = UNICAST_K;
+    for odd in ['\u{7f}', '\u{80}', '\u{9f}', '\u{fffe}'] {
+        let k = text.replacen(
+            "notify_master /etc/keepalived/master.sh",
+            &format!("notify_master /etc/keepalived/mas{odd}ter.sh"),
+            1,
+        );
+        assert_ne!(k, text, "the fixture has the notify_master line");
+        let out = import(Some((name, &k)), Some(UNICAST_H)).expect("imports");
+        if let Err(e) = serde_yaml::from_str::<serde_yaml::Value>(&out.yaml) {
+            panic!("U+{:04X} in a path: the output is not YAML: {e}", odd as u32);
+        }
+    }
+}
