@@ -879,7 +879,10 @@ fn fuzz_regression_non_printable_characters_are_escaped() {
         assert_ne!(k, text, "the fixture has the notify_master line");
         let out = import(Some((name, &k)), Some(UNICAST_H)).expect("imports");
         if let Err(e) = serde_yaml::from_str::<serde_yaml::Value>(&out.yaml) {
-            panic!("U+{:04X} in a path: the output is not YAML: {e}", odd as u32);
+            panic!(
+                "U+{:04X} in a path: the output is not YAML: {e}",
+                odd as u32
+            );
         }
     }
 }
