@@ -428,8 +428,34 @@ pub(super) fn scalar(s: &str) -> String {
 }
 
 /// Always double-quoted: for values that must stay strings (`"1111"`).
+/// Escapes what YAML does not allow in a document (C0 and C1 controls,
+/// DEL, U+FFFE, U+FFFF), which JSON's escaping would let through.
 pub(super) fn quoted(s: &str) -> String {
-    serde_json::Value::String(s.to_owned()).to_string()
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if yaml_printable(c) && !c.is_control() => out.push(c),
+            c if (c as u32) <= 0xffff => {
+                let _ = write!(out, "\\u{:04X}", c as u32);
+            }
+            c => {
+                let _ = write!(out, "\\U{:08X}", c as u32);
+            }
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// YAML 1.2's printable set (c-printable) without tab and line breaks.
+fn yaml_printable(c: char) -> bool {
+    matches!(c as u32, 0x20..=0x7e | 0x85 | 0xa0..=0xd7ff | 0xe000..=0xfffd | 0x1_0000..=0x10_ffff)
 }
 
 /// Builds the text; comments are cleaned of control characters so that
@@ -478,6 +504,12 @@ impl Writer {
 
 fn clean(text: &str) -> String {
     text.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
+        .map(|c| {
+            if c.is_control() || !yaml_printable(c) {
+                ' '
+            } else {
+                c
+            }
+        })
         .collect()
 }
