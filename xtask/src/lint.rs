@@ -37,5 +37,15 @@ pub fn run() -> Result<()> {
         "--",
         "-D",
         "warnings",
-    ]))
+    ]))?;
+    // The fuzz crate is its own workspace on nightly: formatting only (its
+    // clippy would build libFuzzer; `cargo xtask fuzz` compiles it anyway).
+    exec(
+        Command::new("cargo")
+            .current_dir(root().join("fuzz"))
+            .env_remove("RUSTUP_TOOLCHAIN")
+            .env_remove("RUSTC")
+            .env_remove("CARGO")
+            .args(["+nightly", "fmt", "--check"]),
+    )
 }
