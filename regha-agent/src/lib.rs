@@ -11,6 +11,7 @@ pub mod ids;
 pub mod import;
 pub mod maglev;
 pub mod net;
+pub mod privileges;
 pub mod reconcile;
 pub mod stats;
 pub mod vrrp;

@@ -187,6 +187,16 @@ pub async fn run(opts: AgentOptions) -> Result<()> {
     let (admin_tx, mut admin_rx) = mpsc::channel(8);
     let _admin = agent.start_admin_socket(admin_tx);
     let _stats = agent.start_stats().await;
+    // Setup is over: every socket, listener and map the agent needs to open
+    // with more privilege is open.
+    let keep = crate::privileges::mask(&crate::privileges::KEPT);
+    crate::privileges::drop_all_threads(keep)
+        .context("cannot drop the capabilities the agent no longer needs")?;
+    info!(
+        kept = ?crate::privileges::names(keep),
+        no_new_privs = true,
+        "capabilities dropped: every other one is gone from all threads"
+    );
 
     let mut hup = tokio::signal::unix::signal(SignalKind::hangup())?;
     let mut term = tokio::signal::unix::signal(SignalKind::terminate())?;
