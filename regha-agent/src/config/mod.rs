@@ -15,6 +15,7 @@
 //! file.
 
 pub mod duration;
+pub mod script_security;
 mod validate;
 
 #[cfg(test)]
@@ -481,7 +482,43 @@ impl Config {
                 format!("cannot read the config file: {e}"),
             )
         })?;
-        Self::from_yaml_str(&text)
+        let config = Self::from_yaml_str(&text)?;
+        let unsafe_scripts = config.script_errors();
+        if !unsafe_scripts.is_empty() {
+            return Err(ConfigErrors(unsafe_scripts));
+        }
+        Ok(config)
+    }
+
+    /// Every notify and tracked script that only root should be able to
+    /// change but someone else could (see [`script_security`]). It reads the
+    /// file system, so [`Config::load`] runs it, not [`Config::from_yaml_str`].
+    pub fn script_errors(&self) -> Vec<ConfigError> {
+        let Some(vrrp) = &self.vrrp else {
+            return Vec::new();
+        };
+        let notify = &vrrp.notify;
+        let notify = [
+            ("master", &notify.master),
+            ("backup", &notify.backup),
+            ("fault", &notify.fault),
+            ("stop", &notify.stop),
+        ]
+        .into_iter()
+        .filter_map(|(state, p)| Some((format!("vrrp.notify.{state}"), p.as_ref()?)));
+        let tracked = vrrp
+            .track_scripts
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (format!("vrrp.track_scripts[{i}].script"), &t.program));
+        notify
+            .chain(tracked)
+            .filter_map(|(field, path)| {
+                script_security::check(path)
+                    .err()
+                    .map(|e| ConfigError::new(field, format!("refused: {e}")))
+            })
+            .collect()
     }
 
     /// Applies the `--iface` flag, which wins over `interface:`. Fails when
