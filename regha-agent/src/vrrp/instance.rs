@@ -284,6 +284,11 @@ impl Instance {
                             if rx.src == self.socket.src() {
                                 continue; // our own advert looped back
                             }
+                            if let Err(reason) = packet::accept_source(rx.src, &self.config.unicast_peers) {
+                                debug!(reason = reason.name(), src = %rx.src, "VRRP packet rejected");
+                                self.status.send_modify(|s| *s.rejected.entry(reason.name()).or_insert(0) += 1);
+                                continue;
+                            }
                             self.check_addresses(&rx.advert);
                             Some(Event::Advert {
                                 from: rx.src,
@@ -524,7 +529,9 @@ async fn sleep_until(at: Option<Instant>) {
 /// Runs a notify script without blocking the state machine, killed after 10 s.
 fn run_notify(script: PathBuf) {
     tokio::spawn(async move {
+        // No shell and no arguments: the path as configured, run directly.
         let mut child = match tokio::process::Command::new(&script)
+            .stdin(std::process::Stdio::null())
             .kill_on_drop(true)
             .spawn()
         {

@@ -256,11 +256,13 @@ pub enum Reject {
     AuthPass,
     #[error("address family differs from the instance's")]
     AddrFamily,
+    #[error("unicast advertisement from an address not in unicast_peers")]
+    UnknownPeer,
 }
 
 impl Reject {
     /// Every reason, in the order the checks run.
-    pub const ALL: [Reject; 13] = [
+    pub const ALL: [Reject; 14] = [
         Reject::Truncated,
         Reject::IpHeader,
         Reject::NotVrrp,
@@ -274,6 +276,7 @@ impl Reject {
         Reject::AuthType,
         Reject::AuthPass,
         Reject::AddrFamily,
+        Reject::UnknownPeer,
     ];
 
     /// The metric label.
@@ -292,6 +295,7 @@ impl Reject {
             Reject::AuthType => "auth_type",
             Reject::AuthPass => "auth_pass",
             Reject::AddrFamily => "addr_family",
+            Reject::UnknownPeer => "unknown_peer",
         }
     }
 }
@@ -512,6 +516,20 @@ fn decode_vrrp(
         addrs,
         auth,
     })
+}
+
+/// The source check of unicast mode, after the codec's: with `peers`
+/// configured, an advertisement from any other address is dropped (and
+/// counted), as keepalived drops one from outside its `unicast_peer` list.
+/// Anyone on the segment can send an advertisement; this (with v2's
+/// password) is what keeps a stranger from winning the election. With no
+/// peers (multicast) every source is accepted.
+pub fn accept_source(src: IpAddr, peers: &[IpAddr]) -> Result<(), Reject> {
+    if peers.is_empty() || peers.contains(&src) {
+        Ok(())
+    } else {
+        Err(Reject::UnknownPeer)
+    }
 }
 
 /// Helper: the password as 8 NUL-padded bytes (longer strings truncated to 8
@@ -1120,6 +1138,11 @@ mod tests {
             ("only the last byte differs", dec4(&v2_as(|a| a.auth = Some(*b"1111\0\0\0x")), &e2p), R::AuthPass),
             ("IPv4 packet, IPv6 instance", dec4(&ip3, &e3(true)), R::AddrFamily),
             ("IPv6 packet, IPv4 instance", dec6(&p6, 255, &e3(false)), R::AddrFamily),
+            (
+                "unicast advert from a non-peer",
+                accept_source(IpAddr::V4(other_src), &[IpAddr::V4(SRC4)]).map(|()| v2(PASS)),
+                R::UnknownPeer,
+            ),
         ]
     }
 
@@ -1138,6 +1161,21 @@ mod tests {
                 cases.iter().any(|c| c.2 == reason),
                 "no case for {reason:?}"
             );
+        }
+    }
+
+    #[test]
+    fn unicast_sources_outside_the_peers_are_refused() {
+        let peer = IpAddr::V4(SRC4);
+        let stranger = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 9));
+        let cases: [(IpAddr, &[IpAddr], Result<(), Reject>); 4] = [
+            (peer, &[peer], Ok(())),
+            (stranger, &[peer], Err(Reject::UnknownPeer)),
+            (stranger, &[], Ok(())),
+            (peer, &[stranger, peer], Ok(())),
+        ];
+        for (src, peers, want) in cases {
+            assert_eq!(accept_source(src, peers), want, "{src} from {peers:?}");
         }
     }
 
