@@ -16,6 +16,7 @@
 
 pub mod duration;
 pub mod script_security;
+mod security;
 mod validate;
 
 #[cfg(test)]
@@ -156,7 +157,7 @@ pub struct VrrpConfig {
     pub version: VrrpVersion,
     /// `auth_pass`: version 2 simple password, 1..=8 bytes. Default none
     /// (no authentication).
-    pub auth_pass: Option<String>,
+    pub auth_pass: Option<Secret>,
     /// `preempt`: a higher priority takes over from a lower master. Default true.
     pub preempt: bool,
     /// `preempt_delay`: wait this long after start before preempting,
@@ -199,6 +200,32 @@ pub struct VrrpConfig {
     pub peer_priorities: Vec<u8>,
     /// `notify`: scripts run on transitions. Default: none of them.
     pub notify: NotifyScripts,
+}
+
+/// A password from the config. Its `Debug` prints `"<redacted>"` and it has
+/// no `Display`, so that logging a config (or a part of it) with `?` never
+/// shows it; the code that needs the text derefs it to `&str`.
+#[derive(Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(text: impl Into<String>) -> Self {
+        Self(text.into())
+    }
+}
+
+impl std::ops::Deref for Secret {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"<redacted>\"")
+    }
 }
 
 /// VRRP protocol version.
@@ -467,10 +494,13 @@ impl Config {
     /// What is valid but probably not what was meant, each with its field
     /// path (`check-config` prints them and still exits 0).
     pub fn warnings(&self) -> Vec<ConfigError> {
-        self.vrrp
+        let mut out = self
+            .vrrp
             .as_ref()
             .map(validate::vrrp_warnings)
-            .unwrap_or_default()
+            .unwrap_or_default();
+        out.extend(security::security_warnings(self));
+        out
     }
 
     /// Reads, parses and validates the file at `path`.
@@ -607,7 +637,7 @@ mod raw {
         pub(super) priority: Option<i64>,
         pub(super) advert_interval: Option<String>,
         pub(super) version: Option<i64>,
-        pub(super) auth_pass: Option<String>,
+        pub(super) auth_pass: Option<super::Secret>,
         pub(super) preempt: Option<bool>,
         pub(super) preempt_delay: Option<String>,
         pub(super) unicast_src: Option<String>,

@@ -1052,3 +1052,89 @@ fn load_refuses_scripts_someone_other_than_root_could_change() {
     // from_yaml_str reads no file system: the same text parses.
     assert!(Config::from_yaml_str(&yaml).is_ok());
 }
+
+#[test]
+fn debug_output_never_shows_the_vrrp_password() {
+    let c = parse(&edit(&[("auth_pass: \"1111\"", "auth_pass: \"s3cr3t!x\"")]));
+    let v = c.vrrp.as_ref().unwrap();
+    assert_eq!(v.auth_pass.as_deref(), Some("s3cr3t!x"));
+    for text in [format!("{c:?}"), format!("{c:#?}"), format!("{v:?}")] {
+        assert!(!text.contains("s3cr3t"), "{text}");
+        assert!(text.contains("\"<redacted>\""), "{text}");
+    }
+}
+
+#[test]
+fn unsafe_settings_are_warned_about() {
+    let no_auth = (
+        "  auth: { user: admin, password_file: /etc/regha/stats.pass }\n",
+        "",
+    );
+    let multicast = ("  unicast_peers: [192.0.2.3]\n", "");
+    let v3 = [
+        ("version: 2", "version: 3"),
+        ("  auth_pass: \"1111\"\n", ""),
+    ];
+    let cases: Vec<(&str, Vec<(&str, &str)>, Vec<&str>)> = vec![
+        ("the base file is safe", vec![], vec![]),
+        ("stats on loopback without auth", vec![no_auth], vec![]),
+        (
+            "stats on every address without auth",
+            vec![no_auth, ("listen: 127.0.0.1:1158", "listen: 0.0.0.0:1158")],
+            vec!["stats.listen"],
+        ),
+        (
+            "stats on a public address with auth",
+            vec![("listen: 127.0.0.1:1158", "listen: 192.0.2.2:1158")],
+            vec![],
+        ),
+        (
+            "stats on an IPv6 address without auth",
+            vec![
+                no_auth,
+                ("listen: 127.0.0.1:1158", "listen: \"[2001:db8::2]:1158\""),
+            ],
+            vec!["stats.listen"],
+        ),
+        (
+            "v2 unicast without auth_pass",
+            vec![("  auth_pass: \"1111\"\n", "")],
+            vec![],
+        ),
+        ("v2 multicast with auth_pass", vec![multicast], vec![]),
+        (
+            "v2 multicast without auth_pass",
+            vec![multicast, ("  auth_pass: \"1111\"\n", "")],
+            vec!["vrrp.auth_pass"],
+        ),
+        ("v3 unicast", v3.to_vec(), vec![]),
+        (
+            "v3 multicast",
+            [v3.as_slice(), &[multicast]].concat(),
+            vec!["vrrp.version"],
+        ),
+    ];
+    for (what, edits, want) in cases {
+        let warnings = parse(&edit(&edits)).warnings();
+        let paths: Vec<&str> = warnings.iter().map(|w| w.path.as_str()).collect();
+        assert_eq!(paths, want, "{what}: {warnings:?}");
+    }
+    let w = parse(&edit(&[
+        no_auth,
+        ("listen: 127.0.0.1:1158", "listen: 0.0.0.0:1158"),
+    ]))
+    .warnings();
+    assert!(
+        w[0].message
+            .starts_with("0.0.0.0:1158 is not a loopback address and stats.auth is not set"),
+        "{}",
+        w[0].message
+    );
+    let w = parse(&edit(&[multicast, ("  auth_pass: \"1111\"\n", "")])).warnings();
+    assert!(
+        w[0].message
+            .contains("anyone on the segment can send a higher priority"),
+        "{}",
+        w[0].message
+    );
+}

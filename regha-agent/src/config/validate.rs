@@ -233,7 +233,7 @@ fn vrrp(c: &mut Check, v: &raw::Vrrp) -> Option<VrrpConfig> {
         priority: priority?,
         advert_interval: advert?,
         version: version?,
-        auth_pass: auth_pass?,
+        auth_pass: auth_pass?.map(super::Secret::new),
         preempt: v.preempt.unwrap_or(true),
         preempt_delay: preempt_delay?,
         unicast_src: unicast_src?,
