@@ -1075,7 +1075,9 @@ fn unsafe_settings_are_warned_about() {
         ("version: 2", "version: 3"),
         ("  auth_pass: \"1111\"\n", ""),
     ];
-    let cases: Vec<(&str, Vec<(&str, &str)>, Vec<&str>)> = vec![
+    /// What the file is, its edits of BASE, the warned field paths.
+    type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, Vec<&'a str>);
+    let cases: Vec<Case> = vec![
         ("the base file is safe", vec![], vec![]),
         ("stats on loopback without auth", vec![no_auth], vec![]),
         (
