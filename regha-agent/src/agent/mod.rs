@@ -118,7 +118,11 @@ struct Agent {
 /// Runs the agent until SIGTERM or SIGINT.
 pub async fn run(opts: AgentOptions) -> Result<()> {
     let config = load_config(&opts).map_err(|e| anyhow::anyhow!("invalid configuration:\n{e}"))?;
-    for w in config.warnings() {
+    for w in config
+        .warnings()
+        .into_iter()
+        .chain(config.script_warnings())
+    {
         warn!(warning = %w, "configuration warning (check-config lists them)");
     }
     let iface_name = config

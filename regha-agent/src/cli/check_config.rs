@@ -19,7 +19,11 @@ pub fn run(opts: &AgentOptions) -> ExitCode {
                     .map(|s| s.backends.len())
                     .sum::<usize>()
             );
-            for w in config.warnings() {
+            for w in config
+                .warnings()
+                .into_iter()
+                .chain(config.script_warnings())
+            {
                 println!("  warning: {w}");
             }
             ExitCode::SUCCESS

@@ -8,6 +8,12 @@
 //! entry of group root pass; regha refuses both (anyone can create files in
 //! `/tmp`, and group root may hold users who are not root).
 //!
+//! A script that does not exist (yet) is not refused when every directory
+//! above it that exists is safe, so that only root can create it: the
+//! config may be checked before the scripts are installed. `check-config`
+//! and the agent's start warn about it; a run of it fails, as any script
+//! that does not start.
+//!
 //! [`judge`] is the pure rule; [`check`] walks the file system.
 
 use std::{
@@ -49,9 +55,19 @@ pub fn judge(entry: Entry, last: bool) -> Option<String> {
     None
 }
 
+/// What [`check`] found, when nobody but root can change the script.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Found {
+    /// The script exists and is safe.
+    Safe,
+    /// `missing`, the script or a directory above it, does not exist; what
+    /// exists above it is safe.
+    Missing { missing: PathBuf },
+}
+
 /// Checks `script` and every directory above it; the error names the
 /// offending path and what is wrong with it.
-pub fn check(script: &Path) -> Result<(), String> {
+pub fn check(script: &Path) -> Result<Found, String> {
     if !script.is_absolute() {
         return Err(format!("{} is not an absolute path", script.display()));
     }
@@ -72,7 +88,7 @@ fn entry_of(path: &Path) -> Result<(Entry, bool), String> {
     ))
 }
 
-fn walk(path: &Path, links: &mut u32) -> Result<(), String> {
+fn walk(path: &Path, links: &mut u32) -> Result<Found, String> {
     let root = Path::new("/");
     let (entry, _) = entry_of(root)?;
     if let Some(why) = judge(entry, false) {
@@ -90,6 +106,10 @@ fn walk(path: &Path, links: &mut u32) -> Result<(), String> {
             _ => continue,
         }
         let last = i + 1 == parts.len();
+        if std::fs::symlink_metadata(&cur).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
+        {
+            return Ok(Found::Missing { missing: cur });
+        }
         let (entry, is_link) = entry_of(&cur)?;
         if is_link {
             // The link itself can only be replaced by whoever can write its
@@ -110,7 +130,7 @@ fn walk(path: &Path, links: &mut u32) -> Result<(), String> {
             return Err(format!("{what} {} {why}", cur.display()));
         }
     }
-    Ok(())
+    Ok(Found::Safe)
 }
 
 #[cfg(test)]
@@ -210,8 +230,12 @@ mod tests {
         );
         let s = Scratch::new("modes");
         let ok = s.script("ok.sh", 0o755);
-        assert_eq!(check(&ok), Ok(()));
-        assert_eq!(check(Path::new("/usr/bin/test")), Ok(()), "a system binary");
+        assert_eq!(check(&ok), Ok(Found::Safe));
+        assert_eq!(
+            check(Path::new("/usr/bin/test")),
+            Ok(Found::Safe),
+            "a system binary"
+        );
 
         let world = s.script("world.sh", 0o757);
         let group = s.script("group.sh", 0o775);
@@ -301,7 +325,7 @@ mod tests {
         for (path, want) in cases {
             let got = check(path);
             match want {
-                None => assert_eq!(got, Ok(()), "{}", path.display()),
+                None => assert_eq!(got, Ok(Found::Safe), "{}", path.display()),
                 Some(w) => {
                     let e = got.expect_err(&path.display().to_string());
                     assert!(e.starts_with(&w), "{}: {e}\nwanted: {w}", path.display());
@@ -309,9 +333,26 @@ mod tests {
                 }
             }
         }
+        // Missing: fine below safe directories only.
         let missing = s.0.join("missing.sh");
-        let e = check(&missing).unwrap_err();
-        assert!(e.contains("No such file"), "{e}");
+        assert_eq!(
+            check(&missing),
+            Ok(Found::Missing {
+                missing: missing.clone()
+            })
+        );
+        let deep = s.0.join("no/such/dir/x.sh");
+        assert_eq!(
+            check(&deep),
+            Ok(Found::Missing {
+                missing: s.0.join("no")
+            })
+        );
+        let e = check(&open_dir.join("missing.sh")).unwrap_err();
+        assert!(
+            e.starts_with(&format!("directory {} is writable", d(&open_dir))),
+            "{e}"
+        );
         assert!(check(Path::new("relative.sh")).is_err());
     }
 }
