@@ -69,7 +69,11 @@ fn print_table(s: &StatusDocument) {
             },
             v.priority,
             v.configured_priority,
-            v.master.as_deref().unwrap_or("-"),
+            v.master.as_deref().unwrap_or(if v.state == "master" {
+                "this host"
+            } else {
+                "-"
+            }),
             if v.peers.is_empty() {
                 "multicast".to_owned()
             } else {

@@ -117,7 +117,11 @@ pub fn render(doc: &StatusDocument) -> String {
                     },
                     v.priority,
                     v.configured_priority,
-                    escape(v.master.as_deref().unwrap_or("-")),
+                    escape(v.master.as_deref().unwrap_or(if v.state == "master" {
+                        "this host"
+                    } else {
+                        "-"
+                    })),
                     if v.peers.is_empty() {
                         "multicast".to_owned()
                     } else {

@@ -337,12 +337,19 @@ impl Instance {
                 }
             };
             if let Some(event) = event {
-                if let Event::Advert { from, .. } = &event {
-                    let from = *from;
-                    self.status.send_modify(|s| s.master = Some(from));
-                }
+                let from = match &event {
+                    Event::Advert { from, .. } => Some(*from),
+                    _ => None,
+                };
                 let actions = self.machine.handle(event, Instant::now());
                 self.execute(actions).await;
+                // The master a backup follows; a master hearing a lower
+                // peer (during a preemption) keeps showing itself.
+                if let Some(from) = from
+                    && self.machine.state() == State::Backup
+                {
+                    self.status.send_modify(|s| s.master = Some(from));
+                }
             }
         }
         let actions = self.machine.handle(Event::Shutdown, Instant::now());
