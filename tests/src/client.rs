@@ -50,6 +50,23 @@ pub fn http_get(src: IpAddr, dst: SocketAddr, path: &str) -> Result<u16, String>
         })
 }
 
+/// A quick liveness probe: a new connection from `src` to `dst` within
+/// `timeout`, `GET /v2/`, and whether the answer starts `HTTP/1.1 200`.
+/// Any failure is just `false`: probers count failures, they do not
+/// explain them.
+pub fn answers_200(src: IpAddr, dst: SocketAddr, timeout: Duration) -> bool {
+    let Ok(mut s) = connect_from(src, dst, timeout) else {
+        return false;
+    };
+    if s.write_all(b"GET /v2/ HTTP/1.1\r\nHost: probe\r\nConnection: close\r\n\r\n")
+        .is_err()
+    {
+        return false;
+    }
+    let mut head = [0u8; 12];
+    s.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.1 200")
+}
+
 /// Reads an HTTP/1.1 response head: the status and the headers.
 fn read_head(s: &mut std::net::TcpStream) -> Result<(u16, Vec<(String, String)>), String> {
     let mut head = Vec::new();

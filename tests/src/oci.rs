@@ -46,11 +46,6 @@ impl Image {
     pub fn reference(&self) -> String {
         format!("oci:{}:{}", self.dir.display(), self.tag)
     }
-
-    /// Bytes of all layers.
-    pub fn layer_bytes(&self) -> u64 {
-        self.layers.iter().map(|l| l.size).sum()
-    }
 }
 
 /// A writer that hashes what passes through it and counts it.

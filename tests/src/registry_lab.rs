@@ -100,7 +100,6 @@ pub struct RegistryLab {
     pub lbs: Vec<Host>,
     pub backends: Vec<Host>,
     pub spec: LabSpec,
-    pub started: Instant,
     pub switch: Switch,
     /// Configs, registry storage, logs, images. Removed last.
     pub dir: TempDir,
@@ -166,7 +165,6 @@ impl RegistryLab {
             lbs,
             backends,
             spec,
-            started: Instant::now(),
             switch,
             dir,
         };
@@ -295,6 +293,20 @@ impl RegistryLab {
         }
     }
 
+    /// Waits until every running regha agent reports backend `be` (index)
+    /// with `health` (`up`, `down`, ...).
+    pub fn wait_backend_health(&self, be: usize, health: &str, limit: Duration) {
+        let addr = format!("{}:{PORT}", self.backends[be].ip);
+        for a in self.agents.iter().flatten() {
+            a.wait_for(&format!("be{} {health}", be + 1), limit, |s| {
+                s.services
+                    .iter()
+                    .flat_map(|svc| &svc.backends)
+                    .any(|b| b.address == addr && b.health == health)
+            });
+        }
+    }
+
     /// The log of every LB process, for failure messages.
     pub fn logs(&self) -> String {
         let mut out = String::new();
@@ -406,11 +418,6 @@ impl RegistryLab {
     /// The MAC of LB `lb`, as `ip` prints it.
     pub fn lb_mac(&self, lb: usize) -> String {
         crate::netns::mac_str(self.lbs[lb].mac)
-    }
-
-    /// Seconds since the lab started, for timelines.
-    pub fn t(&self) -> f64 {
-        self.started.elapsed().as_secs_f64()
     }
 
     /// The lab directory (configs and logs), kept for a person to read.

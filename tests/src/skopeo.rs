@@ -110,14 +110,3 @@ impl Drop for Copy {
         let _ = self.child.wait();
     }
 }
-
-/// `skopeo copy src dst` to completion.
-pub fn copy(
-    ns: &NetNs,
-    src: &str,
-    dst: &str,
-    log: &Path,
-    limit: Duration,
-) -> Result<Duration, String> {
-    Copy::start(ns, src, dst, log).wait(limit)
-}

@@ -18,7 +18,7 @@ use regha_tests::{
     client::http_get,
     lab::HOST_IFACE,
     oci::Image,
-    registry_lab::{LabSpec, LbKind, PORT, RegistryLab, VIP, backend_ip},
+    registry_lab::{LabSpec, LbKind, PORT, RegistryLab, VIP},
     skopeo::Copy,
 };
 
@@ -114,34 +114,9 @@ fn a_dead_registry_is_taken_out_and_pushes_go_on() {
     let before = lab.backend_packets();
     lab.round_trip(0, &img, "lab/a", COPY_LIMIT);
     let served = the_one_that_moved(&before, &lab.backend_packets()).unwrap();
-    let addr = format!("{}:{PORT}", backend_ip(served as u8));
 
     lab.registries[served].kill();
-    let health = |lab: &RegistryLab, addr: &str| -> Vec<String> {
-        lab.agents
-            .iter()
-            .flatten()
-            .map(|a| {
-                a.state()
-                    .and_then(|s| {
-                        s.services[0]
-                            .backends
-                            .iter()
-                            .find(|b| b.address == addr)
-                            .map(|b| b.health.clone())
-                    })
-                    .unwrap_or_default()
-            })
-            .collect()
-    };
-    for a in lab.agents.iter().flatten() {
-        a.wait_for("the dead backend down", Duration::from_secs(10), |s| {
-            s.services[0]
-                .backends
-                .iter()
-                .any(|b| b.address == addr && b.health == "down")
-        });
-    }
+    lab.wait_backend_health(served, "down", Duration::from_secs(10));
     let img2 = lab.image("b", &[2 * MIB], 3);
     let before = lab.backend_packets();
     lab.round_trip(0, &img2, "lab/b", COPY_LIMIT);
@@ -149,15 +124,7 @@ fn a_dead_registry_is_taken_out_and_pushes_go_on() {
     assert_ne!(now, served, "the client still went to the dead backend");
 
     lab.registries[served].resume();
-    for a in lab.agents.iter().flatten() {
-        a.wait_for("the backend up again", Duration::from_secs(10), |s| {
-            s.services[0]
-                .backends
-                .iter()
-                .any(|b| b.address == addr && b.health == "up")
-        });
-    }
-    assert!(health(&lab, &addr).iter().all(|h| h == "up"));
+    lab.wait_backend_health(served, "up", Duration::from_secs(10));
     let before = lab.backend_packets();
     let (pull, dir) = lab.pull(0, "lab/b", "pulled-b-again");
     pull.wait(COPY_LIMIT).unwrap();

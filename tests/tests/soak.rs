@@ -24,7 +24,7 @@ use std::{
 };
 
 use regha_tests::{
-    client::connect_from,
+    client::answers_200,
     oci::Image,
     registry_lab::{LabSpec, PORT, RegistryLab, VIP},
     rng::SplitMix64,
@@ -139,19 +139,11 @@ fn prober(
         let mut failing_since: Option<Duration> = None;
         while !stop.load(Ordering::SeqCst) {
             probes += 1;
-            let ok = connect_from(
+            let ok = answers_200(
                 src,
                 SocketAddr::new(IpAddr::V4(VIP), PORT),
                 Duration::from_millis(300),
-            )
-            .and_then(|mut s| {
-                use std::io::{Read, Write};
-                s.write_all(b"GET /v2/ HTTP/1.1\r\nHost: soak\r\nConnection: close\r\n\r\n")?;
-                let mut b = [0u8; 12];
-                s.read_exact(&mut b)?;
-                Ok(b.starts_with(b"HTTP/1.1 200"))
-            })
-            .unwrap_or(false);
+            );
             let now = t0.elapsed();
             if ok {
                 if let Some(since) = failing_since.take()
@@ -168,18 +160,6 @@ fn prober(
         }
         (longest, at, fails, probes)
     })
-}
-
-fn wait_health(lab: &RegistryLab, be: usize, health: &str, limit: Duration) {
-    let addr = format!("{}:{PORT}", lab.backends[be].ip);
-    for a in lab.agents.iter().flatten() {
-        a.wait_for(&format!("be{} {health}", be + 1), limit, |s| {
-            s.services[0]
-                .backends
-                .iter()
-                .any(|b| b.address == addr && b.health == health)
-        });
-    }
 }
 
 /// The config of LB `lb` with a health interval of `ms` (valid reloads
@@ -327,7 +307,7 @@ fn soak_under_a_seeded_fault_schedule() {
                 lab.registries[be].kill();
                 std::thread::sleep(rng.millis(2000, 6000));
                 lab.registries[be].resume();
-                wait_health(&lab, be, "up", Duration::from_secs(20));
+                lab.wait_backend_health(be, "up", Duration::from_secs(20));
                 (format!("kill be{} registry, restart", be + 1), Some(be))
             }
             5 => {

@@ -18,7 +18,6 @@
 //! Prints a table and writes `target/bench/e2e.json`.
 
 use std::{
-    io::{Read, Write},
     net::{IpAddr, SocketAddr},
     path::PathBuf,
     process::Command,
@@ -27,7 +26,7 @@ use std::{
 
 use anyhow::{Context, Result, bail};
 use regha_tests::{
-    client::connect_from,
+    client::answers_200,
     registry_lab::{LabSpec, LbKind, PORT, RegistryLab, VIP},
 };
 use serde_json::json;
@@ -212,20 +211,11 @@ fn lb_cpu(lab: &RegistryLab, lb: usize) -> Result<f64> {
 
 /// One probe: a new connection and `GET /v2/` with short timeouts.
 fn probe(src: IpAddr) -> bool {
-    let Ok(mut s) = connect_from(
+    answers_200(
         src,
         SocketAddr::new(IpAddr::V4(VIP), PORT),
         Duration::from_millis(200),
-    ) else {
-        return false;
-    };
-    if s.write_all(b"GET /v2/ HTTP/1.1\r\nHost: lab\r\nConnection: close\r\n\r\n")
-        .is_err()
-    {
-        return false;
-    }
-    let mut buf = [0u8; 12];
-    s.read_exact(&mut buf).is_ok() && buf.starts_with(b"HTTP/1.1 200")
+    )
 }
 
 /// Starts probing the VIP from client 0 every 10 ms, for `window` from the
