@@ -4,68 +4,40 @@
 //! gratuitous ARP on the wire, and a restarted agent never unsteers traffic.
 
 use std::{
-    net::{IpAddr, Ipv4Addr, SocketAddr},
+    net::{IpAddr, SocketAddr},
     time::{Duration, Instant},
 };
 
 use regha_tests::{
-    agent::{Agent, remove_stale_agent_pins},
+    agent::Agent,
     client::http_get,
-    lab::{HOST_IFACE, Host, Switch},
-    registry::Registry,
-    tempdir::TempDir,
+    lab::{HOST_IFACE, Host},
 };
 
-const VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 100);
+mod ops_lab;
 
-struct RegistryLab {
-    client: Host,
-    lb: Host,
-    backends: Vec<Host>,
-    registries: Vec<Registry>,
-    sources: Vec<Ipv4Addr>,
-    _dir: TempDir,
-    _sw: Switch,
+use ops_lab::{OpsLab, VIP};
+
+/// The operating tests' lab (one LB, a client with 16 sources, registries
+/// as DSR backends), with this file's configs and checks on top.
+struct RegistryLab(OpsLab);
+
+impl std::ops::Deref for RegistryLab {
+    type Target = OpsLab;
+    fn deref(&self) -> &OpsLab {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for RegistryLab {
+    fn deref_mut(&mut self) -> &mut OpsLab {
+        &mut self.0
+    }
 }
 
 impl RegistryLab {
     fn new(n_backends: u8) -> Self {
-        regha_tests::require_root();
-        remove_stale_agent_pins();
-        let sw = Switch::new();
-        let dir = TempDir::new("lab");
-        let storage = dir.path().join("storage");
-        std::fs::create_dir_all(&storage).unwrap();
-        let client = sw.plug("client", Ipv4Addr::new(192, 0, 2, 1), [2, 0, 0, 0, 0, 1]);
-        let lb = sw.plug("lb1", Ipv4Addr::new(192, 0, 2, 2), [2, 0, 0, 0, 0, 2]);
-        let mut backends = Vec::new();
-        let mut registries = Vec::new();
-        for i in 0..n_backends {
-            let last = 11 + i;
-            let be = sw.plug(
-                &format!("be{}", i + 1),
-                Ipv4Addr::new(192, 0, 2, last),
-                [2, 0, 0, 0, 0, last],
-            );
-            be.dsr_backend(VIP);
-            registries.push(Registry::start(&be, dir.path(), &storage));
-            backends.push(be);
-        }
-        let sources: Vec<Ipv4Addr> = (20..36).map(|i| Ipv4Addr::new(192, 0, 2, i)).collect();
-        for s in &sources {
-            client
-                .ns
-                .ip(&["addr", "add", &format!("{s}/24"), "dev", HOST_IFACE]);
-        }
-        Self {
-            client,
-            lb,
-            backends,
-            registries,
-            sources,
-            _dir: dir,
-            _sw: sw,
-        }
+        Self(OpsLab::new(n_backends))
     }
 
     fn config(&self, role: &str, backends: &[&Host]) -> String {
