@@ -23,8 +23,9 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use libfuzzer_sys::fuzz_target;
+use regha_model::VrrpVersion;
 use regha_agent::vrrp::packet::{
-    Advert, Expect, IPPROTO_VRRP, Received, Reject, V3Checksum, VRRP_TTL, Version, auth_bytes,
+    Advert, Expect, IPPROTO_VRRP, Received, Reject, V3Checksum, VRRP_TTL, auth_bytes,
     decode_ipv4_packet, decode_ipv6_payload,
 };
 
@@ -88,9 +89,9 @@ fn ipv6(ctl: u8, rest: &[u8]) {
 fn structured(ctl: u8, rest: &[u8]) {
     let mut r = Reader(rest);
     let version = if ctl & 4 != 0 {
-        Version::V3
+        VrrpVersion::V3
     } else {
-        Version::V2
+        VrrpVersion::V2
     };
     let v6 = ctl & 8 != 0;
     let (src, dst) = if v6 {
@@ -143,22 +144,22 @@ fn structured(ctl: u8, rest: &[u8]) {
         .collect();
     let want = Advert {
         interval: match version {
-            Version::V2 => interval.min(255),
-            Version::V3 => interval.min(0x0fff),
+            VrrpVersion::V2 => interval.min(255),
+            VrrpVersion::V3 => interval.min(0x0fff),
         },
         addrs: kept,
-        auth: if version == Version::V2 { auth } else { None },
+        auth: if version == VrrpVersion::V2 { auth } else { None },
         ..advert.clone()
     };
     let expect = Expect {
         version,
         vrid,
-        interval_s: (version == Version::V2).then_some(want.interval),
+        interval_s: (version == VrrpVersion::V2).then_some(want.interval),
         auth: want.auth,
         family_v6: v6,
     };
     let got = decode(&bytes, src, dst, &expect).map(|r| r.advert);
-    if version == Version::V2 && v6 && auth.is_some() {
+    if version == VrrpVersion::V2 && v6 && auth.is_some() {
         // v2 over IPv6 has no authentication data: a password cannot be
         // checked, so the decoder fails closed.
         assert_eq!(got, Err(Reject::AuthPass), "v2 over IPv6 with a password");
@@ -180,7 +181,7 @@ fn check_accepted(r: &Received, payload: &[u8], expect: &Expect) {
     assert_eq!(a.addrs.len(), usize::from(payload[3]), "count byte");
     assert_eq!(a.priority, payload[2]);
     match a.version {
-        Version::V2 => {
+        VrrpVersion::V2 => {
             assert!(a.interval <= 255);
             if let Some(want) = expect.interval_s {
                 assert_eq!(a.interval, want);
@@ -190,7 +191,7 @@ fn check_accepted(r: &Received, payload: &[u8], expect: &Expect) {
                 "the password accepted is the one expected"
             );
         }
-        Version::V3 => {
+        VrrpVersion::V3 => {
             assert!(a.interval <= 0x0fff);
             assert_eq!(a.auth, None, "v3 has no authentication");
         }
@@ -240,12 +241,12 @@ fn expectation(ctl: u8, payload: Option<&[u8]>, v6: bool) -> Expect {
         && let Some(p) = payload.filter(|p| p.len() >= 8)
     {
         let version = if p[0] >> 4 == 3 {
-            Version::V3
+            VrrpVersion::V3
         } else {
-            Version::V2
+            VrrpVersion::V2
         };
         let auth_at = 8 + usize::from(p[3]) * if v6 { 16 } else { 4 };
-        let auth = (version == Version::V2 && p[4] == 1).then(|| {
+        let auth = (version == VrrpVersion::V2 && p[4] == 1).then(|| {
             let mut a = [0u8; 8];
             if let Some(bytes) = p.get(auth_at..auth_at + 8) {
                 a.copy_from_slice(bytes);
@@ -262,9 +263,9 @@ fn expectation(ctl: u8, payload: Option<&[u8]>, v6: bool) -> Expect {
     }
     Expect {
         version: if ctl & 16 != 0 {
-            Version::V3
+            VrrpVersion::V3
         } else {
-            Version::V2
+            VrrpVersion::V2
         },
         vrid: payload.and_then(|p| p.get(1).copied()).unwrap_or(51),
         interval_s: (ctl & 128 != 0).then_some(1),

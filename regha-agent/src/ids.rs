@@ -2,28 +2,10 @@
 //! flow pinned to backend id N keeps meaning the same backend across config
 //! reloads, and recovered from the pinned maps when the agent restarts.
 
-use std::{
-    collections::BTreeMap,
-    net::{IpAddr, SocketAddr},
-};
+use std::{collections::BTreeMap, net::SocketAddr};
 
 use regha_common::{MAX_BACKENDS, MAX_SERVICES};
-
-/// A service as the dataplane keys it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ServiceIdentity {
-    pub vip: IpAddr,
-    pub port: u16,
-    /// IP protocol number.
-    pub proto: u8,
-}
-
-/// A backend of one service.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct BackendIdentity {
-    pub service: ServiceIdentity,
-    pub addr: SocketAddr,
-}
+use regha_model::{BackendIdentity, ServiceIdentity};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum IdError {
@@ -123,13 +105,15 @@ impl Ids {
 
 #[cfg(test)]
 mod tests {
+    use std::net::IpAddr;
+
     use super::*;
 
     fn svc(port: u16) -> ServiceIdentity {
         ServiceIdentity {
             vip: "192.0.2.100".parse().unwrap(),
             port,
-            proto: 6,
+            protocol: regha_model::Protocol::Tcp,
         }
     }
 

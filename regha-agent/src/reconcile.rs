@@ -3,6 +3,9 @@
 //! state wanted; and from that and what was applied before, the difference
 //! to apply. No I/O here: the daemon feeds it and carries out the plan.
 
+use regha_model::{
+    AdminState, BackendIdentity, BackendState, HashMode, Health, Protocol, ServiceIdentity,
+};
 use std::{
     collections::BTreeMap,
     net::SocketAddr,
@@ -10,10 +13,8 @@ use std::{
 };
 
 use crate::{
-    admin::AdminState,
-    dataplane::{BackendSpec, BackendState, HashMode, Protocol, ServiceSpec},
-    health::Health,
-    ids::{BackendIdentity, IdError, Ids, ServiceIdentity},
+    dataplane::{BackendSpec, ServiceSpec},
+    ids::{IdError, Ids},
 };
 
 /// How long a backend removed from the config keeps its existing flows

@@ -93,7 +93,7 @@ fn drain_keeps_live_flows_disable_moves_them_and_both_survive_a_restart() {
         format!("registry {b_addr}: drain (was enabled)")
     );
     agent.wait_for("drain applied", Duration::from_secs(5), |s| {
-        backend_state(s, &b_addr).admin == regha_agent::admin::AdminState::Drain
+        backend_state(s, &b_addr).admin == regha_model::AdminState::Drain
     });
     eventually("draining in the maps", Duration::from_secs(2), || {
         agent.maps().backend(b_id).unwrap().state == regha_common::BACKEND_DRAINING
@@ -146,7 +146,7 @@ fn drain_keeps_live_flows_disable_moves_them_and_both_survive_a_restart() {
     agent.restart();
     let state = agent.wait_for("restarted with the drain", Duration::from_secs(10), |s| {
         s.services[0].backends.iter().all(|b| b.health == "up")
-            && backend_state(s, &b_addr).admin == regha_agent::admin::AdminState::Drain
+            && backend_state(s, &b_addr).admin == regha_model::AdminState::Drain
     });
     let b_id = backend_state(&state, &b_addr).id.unwrap();
     let other_id = backend_state(&state, &lab.backend_addr(other)).id.unwrap();
@@ -265,7 +265,7 @@ fn the_admin_socket_hears_root_only() {
     let s = agent.state().unwrap();
     assert_eq!(
         backend_state(&s, &be).admin,
-        regha_agent::admin::AdminState::Enabled,
+        regha_model::AdminState::Enabled,
         "nothing changed"
     );
     assert!(lab.get_all().iter().all(|r| r == &Ok(200)));

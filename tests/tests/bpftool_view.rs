@@ -3,7 +3,8 @@
 
 use std::{net::IpAddr, process::Command};
 
-use regha_agent::dataplane::{BackendSpec, BackendState, HashMode, Protocol, ServiceSpec};
+use regha_agent::dataplane::{BackendSpec, ServiceSpec};
+use regha_model::{BackendState, HashMode, Protocol};
 use regha_tests::dataplane::TestDataplane;
 
 fn bpftool_dump(path: &std::path::Path) -> String {

@@ -17,7 +17,7 @@ use std::{net::Ipv4Addr, path::Path, time::Duration};
 use ops_lab::{OpsLab, VIP, parse_metrics, value, wait_all_up};
 use regha_agent::{
     privileges::{KEPT, ProcCaps, mask},
-    vrrp::packet::{Advert, V3Checksum, Version, auth_bytes},
+    vrrp::packet::{Advert, V3Checksum, auth_bytes},
 };
 use regha_tests::{agent::Agent, lab::HOST_IFACE, tempdir::TempDir};
 
@@ -182,7 +182,7 @@ fn the_agent_keeps_three_capabilities_on_every_thread_and_still_works() {
 /// to `dst`, TTL 255, with the right password and priority 254.
 fn send_advert(lab: &OpsLab, src: Ipv4Addr, dst: Ipv4Addr) {
     let advert = Advert {
-        version: Version::V2,
+        version: regha_model::VrrpVersion::V2,
         vrid: 51,
         priority: 254,
         interval: 1,

@@ -20,10 +20,9 @@ use std::{
 };
 
 use aya::programs::XdpMode;
-use regha_agent::dataplane::{
-    BackendSpec, BackendState, Dataplane, DataplaneOptions, HashMode, Protocol, ServiceSpec,
-};
+use regha_agent::dataplane::{BackendSpec, Dataplane, DataplaneOptions, ServiceSpec};
 use regha_common::{addr_from_v4, hash};
+use regha_model::{BackendState, HashMode, Protocol};
 use regha_tests::{
     dataplane::TestDataplane,
     lab::{HOST_IFACE, Host, Switch},

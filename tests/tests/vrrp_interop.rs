@@ -276,7 +276,8 @@ fn v2_sigterm_regha_master_hands_over_at_once() {
 /// byte for byte what regha's encoder makes for the same instance.
 #[test]
 fn keepalived_adverts_match_our_encoder() {
-    use regha_agent::vrrp::packet::{Advert, V3Checksum, Version};
+    use regha_agent::vrrp::packet::{Advert, V3Checksum};
+    use regha_model::VrrpVersion;
     let lab = VrrpLab::new();
     for (version, auth) in [(2u8, Some("1111")), (3u8, None)] {
         let mut ka = Keepalived::start(
@@ -313,9 +314,9 @@ fn keepalived_adverts_match_our_encoder() {
         let theirs = &advert[ihl..total];
         let ours = Advert {
             version: if version == 2 {
-                Version::V2
+                VrrpVersion::V2
             } else {
-                Version::V3
+                VrrpVersion::V3
             },
             vrid: 51,
             priority: theirs[2],

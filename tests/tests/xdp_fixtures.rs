@@ -9,8 +9,9 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use regha_agent::dataplane::{BackendSpec, BackendState, HashMode, Protocol, ServiceSpec};
+use regha_agent::dataplane::{BackendSpec, ServiceSpec};
 use regha_common::{Counters, FlowKey, Reason, addr_from_v4, hash};
+use regha_model::{BackendState, HashMode, Protocol};
 use regha_tests::{
     dataplane::{LB_MAC, TestDataplane, XdpAction},
     packet::{Frame, L4, TCP_ACK, TCP_PSH, TCP_SYN, arp_request, mac_str},

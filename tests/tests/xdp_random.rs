@@ -33,8 +33,9 @@ use std::{
     time::Instant,
 };
 
-use regha_agent::dataplane::{BackendSpec, BackendState, HashMode, Protocol, ServiceSpec};
+use regha_agent::dataplane::{BackendSpec, ServiceSpec};
 use regha_common::{Counters, Reason, addr_from_v4, hash};
+use regha_model::{BackendState, HashMode, Protocol};
 use regha_tests::{
     dataplane::{LB_MAC, TestDataplane, XdpAction},
     packet::{Frame, L4, arp_request},

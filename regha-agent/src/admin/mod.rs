@@ -29,32 +29,9 @@ use std::{
 
 use serde::{Deserialize, Serialize};
 
+use regha_model::AdminState;
+
 use crate::config::Config;
-
-/// What an operator asked for one backend.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum AdminState {
-    /// Health checks decide (the default).
-    #[default]
-    Enabled,
-    /// Existing flows only, until `enable`.
-    Drain,
-    /// Nothing, until `enable`.
-    Disabled,
-}
-
-impl AdminState {
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Enabled => "enabled",
-            Self::Drain => "drain",
-            Self::Disabled => "disabled",
-        }
-    }
-
-    pub const ALL: [Self; 3] = [Self::Enabled, Self::Drain, Self::Disabled];
-}
 
 /// Errors of the admin commands and of the file that keeps them.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

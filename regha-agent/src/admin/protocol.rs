@@ -12,7 +12,9 @@ use std::net::SocketAddr;
 
 use serde::{Deserialize, Serialize};
 
-use super::{AdminError, AdminState, AdminTable, resolve_backend};
+use regha_model::AdminState;
+
+use super::{AdminError, AdminTable, resolve_backend};
 use crate::config::Config;
 
 /// A longer line is refused: no command needs more.
@@ -99,15 +101,15 @@ impl BackendChange {
                 "{} {}: {} (was {})",
                 self.service,
                 self.backend,
-                self.to.name(),
-                self.from.name()
+                self.to.as_str(),
+                self.from.as_str()
             )
         } else {
             format!(
                 "{} {}: already {}",
                 self.service,
                 self.backend,
-                self.to.name()
+                self.to.as_str()
             )
         }
     }

@@ -10,6 +10,7 @@
 //! users get what `systemctl stop keepalived` on one host gives them today,
 //! without stopping the dataplane, the health checks or the stats.
 
+use regha_model::Role;
 use std::{path::PathBuf, time::Duration};
 
 use tokio::sync::{mpsc, watch};
@@ -23,7 +24,7 @@ use crate::{
         table_path,
     },
     agent::state::AgentState,
-    config::{Config, Role, StatsConfig},
+    config::{Config, StatsConfig},
     vrrp::VrrpStatus,
 };
 
@@ -62,10 +63,10 @@ impl Ops {
             AdminTable::default()
         });
         for e in table.retain_configured(config) {
-            warn!(service = %e.service, backend = %e.backend, state = e.state.name(), "admin state dropped: the backend is no longer configured");
+            warn!(service = %e.service, backend = %e.backend, state = e.state.as_str(), "admin state dropped: the backend is no longer configured");
         }
         for e in &table.backends {
-            info!(service = %e.service, backend = %e.backend, state = e.state.name(), "admin state kept from the last run");
+            info!(service = %e.service, backend = %e.backend, state = e.state.as_str(), "admin state kept from the last run");
         }
         Self {
             table,
@@ -87,7 +88,7 @@ impl Ops {
         }
         let gone = self.table.retain_configured(config);
         for e in &gone {
-            warn!(service = %e.service, backend = %e.backend, state = e.state.name(), "admin state dropped: the backend left the config");
+            warn!(service = %e.service, backend = %e.backend, state = e.state.as_str(), "admin state dropped: the backend left the config");
         }
         if !gone.is_empty() {
             self.save();
@@ -172,7 +173,7 @@ impl Agent {
                         if change.changed() {
                             self.ops.table = table;
                             let kept = self.ops.save();
-                            info!(service = %change.service, backend = %change.backend, from = change.from.name(), to = change.to.name(), "admin state changed");
+                            info!(service = %change.service, backend = %change.backend, from = change.from.as_str(), to = change.to.as_str(), "admin state changed");
                             self.reconcile();
                             if !kept {
                                 return Response::ok(format!(

@@ -4,12 +4,10 @@
 
 use std::collections::HashMap;
 
+use regha_model::{BackendIdentity, Health};
 use tokio::sync::{mpsc, watch};
 
-use crate::{
-    health::{CheckSpec, Health, HealthReport, spawn_checker},
-    ids::BackendIdentity,
-};
+use crate::health::{CheckSpec, HealthReport, spawn_checker};
 
 struct Checker {
     spec: CheckSpec,

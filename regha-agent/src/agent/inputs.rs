@@ -1,6 +1,7 @@
 //! From the config (and what the checks and the neighbour table say) to the
 //! reconciler's inputs: plain conversions, no I/O.
 
+use regha_model::{BackendIdentity, Health, ServiceIdentity};
 use std::{
     collections::HashMap,
     net::{IpAddr, SocketAddr},
@@ -8,32 +9,16 @@ use std::{
 
 use crate::{
     admin::AdminTable,
-    config::{self, Config, HealthKind, ServiceConfig},
-    dataplane::{HashMode, Protocol},
-    health::{CheckSpec, Health, Probe},
-    ids::{BackendIdentity, ServiceIdentity},
+    config::{Config, HealthKind, ServiceConfig},
+    health::{CheckSpec, Probe},
     reconcile::{BackendInput, ServiceInput},
 };
-
-pub fn protocol(p: config::Protocol) -> Protocol {
-    match p {
-        config::Protocol::Tcp => Protocol::Tcp,
-        config::Protocol::Udp => Protocol::Udp,
-    }
-}
-
-pub fn hash(h: config::HashMode) -> HashMode {
-    match h {
-        config::HashMode::Source => HashMode::Source,
-        config::HashMode::Flow => HashMode::Flow,
-    }
-}
 
 pub fn service_identity(s: &ServiceConfig) -> ServiceIdentity {
     ServiceIdentity {
         vip: s.vip,
         port: s.port,
-        proto: protocol(s.protocol).number(),
+        protocol: s.protocol,
     }
 }
 
@@ -88,8 +73,8 @@ pub fn services(
             let identity = service_identity(s);
             ServiceInput {
                 identity,
-                protocol: protocol(s.protocol),
-                hash: hash(s.hash),
+                protocol: s.protocol,
+                hash: s.hash,
                 ring_size: s.ring_size,
                 backends: s
                     .backends

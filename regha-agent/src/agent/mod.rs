@@ -17,6 +17,7 @@ mod inputs;
 pub mod role;
 pub mod state;
 
+use regha_model::{BackendState, Role, ServiceIdentity, XdpMode as XdpModeSetting};
 use std::{
     collections::HashMap,
     net::IpAddr,
@@ -31,9 +32,9 @@ use tokio::{signal::unix::SignalKind, sync::mpsc};
 use tracing::{error, info, warn};
 
 use crate::{
-    config::{Config, Role, XdpModeSetting},
+    config::Config,
     dataplane::{DEFAULT_BPFFS_ROOT, Dataplane, DataplaneOptions, MapWriter},
-    ids::{Ids, ServiceIdentity},
+    ids::Ids,
     net::{self, Interface},
     reconcile::{Plan, Reconciler},
 };
@@ -226,7 +227,7 @@ pub async fn run(opts: AgentOptions) -> Result<()> {
             Ok(()) = vrrp_changed(&mut vrrp_status) => {
                 let state = vrrp_status.as_mut().map(|s| s.borrow_and_update().state);
                 if let Some(state) = state {
-                    agent.role = crate::vrrp::role_of(state);
+                    agent.role = state.role();
                 }
                 if let Err(e) = state::write(&agent) {
                     warn!(error = %e, "cannot write the status file");
@@ -272,7 +273,7 @@ fn adopt_ids(maps: &MapWriter) -> Result<Ids> {
                 ServiceIdentity {
                     vip,
                     port: k.port,
-                    proto: k.proto,
+                    protocol: regha_model::Protocol::from_number(k.proto)?,
                 },
                 v.id,
             ))
@@ -328,7 +329,7 @@ impl Agent {
                 self.reconciler.applied(&identity).map_or(0, |a| {
                     a.backends
                         .iter()
-                        .filter(|b| b.state == crate::dataplane::BackendState::Up)
+                        .filter(|b| b.state == BackendState::Up)
                         .count()
                 })
             })
@@ -411,12 +412,12 @@ impl Agent {
                     let identity = ServiceIdentity {
                         vip: spec.vip,
                         port: spec.port,
-                        proto: spec.protocol.number(),
+                        protocol: spec.protocol,
                     };
                     let up = spec
                         .backends
                         .iter()
-                        .filter(|b| b.state == crate::dataplane::BackendState::Up)
+                        .filter(|b| b.state == BackendState::Up)
                         .count();
                     // The latest health decision among this service's
                     // backends: its delay to the swapped map is the figure
@@ -425,7 +426,7 @@ impl Agent {
                         .backends
                         .iter()
                         .filter_map(|b| {
-                            self.checks.report(&crate::ids::BackendIdentity {
+                            self.checks.report(&regha_model::BackendIdentity {
                                 service: identity,
                                 addr: std::net::SocketAddr::new(b.addr, b.port),
                             })

@@ -4,11 +4,12 @@
 
 use std::net::IpAddr;
 
+use regha_model::Role;
 use rtnetlink::Handle;
 use tracing::{info, warn};
 
 use crate::{
-    config::{GarpConfig, Role},
+    config::GarpConfig,
     net::{Interface, NetError, garp},
 };
 

@@ -3,6 +3,7 @@
 //! for `regha-agent status` and for people: what the maps cannot say
 //! (names, health detail, role).
 
+use regha_model::{AdminState, BackendIdentity, ServiceIdentity};
 use std::{
     collections::BTreeMap,
     net::SocketAddr,
@@ -12,10 +13,6 @@ use std::{
 use serde::{Deserialize, Serialize};
 
 use super::Agent;
-use crate::{
-    admin::AdminState,
-    ids::{BackendIdentity, ServiceIdentity},
-};
 
 pub const DEFAULT_STATE_DIR: &str = "/run/regha";
 

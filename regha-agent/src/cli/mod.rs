@@ -8,6 +8,7 @@ mod check_config;
 mod import;
 mod status;
 
+use regha_model::{Role, XdpMode};
 use std::{path::PathBuf, process::ExitCode};
 
 use anyhow::Result;
@@ -15,7 +16,6 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::{
     agent::{self, AgentOptions},
-    config::{Role, XdpModeSetting},
     dataplane::DEFAULT_BPFFS_ROOT,
 };
 
@@ -140,8 +140,8 @@ impl Cli {
                 RoleArg::Backup => Role::Backup,
             }),
             xdp_mode: self.xdp_mode.map(|m| match m {
-                XdpModeArg::Native => XdpModeSetting::Native,
-                XdpModeArg::Generic => XdpModeSetting::Generic,
+                XdpModeArg::Native => XdpMode::Native,
+                XdpModeArg::Generic => XdpMode::Generic,
             }),
             keep_dataplane: self.keep_dataplane,
             bpffs_root: self.bpffs_root.clone(),

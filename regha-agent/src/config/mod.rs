@@ -27,6 +27,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use regha_model::{Forwarding, HashMode, Protocol, Role, VrrpVersion, XdpMode};
+
 /// Where the agent reads its configuration unless told otherwise.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/regha/regha.yaml";
 /// Where the stats listener binds when `stats:` is absent (HAProxy's port in
@@ -104,7 +106,7 @@ pub struct Config {
     /// makes it `Some` or fails.
     pub interface: Option<String>,
     /// `xdp_mode`: `native` or `generic`. Default `native`.
-    pub xdp_mode: XdpModeSetting,
+    pub xdp_mode: XdpMode,
     /// `flow_table_size`: entries of the LRU flow table, 1024..=16777216.
     /// Default [`regha_common::DEFAULT_FLOW_TABLE_SIZE`] (262144).
     pub flow_table_size: u32,
@@ -122,25 +124,6 @@ pub struct Config {
     /// `stats`: the stats listener. Default `Some` on [`DEFAULT_STATS_LISTEN`]
     /// without auth; `stats: null` makes it `None` (off).
     pub stats: Option<StatsConfig>,
-}
-
-/// How the XDP program is attached.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum XdpModeSetting {
-    /// In the driver (the default): fastest, needs driver support.
-    #[default]
-    Native,
-    /// In the kernel's generic path: works on any interface, slower.
-    Generic,
-}
-
-/// A static VRRP-less role.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Role {
-    /// Holds the VIPs.
-    Master,
-    /// Steers what reaches it, holds no VIP.
-    Backup,
 }
 
 /// `vrrp:`, compatible with a keepalived `vrrp_instance` on the same VRID.
@@ -226,16 +209,6 @@ impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("\"<redacted>\"")
     }
-}
-
-/// VRRP protocol version.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum VrrpVersion {
-    /// RFC 3768: IPv4, whole-second adverts, optional simple password.
-    #[default]
-    V2,
-    /// RFC 5798: IPv4 or IPv6, centisecond adverts, no authentication.
-    V3,
 }
 
 /// `vrrp.track_backends`: the tracked condition is "at least `min_healthy`
@@ -354,33 +327,6 @@ pub struct ServiceConfig {
     pub health: HealthConfig,
     /// `backends`: required, 1..=[`MAX_BACKENDS_PER_SERVICE`].
     pub backends: Vec<BackendConfig>,
-}
-
-/// Transport protocol of a service.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Protocol {
-    #[default]
-    Tcp,
-    Udp,
-}
-
-/// What part of a packet picks the backend.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum HashMode {
-    /// The client's source address (HAProxy's `balance source`): the default.
-    #[default]
-    Source,
-    /// The 5-tuple.
-    Flow,
-}
-
-/// How packets reach a backend.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Forwarding {
-    /// Direct server return at L2: only the destination MAC is rewritten, so
-    /// a backend holds the VIP on `lo` and receives the service port.
-    #[default]
-    Dsr,
 }
 
 /// `services[].health`: how a backend is checked, counted as HAProxy does.

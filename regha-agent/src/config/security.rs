@@ -2,7 +2,9 @@
 //! config alone decides). Scripts that someone other than root could change
 //! are not warnings but errors, from [`super::script_security`].
 
-use super::{Config, ConfigError, VrrpVersion};
+use regha_model::VrrpVersion;
+
+use super::{Config, ConfigError};
 
 /// The unsafe settings of `config`, each with its field path.
 pub fn security_warnings(config: &Config) -> Vec<ConfigError> {

@@ -7,6 +7,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use regha_model::XdpMode;
+
 use super::*;
 
 const BASE: &str = r#"
@@ -118,7 +120,7 @@ fn base_sets_every_key_and_parses_to_what_it_says() {
     assert_eq!(c.interface.as_deref(), Some("eth0"));
     assert_eq!(
         (c.xdp_mode, c.flow_table_size, c.hash_seed),
-        (XdpModeSetting::Native, 262_144, 0)
+        (XdpMode::Native, 262_144, 0)
     );
     assert_eq!(c.role, None);
     let v = c.vrrp.as_ref().unwrap();
@@ -238,11 +240,7 @@ fn a_minimal_file_gets_every_default() {
     assert_eq!(c.interface, None);
     assert_eq!(
         (c.xdp_mode, c.flow_table_size, c.hash_seed),
-        (
-            XdpModeSetting::Native,
-            regha_common::DEFAULT_FLOW_TABLE_SIZE,
-            0
-        )
+        (XdpMode::Native, regha_common::DEFAULT_FLOW_TABLE_SIZE, 0)
     );
     assert_eq!((c.role, c.vrrp), (Some(Role::Master), None));
     let s = &c.services[0];

@@ -17,11 +17,12 @@ use regha_common::{
     DEFAULT_FLOW_TABLE_SIZE, DEFAULT_RING_SIZE, MAX_BACKENDS, MAX_RING_SIZE, MAX_SERVICES,
 };
 
+use regha_model::{Forwarding, HashMode, Protocol, Role, VrrpVersion, Word, XdpMode};
+
 use super::{
-    BackendConfig, Config, ConfigError, ConfigErrors, DEFAULT_STATS_LISTEN, Forwarding, HashMode,
-    HealthConfig, HealthKind, MAX_BACKENDS_PER_SERVICE, NotifyScripts, PasswordSource, Protocol,
-    Role, ServiceConfig, StatsAuth, StatsConfig, TrackBackends, VrrpConfig, VrrpVersion,
-    XdpModeSetting, duration, raw,
+    BackendConfig, Config, ConfigError, ConfigErrors, DEFAULT_STATS_LISTEN, HealthConfig,
+    HealthKind, MAX_BACKENDS_PER_SERVICE, NotifyScripts, PasswordSource, ServiceConfig, StatsAuth,
+    StatsConfig, TrackBackends, VrrpConfig, duration, raw,
 };
 use super::{GarpConfig, TrackInterface, TrackScript};
 use crate::maglev::{is_prime, next_prime};
@@ -35,20 +36,12 @@ const MAX_PREEMPT_DELAY: Duration = Duration::from_secs(1000);
 /// The advert's "Count IP Addrs" field is one byte.
 const MAX_VRRP_ADDRESSES: usize = 255;
 
-const XDP_MODES: &[(&str, XdpModeSetting)] = &[
-    ("native", XdpModeSetting::Native),
-    ("generic", XdpModeSetting::Generic),
-];
-const ROLES: &[(&str, Role)] = &[("master", Role::Master), ("backup", Role::Backup)];
-const PROTOCOLS: &[(&str, Protocol)] = &[("tcp", Protocol::Tcp), ("udp", Protocol::Udp)];
-const HASHES: &[(&str, HashMode)] = &[("source", HashMode::Source), ("flow", HashMode::Flow)];
-
 pub(super) fn validate(raw: raw::Config) -> Result<Config, ConfigErrors> {
     let mut c = Check::default();
     let interface = maybe(raw.interface, |n| {
         c.result("interface", check_ifname(&n).map(|()| n))
     });
-    let xdp_mode = c.word("xdp_mode", raw.xdp_mode.as_deref(), XDP_MODES);
+    let xdp_mode = c.word::<XdpMode>("xdp_mode", raw.xdp_mode.as_deref());
     let flow_table_size = c.int(
         "flow_table_size",
         raw.flow_table_size,
@@ -56,7 +49,7 @@ pub(super) fn validate(raw: raw::Config) -> Result<Config, ConfigErrors> {
         FLOW_TABLE_SIZES,
     );
     let hash_seed = c.int("hash_seed", raw.hash_seed, Some(0), 0..=u32::MAX.into());
-    let role = maybe(raw.role.as_deref(), |r| c.word("role", Some(r), ROLES));
+    let role = maybe(raw.role.as_deref(), |r| c.word::<Role>("role", Some(r)));
     if raw.role.is_none() && raw.vrrp.is_none() {
         c.fail::<()>("role", "set `role: master|backup` or configure `vrrp`");
     }
@@ -567,8 +560,8 @@ fn service(c: &mut Check, at: &str, s: &raw::Service) -> Option<ServiceConfig> {
     );
     let vip = vip.and_then(|t| c.ip(&path("vip"), t));
     let port = c.int(&path("port"), s.port, None, 1..=65535);
-    let protocol = c.word(&path("protocol"), s.protocol.as_deref(), PROTOCOLS);
-    let hash = c.word(&path("hash"), s.hash.as_deref(), HASHES);
+    let protocol = c.word::<Protocol>(&path("protocol"), s.protocol.as_deref());
+    let hash = c.word::<HashMode>(&path("hash"), s.hash.as_deref());
     let forwarding = match s.forwarding.as_deref() {
         None | Some("dsr") => Some(Forwarding::Dsr),
         Some(other) => c.fail(
@@ -921,16 +914,17 @@ impl Check {
     }
 
     /// One of `words`; absent means the first.
-    fn word<T: Copy>(&mut self, path: &str, value: Option<&str>, words: &[(&str, T)]) -> Option<T> {
+    /// One of a model enum's words; absent, its first value (the default).
+    fn word<T: Word>(&mut self, path: &str, value: Option<&str>) -> Option<T> {
         let Some(value) = value else {
-            return words.first().map(|&(_, t)| t);
+            return T::ALL.first().copied();
         };
-        match words.iter().find(|(w, _)| *w == value) {
-            Some(&(_, t)) => Some(t),
-            None => {
-                let all: Vec<&str> = words.iter().map(|(w, _)| *w).collect();
-                self.fail(path, format!("{value:?} is not one of: {}", all.join(", ")))
-            }
+        match T::from_word(value) {
+            Some(t) => Some(t),
+            None => self.fail(
+                path,
+                format!("{value:?} is not one of: {}", T::WORDS.join(", ")),
+            ),
         }
     }
 

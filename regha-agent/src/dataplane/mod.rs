@@ -29,10 +29,7 @@ pub use bpffs::ensure_bpffs;
 pub use error::DataplaneError;
 pub use maps::{MapWriter, RingSwap};
 use regha_common::{DEFAULT_FLOW_TABLE_SIZE, PROGRAM_NAME, map_names};
-pub use service::{
-    ApplyReport, BackendSpec, BackendState, GENERATION_RETIRED, HashMode, Protocol, ServiceSpec,
-    ip_of,
-};
+pub use service::{ApplyReport, BackendSpec, GENERATION_RETIRED, ServiceSpec, ip_of};
 use tracing::{debug, info};
 
 /// Where the pins of every interface live.

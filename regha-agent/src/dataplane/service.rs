@@ -4,60 +4,13 @@
 use std::net::IpAddr;
 
 use regha_common::{
-    BACKEND_DOWN, BACKEND_DRAINING, BACKEND_UP, Backend, FAMILY_V4, FAMILY_V6, FRAGMENT_PORT,
-    PROTO_TCP, PROTO_UDP, SERVICE_F_HASH_FLOW, SERVICE_F_NO_BACKEND, ServiceKey, ServiceValue,
-    addr_from_v4,
+    Backend, FAMILY_V4, FAMILY_V6, FRAGMENT_PORT, SERVICE_F_HASH_FLOW, SERVICE_F_NO_BACKEND,
+    ServiceKey, ServiceValue, addr_from_v4,
 };
+use regha_model::{BackendState, HashMode, Protocol};
 
 use super::{DataplaneError, MapWriter, RingSwap};
 use crate::maglev::{MaglevBackend, MaglevTable};
-
-/// Whether a backend takes flows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BackendState {
-    /// New and existing flows.
-    Up,
-    /// Existing flows only (flow-table hits); out of the ring.
-    Draining,
-    /// Nothing: out of the ring, and flow-table entries pointing at it are ignored.
-    Down,
-}
-
-impl BackendState {
-    const fn wire(self) -> u8 {
-        match self {
-            Self::Up => BACKEND_UP,
-            Self::Draining => BACKEND_DRAINING,
-            Self::Down => BACKEND_DOWN,
-        }
-    }
-}
-
-/// What part of a packet picks the backend.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum HashMode {
-    /// The client's source address: all its connections on one backend
-    /// (HAProxy's `balance source`), IPv4 fragments included.
-    Source,
-    /// The 5-tuple: connections of one client spread over backends.
-    Flow,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Protocol {
-    Tcp,
-    Udp,
-}
-
-impl Protocol {
-    /// The IP protocol number, as the maps key services.
-    pub const fn number(self) -> u8 {
-        match self {
-            Self::Tcp => PROTO_TCP,
-            Self::Udp => PROTO_UDP,
-        }
-    }
-}
 
 /// One backend of a service.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -3,15 +3,7 @@
 //!
 //! Pure logic, no I/O and no clock, so every rule is unit-tested exactly.
 
-/// The health of one backend as the dataplane should see it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Health {
-    /// No check has completed yet. Treated as "not eligible for traffic" by
-    /// consumers, but it is left by the very first result (see [`RiseFall`]).
-    Unknown,
-    Up,
-    Down,
-}
+use regha_model::Health;
 
 /// HAProxy-style rise/fall counter for one backend.
 ///

@@ -37,5 +37,5 @@ mod counter;
 mod task;
 
 pub use check::{CheckOutcome, FailReason, Probe, run_probe};
-pub use counter::{Health, RiseFall};
+pub use counter::RiseFall;
 pub use task::{CheckSpec, HealthReport, spawn_checker};

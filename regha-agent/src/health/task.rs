@@ -9,7 +9,9 @@ use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 
 use super::check::{CheckOutcome, Probe, run_probe};
-use super::counter::{Health, RiseFall};
+use regha_model::Health;
+
+use super::counter::RiseFall;
 
 /// `tokio::time::interval` panics on a zero period; a zero interval from a
 /// config mistake is clamped to this instead of spinning or panicking.

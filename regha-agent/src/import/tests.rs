@@ -9,7 +9,9 @@ use super::keepalived::{self, Stmt};
 use super::{
     ImportError, ImportOptions, Imported, Severity, Warning, haproxy, import, import_with, rstatus,
 };
-use crate::config::{Config, HashMode, HealthKind};
+use regha_model::{HashMode, Role};
+
+use crate::config::{Config, HealthKind};
 
 macro_rules! fixture {
     ($path:literal) => {
@@ -796,7 +798,7 @@ fn haproxy_alone_with_a_vip_is_a_static_master() {
     };
     let out = import_with(None, Some(HAPROXY), &opts).unwrap();
     let c = valid(&out.yaml);
-    assert_eq!(c.role, Some(crate::config::Role::Master));
+    assert_eq!(c.role, Some(Role::Master));
     assert!(c.vrrp.is_none());
     assert_eq!(
         c.services[0].vip,

@@ -7,7 +7,7 @@ fn service(backends: &[(u8, Health)]) -> ServiceInput {
         identity: ServiceIdentity {
             vip: "192.0.2.100".parse().unwrap(),
             port: 5000,
-            proto: 6,
+            protocol: Protocol::Tcp,
         },
         protocol: Protocol::Tcp,
         hash: HashMode::Source,

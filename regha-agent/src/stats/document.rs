@@ -101,7 +101,7 @@ pub fn build(
                     state: state_name(be.state).to_owned(),
                     mac: crate::net::mac_str(be.mac),
                     health: Some(b.health.clone()),
-                    admin: Some(b.admin.name().to_owned()),
+                    admin: Some(b.admin.as_str().to_owned()),
                     since_s: Some(b.since_s),
                     last_check: b.last_check.clone(),
                     last_check_ok: b.last_check_ok,

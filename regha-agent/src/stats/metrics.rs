@@ -17,7 +17,7 @@ use prometheus_client::{
 };
 
 use super::document::StatusDocument;
-use crate::admin::AdminState;
+use regha_model::AdminState;
 
 /// The `Content-Type` of the answer.
 pub const CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;
@@ -215,8 +215,8 @@ pub fn render(doc: &StatusDocument) -> String {
             if let Some(a) = &b.admin {
                 for s in AdminState::ALL {
                     be_admin
-                        .get_or_create(&with_state(s.name()))
-                        .set(i64::from(a == s.name()));
+                        .get_or_create(&with_state(s.as_str()))
+                        .set(i64::from(a == s.as_str()));
                 }
             }
             if let Some(since) = b.since_s {

@@ -4,11 +4,10 @@
 
 use std::collections::BTreeMap;
 
+use regha_model::AdminState;
+
 use super::document::{BackendTraffic, ServiceTraffic, StatusDocument};
-use crate::{
-    admin::AdminState,
-    agent::state::{AgentState, BackendHealth, ServiceState, VrrpState},
-};
+use crate::agent::state::{AgentState, BackendHealth, ServiceState, VrrpState};
 
 fn backend(
     address: &str,
@@ -23,7 +22,7 @@ fn backend(
         state: state.into(),
         mac: "02:00:00:00:00:0b".into(),
         health: Some("up".into()),
-        admin: Some(admin.name().into()),
+        admin: Some(admin.as_str().into()),
         since_s: Some(125),
         last_check: Some("HTTP 200".into()),
         last_check_ok: Some(true),

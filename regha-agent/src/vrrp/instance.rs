@@ -19,6 +19,7 @@
 //! effective priority (or FAULT) differs from the last one fed to the
 //! machine, the machine gets `SetPriority` and/or `Fault`.
 
+use regha_model::{Role, VrrpState, VrrpVersion};
 use std::{
     collections::HashMap,
     net::IpAddr,
@@ -33,20 +34,16 @@ use tracing::{debug, info, warn};
 use super::{
     network::{Datagram, Destination, VrrpSocket},
     packet::{self, Advert, Expect, Reject, V3Checksum},
-    state::{Action, Event, Machine, Params, State},
+    state::{Action, Event, Machine, Params},
     track::TrackState,
     trackers::{self, TrackEvent},
 };
-use crate::{
-    agent::role,
-    config::{Role, VrrpConfig, VrrpVersion},
-    net::Interface,
-};
+use crate::{agent::role, config::VrrpConfig, net::Interface};
 
 /// What the agent learns from the instance.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VrrpStatus {
-    pub state: State,
+    pub state: VrrpState,
     pub priority: u8,
     pub master: Option<IpAddr>,
     pub transitions: u64,
@@ -77,21 +74,6 @@ impl InstanceHandle {
             let _ = stop.send(());
         }
         let _ = self.task.await;
-    }
-}
-
-/// The role the agent reports for a VRRP state.
-pub fn role_of(state: State) -> Role {
-    match state {
-        State::Master => Role::Master,
-        _ => Role::Backup,
-    }
-}
-
-fn version(v: VrrpVersion) -> packet::Version {
-    match v {
-        VrrpVersion::V2 => packet::Version::V2,
-        VrrpVersion::V3 => packet::Version::V3,
     }
 }
 
@@ -148,10 +130,7 @@ pub fn start(
     };
     let socket = VrrpSocket::open(&iface.name, iface.index, src, dst)?;
     let params = Params {
-        version: match config.version {
-            VrrpVersion::V2 => super::state::Version::V2,
-            VrrpVersion::V3 => super::state::Version::V3,
-        },
+        version: config.version,
         priority: config.priority,
         advert_interval: config.advert_interval,
         preempt: config.preempt,
@@ -159,7 +138,7 @@ pub fn start(
         primary_addr: src,
     };
     let status = VrrpStatus {
-        state: State::Initialize,
+        state: VrrpState::Initialize,
         priority: config.priority,
         master: None,
         transitions: 0,
@@ -225,7 +204,7 @@ struct Instance {
 impl Instance {
     fn expect(&self) -> Expect {
         Expect {
-            version: version(self.config.version),
+            version: self.config.version,
             vrid: self.config.virtual_router_id,
             interval_s: match self.config.version {
                 VrrpVersion::V2 => Some(self.config.advert_interval.as_secs() as u16),
@@ -242,7 +221,7 @@ impl Instance {
             VrrpVersion::V3 => (self.config.advert_interval.as_millis() / 10) as u16,
         };
         Advert {
-            version: version(self.config.version),
+            version: self.config.version,
             vrid: self.config.virtual_router_id,
             priority,
             interval,
@@ -346,7 +325,7 @@ impl Instance {
                 // The master a backup follows; a master hearing a lower
                 // peer (during a preemption) keeps showing itself.
                 if let Some(from) = from
-                    && self.machine.state() == State::Backup
+                    && self.machine.state() == VrrpState::Backup
                 {
                     self.status.send_modify(|s| s.master = Some(from));
                 }
@@ -385,8 +364,8 @@ impl Instance {
 
     fn interval_of(&self, a: &Advert) -> Duration {
         match a.version {
-            packet::Version::V2 => Duration::from_secs(u64::from(a.interval)),
-            packet::Version::V3 => Duration::from_millis(u64::from(a.interval) * 10),
+            VrrpVersion::V2 => Duration::from_secs(u64::from(a.interval)),
+            VrrpVersion::V3 => Duration::from_millis(u64::from(a.interval) * 10),
         }
     }
 
@@ -494,15 +473,15 @@ impl Instance {
                         s.state = to;
                         s.priority = priority;
                         s.transitions += 1;
-                        if to == State::Master {
+                        if to == VrrpState::Master {
                             s.master = None;
                         }
                     });
                     let script = match to {
-                        State::Master => self.config.notify.master.clone(),
-                        State::Backup => self.config.notify.backup.clone(),
-                        State::Fault => self.config.notify.fault.clone(),
-                        State::Initialize => None,
+                        VrrpState::Master => self.config.notify.master.clone(),
+                        VrrpState::Backup => self.config.notify.backup.clone(),
+                        VrrpState::Fault => self.config.notify.fault.clone(),
+                        VrrpState::Initialize => None,
                     };
                     if let Some(script) = script {
                         run_notify(script);

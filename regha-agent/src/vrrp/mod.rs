@@ -14,5 +14,5 @@ pub mod state;
 pub mod track;
 mod trackers;
 
-pub use instance::{InstanceHandle, Tracked, VrrpStatus, role_of, source_address, start};
+pub use instance::{InstanceHandle, Tracked, VrrpStatus, source_address, start};
 pub use track::{Condition, effective_priority};

@@ -41,6 +41,8 @@ use std::{
     net::{IpAddr, Ipv4Addr, Ipv6Addr},
 };
 
+use regha_model::VrrpVersion;
+
 /// IP protocol number of VRRP.
 pub const IPPROTO_VRRP: u8 = 112;
 /// Where advertisements go (RFC 3768 section 5.2.2, RFC 5798 section 5.1.1.2).
@@ -69,22 +71,6 @@ const MAX_ADDRS: usize = 0xff;
 /// An IPv4 header without options.
 const IPV4_MIN_HEADER: usize = 20;
 
-/// VRRP protocol version.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Version {
-    V2,
-    V3,
-}
-
-impl Version {
-    fn number(self) -> u8 {
-        match self {
-            Version::V2 => 2,
-            Version::V3 => 3,
-        }
-    }
-}
-
 /// v3 IPv4 checksum style: keepalived by default includes the IPv4
 /// pseudo-header (RFC 5798 section 5.2.8 read literally; keepalived's
 /// per-instance `v3_checksum_as_v2` off); RFC 9568 section 5.2.8 says the
@@ -99,7 +85,7 @@ pub enum V3Checksum {
 /// One advertisement (the VRRP payload, not the IP header).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Advert {
-    pub version: Version,
+    pub version: VrrpVersion,
     pub vrid: u8,
     pub priority: u8,
     /// v2: whole seconds (Adver Int field); v3: centiseconds (Max Adver Int,
@@ -174,11 +160,11 @@ impl Advert {
         buf.push(self.priority);
         buf.push(addrs.len() as u8); // at most MAX_ADDRS
         match self.version {
-            Version::V2 => {
+            VrrpVersion::V2 => {
                 buf.push(auth_type(self.auth));
                 buf.push(self.interval.min(V2_MAX_INTERVAL) as u8);
             }
-            Version::V3 => {
+            VrrpVersion::V3 => {
                 // Clamped rather than masked: keepalived masks, but only after
                 // clamping its configuration to the same limit.
                 buf.extend_from_slice(&self.interval.min(V3_INTERVAL_MASK).to_be_bytes());
@@ -199,8 +185,8 @@ impl Advert {
 
         let pseudo = match (self.version, v6) {
             (_, true) => true,
-            (Version::V2, false) => false,
-            (Version::V3, false) => v3_checksum == V3Checksum::WithPseudoHeader,
+            (VrrpVersion::V2, false) => false,
+            (VrrpVersion::V3, false) => v3_checksum == V3Checksum::WithPseudoHeader,
         };
         let mut sum = sum_words(&buf);
         if pseudo {
@@ -215,7 +201,7 @@ impl Advert {
 /// What the receiver expects (from its config).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Expect {
-    pub version: Version,
+    pub version: VrrpVersion,
     pub vrid: u8,
     /// v2 only: the configured interval in seconds, which every router of a
     /// v2 VRID must share (RFC 3768 section 7.1). None skips the check. v3
@@ -404,11 +390,7 @@ fn decode_vrrp(
     }
     let v6 = src.is_ipv6();
 
-    let version = match payload[0] >> 4 {
-        2 => Version::V2,
-        3 => Version::V3,
-        _ => return Err(Reject::Version),
-    };
+    let version = VrrpVersion::from_number(payload[0] >> 4).ok_or(Reject::Version)?;
     if version != expect.version {
         return Err(Reject::Version);
     }
@@ -436,10 +418,10 @@ fn decode_vrrp(
         // keepalived sums the message its count describes, not the padding.
         let body = sum_words(&payload[..msg_len]);
         match version {
-            Version::V2 => finish(body) == 0,
+            VrrpVersion::V2 => finish(body) == 0,
             // Either style: keepalived sends the pseudo-header by default,
             // an RFC 9568 router or keepalived with v3_checksum_as_v2 not.
-            Version::V3 => {
+            VrrpVersion::V3 => {
                 finish(body + pseudo_header_sum(src, dst, msg_len)) == 0 || finish(body) == 0
             }
         }
@@ -455,7 +437,7 @@ fn decode_vrrp(
 
     let mut auth = None;
     let interval = match version {
-        Version::V2 => {
+        VrrpVersion::V2 => {
             let interval = u16::from(payload[5]);
             // RFC 3768 section 7.1: a different interval means a
             // misconfigured router; keepalived drops it "to prevent
@@ -489,7 +471,7 @@ fn decode_vrrp(
             interval
         }
         // The reserved bits are ignored on reception (RFC 5798 section 5.2.6).
-        Version::V3 => u16::from_be_bytes([payload[4], payload[5]]) & V3_INTERVAL_MASK,
+        VrrpVersion::V3 => u16::from_be_bytes([payload[4], payload[5]]) & V3_INTERVAL_MASK,
     };
 
     // The addresses take their family from the IP header (RFC 9568: backups
@@ -556,12 +538,12 @@ fn auth_type(auth: Option<[u8; AUTH_LEN]>) -> u8 {
 
 /// Only v2 over IPv4 ends with authentication data: keepalived leaves it
 /// out of v2 over IPv6, and v3 has none.
-fn has_auth_data(version: Version, v6: bool) -> bool {
-    version == Version::V2 && !v6
+fn has_auth_data(version: VrrpVersion, v6: bool) -> bool {
+    version == VrrpVersion::V2 && !v6
 }
 
 /// The length of a message with `count` addresses, padding excluded.
-fn message_len(version: Version, v6: bool, count: usize) -> usize {
+fn message_len(version: VrrpVersion, v6: bool, count: usize) -> usize {
     let auth = if has_auth_data(version, v6) {
         AUTH_LEN
     } else {
@@ -744,7 +726,7 @@ mod tests {
 
     fn v2(auth: Option<&str>) -> Advert {
         Advert {
-            version: Version::V2,
+            version: VrrpVersion::V2,
             vrid: 51,
             priority: 101,
             interval: 1,
@@ -755,7 +737,7 @@ mod tests {
 
     fn v3_4() -> Advert {
         Advert {
-            version: Version::V3,
+            version: VrrpVersion::V3,
             vrid: 51,
             priority: 100,
             interval: 100,
@@ -772,7 +754,7 @@ mod tests {
 
     fn e2(auth: Option<&str>) -> Expect {
         Expect {
-            version: Version::V2,
+            version: VrrpVersion::V2,
             vrid: 51,
             interval_s: Some(1),
             auth: auth.map(auth_bytes),
@@ -782,7 +764,7 @@ mod tests {
 
     fn e3(family_v6: bool) -> Expect {
         Expect {
-            version: Version::V3,
+            version: VrrpVersion::V3,
             vrid: 51,
             interval_s: None,
             auth: None,

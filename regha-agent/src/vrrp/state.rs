@@ -69,6 +69,8 @@ use std::cmp::Ordering;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
+use regha_model::{VrrpState, VrrpVersion};
+
 /// Priority of the address owner (RFC 5798 §5.2.4): master at once, never tracked.
 pub const PRIORITY_OWNER: u8 = 255;
 
@@ -76,35 +78,11 @@ pub const PRIORITY_OWNER: u8 = 255;
 /// take over after Skew_Time instead of Master_Down_Interval.
 pub const PRIORITY_STOP: u8 = 0;
 
-/// VRRP version; it decides how Skew_Time is computed and whether a backup
-/// adopts the master's advertisement interval.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Version {
-    /// RFC 3768: intervals in whole seconds, every router uses its own.
-    V2,
-    /// RFC 5798: intervals in centiseconds, backups adopt the master's.
-    V3,
-}
-
-/// Protocol state (RFC 5798 §6.4, plus keepalived's FAULT).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum State {
-    /// Not running: before startup and after shutdown.
-    Initialize,
-    /// Watching the master; takes over when its down timer runs out.
-    Backup,
-    /// Holding the VIPs and advertising.
-    Master,
-    /// Started, but the interface (or a tracked object) is down: sends
-    /// nothing, holds nothing, runs no timer.
-    Fault,
-}
-
 /// Configuration of one instance.
 #[derive(Clone, Debug)]
 pub struct Params {
     /// VRRP version spoken on the wire.
-    pub version: Version,
+    pub version: VrrpVersion,
     /// Configured priority: 255 makes the instance the address owner; 0 is
     /// not a valid configured priority and is treated as 1.
     pub priority: u8,
@@ -164,9 +142,9 @@ pub enum Action {
     /// The state changed (run notify scripts, publish the role, log it once).
     Transition {
         /// State left.
-        from: State,
+        from: VrrpState,
         /// State entered.
-        to: State,
+        to: VrrpState,
     },
 }
 
@@ -174,7 +152,7 @@ pub enum Action {
 #[derive(Clone, Debug)]
 pub struct Machine {
     params: Params,
-    state: State,
+    state: VrrpState,
     /// Effective priority: the configured one, as changed by tracking.
     priority: u8,
     /// Master_Adver_Interval: our own interval, or (v3, in Backup) the master's.
@@ -197,7 +175,7 @@ impl Machine {
         Machine {
             master_adver_interval: params.advert_interval,
             params,
-            state: State::Initialize,
+            state: VrrpState::Initialize,
             priority,
             timer: None,
             preempt_hold_until: None,
@@ -217,9 +195,9 @@ impl Machine {
                 priority,
                 interval,
             } => match self.state {
-                State::Backup => self.backup_rx(priority, interval, now),
-                State::Master => self.master_rx(from, priority, interval, now, &mut out),
-                State::Initialize | State::Fault => {}
+                VrrpState::Backup => self.backup_rx(priority, interval, now),
+                VrrpState::Master => self.master_rx(from, priority, interval, now, &mut out),
+                VrrpState::Initialize | VrrpState::Fault => {}
             },
             Event::SetPriority(priority) => self.set_priority(priority, now, &mut out),
             Event::Fault(true) => self.fault(&mut out),
@@ -229,7 +207,7 @@ impl Machine {
     }
 
     /// Current state.
-    pub fn state(&self) -> State {
+    pub fn state(&self) -> VrrpState {
         self.state
     }
 
@@ -258,8 +236,8 @@ impl Machine {
     pub fn skew_time(&self) -> Duration {
         let weight = 256 - u64::from(self.priority);
         match self.params.version {
-            Version::V2 => Duration::from_nanos(weight * 1_000_000_000 / 256),
-            Version::V3 => {
+            VrrpVersion::V2 => Duration::from_nanos(weight * 1_000_000_000 / 256),
+            VrrpVersion::V3 => {
                 Duration::from_millis(weight * centiseconds(self.master_adver_interval) / 256 * 10)
             }
         }
@@ -273,11 +251,11 @@ impl Machine {
     // RFC 5798 §6.4.1: the owner becomes master at once, everyone else waits
     // a Master_Down_Interval for a master to show up.
     fn startup(&mut self, now: Instant, out: &mut Vec<Action>) {
-        if self.state != State::Initialize {
+        if self.state != VrrpState::Initialize {
             return;
         }
         if self.faulted {
-            self.enter(State::Fault, out);
+            self.enter(VrrpState::Fault, out);
         } else {
             self.start(now, out);
         }
@@ -303,17 +281,17 @@ impl Machine {
         });
         out.push(Action::TakeVips);
         self.timer = Some(now + self.params.advert_interval);
-        self.enter(State::Master, out);
+        self.enter(VrrpState::Master, out);
     }
 
     /// Enters Backup with a full down timer; a master pushes `ReleaseVips` first.
     fn become_backup(&mut self, now: Instant, out: &mut Vec<Action>) {
         self.preempt_hold_until = None;
         self.timer = Some(now + self.master_down_interval());
-        self.enter(State::Backup, out);
+        self.enter(VrrpState::Backup, out);
     }
 
-    fn enter(&mut self, to: State, out: &mut Vec<Action>) {
+    fn enter(&mut self, to: VrrpState, out: &mut Vec<Action>) {
         out.push(Action::Transition {
             from: self.state,
             to,
@@ -330,17 +308,17 @@ impl Machine {
 
     fn shutdown(&mut self, out: &mut Vec<Action>) {
         match self.state {
-            State::Initialize => return,
-            State::Master => {
+            VrrpState::Initialize => return,
+            VrrpState::Master => {
                 out.push(Action::ReleaseVips);
                 out.push(Action::SendAdvert {
                     priority: PRIORITY_STOP,
                 });
             }
-            State::Backup | State::Fault => {}
+            VrrpState::Backup | VrrpState::Fault => {}
         }
         self.stop_timers();
-        self.enter(State::Initialize, out);
+        self.enter(VrrpState::Initialize, out);
     }
 
     fn timer_fired(&mut self, now: Instant, out: &mut Vec<Action>) {
@@ -349,15 +327,15 @@ impl Machine {
         }
         match self.state {
             // RFC 5798 §6.4.2: Master_Down_Timer fired.
-            State::Backup => self.become_master(now, out),
+            VrrpState::Backup => self.become_master(now, out),
             // RFC 5798 §6.4.3: Adver_Timer fired.
-            State::Master => {
+            VrrpState::Master => {
                 out.push(Action::SendAdvert {
                     priority: self.priority,
                 });
                 self.timer = Some(now + self.params.advert_interval);
             }
-            State::Initialize | State::Fault => {}
+            VrrpState::Initialize | VrrpState::Fault => {}
         }
     }
 
@@ -372,7 +350,7 @@ impl Machine {
             // Discard it: the down timer runs out and we preempt.
             return;
         }
-        if self.params.version == Version::V3 {
+        if self.params.version == VrrpVersion::V3 {
             self.master_adver_interval = whole_centiseconds(interval);
         }
         self.timer = Some(now + self.master_down_interval());
@@ -422,7 +400,7 @@ impl Machine {
                 out.push(Action::SendAdvert {
                     priority: self.priority,
                 });
-                if self.params.version == Version::V3 {
+                if self.params.version == VrrpVersion::V3 {
                     self.master_adver_interval = whole_centiseconds(interval);
                 }
                 self.become_backup(now, out);
@@ -448,7 +426,7 @@ impl Machine {
         let old_skew = self.skew_time();
         self.priority = priority;
         match self.state {
-            State::Backup => {
+            VrrpState::Backup => {
                 // The down timer was armed with the old Skew_Time: move it by
                 // the difference, as keepalived does.
                 let new_skew = self.skew_time();
@@ -462,33 +440,33 @@ impl Machine {
                     }
                 });
             }
-            State::Master => {
+            VrrpState::Master => {
                 out.push(Action::SendAdvert { priority });
                 self.timer = Some(now + self.params.advert_interval);
             }
-            State::Initialize | State::Fault => {}
+            VrrpState::Initialize | VrrpState::Fault => {}
         }
     }
 
     fn fault(&mut self, out: &mut Vec<Action>) {
         self.faulted = true;
         match self.state {
-            State::Master => {
+            VrrpState::Master => {
                 out.push(Action::ReleaseVips);
                 out.push(Action::SendAdvert {
                     priority: PRIORITY_STOP,
                 });
             }
-            State::Backup => {}
-            State::Initialize | State::Fault => return,
+            VrrpState::Backup => {}
+            VrrpState::Initialize | VrrpState::Fault => return,
         }
         self.stop_timers();
-        self.enter(State::Fault, out);
+        self.enter(VrrpState::Fault, out);
     }
 
     fn fault_cleared(&mut self, now: Instant, out: &mut Vec<Action>) {
         self.faulted = false;
-        if self.state == State::Fault {
+        if self.state == VrrpState::Fault {
             self.start(now, out);
         }
     }
@@ -538,7 +516,7 @@ mod tests {
         Duration::from_millis(n)
     }
 
-    fn params(version: Version, priority: u8, primary_addr: IpAddr) -> Params {
+    fn params(version: VrrpVersion, priority: u8, primary_addr: IpAddr) -> Params {
         Params {
             version,
             priority,
@@ -557,7 +535,7 @@ mod tests {
         }
     }
 
-    fn transition(from: State, to: State) -> Action {
+    fn transition(from: VrrpState, to: VrrpState) -> Action {
         Action::Transition { from, to }
     }
 
@@ -570,7 +548,7 @@ mod tests {
         let mut m = Machine::new(params);
         assert_eq!(
             m.handle(Event::Startup, t0),
-            [transition(State::Initialize, State::Backup)]
+            [transition(VrrpState::Initialize, VrrpState::Backup)]
         );
         m
     }
@@ -580,7 +558,7 @@ mod tests {
         let mut m = backup(params, t0);
         let at = m.deadline().expect("backup runs a down timer");
         m.handle(Event::Timer, at);
-        assert_eq!(m.state(), State::Master);
+        assert_eq!(m.state(), VrrpState::Master);
         (m, at)
     }
 
@@ -588,27 +566,30 @@ mod tests {
     fn startup() {
         let t0 = Instant::now();
         let cases = [
-            ("owner v2", Version::V2, 255, State::Master),
-            ("owner v3", Version::V3, 255, State::Master),
-            ("non-owner v2", Version::V2, 100, State::Backup),
-            ("non-owner v3", Version::V3, 254, State::Backup),
+            ("owner v2", VrrpVersion::V2, 255, VrrpState::Master),
+            ("owner v3", VrrpVersion::V3, 255, VrrpState::Master),
+            ("non-owner v2", VrrpVersion::V2, 100, VrrpState::Backup),
+            ("non-owner v3", VrrpVersion::V3, 254, VrrpState::Backup),
         ];
         for (name, version, priority, state) in cases {
             let mut m = Machine::new(params(version, priority, LB1));
-            assert_eq!(m.state(), State::Initialize, "{name}");
+            assert_eq!(m.state(), VrrpState::Initialize, "{name}");
             assert_eq!(m.deadline(), None, "{name}");
             let actions = m.handle(Event::Startup, t0);
             assert_eq!(m.state(), state, "{name}");
-            if state == State::Master {
+            if state == VrrpState::Master {
                 let expected = [
                     send(255),
                     Action::TakeVips,
-                    transition(State::Initialize, State::Master),
+                    transition(VrrpState::Initialize, VrrpState::Master),
                 ];
                 assert_eq!(actions, expected, "{name}");
                 assert_eq!(m.deadline(), Some(t0 + SEC), "{name}: advert timer");
             } else {
-                assert_eq!(actions, [transition(State::Initialize, State::Backup)]);
+                assert_eq!(
+                    actions,
+                    [transition(VrrpState::Initialize, VrrpState::Backup)]
+                );
                 let down = t0 + m.master_down_interval();
                 assert_eq!(m.deadline(), Some(down), "{name}: down timer");
             }
@@ -619,15 +600,15 @@ mod tests {
     #[test]
     fn backup_takes_over_when_the_down_timer_runs_out() {
         let t0 = Instant::now();
-        let mut m = backup(params(Version::V2, 100, LB1), t0);
+        let mut m = backup(params(VrrpVersion::V2, 100, LB1), t0);
         let down = t0 + ms(3609) + Duration::from_micros(375);
         assert_eq!(m.deadline(), Some(down));
         assert_eq!(m.handle(Event::Timer, down - ms(1)), [], "stale timer");
-        assert_eq!(m.state(), State::Backup);
+        assert_eq!(m.state(), VrrpState::Backup);
         let expected = [
             send(100),
             Action::TakeVips,
-            transition(State::Backup, State::Master),
+            transition(VrrpState::Backup, VrrpState::Master),
         ];
         assert_eq!(m.handle(Event::Timer, down), expected);
         assert_eq!(m.deadline(), Some(down + SEC));
@@ -670,7 +651,7 @@ mod tests {
             ("priority 0 in delay",          true,  10, vec![(1000, 50)], 2000, 0, Down::Skew),
         ];
         for (name, preempt, delay, earlier, at, priority, expected) in cases {
-            let mut p = params(Version::V2, 100, LB1);
+            let mut p = params(VrrpVersion::V2, 100, LB1);
             p.preempt = preempt;
             p.preempt_delay = Duration::from_secs(delay);
             let mut m = backup(p, t0);
@@ -680,7 +661,7 @@ mod tests {
             let before = m.deadline();
             let now = t0 + ms(at);
             assert_eq!(m.handle(advert(LB2, priority), now), [], "{name}");
-            assert_eq!(m.state(), State::Backup, "{name}");
+            assert_eq!(m.state(), VrrpState::Backup, "{name}");
             let got = match m.deadline() {
                 d if d == Some(now + m.master_down_interval()) => Down::Reset,
                 d if d == Some(now + m.skew_time()) => Down::Skew,
@@ -698,20 +679,24 @@ mod tests {
         // (preempt_delay, takeover): the first lower advert comes at 1 s; with
         // a 10 s delay the last one accepted is at 10 s (the hold ends at 11 s).
         for (delay, takeover) in [(0, down), (10, 10 * SEC + down)] {
-            let mut p = params(Version::V2, 100, LB1);
+            let mut p = params(VrrpVersion::V2, 100, LB1);
             p.preempt_delay = Duration::from_secs(delay);
             let mut m = backup(p, t0);
             for s in 1..=30 {
                 let now = t0 + Duration::from_secs(s);
                 if let Some(deadline) = m.deadline().filter(|d| *d <= now) {
                     m.handle(Event::Timer, deadline);
-                    assert_eq!(m.state(), State::Master, "delay {delay}");
+                    assert_eq!(m.state(), VrrpState::Master, "delay {delay}");
                     assert_eq!(deadline - t0, takeover, "delay {delay}");
                     break;
                 }
                 m.handle(advert(LB2, 50), now);
             }
-            assert_eq!(m.state(), State::Master, "delay {delay}: never took over");
+            assert_eq!(
+                m.state(),
+                VrrpState::Master,
+                "delay {delay}: never took over"
+            );
         }
     }
 
@@ -726,15 +711,15 @@ mod tests {
     #[test]
     fn master_hears_an_advert() {
         let t0 = Instant::now();
-        let stays = |first: Vec<Action>| (State::Master, first);
+        let stays = |first: Vec<Action>| (VrrpState::Master, first);
         // A master that steps down tells the survivor once more (at its own
         // priority, 100 here), so the survivor refreshes ARP caches.
         let steps_down = (
-            State::Backup,
+            VrrpState::Backup,
             vec![
                 Action::ReleaseVips,
                 send(100),
-                transition(State::Master, State::Backup),
+                transition(VrrpState::Master, VrrpState::Backup),
             ],
         );
         let answers = stays(vec![send(100), Action::AnnounceVips]);
@@ -750,7 +735,7 @@ mod tests {
             ("equal, other family",   LL2,  100, stays(vec![]),           Timer::Unchanged),
         ];
         for (name, from, priority, (state, actions), timer) in cases {
-            let (mut m, since) = master(params(Version::V2, 100, LB10), t0);
+            let (mut m, since) = master(params(VrrpVersion::V2, 100, LB10), t0);
             let now = since + ms(300);
             assert_eq!(m.handle(advert(from, priority), now), actions, "{name}");
             assert_eq!(m.state(), state, "{name}");
@@ -776,8 +761,8 @@ mod tests {
             ("tie in IPv6", 100, LL1, 100, LL2, false),
         ];
         for (name, prio_a, addr_a, prio_b, addr_b, a_wins) in cases {
-            let (mut a, _) = master(params(Version::V3, prio_a, addr_a), t0);
-            let (mut b, _) = master(params(Version::V3, prio_b, addr_b), t0);
+            let (mut a, _) = master(params(VrrpVersion::V3, prio_a, addr_a), t0);
+            let (mut b, _) = master(params(VrrpVersion::V3, prio_b, addr_b), t0);
             let now = t0 + 5 * SEC;
             // Their adverts cross on the wire: each hears the other as master.
             let from_b = a.handle(advert(addr_b, prio_b), now);
@@ -789,7 +774,7 @@ mod tests {
             };
             assert_eq!(
                 (winner.state(), loser.state()),
-                (State::Master, State::Backup),
+                (VrrpState::Master, VrrpState::Backup),
                 "{name}"
             );
             let expected = [send(winner.priority()), Action::AnnounceVips];
@@ -797,13 +782,13 @@ mod tests {
             let expected = [
                 Action::ReleaseVips,
                 send(loser.priority()),
-                transition(State::Master, State::Backup),
+                transition(VrrpState::Master, VrrpState::Backup),
             ];
             assert_eq!(lost, expected, "{name}");
             // The winner's answer keeps the loser quiet.
             let answer = advert(winner.params().primary_addr, winner.priority());
             assert_eq!(loser.handle(answer, now), [], "{name}");
-            assert_eq!(loser.state(), State::Backup, "{name}");
+            assert_eq!(loser.state(), VrrpState::Backup, "{name}");
         }
     }
 
@@ -811,7 +796,7 @@ mod tests {
     fn advert_timer_rearms_at_the_advert_interval() {
         let t0 = Instant::now();
         for interval in [SEC, ms(100), 3 * SEC] {
-            let mut p = params(Version::V3, 255, LB1);
+            let mut p = params(VrrpVersion::V3, 255, LB1);
             p.advert_interval = interval;
             let mut m = Machine::new(p);
             m.handle(Event::Startup, t0);
@@ -832,17 +817,17 @@ mod tests {
     fn skew_and_master_down_interval() {
         // (version, priority, interval, Skew_Time, Master_Down_Interval), in µs.
         let cases = [
-            (Version::V2, 100, SEC, 609_375, 3_609_375),
-            (Version::V2, 101, SEC, 605_469, 3_605_469),
-            (Version::V2, 254, SEC, 7_813, 3_007_813),
-            (Version::V2, 100, 2 * SEC, 609_375, 6_609_375),
-            (Version::V3, 100, SEC, 600_000, 3_600_000),
-            (Version::V3, 101, SEC, 600_000, 3_600_000),
-            (Version::V3, 254, SEC, 0, 3_000_000),
-            (Version::V3, 100, ms(100), 60_000, 360_000),
-            (Version::V3, 101, ms(100), 60_000, 360_000),
-            (Version::V3, 254, ms(100), 0, 300_000),
-            (Version::V3, 1, ms(100), 90_000, 390_000),
+            (VrrpVersion::V2, 100, SEC, 609_375, 3_609_375),
+            (VrrpVersion::V2, 101, SEC, 605_469, 3_605_469),
+            (VrrpVersion::V2, 254, SEC, 7_813, 3_007_813),
+            (VrrpVersion::V2, 100, 2 * SEC, 609_375, 6_609_375),
+            (VrrpVersion::V3, 100, SEC, 600_000, 3_600_000),
+            (VrrpVersion::V3, 101, SEC, 600_000, 3_600_000),
+            (VrrpVersion::V3, 254, SEC, 0, 3_000_000),
+            (VrrpVersion::V3, 100, ms(100), 60_000, 360_000),
+            (VrrpVersion::V3, 101, ms(100), 60_000, 360_000),
+            (VrrpVersion::V3, 254, ms(100), 0, 300_000),
+            (VrrpVersion::V3, 1, ms(100), 90_000, 390_000),
         ];
         for (version, priority, interval, skew, down) in cases {
             let mut p = params(version, priority, LB1);
@@ -855,7 +840,7 @@ mod tests {
             assert_eq!(us(m.master_down_interval()), down, "{case}: down");
         }
         // v2 exactly: 156/256 s and 3 s + 156/256 s.
-        let m = Machine::new(params(Version::V2, 100, LB1));
+        let m = Machine::new(params(VrrpVersion::V2, 100, LB1));
         assert_eq!(m.skew_time(), Duration::from_nanos(609_375_000));
         assert_eq!(
             m.master_down_interval(),
@@ -871,7 +856,7 @@ mod tests {
             priority,
             interval: ms(100),
         };
-        let mut m = backup(params(Version::V3, 100, LB1), t0);
+        let mut m = backup(params(VrrpVersion::V3, 100, LB1), t0);
         let now = t0 + ms(500);
         m.handle(fast(150), now);
         assert_eq!(m.master_adver_interval(), ms(100));
@@ -882,7 +867,7 @@ mod tests {
         assert_eq!(m.deadline(), Some(now + ms(360)));
         // As master it advertises its own interval again.
         m.handle(Event::Timer, now + ms(360));
-        assert_eq!(m.state(), State::Master);
+        assert_eq!(m.state(), VrrpState::Master);
         assert_eq!(m.master_adver_interval(), SEC);
         assert_eq!(m.deadline(), Some(now + ms(360) + SEC));
         // Stepping down adopts the new master's: 3 * 200 ms + (156 * 20 / 256) cs.
@@ -899,7 +884,7 @@ mod tests {
     #[test]
     fn v2_backup_keeps_its_own_interval() {
         let t0 = Instant::now();
-        let mut m = backup(params(Version::V2, 100, LB1), t0);
+        let mut m = backup(params(VrrpVersion::V2, 100, LB1), t0);
         let odd = Event::Advert {
             from: LB2,
             priority: 150,
@@ -911,7 +896,7 @@ mod tests {
     }
 
     /// One step of a scenario: at (ms after t0), event, expected actions, state after.
-    type Step = (u64, Event, Vec<Action>, State);
+    type Step = (u64, Event, Vec<Action>, VrrpState);
 
     /// Feeds `steps` and checks each.
     fn run(m: &mut Machine, t0: Instant, name: &str, steps: &[Step]) {
@@ -919,7 +904,7 @@ mod tests {
             let got = m.handle(event.clone(), t0 + ms(*at));
             assert_eq!(got, *actions, "{name}: {event:?} at {at} ms");
             assert_eq!(m.state(), *state, "{name}: {event:?} at {at} ms");
-            if matches!(state, State::Initialize | State::Fault) {
+            if matches!(state, VrrpState::Initialize | VrrpState::Fault) {
                 assert_eq!(m.deadline(), None, "{name}: {event:?} at {at} ms");
             }
         }
@@ -927,7 +912,7 @@ mod tests {
 
     #[test]
     fn shutdown() {
-        use State::{Backup, Initialize, Master};
+        use VrrpState::{Backup, Initialize, Master};
         let t0 = Instant::now();
         let start = || vec![transition(Initialize, Backup)];
         let take = vec![send(100), Action::TakeVips, transition(Backup, Master)];
@@ -962,14 +947,14 @@ mod tests {
             ),
         ];
         for (name, steps) in cases {
-            let mut m = Machine::new(params(Version::V2, 100, LB1));
+            let mut m = Machine::new(params(VrrpVersion::V2, 100, LB1));
             run(&mut m, t0, name, &steps);
         }
     }
 
     #[test]
     fn fault_in_and_out() {
-        use State::{Backup, Fault, Initialize, Master};
+        use VrrpState::{Backup, Fault, Initialize, Master};
         let t0 = Instant::now();
         let to = |from, to| vec![transition(from, to)];
         let take = || vec![send(100), Action::TakeVips, transition(Backup, Master)];
@@ -1033,11 +1018,11 @@ mod tests {
             ),
         ];
         for (name, priority, steps) in cases {
-            let mut m = Machine::new(params(Version::V2, priority, LB1));
+            let mut m = Machine::new(params(VrrpVersion::V2, priority, LB1));
             run(&mut m, t0, name, &steps);
         }
         // Leaving fault starts a full down timer with our own interval.
-        let mut m = backup(params(Version::V3, 100, LB1), t0);
+        let mut m = backup(params(VrrpVersion::V3, 100, LB1), t0);
         let fast = Event::Advert {
             from: LB2,
             priority: 150,
@@ -1054,17 +1039,17 @@ mod tests {
         let t0 = Instant::now();
         // Master: advertises the new priority at once and stays master.
         for new in [50, 150] {
-            let (mut m, since) = master(params(Version::V2, 100, LB1), t0);
+            let (mut m, since) = master(params(VrrpVersion::V2, 100, LB1), t0);
             let now = since + ms(400);
             assert_eq!(m.handle(Event::SetPriority(new), now), [send(new)]);
-            assert_eq!((m.state(), m.priority()), (State::Master, new));
+            assert_eq!((m.state(), m.priority()), (VrrpState::Master, new));
             assert_eq!(m.deadline(), Some(now + SEC));
             assert_eq!(m.handle(Event::SetPriority(new), now), [], "no change");
             assert_eq!(m.handle(Event::Timer, now + SEC), [send(new)]);
         }
         // Backup: nothing sent; the down timer moves by the change in skew
         // (156/256 s at 100, 56/256 s at 200).
-        let mut m = backup(params(Version::V2, 100, LB1), t0);
+        let mut m = backup(params(VrrpVersion::V2, 100, LB1), t0);
         assert_eq!(m.handle(Event::SetPriority(200), t0 + SEC), []);
         assert_eq!(
             m.deadline(),
@@ -1079,11 +1064,11 @@ mod tests {
         for (configured, set, effective) in
             [(100, 0, 1), (100, 255, 254), (255, 100, 255), (255, 0, 255)]
         {
-            let mut m = Machine::new(params(Version::V2, configured, LB1));
+            let mut m = Machine::new(params(VrrpVersion::V2, configured, LB1));
             m.handle(Event::SetPriority(set), t0);
             assert_eq!(m.priority(), effective, "{configured} set to {set}");
         }
-        assert_eq!(Machine::new(params(Version::V2, 0, LB1)).priority(), 1);
+        assert_eq!(Machine::new(params(VrrpVersion::V2, 0, LB1)).priority(), 1);
     }
 
     /// Machines on one segment: adverts reach every other machine at once.
@@ -1092,7 +1077,7 @@ mod tests {
         t0: Instant,
         now: Instant,
         /// (time since t0, node, state entered)
-        log: Vec<(Duration, usize, State)>,
+        log: Vec<(Duration, usize, VrrpState)>,
     }
 
     impl Lan {
@@ -1147,12 +1132,12 @@ mod tests {
             self.now = until;
         }
 
-        fn states(&self) -> Vec<State> {
+        fn states(&self) -> Vec<VrrpState> {
             self.nodes.iter().map(Machine::state).collect()
         }
 
         /// When `node` last entered `state`.
-        fn entered(&self, node: usize, state: State) -> Duration {
+        fn entered(&self, node: usize, state: VrrpState) -> Duration {
             let last = self
                 .log
                 .iter()
@@ -1164,11 +1149,11 @@ mod tests {
 
     #[test]
     fn two_routers_fail_over_and_preempt_back() {
-        use State::{Backup, Initialize, Master};
+        use VrrpState::{Backup, Initialize, Master};
         for preempt in [true, false] {
-            let mut lb1 = params(Version::V2, 101, LB1);
+            let mut lb1 = params(VrrpVersion::V2, 101, LB1);
             lb1.preempt = preempt;
-            let mut lan = Lan::new(vec![lb1, params(Version::V2, 100, LB2)]);
+            let mut lan = Lan::new(vec![lb1, params(VrrpVersion::V2, 100, LB2)]);
             lan.feed(0, Event::Startup);
             lan.feed(1, Event::Startup);
             lan.run_until(10_000);

@@ -29,9 +29,8 @@ use aya::{
     Ebpf,
     programs::{TestRun, TestRunOptions, Xdp},
 };
-use regha_agent::dataplane::{
-    BackendSpec, BackendState, EBPF_DIR, HashMode, Protocol, ServiceSpec,
-};
+use regha_agent::dataplane::{BackendSpec, EBPF_DIR, ServiceSpec};
+use regha_model::{BackendState, HashMode, Protocol};
 use regha_tests::{
     dataplane::{TestDataplane, XdpAction},
     packet::{Frame, TCP_ACK, TCP_SYN},
