@@ -18,6 +18,7 @@ pub mod duration;
 pub mod script_security;
 mod security;
 mod validate;
+mod yaml;
 
 #[cfg(test)]
 mod tests;
@@ -188,7 +189,7 @@ pub struct VrrpConfig {
 /// A password from the config. Its `Debug` prints `"<redacted>"` and it has
 /// no `Display`, so that logging a config (or a part of it) with `?` never
 /// shows it; the code that needs the text derefs it to `&str`.
-#[derive(Clone, PartialEq, Eq, serde::Deserialize)]
+#[derive(Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(transparent)]
 pub struct Secret(String);
 
@@ -578,7 +579,7 @@ fn is_yaml_path(head: &str) -> bool {
 /// The YAML as written: text where a value needs checking, `Option` where a
 /// key may be absent. Defaults and every check live in `validate`.
 mod raw {
-    use serde::{Deserialize, Deserializer};
+    use serde::{Deserialize, Deserializer, Serialize};
 
     /// Tells an absent key (`None`) from an explicit `null` (`Some(None)`).
     fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
@@ -589,147 +590,217 @@ mod raw {
         Option::deserialize(d).map(Some)
     }
 
-    #[derive(Debug, Default, Deserialize)]
+    #[derive(Debug, Default, Deserialize, Serialize)]
     #[serde(deny_unknown_fields)]
     pub(super) struct Config {
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub(super) interface: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub(super) xdp_mode: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub(super) flow_table_size: Option<i64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub(super) hash_seed: Option<i64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub(super) role: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub(super) vrrp: Option<Vrrp>,
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub(super) services: Option<Vec<Service>>,
         #[serde(default, deserialize_with = "present")]
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub(super) stats: Option<Option<Stats>>,
     }
 
-    #[derive(Debug, Deserialize)]
+    #[derive(Debug, Deserialize, Serialize)]
     #[serde(deny_unknown_fields)]
     pub(super) struct Vrrp {
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub(super) virtual_router_id: Option<i64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub(super) priority: Option<i64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub(super) advert_interval: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub(super) version: Option<i64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub(super) auth_pass: Option<super::Secret>,
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub(super) preempt: Option<bool>,
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub(super) preempt_delay: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub(super) unicast_src: Option<String>,
         #[serde(default)]
+        #[serde(skip_serializing_if = "Vec::is_empty")]
         pub(super) unicast_peers: Vec<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub(super) virtual_ipaddresses: Option<Vec<String>>,
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub(super) track_backends: Option<TrackBackends>,
         #[serde(default)]
+        #[serde(skip_serializing_if = "Vec::is_empty")]
         pub(super) track_scripts: Vec<TrackScript>,
         #[serde(default)]
+        #[serde(skip_serializing_if = "Vec::is_empty")]
         pub(super) track_interfaces: Vec<TrackInterface>,
         #[serde(default)]
+        #[serde(skip_serializing_if = "Vec::is_empty")]
         pub(super) peer_priorities: Vec<i64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub(super) garp_master_delay: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub(super) garp_master_repeat: Option<i64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub(super) garp_master_refresh: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub(super) garp_master_refresh_repeat: Option<i64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub(super) notify: Option<Notify>,
     }
 
-    #[derive(Debug, Deserialize)]
+    #[derive(Debug, Deserialize, Serialize)]
     #[serde(deny_unknown_fields)]
     pub(super) struct TrackBackends {
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub(super) min_healthy: Option<i64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub(super) weight: Option<i64>,
     }
 
-    #[derive(Debug, Deserialize)]
+    #[derive(Debug, Deserialize, Serialize)]
     #[serde(deny_unknown_fields)]
     pub(super) struct TrackScript {
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub(super) name: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub(super) script: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub(super) interval: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub(super) timeout: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub(super) weight: Option<i64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub(super) rise: Option<i64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub(super) fall: Option<i64>,
     }
 
-    #[derive(Debug, Deserialize)]
+    #[derive(Debug, Deserialize, Serialize)]
     #[serde(deny_unknown_fields)]
     pub(super) struct TrackInterface {
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub(super) name: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub(super) weight: Option<i64>,
     }
 
-    #[derive(Debug, Default, Deserialize)]
+    #[derive(Debug, Default, Deserialize, Serialize)]
     #[serde(deny_unknown_fields)]
     pub(super) struct Notify {
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub(super) master: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub(super) backup: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub(super) fault: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub(super) stop: Option<String>,
     }
 
-    #[derive(Debug, Deserialize)]
+    #[derive(Debug, Deserialize, Serialize)]
     #[serde(deny_unknown_fields)]
     pub(super) struct Service {
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub(super) name: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub(super) vip: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub(super) port: Option<i64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub(super) protocol: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub(super) hash: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub(super) forwarding: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub(super) ring_size: Option<i64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub(super) health: Option<Health>,
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub(super) backends: Option<Vec<Backend>>,
     }
 
-    #[derive(Debug, Deserialize)]
+    #[derive(Debug, Deserialize, Serialize)]
     #[serde(deny_unknown_fields)]
     pub(super) struct Health {
         /// `http:` with nothing after it means HTTP with the defaults.
         #[serde(default, deserialize_with = "present")]
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub(super) http: Option<Option<Http>>,
         /// `tcp:` and `tcp: {}` both mean a TCP check.
         #[serde(default, deserialize_with = "present")]
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub(super) tcp: Option<Option<Tcp>>,
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub(super) interval: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub(super) timeout: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub(super) rise: Option<i64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub(super) fall: Option<i64>,
     }
 
-    #[derive(Debug, Default, Deserialize)]
+    #[derive(Debug, Default, Deserialize, Serialize)]
     #[serde(deny_unknown_fields)]
     pub(super) struct Http {
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub(super) path: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub(super) host: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub(super) expect: Option<Vec<i64>>,
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub(super) expect_header: Option<String>,
     }
 
     /// No options yet; a map so that it can grow some.
-    #[derive(Debug, Deserialize)]
+    #[derive(Debug, Deserialize, Serialize)]
     #[serde(deny_unknown_fields)]
     pub(super) struct Tcp {}
 
-    #[derive(Debug, Deserialize)]
+    #[derive(Debug, Deserialize, Serialize)]
     #[serde(deny_unknown_fields)]
     pub(super) struct Backend {
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub(super) address: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub(super) port: Option<i64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub(super) weight: Option<i64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub(super) mac: Option<String>,
     }
 
-    #[derive(Debug, Deserialize)]
+    #[derive(Debug, Deserialize, Serialize)]
     #[serde(deny_unknown_fields)]
     pub(super) struct Stats {
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub(super) listen: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub(super) auth: Option<StatsAuth>,
     }
 
-    #[derive(Debug, Deserialize)]
+    #[derive(Debug, Deserialize, Serialize)]
     #[serde(deny_unknown_fields)]
     pub(super) struct StatsAuth {
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub(super) user: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub(super) password_file: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub(super) password_env: Option<String>,
     }
 }
