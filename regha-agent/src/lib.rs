@@ -14,4 +14,5 @@ pub mod net;
 pub mod privileges;
 pub mod reconcile;
 pub mod stats;
+pub mod status;
 pub mod vrrp;

@@ -207,6 +207,11 @@ impl Reconciler {
         Ok(plan)
     }
 
+    /// A new hash seed: every service is written again with it.
+    pub fn set_seed(&mut self, seed: u32) {
+        self.seed = seed;
+    }
+
     /// The earliest moment a drain ends, if any: when to plan again.
     pub fn next_deadline(&self) -> Option<Instant> {
         self.draining.values().map(|(until, _)| *until).min()

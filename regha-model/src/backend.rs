@@ -41,9 +41,11 @@ impl BackendState {
 
 words! {
     /// The health checks' verdict on one backend.
+    #[derive(Default)]
     pub enum Health ("health") {
         /// No check has completed yet: no traffic, and the first result
         /// decides at once.
+        #[default]
         Unknown = "unknown",
         Up = "up",
         Down = "down",

@@ -8,6 +8,7 @@
 //!   identity;
 //! - `backend.rs`: what the dataplane does with a backend, what the checks
 //!   say, what an operator asked;
+//! - `mac.rs`: an Ethernet address as people write it;
 //! - `vrrp.rs`: VRRP version and protocol state, and the role a host plays;
 //! - `xdp.rs`: how the program is attached.
 //!
@@ -16,11 +17,13 @@
 #[macro_use]
 mod word;
 pub mod backend;
+pub mod mac;
 pub mod service;
 pub mod vrrp;
 pub mod xdp;
 
 pub use backend::{AdminState, BackendState, Health};
+pub use mac::Mac;
 pub use service::{BackendIdentity, Forwarding, HashMode, Protocol, ServiceIdentity};
 pub use vrrp::{Role, VrrpState, VrrpVersion};
 pub use word::{UnknownWord, Word};

@@ -12,7 +12,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use regha_agent::{agent::state::AgentState, dataplane::MapWriter};
+use regha_agent::{dataplane::MapWriter, status::AgentStatus as AgentState};
 
 use crate::{lab::Host, tempdir::TempDir};
 
@@ -124,7 +124,7 @@ impl Agent {
 
     /// The agent's state file, while it runs.
     pub fn state(&self) -> Option<AgentState> {
-        regha_agent::agent::state::read(&self.state_dir(), "eth0")
+        regha_agent::status::file::read(&self.state_dir(), "eth0")
     }
 
     /// Waits until `cond` holds for the state (panics with the log after `limit`).

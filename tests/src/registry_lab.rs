@@ -20,6 +20,7 @@
 //! by the next one (see `netns::remove_stale_namespaces` and
 //! `agent::remove_stale_agent_pins`).
 
+use regha_model::Health;
 use std::{
     net::{IpAddr, Ipv4Addr, SocketAddr},
     path::{Path, PathBuf},
@@ -288,15 +289,15 @@ impl RegistryLab {
             a.wait_for("every backend up", limit, |s| {
                 s.services
                     .iter()
-                    .all(|svc| svc.backends.iter().all(|b| b.health == "up"))
+                    .all(|svc| svc.backends.iter().all(|b| b.health == Health::Up))
             });
         }
     }
 
     /// Waits until every running regha agent reports backend `be` (index)
-    /// with `health` (`up`, `down`, ...).
-    pub fn wait_backend_health(&self, be: usize, health: &str, limit: Duration) {
-        let addr = format!("{}:{PORT}", self.backends[be].ip);
+    /// with `health`.
+    pub fn wait_backend_health(&self, be: usize, health: Health, limit: Duration) {
+        let addr = SocketAddr::new(self.backends[be].ip.into(), PORT);
         for a in self.agents.iter().flatten() {
             a.wait_for(&format!("be{} {health}", be + 1), limit, |s| {
                 s.services

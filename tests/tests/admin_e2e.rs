@@ -145,7 +145,10 @@ fn drain_keeps_live_flows_disable_moves_them_and_both_survive_a_restart() {
     assert!(agent.state_dir().join("eth0.admin.json").exists());
     agent.restart();
     let state = agent.wait_for("restarted with the drain", Duration::from_secs(10), |s| {
-        s.services[0].backends.iter().all(|b| b.health == "up")
+        s.services[0]
+            .backends
+            .iter()
+            .all(|b| b.health == regha_model::Health::Up)
             && backend_state(s, &b_addr).admin == regha_model::AdminState::Drain
     });
     let b_id = backend_state(&state, &b_addr).id.unwrap();
@@ -328,9 +331,9 @@ fn vrrp_resign_hands_over_to_keepalived_and_resume_takes_back() {
         logs()
     );
     let s = agent.wait_for("resigned in the state", Duration::from_secs(2), |s| {
-        s.vrrp.as_ref().is_some_and(|v| v.resigned) && s.role == "backup"
+        s.vrrp.first().is_some_and(|v| v.resigned) && s.role == regha_model::Role::Backup
     });
-    assert_eq!(s.vrrp.unwrap().priority, 0);
+    assert_eq!(s.vrrp[0].priority, 0);
     // Out of the election: keepalived keeps it although regha outranks it.
     std::thread::sleep(Duration::from_secs(4));
     assert!(holds_vip(&lb2) && !holds_vip(&lab.lb), "{}", logs());
@@ -344,9 +347,9 @@ fn vrrp_resign_hands_over_to_keepalived_and_resume_takes_back() {
         holds_vip(&lab.lb) && !holds_vip(&lb2)
     });
     agent.wait_for("master again", Duration::from_secs(2), |s| {
-        s.role == "master"
+        s.role == regha_model::Role::Master
             && s.vrrp
-                .as_ref()
-                .is_some_and(|v| !v.resigned && v.state == "master")
+                .first()
+                .is_some_and(|v| !v.resigned && v.state == regha_model::VrrpState::Master)
     });
 }

@@ -3,6 +3,7 @@
 //! reloads change exactly what they should, the VIP follows the role with a
 //! gratuitous ARP on the wire, and a restarted agent never unsteers traffic.
 
+use regha_model::Health;
 use std::{
     net::{IpAddr, SocketAddr},
     time::{Duration, Instant},
@@ -77,12 +78,12 @@ impl RegistryLab {
     }
 }
 
-fn health_of(state: &regha_agent::agent::state::AgentState, addr: &str) -> String {
+fn health_of(state: &regha_agent::status::AgentStatus, addr: &str) -> Health {
     state.services[0]
         .backends
         .iter()
-        .find(|b| b.address == addr)
-        .map(|b| b.health.clone())
+        .find(|b| b.address.to_string() == addr)
+        .map(|b| b.health)
         .unwrap_or_default()
 }
 
@@ -97,14 +98,14 @@ fn a_dead_registry_leaves_after_fall_checks_and_returns_after_rise() {
     let be1 = format!("{}:5000", lab.backends[0].ip);
     let be2 = format!("{}:5000", lab.backends[1].ip);
     agent.wait_for("both backends up", Duration::from_secs(10), |s| {
-        health_of(s, &be1) == "up" && health_of(s, &be2) == "up"
+        health_of(s, &be1) == Health::Up && health_of(s, &be2) == Health::Up
     });
     lab.assert_all_ok("both up", &agent);
 
     lab.registries[0].kill();
     let killed = Instant::now();
     let state = agent.wait_for("be1 down", Duration::from_secs(5), |s| {
-        health_of(s, &be1) == "down"
+        health_of(s, &be1) == Health::Down
     });
     let took = killed.elapsed();
     // fall 3 at 200ms: three failed checks, so at least ~400ms after the kill.
@@ -125,7 +126,7 @@ fn a_dead_registry_leaves_after_fall_checks_and_returns_after_rise() {
 
     lab.registries[0].resume();
     agent.wait_for("be1 up again", Duration::from_secs(5), |s| {
-        health_of(s, &be1) == "up"
+        health_of(s, &be1) == Health::Up
     });
     assert_eq!(
         agent.maps().backend(be1_id).unwrap().state,
@@ -192,7 +193,10 @@ fn reload_rejects_an_invalid_config_and_applies_a_valid_one() {
     let agent = Agent::start(&lab.lb, &two, &[]);
     let be3 = format!("{}:5000", lab.backends[2].ip);
     agent.wait_for("two backends up", Duration::from_secs(10), |s| {
-        s.services[0].backends.iter().all(|b| b.health == "up")
+        s.services[0]
+            .backends
+            .iter()
+            .all(|b| b.health == Health::Up)
     });
     let maps = agent.maps();
     let ring_before = maps.ring(0).unwrap();
@@ -229,7 +233,7 @@ fn reload_rejects_an_invalid_config_and_applies_a_valid_one() {
     agent.rewrite_config(&three);
     agent.signal(libc::SIGHUP);
     let state = agent.wait_for("be3 up", Duration::from_secs(5), |s| {
-        health_of(s, &be3) == "up"
+        health_of(s, &be3) == Health::Up
     });
     let be3_id = state.services[0].backends[2].id.expect("be3 has an id");
     let ring = agent.maps().ring(0).unwrap().unwrap();
@@ -245,7 +249,7 @@ fn the_vip_follows_the_role_and_is_announced() {
     let lab = RegistryLab::new(1);
     let agent = Agent::start(&lab.lb, &lab.config("backup", &[&lab.backends[0]]), &[]);
     agent.wait_for("backup running", Duration::from_secs(10), |s| {
-        s.role == "backup"
+        s.role == regha_model::Role::Backup
     });
     let has_vip = || {
         lab.lb
@@ -264,7 +268,9 @@ fn the_vip_follows_the_role_and_is_announced() {
     let mut agent = agent;
     agent.rewrite_config(&lab.config("master", &[&lab.backends[0]]));
     agent.signal(libc::SIGHUP);
-    agent.wait_for("master", Duration::from_secs(5), |s| s.role == "master");
+    agent.wait_for("master", Duration::from_secs(5), |s| {
+        s.role == regha_model::Role::Master
+    });
     assert!(has_vip(), "a master holds the VIP");
     let arps = listener.join().unwrap();
     let garps: Vec<_> = arps
@@ -306,7 +312,10 @@ fn a_push_in_flight_survives_an_agent_crash_and_restart() {
         &[],
     );
     agent.wait_for("backends up", Duration::from_secs(10), |s| {
-        s.services[0].backends.iter().all(|b| b.health == "up")
+        s.services[0]
+            .backends
+            .iter()
+            .all(|b| b.health == Health::Up)
     });
     // 12 MiB in 192 chunks, 15 ms apart: about 3 s in flight.
     let blob: Vec<u8> = (0..12 * 1024 * 1024u32)
@@ -334,7 +343,10 @@ fn a_push_in_flight_survives_an_agent_crash_and_restart() {
     std::thread::sleep(Duration::from_millis(500));
     agent.restart();
     agent.wait_for("restarted agent serving", Duration::from_secs(10), |s| {
-        s.services[0].backends.iter().all(|b| b.health == "up")
+        s.services[0]
+            .backends
+            .iter()
+            .all(|b| b.health == Health::Up)
     });
     let (status, digest) = push
         .join()
@@ -374,7 +386,10 @@ fn keep_dataplane_leaves_it_steering_for_the_next_start() {
         &["--keep-dataplane"],
     );
     agent.wait_for("backend up", Duration::from_secs(10), |s| {
-        s.services[0].backends.iter().all(|b| b.health == "up")
+        s.services[0]
+            .backends
+            .iter()
+            .all(|b| b.health == Health::Up)
     });
     lab.assert_all_ok("running", &agent);
     agent.signal(libc::SIGTERM);
@@ -392,7 +407,9 @@ fn keep_dataplane_leaves_it_steering_for_the_next_start() {
     // The clients' ARP caches still name the LB: the pinned program serves them.
     lab.assert_all_ok("no agent running, dataplane kept", &agent);
     agent.restart();
-    agent.wait_for("adopted", Duration::from_secs(10), |s| s.role == "master");
+    agent.wait_for("adopted", Duration::from_secs(10), |s| {
+        s.role == regha_model::Role::Master
+    });
     assert!(agent.log().contains("adopting=true"));
     lab.assert_all_ok("after the restart", &agent);
 }

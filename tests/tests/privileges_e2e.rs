@@ -87,7 +87,9 @@ fn the_agent_keeps_three_capabilities_on_every_thread_and_still_works() {
     let config = lab.config(&vrrp_head(scripts.path(), ""), "");
     let mut agent = Agent::start(&lab.lb, &config, &[]);
     wait_all_up(&agent);
-    let state = agent.wait_for("master", Duration::from_secs(10), |s| s.role == "master");
+    let state = agent.wait_for("master", Duration::from_secs(10), |s| {
+        s.role == regha_model::Role::Master
+    });
     wait("the VIP on eth0", &agent, Duration::from_secs(2), || {
         has_vip(&lab)
     });
@@ -138,7 +140,7 @@ fn the_agent_keeps_three_capabilities_on_every_thread_and_still_works() {
     lab.registries[0].kill();
     let be1 = lab.backend_addr(0);
     agent.wait_for("be1 down and swapped out", Duration::from_secs(5), |s| {
-        s.ring_swaps > swaps && ops_lab::backend_state(s, &be1).health == "down"
+        s.ring_swaps > swaps && ops_lab::backend_state(s, &be1).health == regha_model::Health::Down
     });
     let results = lab.get_all();
     assert!(
@@ -157,7 +159,7 @@ fn the_agent_keeps_three_capabilities_on_every_thread_and_still_works() {
     let out = agent.cli(&[], &["vrrp", "resume"]);
     assert!(out.status.success(), "{out:?}");
     agent.wait_for("master again", Duration::from_secs(10), |s| {
-        s.role == "master"
+        s.role == regha_model::Role::Master
     });
     wait("the VIP back", &agent, Duration::from_secs(2), || {
         has_vip(&lab)
@@ -213,22 +215,28 @@ fn unicast_strangers_are_dropped_and_the_password_is_never_shown() {
     let head = vrrp_head(scripts.path(), &format!("  unicast_peers: [{peer}]\n"));
     let agent = Agent::start(&lab.lb, &lab.config(&head, ""), &[]);
     wait_all_up(&agent);
-    let before = agent.wait_for("master", Duration::from_secs(10), |s| s.role == "master");
-    let transitions = before.vrrp.as_ref().unwrap().transitions;
+    let before = agent.wait_for("master", Duration::from_secs(10), |s| {
+        s.role == regha_model::Role::Master
+    });
+    let transitions = before.vrrp.first().unwrap().transitions;
 
     // The client (192.0.2.1) is not a peer: its better advert changes nothing.
     send_advert(&lab, Ipv4Addr::new(192, 0, 2, 1), lab.lb.ip);
     let s = agent.wait_for("the stranger counted", Duration::from_secs(3), |s| {
         s.vrrp
-            .as_ref()
+            .first()
             .is_some_and(|v| v.rejected.get("unknown_peer") == Some(&5))
     });
-    assert_eq!(s.role, "master", "a stranger cannot take over: {s:#?}");
+    assert_eq!(
+        s.role,
+        regha_model::Role::Master,
+        "a stranger cannot take over: {s:#?}"
+    );
     std::thread::sleep(Duration::from_millis(3500));
     let s = agent.state().unwrap();
     assert_eq!(
-        (s.role.as_str(), s.vrrp.unwrap().transitions),
-        ("master", transitions),
+        (s.role, s.vrrp[0].transitions),
+        (regha_model::Role::Master, transitions),
         "no transition since"
     );
     let metrics = lab.stats("/metrics", &[]).unwrap();

@@ -116,7 +116,7 @@ fn a_dead_registry_is_taken_out_and_pushes_go_on() {
     let served = the_one_that_moved(&before, &lab.backend_packets()).unwrap();
 
     lab.registries[served].kill();
-    lab.wait_backend_health(served, "down", Duration::from_secs(10));
+    lab.wait_backend_health(served, regha_model::Health::Down, Duration::from_secs(10));
     let img2 = lab.image("b", &[2 * MIB], 3);
     let before = lab.backend_packets();
     lab.round_trip(0, &img2, "lab/b", COPY_LIMIT);
@@ -124,7 +124,7 @@ fn a_dead_registry_is_taken_out_and_pushes_go_on() {
     assert_ne!(now, served, "the client still went to the dead backend");
 
     lab.registries[served].resume();
-    lab.wait_backend_health(served, "up", Duration::from_secs(10));
+    lab.wait_backend_health(served, regha_model::Health::Up, Duration::from_secs(10));
     let before = lab.backend_packets();
     let (pull, dir) = lab.pull(0, "lab/b", "pulled-b-again");
     pull.wait(COPY_LIMIT).unwrap();

@@ -13,6 +13,7 @@
 //! `REGHA_SOAK_SEED` (default 1) set the length and the schedule; the
 //! report prints both so a failing schedule can be replayed.
 
+use regha_model::Role;
 use std::{
     net::{IpAddr, SocketAddr},
     path::PathBuf,
@@ -180,17 +181,12 @@ fn stable_master(lab: &RegistryLab, hold: Duration, limit: Duration) -> Duration
     let start = Instant::now();
     let mut since: Option<Instant> = None;
     loop {
-        let roles: Vec<String> = lab
+        let roles: Vec<Option<Role>> = lab
             .agents
             .iter()
-            .map(|a| {
-                a.as_ref()
-                    .and_then(|a| a.state())
-                    .map(|s| s.role)
-                    .unwrap_or_default()
-            })
+            .map(|a| a.as_ref().and_then(|a| a.state()).map(|s| s.role))
             .collect();
-        let good = lab.vip_holders() == [0] && roles == ["master", "backup"];
+        let good = lab.vip_holders() == [0] && roles == [Some(Role::Master), Some(Role::Backup)];
         match (good, since) {
             (true, None) => since = Some(Instant::now()),
             (true, Some(t)) if t.elapsed() >= hold => return start.elapsed(),
@@ -307,7 +303,7 @@ fn soak_under_a_seeded_fault_schedule() {
                 lab.registries[be].kill();
                 std::thread::sleep(rng.millis(2000, 6000));
                 lab.registries[be].resume();
-                lab.wait_backend_health(be, "up", Duration::from_secs(20));
+                lab.wait_backend_health(be, regha_model::Health::Up, Duration::from_secs(20));
                 (format!("kill be{} registry, restart", be + 1), Some(be))
             }
             5 => {

@@ -208,7 +208,10 @@ fn v3_keepalived_master_regha_takes_over_on_priority_zero_and_yields_back() {
         "regha took the VIP from a higher-priority master:\n{}",
         both_logs(&agent, &ka)
     );
-    assert_eq!(agent.state().map(|s| s.role), Some("backup".into()));
+    assert_eq!(
+        agent.state().map(|s| s.role),
+        Some(regha_model::Role::Backup)
+    );
 
     ka.terminate();
     let takeover = wait_holder(
@@ -419,7 +422,7 @@ fn two_reghas_survive_a_partition_with_one_master_and_the_right_arp_entry() {
     // The state file follows the VRRP transition asynchronously (the agent
     // loop writes it when the instance reports), so wait for it briefly.
     a2.wait_for("lb2 reports backup", Duration::from_secs(2), |s| {
-        s.role == "backup"
+        s.role == regha_model::Role::Backup
     });
 }
 
@@ -459,7 +462,7 @@ fn two_reghas_with_unicast_peers_need_no_multicast() {
         "lb2 does not hear lb1 over unicast:\n{}",
         logs()
     );
-    assert_eq!(a2.state().map(|s| s.role), Some("backup".into()));
+    assert_eq!(a2.state().map(|s| s.role), Some(regha_model::Role::Backup));
 
     a1.kill();
     let takeover = wait_holder(

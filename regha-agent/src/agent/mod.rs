@@ -1,48 +1,49 @@
-//! The daemon: one loop around the reconciler.
+//! The daemon: a thin shell around the pure core (`core/`). The shell sets
+//! up the dataplane, turns what happens (a checker's report, a MAC, a VRRP
+//! status, a signal, an admin command, a deadline) into the core's events,
+//! and carries out the effects the core returns, in order; after every step
+//! it publishes the status.
 //!
 //! ```text
-//!  health checkers (one task per backend) --watch--> poke --+
-//!  neighbour refresh (timer) ------------------------------+--> reconcile --> MapWriter (maps)
-//!  drain deadlines (timer) --------------------------------+        |
-//!  SIGHUP (reload) ----------------------------------------+        +--> state file (status)
-//!  role (static; VRRP later) --> VIPs + gratuitous ARP
-//!  admin socket (drain, disable, enable, resign) --> admin table --> reconcile
-//!  state (watch) --> stats listener (reads the maps itself, per request)
-//!  SIGTERM / SIGINT --> VIPs removed, dataplane unpinned (unless kept), exit
+//!  health checkers (one task per backend) --report--+
+//!  MAC watcher (macs.rs: neighbour table) --MAC-----+
+//!  VRRP instances (vrrp/instance) --status----------+
+//!  SIGHUP (reload), SIGTERM / SIGINT (stop) --------+--> Core::step --> effects (effects.rs):
+//!  admin socket (drain, disable, enable, resign) ---+      maps, VIPs + GARP, VRRP instances,
+//!  deadlines (drains, the hold after adoption) -----+      checkers, MAC watches, stats, files
+//!                                                   \--> status: state file + stats listener
 //! ```
 
-mod admin;
 mod checks;
+pub mod core;
+mod effects;
 mod inputs;
-pub mod role;
-pub mod state;
+mod macs;
 
-use regha_model::{BackendState, Role, ServiceIdentity, XdpMode as XdpModeSetting};
 use std::{
-    collections::HashMap,
-    net::IpAddr,
     path::PathBuf,
     time::{Duration, Instant},
 };
 
 use anyhow::{Context, Result};
-use aya::programs::XdpMode;
-use rtnetlink::Handle;
-use tokio::{signal::unix::SignalKind, sync::mpsc};
-use tracing::{error, info, warn};
+use regha_model::{Role, ServiceIdentity, XdpMode};
+use tokio::signal::unix::SignalKind;
+use tracing::{info, warn};
 
+use self::{
+    core::{Core, CoreOptions, Event},
+    effects::Shell,
+};
 use crate::{
-    config::Config,
+    admin::{AdminTable, table_path},
+    config::{Config, ConfigErrors},
     dataplane::{DEFAULT_BPFFS_ROOT, Dataplane, DataplaneOptions, MapWriter},
     ids::Ids,
     net::{self, Interface},
-    reconcile::{Plan, Reconciler},
+    status::file::DEFAULT_STATE_DIR,
 };
 
 pub use checks::Checks;
-
-/// How often backend MACs are re-read from the neighbour table.
-const NEIGHBOUR_REFRESH: Duration = Duration::from_secs(2);
 
 /// What the command line decides.
 #[derive(Clone, Debug)]
@@ -50,7 +51,7 @@ pub struct AgentOptions {
     pub config_path: PathBuf,
     pub iface: Option<String>,
     pub role: Option<Role>,
-    pub xdp_mode: Option<XdpModeSetting>,
+    pub xdp_mode: Option<XdpMode>,
     pub keep_dataplane: bool,
     pub bpffs_root: PathBuf,
     pub state_dir: PathBuf,
@@ -65,13 +66,13 @@ impl AgentOptions {
             xdp_mode: None,
             keep_dataplane: false,
             bpffs_root: PathBuf::from(DEFAULT_BPFFS_ROOT),
-            state_dir: PathBuf::from(state::DEFAULT_STATE_DIR),
+            state_dir: PathBuf::from(DEFAULT_STATE_DIR),
         }
     }
 }
 
 /// Loads and validates the config with the command line's overrides.
-pub fn load_config(opts: &AgentOptions) -> Result<Config, crate::config::ConfigErrors> {
+pub fn load_config(opts: &AgentOptions) -> Result<Config, ConfigErrors> {
     let mut config =
         Config::load(&opts.config_path)?.with_interface_override(opts.iface.as_deref())?;
     if let Some(role) = opts.role {
@@ -81,39 +82,6 @@ pub fn load_config(opts: &AgentOptions) -> Result<Config, crate::config::ConfigE
         config.xdp_mode = mode;
     }
     Ok(config)
-}
-
-/// The VIPs this host holds as master: VRRP's virtual addresses, or with a
-/// static role the services' VIPs.
-fn vips(config: &Config) -> Vec<(IpAddr, u8)> {
-    if let Some(v) = &config.vrrp {
-        return v.virtual_ipaddresses.clone();
-    }
-    let mut out: Vec<(IpAddr, u8)> = config
-        .services
-        .iter()
-        .map(|s| (s.vip, if s.vip.is_ipv4() { 32 } else { 128 }))
-        .collect();
-    out.sort_unstable();
-    out.dedup();
-    out
-}
-
-struct Agent {
-    opts: AgentOptions,
-    config: Config,
-    handle: Handle,
-    iface: Interface,
-    pin_dir: PathBuf,
-    maps: MapWriter,
-    dataplane: Option<Dataplane>,
-    reconciler: Reconciler,
-    checks: Checks,
-    macs: HashMap<IpAddr, [u8; 6]>,
-    role: Role,
-    vrrp: Option<crate::vrrp::InstanceHandle>,
-    started: Instant,
-    ops: admin::Ops,
 }
 
 /// Runs the agent until SIGTERM or SIGINT.
@@ -141,57 +109,38 @@ pub async fn run(opts: AgentOptions) -> Result<()> {
     };
     let mut dataplane = Dataplane::load(&dp_opts)?;
     let mode = match config.xdp_mode {
-        XdpModeSetting::Native => XdpMode::Driver,
-        XdpModeSetting::Generic => XdpMode::Skb,
+        XdpMode::Native => aya::programs::XdpMode::Driver,
+        XdpMode::Generic => aya::programs::XdpMode::Skb,
     };
     dataplane.attach(&iface.name, mode)?;
     let maps = dataplane.maps()?;
     let ids = adopt_ids(&maps)?;
     info!(iface = %iface.name, adopting, pin_dir = %pin_dir.display(), ?mode, "dataplane ready");
 
-    let role = config.role.unwrap_or(Role::Backup);
-    let (poke_tx, mut poke_rx) = mpsc::unbounded_channel();
-    let (opts_state_dir, config_for_ops) = (opts.state_dir.clone(), config.clone());
-    let mut agent = Agent {
-        reconciler: Reconciler::new(ids, config.hash_seed),
-        checks: Checks::new(poke_tx),
-        macs: HashMap::new(),
-        opts,
+    let admin = AdminTable::load(&table_path(&opts.state_dir, &iface.name)).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "the admin state file is unreadable: every backend starts enabled");
+        AdminTable::default()
+    });
+    for e in &admin.backends {
+        info!(service = %e.service, backend = %e.backend, state = %e.state, "admin state kept from the last run");
+    }
+    // After a restart the dataplane is steering: nothing is written until
+    // the first checks have decided, bounded by the longest check timeout.
+    let hold = longest_timeout(&config) + Duration::from_millis(500);
+    let mut core = Core::new(
         config,
-        handle,
-        iface,
-        pin_dir,
-        maps,
-        dataplane: Some(dataplane),
-        role,
-        vrrp: None,
-        started: Instant::now(),
-        ops: admin::Ops::new(&opts_state_dir, &iface_name, &config_for_ops),
-    };
-    agent.checks.sync(inputs::checks(&agent.config));
-    agent.refresh_macs(true).await;
-    if agent.uses_vrrp() {
-        agent.start_vrrp().await?;
-    } else {
-        agent.apply_role(None).await;
-    }
-
-    // After a restart the dataplane is steering: do not mark every backend
-    // down while the first checks run. Wait for them (bounded by the
-    // longest check timeout), then reconcile.
-    if adopting {
-        let deadline = Instant::now() + agent.longest_timeout() + Duration::from_millis(500);
-        while !agent.checks.all_decided() && Instant::now() < deadline {
-            let _ = tokio::time::timeout(Duration::from_millis(50), poke_rx.recv()).await;
-        }
-    }
-    for id in agent.reconciler.take_unclaimed_ids() {
-        agent.maps.remove_backend(id)?;
-    }
-    agent.reconcile();
-    let (admin_tx, mut admin_rx) = mpsc::channel(8);
-    let _admin = agent.start_admin_socket(admin_tx);
-    let _stats = agent.start_stats().await;
+        ids,
+        admin,
+        CoreOptions {
+            role_override: opts.role,
+        },
+    );
+    let (mut shell, mut rx) = Shell::new(opts, handle, iface, pin_dir, maps, dataplane);
+    shell
+        .step(&mut core, Event::Start { adopting, hold })
+        .await
+        .context("cannot start")?;
+    let _admin = shell.start_admin_socket();
     // Setup is over: every socket, listener and map the agent needs to open
     // with more privilege is open.
     let keep = crate::privileges::mask(&crate::privileges::KEPT);
@@ -202,56 +151,31 @@ pub async fn run(opts: AgentOptions) -> Result<()> {
         no_new_privs = true,
         "capabilities dropped: every other one is gone from all threads"
     );
+    shell.step(&mut core, Event::PrivilegesDropped).await?;
 
     let mut hup = tokio::signal::unix::signal(SignalKind::hangup())?;
     let mut term = tokio::signal::unix::signal(SignalKind::terminate())?;
     let mut int = tokio::signal::unix::signal(SignalKind::interrupt())?;
-    let mut vrrp_status = agent.vrrp.as_ref().map(|v| v.status.clone());
-    let mut neigh = tokio::time::interval(NEIGHBOUR_REFRESH);
-    neigh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        let drain = agent.reconciler.next_deadline();
-        tokio::select! {
-            Some(()) = poke_rx.recv() => {
-                // Drain whatever else queued up: one reconcile for a burst.
-                while poke_rx.try_recv().is_ok() {}
-                agent.reconcile();
-            }
-            _ = neigh.tick() => {
-                if agent.refresh_macs(false).await {
-                    agent.reconcile();
-                }
-            }
-            () = sleep_until(drain) => agent.reconcile(),
-            _ = hup.recv() => agent.reload().await,
-            Ok(()) = vrrp_changed(&mut vrrp_status) => {
-                let state = vrrp_status.as_mut().map(|s| s.borrow_and_update().state);
-                if let Some(state) = state {
-                    agent.role = state.role();
-                }
-                if let Err(e) = state::write(&agent) {
-                    warn!(error = %e, "cannot write the status file");
-                }
+        let deadline = core.next_deadline();
+        let event = tokio::select! {
+            Some((backend, report)) = rx.health.recv() => Event::Health { backend, report },
+            Some((addr, mac)) = rx.macs.recv() => Event::Mac { addr, mac: Some(mac) },
+            Some((vrid, status)) = rx.vrrp.recv() => Event::Vrrp { vrid, status },
+            () = sleep_until(deadline) => Event::Tick,
+            _ = hup.recv() => Event::Reload(shell.reload_config().map(Box::new)),
+            Some((request, answer)) = rx.admin.recv() => {
+                shell.answer_next(answer);
+                Event::Admin(request)
             }
             _ = term.recv() => break,
             _ = int.recv() => break,
-            Some((request, answer)) = admin_rx.recv() => {
-                let _ = answer.send(agent.admin(request).await);
-                // A resign or resume replaced the VRRP instance.
-                vrrp_status = agent.vrrp.as_ref().map(|v| v.status.clone());
-            }
-        }
+        };
+        shell.step(&mut core, event).await?;
     }
-    agent.shutdown().await
-}
-
-async fn vrrp_changed(
-    rx: &mut Option<tokio::sync::watch::Receiver<crate::vrrp::VrrpStatus>>,
-) -> Result<(), tokio::sync::watch::error::RecvError> {
-    match rx {
-        Some(rx) => rx.changed().await,
-        None => std::future::pending().await,
-    }
+    info!("stopping");
+    shell.step(&mut core, Event::Stop).await?;
+    shell.shutdown().await
 }
 
 async fn sleep_until(at: Option<Instant>) {
@@ -259,6 +183,15 @@ async fn sleep_until(at: Option<Instant>) {
         Some(at) => tokio::time::sleep_until(at.into()).await,
         None => std::future::pending().await,
     }
+}
+
+fn longest_timeout(config: &Config) -> Duration {
+    config
+        .services
+        .iter()
+        .map(|s| s.health.timeout)
+        .max()
+        .unwrap_or_default()
 }
 
 /// Ids as the pinned maps hold them (empty on a fresh dataplane).
@@ -280,285 +213,4 @@ fn adopt_ids(maps: &MapWriter) -> Result<Ids> {
         });
     let backends = maps.backend_entries()?;
     Ok(Ids::adopt(services, backends))
-}
-
-impl Agent {
-    /// VRRP decides the role unless a static role is forced on the command line.
-    fn uses_vrrp(&self) -> bool {
-        self.config.vrrp.is_some() && self.opts.role.is_none()
-    }
-
-    /// Starts the VRRP instance. A VIP this host holds from before (a crash)
-    /// is released first: the instance starts as backup and takes the VIPs
-    /// only if it becomes master.
-    async fn start_vrrp(&mut self) -> Result<()> {
-        let vrrp = self.config.vrrp.clone().expect("uses_vrrp checked it");
-        role::apply(
-            &self.handle,
-            &self.iface,
-            &vrrp.virtual_ipaddresses,
-            Role::Backup,
-        )
-        .await?;
-        let src = crate::vrrp::source_address(&self.handle, &self.iface, &vrrp).await?;
-        let stop_script = vrrp.notify.stop.clone();
-        let instance = crate::vrrp::start(
-            vrrp,
-            self.iface.clone(),
-            self.handle.clone(),
-            src,
-            stop_script,
-        )
-        .context("cannot open the VRRP socket")?;
-        self.vrrp = Some(instance);
-        self.role = Role::Backup;
-        Ok(())
-    }
-
-    /// `track_backends`' condition: "at least `min_healthy` backends are
-    /// up" (the VRRP instance weighs it with the other trackers).
-    fn backends_ok(&self) -> Option<bool> {
-        let vrrp = self.config.vrrp.as_ref()?;
-        let track = vrrp.track_backends?;
-        let up = self
-            .config
-            .services
-            .iter()
-            .map(|s| {
-                let identity = inputs::service_identity(s);
-                self.reconciler.applied(&identity).map_or(0, |a| {
-                    a.backends
-                        .iter()
-                        .filter(|b| b.state == BackendState::Up)
-                        .count()
-                })
-            })
-            .sum::<usize>() as u32;
-        Some(up >= track.min_healthy)
-    }
-
-    fn longest_timeout(&self) -> Duration {
-        self.config
-            .services
-            .iter()
-            .map(|s| s.health.timeout)
-            .max()
-            .unwrap_or_default()
-    }
-
-    /// Re-reads backend MACs; with `resolve`, makes the kernel resolve the
-    /// missing ones. Returns whether any MAC changed.
-    async fn refresh_macs(&mut self, resolve: bool) -> bool {
-        let mut changed = false;
-        for addr in inputs::dynamic_mac_addresses(&self.config) {
-            let found = if resolve || !self.macs.contains_key(&addr) {
-                net::resolve_mac(&self.handle, &self.iface, addr).await.ok()
-            } else {
-                net::lookup_mac(&self.handle, &self.iface, addr)
-                    .await
-                    .ok()
-                    .flatten()
-            };
-            match found {
-                Some(mac) if self.macs.get(&addr) != Some(&mac) => {
-                    info!(backend = %addr, mac = %net::mac_str(mac), "backend MAC learned");
-                    self.macs.insert(addr, mac);
-                    changed = true;
-                }
-                Some(_) => {}
-                None if resolve => {
-                    warn!(backend = %addr, "backend MAC unknown: it stays out until resolved")
-                }
-                None => {}
-            }
-        }
-        changed
-    }
-
-    /// Computes and applies the plan; logs how long each health decision
-    /// took to reach the maps.
-    fn reconcile(&mut self) {
-        let health = self.checks.health();
-        let inputs = inputs::services(&self.config, &health, &self.macs, &self.ops.table);
-        let plan = match self.reconciler.plan(&inputs, Instant::now()) {
-            Ok(p) => p,
-            Err(e) => {
-                error!(error = %e, "cannot plan the dataplane");
-                return;
-            }
-        };
-        if !plan.is_empty() {
-            self.apply(plan);
-        }
-        if let (Some(t), Some(v)) = (self.backends_ok(), &self.vrrp) {
-            v.backends_ok.send_if_modified(|cur| {
-                let changed = *cur != t;
-                *cur = t;
-                changed
-            });
-        }
-        if let Err(e) = state::write(self) {
-            warn!(error = %e, "cannot write the status file");
-        }
-    }
-
-    fn apply(&mut self, plan: Plan) {
-        for spec in &plan.apply {
-            match self.maps.apply_service(spec) {
-                Ok(report) => {
-                    if let Some(ring) = &report.ring {
-                        self.ops.record_swap(ring.duration);
-                    }
-                    let identity = ServiceIdentity {
-                        vip: spec.vip,
-                        port: spec.port,
-                        protocol: spec.protocol,
-                    };
-                    let up = spec
-                        .backends
-                        .iter()
-                        .filter(|b| b.state == BackendState::Up)
-                        .count();
-                    // The latest health decision among this service's
-                    // backends: its delay to the swapped map is the figure
-                    // that matters (the brief: within one reconcile).
-                    let decided = spec
-                        .backends
-                        .iter()
-                        .filter_map(|b| {
-                            self.checks.report(&regha_model::BackendIdentity {
-                                service: identity,
-                                addr: std::net::SocketAddr::new(b.addr, b.port),
-                            })
-                        })
-                        .filter_map(|r| r.decided_at)
-                        .max();
-                    info!(
-                        service = spec.id,
-                        vip = %spec.vip,
-                        port = spec.port,
-                        up,
-                        backends = spec.backends.len(),
-                        ring_swap_us = report.ring.map(|r| r.duration.as_micros() as u64),
-                        decision_to_map_us = decided.map(|d| d.elapsed().as_micros() as u64),
-                        "service applied"
-                    );
-                }
-                Err(e) => error!(service = spec.id, error = %e, "cannot apply service"),
-            }
-        }
-        for spec in &plan.remove {
-            if let Err(e) = self.maps.remove_service(spec) {
-                error!(service = spec.id, error = %e, "cannot remove service");
-            } else {
-                info!(service = spec.id, vip = %spec.vip, port = spec.port, "service removed");
-            }
-        }
-        for id in &plan.clear_backends {
-            if let Err(e) = self.maps.remove_backend(*id) {
-                error!(backend = id, error = %e, "cannot clear backend");
-            }
-        }
-    }
-
-    async fn apply_role(&mut self, previous: Option<Role>) {
-        let vips = vips(&self.config);
-        match role::apply(&self.handle, &self.iface, &vips, self.role).await {
-            Ok(added) => {
-                info!(role = ?self.role, ?previous, "role applied");
-                if self.role == Role::Master {
-                    // Announce on every start as master too: a crashed
-                    // predecessor may have left stale caches elsewhere.
-                    let all = vips.iter().map(|(ip, _)| *ip).collect::<Vec<_>>();
-                    role::announce(
-                        self.iface.clone(),
-                        if added.is_empty() { all } else { added },
-                    );
-                }
-            }
-            Err(e) => error!(error = %e, role = ?self.role, "cannot apply the role's VIPs"),
-        }
-    }
-
-    /// SIGHUP: a valid config is applied as a difference; an invalid one
-    /// changes nothing.
-    async fn reload(&mut self) {
-        let new = match load_config(&self.opts) {
-            Ok(c) => c,
-            Err(e) => {
-                error!("reload rejected, running state unchanged:\n{e}");
-                return;
-            }
-        };
-        if new.interface != self.config.interface {
-            error!(
-                old = ?self.config.interface,
-                new = ?new.interface,
-                "reload rejected: the interface cannot change at runtime (restart the agent)"
-            );
-            return;
-        }
-        if new.hash_seed != self.config.hash_seed {
-            warn!("hash_seed changed: it applies to services written from now on");
-        }
-        if new.vrrp != self.config.vrrp && self.vrrp_decides() {
-            warn!("the vrrp section changed: it applies after a restart of the agent");
-        }
-        let old_role = self.role;
-        let old_vips = vips(&self.config);
-        self.checks.sync(inputs::checks(&new));
-        let vrrp_config = self.config.vrrp.clone();
-        self.config = new;
-        self.ops.config_changed(&self.config);
-        if self.vrrp_decides() {
-            // The running instance keeps the section it started with.
-            self.config.vrrp = vrrp_config;
-        } else {
-            self.role = self.config.role.unwrap_or(Role::Backup);
-        }
-        self.refresh_macs(true).await;
-        if !self.vrrp_decides() && (self.role != old_role || vips(&self.config) != old_vips) {
-            // VIPs no longer configured go first.
-            for (ip, _) in old_vips.iter().filter(|v| !vips(&self.config).contains(v)) {
-                if let Err(e) = self.iface.remove_vip(&self.handle, *ip).await {
-                    error!(vip = %ip, error = %e, "cannot remove a VIP dropped from the config");
-                }
-            }
-            self.apply_role(Some(old_role)).await;
-        }
-        info!(
-            services = self.config.services.len(),
-            "configuration reloaded"
-        );
-        self.reconcile();
-    }
-
-    async fn shutdown(mut self) -> Result<()> {
-        info!("stopping");
-        self.checks.stop_all();
-        if let Some(v) = self.vrrp.take() {
-            // A master releases the VIPs, then tells the peers (priority 0).
-            v.stop().await;
-        }
-        for (ip, _) in vips(&self.config) {
-            if let Err(e) = self.iface.remove_vip(&self.handle, ip).await {
-                error!(vip = %ip, error = %e, "cannot remove VIP on stop");
-            }
-        }
-        state::remove(&self.opts.state_dir, &self.iface.name);
-        let _ = std::fs::remove_file(crate::admin::socket_path(
-            &self.opts.state_dir,
-            &self.iface.name,
-        ));
-        if self.opts.keep_dataplane {
-            info!(pin_dir = %self.pin_dir.display(), "dataplane kept (--keep-dataplane): it keeps steering");
-            return Ok(());
-        }
-        drop(self.maps);
-        drop(self.dataplane.take());
-        Dataplane::remove_pins(&self.pin_dir)
-            .with_context(|| format!("removing the pins in {}", self.pin_dir.display()))?;
-        info!("dataplane detached and unpinned");
-        Ok(())
-    }
 }

@@ -48,7 +48,7 @@ pub struct Cli {
     #[arg(long, global = true, default_value = DEFAULT_BPFFS_ROOT)]
     pub bpffs_root: PathBuf,
     /// Where the running agent writes its state for `status`.
-    #[arg(long, global = true, default_value = agent::state::DEFAULT_STATE_DIR)]
+    #[arg(long, global = true, default_value = crate::status::file::DEFAULT_STATE_DIR)]
     pub state_dir: PathBuf,
     /// Log format.
     #[arg(long, value_enum, global = true, default_value = "text")]

@@ -6,9 +6,9 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 
 use crate::{
-    agent::{AgentOptions, load_config, state},
+    agent::{AgentOptions, load_config},
     dataplane::MapWriter,
-    stats::document::{self, StatusDocument},
+    status::{StatusDocument, document, file, render},
 };
 
 /// The interface: `--iface`, or the config's.
@@ -32,7 +32,7 @@ pub fn run(opts: &AgentOptions, json: bool) -> Result<ExitCode> {
         );
     }
     let maps = MapWriter::open(&pin_dir)?;
-    let agent = state::read(&opts.state_dir, &iface);
+    let agent = file::read(&opts.state_dir, &iface);
     let status = document::build(&maps, &iface, agent)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&status)?);
@@ -48,7 +48,7 @@ fn print_table(s: &StatusDocument) {
             "interface {}  role {}  VIPs {}  agent pid {} (up {}s)",
             s.iface,
             a.role,
-            a.vips.join(", "),
+            render::vips(&a.vips),
             a.pid,
             a.uptime_s
         ),
@@ -57,40 +57,31 @@ fn print_table(s: &StatusDocument) {
             s.iface
         ),
     }
-    if let Some(v) = s.agent.as_ref().and_then(|a| a.vrrp.as_ref()) {
+    for v in s.agent.iter().flat_map(|a| &a.vrrp) {
         println!(
             "vrrp vrid {}  state {}{}  priority {} (configured {})  master {}  peers {}  transitions {}",
             v.vrid,
             v.state,
             if v.resigned {
-                " (resigned: `regha-agent vrrp resume` rejoins)"
+                format!(" ({})", render::RESIGNED)
             } else {
-                ""
+                String::new()
             },
             v.priority,
             v.configured_priority,
-            v.master.as_deref().unwrap_or(if v.state == "master" {
-                "this host"
-            } else {
-                "-"
-            }),
-            if v.peers.is_empty() {
-                "multicast".to_owned()
-            } else {
-                v.peers.join(", ")
-            },
+            render::master_heard(v),
+            render::peers(v),
             v.transitions
         );
     }
     for svc in &s.services {
         println!();
         println!(
-            "service {} [{}] {}:{} proto {}{}  packets {}  bytes {}  new flows {}",
+            "service {} [{}] {}/{}{}  packets {}  bytes {}  new flows {}",
             svc.name.as_deref().unwrap_or("?"),
             svc.id,
-            svc.vip,
-            svc.port,
-            svc.proto,
+            std::net::SocketAddr::new(svc.vip, svc.port),
+            svc.protocol,
             if svc.no_backend { "  NO BACKEND" } else { "" },
             svc.packets,
             svc.bytes,
@@ -104,11 +95,11 @@ fn print_table(s: &StatusDocument) {
             println!(
                 "  {:>4}  {:<22} {:<9} {:<9} {:<17} {:<8} {:>10} {:>12} {:>9}  {}",
                 b.id,
-                b.address,
-                b.state,
-                b.admin.as_deref().unwrap_or("-"),
-                b.mac,
-                b.health.as_deref().unwrap_or("-"),
+                b.address.to_string(),
+                b.state.as_str(),
+                b.admin.map_or("-", |a| a.as_str()),
+                b.mac.to_string(),
+                b.health.map_or("-", |h| h.as_str()),
                 b.packets,
                 b.bytes,
                 b.new_flows,

@@ -15,10 +15,13 @@
 //! file.
 
 pub mod duration;
+mod restart;
 pub mod script_security;
 mod security;
 mod validate;
 mod yaml;
+
+pub use restart::restart_only_changes;
 
 #[cfg(test)]
 mod tests;

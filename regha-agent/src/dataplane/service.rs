@@ -7,7 +7,7 @@ use regha_common::{
     Backend, FAMILY_V4, FAMILY_V6, FRAGMENT_PORT, SERVICE_F_HASH_FLOW, SERVICE_F_NO_BACKEND,
     ServiceKey, ServiceValue, addr_from_v4,
 };
-use regha_model::{BackendState, HashMode, Protocol};
+use regha_model::{BackendState, HashMode, Protocol, ServiceIdentity};
 
 use super::{DataplaneError, MapWriter, RingSwap};
 use crate::maglev::{MaglevBackend, MaglevTable};
@@ -65,6 +65,15 @@ pub fn ip_of(addr: &[u8; 16], family: u8) -> Option<IpAddr> {
 }
 
 impl ServiceSpec {
+    /// `VIP:port/protocol`, as the agent keys services.
+    pub fn identity(&self) -> ServiceIdentity {
+        ServiceIdentity {
+            vip: self.vip,
+            port: self.port,
+            protocol: self.protocol,
+        }
+    }
+
     pub fn key(&self) -> ServiceKey {
         let (addr, family) = addr16(self.vip);
         ServiceKey {

@@ -18,7 +18,7 @@ use super::counter::RiseFall;
 const MIN_INTERVAL: Duration = Duration::from_millis(1);
 
 /// Everything one checker needs about its backend.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CheckSpec {
     pub probe: Probe,
     pub target: SocketAddr,

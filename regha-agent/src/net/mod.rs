@@ -1,14 +1,17 @@
 //! The agent's view of the host's network, over rtnetlink: the interface,
 //! the VIPs on it, and the neighbour table (backend MACs); plus the
-//! gratuitous ARP a new master sends (`garp.rs`).
+//! gratuitous ARP a new master sends (`garp.rs` builds the frames,
+//! `announce.rs` sends them).
 
+pub mod announce;
 pub mod garp;
 mod link;
 mod neighbour;
 mod vip;
 
 pub use link::Interface;
-pub use neighbour::{lookup_mac, resolve_mac};
+pub use neighbour::{neighbour_macs, provoke_resolution};
+pub use vip::Vip;
 
 /// A MAC as people write it.
 pub fn mac_str(m: [u8; 6]) -> String {
@@ -34,14 +37,6 @@ pub enum NetError {
         what: String,
         #[source]
         source: rtnetlink::Error,
-    },
-    #[error(
-        "no MAC for {addr} on {iface} after {tries} tries: is it on the same L2 segment, and up?"
-    )]
-    Unresolved {
-        addr: std::net::IpAddr,
-        iface: String,
-        tries: u32,
     },
     #[error("raw socket on {iface}: {source}")]
     Raw {

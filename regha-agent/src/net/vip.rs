@@ -136,3 +136,32 @@ impl Interface {
         Ok(found)
     }
 }
+
+impl Interface {
+    /// Adds every VIP that is not there yet; returns those it added.
+    pub async fn add_vips(
+        &self,
+        handle: &rtnetlink::Handle,
+        vips: &[Vip],
+    ) -> Result<Vec<IpAddr>, NetError> {
+        let mut added = Vec::new();
+        for &vip in vips {
+            if self.add_vip(handle, vip).await? {
+                added.push(vip.0);
+            }
+        }
+        Ok(added)
+    }
+
+    /// Removes every VIP that is there.
+    pub async fn remove_vips(
+        &self,
+        handle: &rtnetlink::Handle,
+        vips: &[Vip],
+    ) -> Result<(), NetError> {
+        for &(ip, _) in vips {
+            self.remove_vip(handle, ip).await?;
+        }
+        Ok(())
+    }
+}

@@ -16,8 +16,9 @@ use prometheus_client::{
     registry::{Registry, Unit},
 };
 
-use super::document::StatusDocument;
-use regha_model::AdminState;
+use regha_model::{AdminState, BackendState, Health, Role, VrrpState, Word};
+
+use crate::status::StatusDocument;
 
 /// The `Content-Type` of the answer.
 pub const CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;
@@ -67,9 +68,18 @@ type Counters<L> = Family<L, Counter<u64>>;
 type Gauges<L> = Family<L, Gauge<i64>>;
 type Seconds<L> = Family<L, Gauge<f64, AtomicU64>>;
 
-const DATAPLANE_STATES: [&str; 3] = ["up", "draining", "down"];
-const HEALTH_STATES: [&str; 3] = ["up", "down", "unknown"];
-const VRRP_STATES: [&str; 4] = ["initialize", "backup", "master", "fault"];
+/// One gauge per value of `W`, 1 for `current`: `state="..."` labels that
+/// alerts can name.
+fn one_hot<W: Word, L>(family: &Gauges<L>, labels: impl Fn(&'static str) -> L, current: W)
+where
+    L: EncodeLabelSet + Clone + std::hash::Hash + Eq + std::fmt::Debug + Send + Sync + 'static,
+{
+    for &value in W::ALL {
+        family
+            .get_or_create(&labels(value.word()))
+            .set(i64::from(value == current));
+    }
+}
 
 fn counters<L>(r: &mut Registry, name: &str, help: &str) -> Counters<L>
 where
@@ -189,35 +199,25 @@ pub fn render(doc: &StatusDocument) -> String {
         for b in &svc.backends {
             let bl = BackendLabels {
                 service: service.clone(),
-                backend: b.address.clone(),
+                backend: b.address.to_string(),
             };
             let with_state = |state: &str| BackendStateLabels {
-                service: service.clone(),
-                backend: b.address.clone(),
+                service: bl.service.clone(),
+                backend: bl.backend.clone(),
                 state: state.to_owned(),
             };
             be_packets.get_or_create(&bl).inc_by(b.packets);
             be_bytes.get_or_create(&bl).inc_by(b.bytes);
             be_flows.get_or_create(&bl).inc_by(b.new_flows);
-            be_up.get_or_create(&bl).set(i64::from(b.state == "up"));
-            for s in DATAPLANE_STATES {
-                be_state
-                    .get_or_create(&with_state(s))
-                    .set(i64::from(b.state == s));
+            be_up
+                .get_or_create(&bl)
+                .set(i64::from(b.state == BackendState::Up));
+            one_hot::<BackendState, _>(&be_state, with_state, b.state);
+            if let Some(h) = b.health {
+                one_hot::<Health, _>(&be_health, with_state, h);
             }
-            if let Some(h) = &b.health {
-                for s in HEALTH_STATES {
-                    be_health
-                        .get_or_create(&with_state(s))
-                        .set(i64::from(h == s));
-                }
-            }
-            if let Some(a) = &b.admin {
-                for s in AdminState::ALL {
-                    be_admin
-                        .get_or_create(&with_state(s.as_str()))
-                        .set(i64::from(a == s.as_str()));
-                }
+            if let Some(a) = b.admin {
+                one_hot::<AdminState, _>(&be_admin, with_state, a);
             }
             if let Some(since) = b.since_s {
                 be_since.get_or_create(&bl).set(since as f64);
@@ -250,14 +250,14 @@ pub fn render(doc: &StatusDocument) -> String {
             for b in &s.backends {
                 let bl = BackendLabels {
                     service: s.name.clone(),
-                    backend: b.address.clone(),
+                    backend: b.address.to_string(),
                 };
                 checks.get_or_create(&bl).inc_by(b.checks);
                 transitions.get_or_create(&bl).inc_by(b.transitions);
             }
         }
         let holds = Gauge::<i64>::default();
-        holds.set(i64::from(agent.role == "master"));
+        holds.set(i64::from(agent.role == Role::Master));
         r.register(
             "holds_vips",
             "1 while this host holds the VIPs (master)",
@@ -275,59 +275,57 @@ pub fn render(doc: &StatusDocument) -> String {
             g.set(last);
             r.register_with_unit("ring_swap_last_duration", "How long the last ring swap took, from creating the table to the slot pointing at it", Unit::Seconds, g);
         }
-        if let Some(v) = &agent.vrrp {
-            let vl = VrrpLabels {
-                vrid: v.vrid.to_string(),
-            };
+        if !agent.vrrp.is_empty() {
             let state = gauges::<VrrpStateLabels>(
                 &mut r,
                 "vrrp_state",
                 "The VRRP state (initialize, backup, master, fault): 1 for the current one",
             );
-            for s in VRRP_STATES {
-                state
-                    .get_or_create(&VrrpStateLabels {
-                        vrid: vl.vrid.clone(),
-                        state: s.to_owned(),
-                    })
-                    .set(i64::from(v.state == s));
-            }
-            gauges::<VrrpLabels>(
+            let priority = gauges::<VrrpLabels>(
                 &mut r,
                 "vrrp_priority",
                 "The effective priority (tracking included; 0 while resigned)",
-            )
-            .get_or_create(&vl)
-            .set(i64::from(v.priority));
-            gauges::<VrrpLabels>(
+            );
+            let configured = gauges::<VrrpLabels>(
                 &mut r,
                 "vrrp_configured_priority",
                 "The configured priority",
-            )
-            .get_or_create(&vl)
-            .set(i64::from(v.configured_priority));
-            counters::<VrrpLabels>(&mut r, "vrrp_transitions", "VRRP state transitions")
-                .get_or_create(&vl)
-                .inc_by(v.transitions);
-            gauges::<VrrpLabels>(
+            );
+            let transitions =
+                counters::<VrrpLabels>(&mut r, "vrrp_transitions", "VRRP state transitions");
+            let resigned = gauges::<VrrpLabels>(
                 &mut r,
                 "vrrp_resigned",
                 "1 while `regha-agent vrrp resign` holds this host out of the election",
-            )
-            .get_or_create(&vl)
-            .set(i64::from(v.resigned));
+            );
             let rejected = counters::<VrrpReasonLabels>(
                 &mut r,
                 "vrrp_rejected_packets",
                 "VRRP packets refused, by reason",
             );
-            for (reason, n) in &v.rejected {
-                rejected
-                    .get_or_create(&VrrpReasonLabels {
-                        vrid: vl.vrid.clone(),
-                        reason: reason.clone(),
-                    })
-                    .inc_by(*n);
+            for v in &agent.vrrp {
+                let vl = VrrpLabels {
+                    vrid: v.vrid.to_string(),
+                };
+                let with_state = |s: &str| VrrpStateLabels {
+                    vrid: vl.vrid.clone(),
+                    state: s.to_owned(),
+                };
+                one_hot::<VrrpState, _>(&state, with_state, v.state);
+                priority.get_or_create(&vl).set(i64::from(v.priority));
+                configured
+                    .get_or_create(&vl)
+                    .set(i64::from(v.configured_priority));
+                transitions.get_or_create(&vl).inc_by(v.transitions);
+                resigned.get_or_create(&vl).set(i64::from(v.resigned));
+                for (reason, n) in &v.rejected {
+                    rejected
+                        .get_or_create(&VrrpReasonLabels {
+                            vrid: vl.vrid.clone(),
+                            reason: reason.clone(),
+                        })
+                        .inc_by(*n);
+                }
             }
         }
     }

@@ -1,13 +1,12 @@
 //! The stats listener (`stats.listen`, default `127.0.0.1:1158`):
 //!
 //! - `/metrics`: Prometheus text (`metrics.rs`);
-//! - `/status`: the `regha-agent status --json` document (`document.rs`);
+//! - `/status`: the `regha-agent status --json` document (`crate::status`);
 //! - `/`: a page for people, like HAProxy's stats page (`page.rs`);
 //!
 //! behind optional basic auth (`auth.rs`), served by hyper (`server.rs`).
 
 pub mod auth;
-pub mod document;
 pub mod metrics;
 pub mod page;
 pub mod server;
@@ -20,7 +19,7 @@ use std::{net::SocketAddr, path::PathBuf, sync::Arc};
 use tokio::{net::TcpListener, sync::watch, task::JoinHandle};
 use tracing::info;
 
-use crate::{agent::state::AgentState, config::StatsConfig};
+use crate::{config::StatsConfig, status::AgentStatus};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StatsError {
@@ -40,7 +39,7 @@ pub async fn start(
     config: &StatsConfig,
     iface: String,
     pin_dir: PathBuf,
-    state: watch::Receiver<Option<AgentState>>,
+    state: watch::Receiver<Option<AgentStatus>>,
 ) -> Result<JoinHandle<()>, StatsError> {
     let auth = config
         .auth

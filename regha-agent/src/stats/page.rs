@@ -7,7 +7,9 @@
 
 use std::fmt::Write as _;
 
-use super::document::{BackendTraffic, ServiceTraffic, StatusDocument};
+use regha_model::AdminState;
+
+use crate::status::{BackendTraffic, ServiceTraffic, StatusDocument, render};
 
 /// Seconds between reloads of the page.
 pub const REFRESH_S: u32 = 5;
@@ -88,28 +90,25 @@ pub fn render(doc: &StatusDocument) -> String {
             let _ = writeln!(
                 h,
                 "<p class=\"meta\">role <b>{}</b> &middot; VIPs {} &middot; agent pid {} &middot; up {} &middot; ring swaps {}{} &middot; reloads every {REFRESH_S}s</p>",
-                escape(&a.role.to_uppercase()),
-                escape(&a.vips.join(", ")),
+                escape(&a.role.as_str().to_uppercase()),
+                escape(&render::vips(&a.vips)),
                 a.pid,
                 duration(a.uptime_s),
                 a.ring_swaps,
                 swap
             );
-            if let Some(v) = &a.vrrp {
+            if !a.vrrp.is_empty() {
                 let _ = writeln!(
                     h,
                     "<h2>VRRP</h2>\n<table><tr><th>VRID</th><th>state</th><th>priority</th><th>master heard</th><th>peers</th><th>transitions</th><th>rejected packets</th></tr>"
                 );
-                let rejected: Vec<String> = v
-                    .rejected
-                    .iter()
-                    .map(|(k, n)| format!("{} {n}", escape(k)))
-                    .collect();
+            }
+            for v in &a.vrrp {
                 let _ = writeln!(
                     h,
-                    "<tr><td>{}</td><td>{}{}</td><td class=\"n\">{} (configured {})</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td>{}</td></tr></table>",
+                    "<tr><td>{}</td><td>{}{}</td><td class=\"n\">{} (configured {})</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td>{}</td></tr>",
                     v.vrid,
-                    escape(&v.state.to_uppercase()),
+                    escape(&v.state.as_str().to_uppercase()),
                     if v.resigned {
                         " <span class=\"warn\">resigned</span> (<code>regha-agent vrrp resume</code> rejoins)"
                     } else {
@@ -117,23 +116,14 @@ pub fn render(doc: &StatusDocument) -> String {
                     },
                     v.priority,
                     v.configured_priority,
-                    escape(v.master.as_deref().unwrap_or(if v.state == "master" {
-                        "this host"
-                    } else {
-                        "-"
-                    })),
-                    if v.peers.is_empty() {
-                        "multicast".to_owned()
-                    } else {
-                        escape(&v.peers.join(", "))
-                    },
+                    escape(&render::master_heard(v)),
+                    escape(&render::peers(v)),
                     v.transitions,
-                    if rejected.is_empty() {
-                        "none".to_owned()
-                    } else {
-                        rejected.join(", ")
-                    }
+                    escape(&render::rejected(v)),
                 );
+            }
+            if !a.vrrp.is_empty() {
+                let _ = writeln!(h, "</table>");
             }
         }
         None => {
@@ -166,18 +156,12 @@ Also as <a href=\"/metrics\">/metrics</a> (Prometheus) and <a href=\"/status\">/
 }
 
 fn service(h: &mut String, svc: &ServiceTraffic) {
-    let proto = match svc.proto {
-        6 => "tcp".to_owned(),
-        17 => "udp".to_owned(),
-        p => p.to_string(),
-    };
     let _ = writeln!(
         h,
-        "<h2>service {} &mdash; {}:{}/{}{}</h2>",
+        "<h2>service {} &mdash; {}/{}{}</h2>",
         escape(svc.name.as_deref().unwrap_or("?")),
-        escape(&svc.vip),
-        svc.port,
-        proto,
+        escape(&std::net::SocketAddr::new(svc.vip, svc.port).to_string()),
+        svc.protocol,
         if svc.no_backend {
             " <span class=\"warn\">NO BACKEND</span>"
         } else {
@@ -202,8 +186,8 @@ fn service(h: &mut String, svc: &ServiceTraffic) {
 }
 
 fn backend(h: &mut String, b: &BackendTraffic, total_bytes: u64) {
-    let admin = b.admin.as_deref().unwrap_or("enabled");
-    let class = if admin == "disabled" {
+    let admin = b.admin.unwrap_or_default();
+    let class = if admin == AdminState::Disabled {
         "disabled"
     } else {
         b.state.as_str()
@@ -222,16 +206,16 @@ fn backend(h: &mut String, b: &BackendTraffic, total_bytes: u64) {
     let _ = writeln!(
         h,
         "<tr class=\"{}\"><td>{}</td><td class=\"st-{}\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td><span class=\"bar\" style=\"width:{:.0}px\"></span>{:.1}%</td></tr>",
-        escape(class),
-        escape(&b.address),
-        escape(&b.state),
-        escape(&b.state.to_uppercase()),
-        if admin == "enabled" {
+        class,
+        b.address,
+        b.state,
+        b.state.as_str().to_uppercase(),
+        if admin == AdminState::Enabled {
             "-".to_owned()
         } else {
-            format!("<b>{}</b>", escape(&admin.to_uppercase()))
+            format!("<b>{}</b>", admin.as_str().to_uppercase())
         },
-        escape(b.health.as_deref().unwrap_or("-")),
+        b.health.map_or("-", |h| h.as_str()),
         b.since_s.map(duration).unwrap_or_else(|| "-".into()),
         check,
         b.latency_ms

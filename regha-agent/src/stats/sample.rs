@@ -4,25 +4,27 @@
 
 use std::collections::BTreeMap;
 
-use regha_model::AdminState;
+use regha_model::{AdminState, BackendState, Health, Mac, Protocol, Role, VrrpState};
 
-use super::document::{BackendTraffic, ServiceTraffic, StatusDocument};
-use crate::agent::state::{AgentState, BackendHealth, ServiceState, VrrpState};
+use crate::status::{
+    AgentStatus, BackendStatus, BackendTraffic, HolderKind, ServiceStatus, ServiceTraffic,
+    StatusDocument, VipStatus, VrrpInstanceStatus,
+};
 
 fn backend(
     address: &str,
-    state: &str,
+    state: BackendState,
     admin: AdminState,
     packets: u64,
     bytes: u64,
 ) -> BackendTraffic {
     BackendTraffic {
         id: 0,
-        address: address.into(),
-        state: state.into(),
-        mac: "02:00:00:00:00:0b".into(),
-        health: Some("up".into()),
-        admin: Some(admin.as_str().into()),
+        address: address.parse().unwrap(),
+        state,
+        mac: Mac([2, 0, 0, 0, 0, 0x0b]),
+        health: Some(Health::Up),
+        admin: Some(admin),
         since_s: Some(125),
         last_check: Some("HTTP 200".into()),
         last_check_ok: Some(true),
@@ -33,11 +35,11 @@ fn backend(
     }
 }
 
-fn health(address: &str, admin: AdminState) -> BackendHealth {
-    BackendHealth {
-        address: address.into(),
+fn health(address: &str, admin: AdminState) -> BackendStatus {
+    BackendStatus {
+        address: address.parse().unwrap(),
         id: Some(0),
-        health: "up".into(),
+        health: Health::Up,
         since_s: 125,
         last_check: Some("HTTP 200".into()),
         latency_ms: Some(1.5),
@@ -52,20 +54,26 @@ fn health(address: &str, admin: AdminState) -> BackendHealth {
 pub fn document(name: &str) -> StatusDocument {
     let be1 = "192.0.2.11:5000";
     let be2 = "192.0.2.12:5000";
+    let vip = "192.0.2.100".parse().unwrap();
     StatusDocument {
         iface: "eth0".into(),
         agent_running: true,
-        agent: Some(AgentState {
+        agent: Some(AgentStatus {
             pid: 1,
             iface: "eth0".into(),
-            role: "master".into(),
-            vips: vec!["192.0.2.100/24".into()],
+            role: Role::Master,
+            vips: vec![VipStatus {
+                address: vip,
+                prefix: 24,
+                holder: HolderKind::Vrrp { vrid: 51 },
+                held: true,
+            }],
             uptime_s: 3725,
-            services: vec![ServiceState {
+            services: vec![ServiceStatus {
                 name: name.into(),
-                vip: "192.0.2.100".into(),
+                vip,
                 port: 5000,
-                protocol: "tcp".into(),
+                protocol: Protocol::Tcp,
                 id: Some(0),
                 all_down: false,
                 backends: vec![
@@ -73,33 +81,33 @@ pub fn document(name: &str) -> StatusDocument {
                     health(be2, AdminState::Drain),
                 ],
             }],
-            vrrp: Some(VrrpState {
+            vrrp: vec![VrrpInstanceStatus {
                 vrid: 51,
-                state: "master".into(),
+                state: VrrpState::Master,
                 priority: 101,
                 configured_priority: 101,
                 master: None,
-                peers: vec!["192.0.2.3".into()],
+                peers: vec!["192.0.2.3".parse().unwrap()],
                 transitions: 2,
                 rejected: BTreeMap::from([("ttl".to_owned(), 3)]),
                 resigned: false,
-            }),
+            }],
             ring_swaps: 4,
             last_ring_swap_s: Some(0.0125),
         }),
         services: vec![ServiceTraffic {
             name: Some(name.into()),
             id: 0,
-            vip: "192.0.2.100".into(),
+            vip,
             port: 5000,
-            proto: 6,
+            protocol: Protocol::Tcp,
             no_backend: false,
             packets: 1000,
             bytes: 4096 * 3,
             new_flows: 100,
             backends: vec![
-                backend(be1, "up", AdminState::Enabled, 750, 4096 * 2),
-                backend(be2, "draining", AdminState::Drain, 250, 4096),
+                backend(be1, BackendState::Up, AdminState::Enabled, 750, 4096 * 2),
+                backend(be2, BackendState::Draining, AdminState::Drain, 250, 4096),
             ],
         }],
         not_forwarded: BTreeMap::from([("not_ip".to_owned(), 7), ("no_backend".to_owned(), 0)]),

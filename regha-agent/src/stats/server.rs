@@ -19,10 +19,12 @@ use tracing::debug;
 
 use super::{
     auth::{CHALLENGE, Credentials},
-    document::{self, StatusDocument},
     metrics, page,
 };
-use crate::{agent::state::AgentState, dataplane::MapWriter};
+use crate::{
+    dataplane::MapWriter,
+    status::{AgentStatus, StatusDocument, document},
+};
 
 /// A client has this long to send its request head.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
@@ -31,7 +33,7 @@ const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct Context {
     pub iface: String,
     pub pin_dir: PathBuf,
-    pub state: watch::Receiver<Option<AgentState>>,
+    pub state: watch::Receiver<Option<AgentStatus>>,
     pub auth: Option<Credentials>,
     /// Opened on the first request (the pins exist by then).
     maps: Mutex<Option<MapWriter>>,
@@ -41,7 +43,7 @@ impl Context {
     pub fn new(
         iface: String,
         pin_dir: PathBuf,
-        state: watch::Receiver<Option<AgentState>>,
+        state: watch::Receiver<Option<AgentStatus>>,
         auth: Option<Credentials>,
     ) -> Self {
         Self {

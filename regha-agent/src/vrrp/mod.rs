@@ -5,7 +5,9 @@
 //! - `network.rs`: the raw socket;
 //! - `track.rs`: tracking (pure: weights, rise/fall counters, FAULT);
 //! - `trackers.rs`: the tracked scripts and link events that feed it;
-//! - `instance.rs`: the task that ties them together and owns the VIPs.
+//! - `instance/`: the task that ties them together and owns the VIPs, over
+//!   an I/O trait (`instance/io.rs`) so tests replay it against recorded
+//!   keepalived adverts.
 
 mod instance;
 pub mod network;
@@ -14,5 +16,5 @@ pub mod state;
 pub mod track;
 mod trackers;
 
-pub use instance::{InstanceHandle, Tracked, VrrpStatus, source_address, start};
+pub use instance::{InstanceHandle, NetIo, Tracked, VrrpIo, VrrpStatus, source_address, start};
 pub use track::{Condition, effective_priority};

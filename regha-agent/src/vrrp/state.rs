@@ -79,7 +79,7 @@ pub const PRIORITY_OWNER: u8 = 255;
 pub const PRIORITY_STOP: u8 = 0;
 
 /// Configuration of one instance.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Params {
     /// VRRP version spoken on the wire.
     pub version: VrrpVersion,
@@ -123,6 +123,17 @@ pub enum Event {
     SetPriority(u8),
     /// The interface (or a tracked object) went down (`true`) or came back (`false`).
     Fault(bool),
+    /// A reload changed the instance's settings in place (same VRID,
+    /// version, family and address ownership), with the effective priority
+    /// tracking gives the new settings (`None`: tracking says FAULT, fed
+    /// next as [`Event::Fault`]). A master keeps the VIPs and advertises a
+    /// changed priority or interval at once, in one advert; a backup
+    /// restarts its down timer on a new interval (the master it follows
+    /// gets a whole one), or moves it by a new Skew_Time.
+    Reconfigure {
+        params: Params,
+        priority: Option<u8>,
+    },
 }
 
 /// What the caller must do, in the order returned.
@@ -202,6 +213,9 @@ impl Machine {
             Event::SetPriority(priority) => self.set_priority(priority, now, &mut out),
             Event::Fault(true) => self.fault(&mut out),
             Event::Fault(false) => self.fault_cleared(now, &mut out),
+            Event::Reconfigure { params, priority } => {
+                self.reconfigure(params, priority, now, &mut out)
+            }
         }
         out
     }
@@ -426,26 +440,74 @@ impl Machine {
         let old_skew = self.skew_time();
         self.priority = priority;
         match self.state {
-            VrrpState::Backup => {
-                // The down timer was armed with the old Skew_Time: move it by
-                // the difference, as keepalived does.
-                let new_skew = self.skew_time();
-                self.timer = self.timer.map(|deadline| {
-                    if new_skew >= old_skew {
-                        deadline + (new_skew - old_skew)
-                    } else {
-                        deadline
-                            .checked_sub(old_skew - new_skew)
-                            .unwrap_or(deadline)
-                    }
-                });
-            }
+            VrrpState::Backup => self.move_down_timer(old_skew),
             VrrpState::Master => {
                 out.push(Action::SendAdvert { priority });
                 self.timer = Some(now + self.params.advert_interval);
             }
             VrrpState::Initialize | VrrpState::Fault => {}
         }
+    }
+
+    fn reconfigure(
+        &mut self,
+        params: Params,
+        priority: Option<u8>,
+        now: Instant,
+        out: &mut Vec<Action>,
+    ) {
+        let interval_changed = params.advert_interval != self.params.advert_interval;
+        if params.preempt_delay != self.params.preempt_delay {
+            self.preempt_hold_until = None;
+        }
+        self.params = params;
+        let old_skew = self.skew_time();
+        let priority_changed = match priority {
+            Some(p) if self.params.priority != PRIORITY_OWNER => {
+                let p = tracked_priority(p);
+                let changed = p != self.priority;
+                self.priority = p;
+                changed
+            }
+            _ => false,
+        };
+        match self.state {
+            VrrpState::Master if interval_changed || priority_changed => {
+                self.master_adver_interval = self.params.advert_interval;
+                out.push(Action::SendAdvert {
+                    priority: self.priority,
+                });
+                self.timer = Some(now + self.params.advert_interval);
+            }
+            VrrpState::Backup if interval_changed => {
+                // v2 backups time the master by their own interval; a v3
+                // backup keeps the master's until the master's next advert.
+                if self.params.version == VrrpVersion::V2 {
+                    self.master_adver_interval = self.params.advert_interval;
+                }
+                self.timer = Some(now + self.master_down_interval());
+            }
+            VrrpState::Backup if priority_changed => self.move_down_timer(old_skew),
+            VrrpState::Initialize | VrrpState::Fault => {
+                self.master_adver_interval = self.params.advert_interval;
+            }
+            VrrpState::Master | VrrpState::Backup => {}
+        }
+    }
+
+    /// The down timer was armed with `old_skew`: move it by the difference
+    /// to the current Skew_Time, as keepalived does.
+    fn move_down_timer(&mut self, old_skew: Duration) {
+        let new_skew = self.skew_time();
+        self.timer = self.timer.map(|deadline| {
+            if new_skew >= old_skew {
+                deadline + (new_skew - old_skew)
+            } else {
+                deadline
+                    .checked_sub(old_skew - new_skew)
+                    .unwrap_or(deadline)
+            }
+        });
     }
 
     fn fault(&mut self, out: &mut Vec<Action>) {
@@ -595,6 +657,90 @@ mod tests {
             }
             assert_eq!(m.handle(Event::Startup, t0), [], "{name}: started twice");
         }
+    }
+
+    #[test]
+    fn a_reload_in_place_keeps_the_state_and_retimes() {
+        let t0 = Instant::now();
+        let t = t0 + ms(100);
+        let with = |interval: Duration, delay: Duration| Params {
+            advert_interval: interval,
+            preempt_delay: delay,
+            ..params(VrrpVersion::V2, 100, LB1)
+        };
+        let reload = |p: Params, priority: Option<u8>| Event::Reconfigure {
+            params: p,
+            priority,
+        };
+        // (what, master?, new interval, new priority, actions, timer after)
+        type Case = (
+            &'static str,
+            bool,
+            Duration,
+            Option<u8>,
+            Vec<Action>,
+            Duration,
+        );
+        let cases: Vec<Case> = vec![
+            ("master, nothing changed", true, SEC, Some(100), vec![], SEC),
+            (
+                "master, priority",
+                true,
+                SEC,
+                Some(120),
+                vec![send(120)],
+                SEC,
+            ),
+            (
+                "master, interval and priority: one advert",
+                true,
+                2 * SEC,
+                Some(120),
+                vec![send(120)],
+                2 * SEC,
+            ),
+            ("master, fault pending", true, SEC, None, vec![], SEC),
+            (
+                "backup, interval: a whole new down interval",
+                false,
+                2 * SEC,
+                Some(100),
+                vec![],
+                2 * SEC * 3 + ms(609) + Duration::from_nanos(375_000),
+            ),
+        ];
+        for (name, is_master, interval, priority, actions, timer) in cases {
+            let mut m = if is_master {
+                master(params(VrrpVersion::V2, 100, LB1), t0).0
+            } else {
+                backup(params(VrrpVersion::V2, 100, LB1), t0)
+            };
+            let deadline = m.deadline();
+            let got = m.handle(reload(with(interval, Duration::ZERO), priority), t);
+            assert_eq!(got, actions, "{name}");
+            assert_eq!(
+                m.state(),
+                if is_master {
+                    VrrpState::Master
+                } else {
+                    VrrpState::Backup
+                },
+                "{name}"
+            );
+            if actions.is_empty() && interval == SEC {
+                assert_eq!(m.deadline(), deadline, "{name}: timer untouched");
+            } else {
+                assert_eq!(m.deadline(), Some(t + timer), "{name}");
+            }
+        }
+        // A backup's new priority moves its down timer by the Skew_Time
+        // difference, as tracking does.
+        let mut m = backup(params(VrrpVersion::V2, 100, LB1), t0);
+        let before = m.deadline().unwrap();
+        let old_skew = m.skew_time();
+        m.handle(reload(with(SEC, Duration::ZERO), Some(200)), t);
+        assert_eq!(m.priority(), 200);
+        assert_eq!(m.deadline(), Some(before - (old_skew - m.skew_time())));
     }
 
     #[test]

@@ -122,6 +122,32 @@ impl TrackState {
         }
     }
 
+    /// The state for a reloaded `config`: what is still tracked keeps its
+    /// condition (the backend condition, links by name, scripts by name
+    /// with unchanged rise/fall); what is new starts as [`TrackState::new`]
+    /// starts it. `old` is the config `self` was built from.
+    pub fn reconfigured(&self, old: &VrrpConfig, config: &VrrpConfig) -> Self {
+        let mut next = Self::new(config, &self.vrrp_link.0);
+        next.vrrp_link = self.vrrp_link.clone();
+        if let (Some((_, ok)), Some((_, cur))) = (self.backends, next.backends.as_mut()) {
+            *cur = ok;
+        }
+        for (name, _, up) in &mut next.links {
+            if let Some((_, _, was)) = self.links.iter().find(|(n, _, _)| n == name) {
+                *up = *was;
+            }
+        }
+        for (script, (_, counter)) in config.track_scripts.iter().zip(&mut next.scripts) {
+            let kept = old.track_scripts.iter().zip(&self.scripts).find(|(s, _)| {
+                s.name == script.name && s.rise == script.rise && s.fall == script.fall
+            });
+            if let Some((_, (_, was))) = kept {
+                *counter = *was;
+            }
+        }
+        next
+    }
+
     /// The backend condition as the agent computed it.
     pub fn set_backends(&mut self, ok: bool) {
         if let Some((_, cur)) = &mut self.backends {

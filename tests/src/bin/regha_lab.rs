@@ -149,18 +149,19 @@ impl LabView {
             }
             let state = self.state_dirs[i]
                 .as_ref()
-                .and_then(|d| regha_agent::agent::state::read(d, "eth0"));
+                .and_then(|d| regha_agent::status::file::read(d, "eth0"));
             let alive = state
                 .as_ref()
                 .is_some_and(|st| std::path::Path::new(&format!("/proc/{}", st.pid)).exists());
             s.roles.push(match (&state, alive) {
-                (Some(st), true) => st.role.clone(),
+                (Some(st), true) => st.role.to_string(),
                 _ => "not running".into(),
             });
             if let (Some(st), true) = (state, alive) {
                 for svc in st.services {
                     for b in svc.backends {
-                        s.health.push((name.clone(), b.address, b.health));
+                        s.health
+                            .push((name.clone(), b.address.to_string(), b.health.to_string()));
                     }
                 }
             }
@@ -318,10 +319,10 @@ fn steps(lab: &mut RegistryLab, args: &Args, tl: &Timeline) -> Result<()> {
     wait_until("be2 to be marked down", Duration::from_secs(20), || {
         lab.agents.iter().flatten().all(|a| {
             a.state().is_some_and(|s| {
-                s.services[0]
-                    .backends
-                    .iter()
-                    .any(|b| b.address.starts_with("192.0.2.12:") && b.health == "down")
+                s.services[0].backends.iter().any(|b| {
+                    b.address.ip().to_string() == "192.0.2.12"
+                        && b.health == regha_model::Health::Down
+                })
             })
         })
     })?;

@@ -132,19 +132,22 @@ pub fn basic(user: &str, password: &str) -> String {
 
 /// The named backend's entry in the agent's state.
 pub fn backend_state<'a>(
-    s: &'a regha_agent::agent::state::AgentState,
+    s: &'a regha_agent::status::AgentStatus,
     addr: &str,
-) -> &'a regha_agent::agent::state::BackendHealth {
+) -> &'a regha_agent::status::BackendStatus {
     s.services[0]
         .backends
         .iter()
-        .find(|b| b.address == addr)
+        .find(|b| b.address.to_string() == addr)
         .unwrap_or_else(|| panic!("{addr} not in the state: {s:#?}"))
 }
 
 pub fn wait_all_up(agent: &Agent) {
     agent.wait_for("every backend up", Duration::from_secs(10), |s| {
-        s.services[0].backends.iter().all(|b| b.health == "up")
+        s.services[0]
+            .backends
+            .iter()
+            .all(|b| b.health == regha_model::Health::Up)
     });
 }
 

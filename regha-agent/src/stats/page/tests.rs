@@ -57,9 +57,9 @@ fn names_from_outside_are_escaped_on_the_page() {
 #[test]
 fn a_resigned_instance_says_how_to_rejoin() {
     let mut doc = sample::document("registry");
-    let v = doc.agent.as_mut().unwrap().vrrp.as_mut().unwrap();
+    let v = &mut doc.agent.as_mut().unwrap().vrrp[0];
     v.resigned = true;
-    v.state = "initialize".into();
+    v.state = regha_model::VrrpState::Initialize;
     let html = render(&doc);
     assert!(html.contains("resigned"));
     assert!(html.contains("regha-agent vrrp resume"));

@@ -1,25 +1,28 @@
 //! The status document: the dataplane as the pinned maps show it (traffic
 //! summed over CPUs, backend states, reasons), joined with the running
-//! agent's state (names, health, admin, VRRP). One builder for
+//! agent's [`AgentStatus`] (names, health, admin, VRRP). One builder for
 //! `regha-agent status [--json]`, `/status`, `/metrics` and the page, so the
 //! four never disagree.
 
-use std::collections::BTreeMap;
+use std::{
+    collections::BTreeMap,
+    net::{IpAddr, SocketAddr},
+};
 
+use regha_model::{AdminState, BackendState, Health, Mac, Protocol};
 use serde::{Deserialize, Serialize};
 
-use crate::{
-    agent::state::AgentState,
-    dataplane::{DataplaneError, MapWriter},
-};
+use super::AgentStatus;
+use crate::dataplane::{DataplaneError, MapWriter};
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct StatusDocument {
     pub iface: String,
     pub agent_running: bool,
-    pub agent: Option<AgentState>,
+    pub agent: Option<AgentStatus>,
     pub services: Vec<ServiceTraffic>,
-    /// Packets the program passed or dropped instead of forwarding, by reason.
+    /// Packets the program passed or dropped instead of forwarding, by
+    /// reason (`regha_common::Reason::name`).
     pub not_forwarded: BTreeMap<String, u64>,
 }
 
@@ -27,9 +30,9 @@ pub struct StatusDocument {
 pub struct ServiceTraffic {
     pub name: Option<String>,
     pub id: u32,
-    pub vip: String,
+    pub vip: IpAddr,
     pub port: u16,
-    pub proto: u8,
+    pub protocol: Protocol,
     pub no_backend: bool,
     pub packets: u64,
     pub bytes: u64,
@@ -40,15 +43,15 @@ pub struct ServiceTraffic {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct BackendTraffic {
     pub id: u32,
-    pub address: String,
-    /// The dataplane's state: `up`, `draining` or `down`.
-    pub state: String,
-    pub mac: String,
-    /// The health checks' verdict: `up`, `down` or `unknown`.
-    pub health: Option<String>,
-    /// `enabled`, `drain` or `disabled`.
+    pub address: SocketAddr,
+    /// What the dataplane does with it.
+    pub state: BackendState,
+    pub mac: Mac,
+    /// The health checks' verdict.
+    pub health: Option<Health>,
+    /// What an operator asked.
     #[serde(default)]
-    pub admin: Option<String>,
+    pub admin: Option<AdminState>,
     /// Seconds since the health verdict last changed.
     #[serde(default)]
     pub since_s: Option<u64>,
@@ -62,27 +65,22 @@ pub struct BackendTraffic {
     pub new_flows: u64,
 }
 
-pub fn state_name(s: u8) -> &'static str {
-    match s {
-        regha_common::BACKEND_UP => "up",
-        regha_common::BACKEND_DRAINING => "draining",
-        _ => "down",
-    }
-}
-
 /// Reads the maps and joins them with `agent` (the running agent's state,
 /// if it runs).
 pub fn build(
     maps: &MapWriter,
     iface: &str,
-    agent: Option<AgentState>,
+    agent: Option<AgentStatus>,
 ) -> Result<StatusDocument, DataplaneError> {
     let mut services = Vec::new();
     for (key, value) in maps.service_entries()? {
         if key.port == regha_common::FRAGMENT_PORT {
             continue; // the fragment alias of a service listed anyway
         }
-        let Some(vip) = crate::dataplane::ip_of(&key.addr, key.family) else {
+        let (Some(vip), Some(protocol)) = (
+            crate::dataplane::ip_of(&key.addr, key.family),
+            Protocol::from_number(key.proto),
+        ) else {
             continue;
         };
         let c = maps.service_counters(value.id)?;
@@ -97,11 +95,11 @@ pub fn build(
                 let bc = maps.backend_counters(id)?;
                 backends.push(BackendTraffic {
                     id,
-                    address: b.address.clone(),
-                    state: state_name(be.state).to_owned(),
-                    mac: crate::net::mac_str(be.mac),
-                    health: Some(b.health.clone()),
-                    admin: Some(b.admin.as_str().to_owned()),
+                    address: b.address,
+                    state: BackendState::from_wire(be.state),
+                    mac: Mac(be.mac),
+                    health: Some(b.health),
+                    admin: Some(b.admin),
                     since_s: Some(b.since_s),
                     last_check: b.last_check.clone(),
                     last_check_ok: b.last_check_ok,
@@ -115,9 +113,9 @@ pub fn build(
         services.push(ServiceTraffic {
             name: svc_state.map(|s| s.name.clone()),
             id: value.id,
-            vip: vip.to_string(),
+            vip,
             port: key.port,
-            proto: key.proto,
+            protocol,
             no_backend: value.flags & regha_common::SERVICE_F_NO_BACKEND != 0,
             packets: c.packets,
             bytes: c.bytes,

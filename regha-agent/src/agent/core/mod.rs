@@ -1,0 +1,348 @@
+//! The agent's decisions, pure: `(state, event) -> effects`, like
+//! `vrrp/state.rs`. No sockets, no files, no clock: every [`Event`] comes
+//! with the time, and every decision leaves as an [`Effect`] for the shell
+//! (`agent/mod.rs`) to carry out, in order.
+//!
+//! ```text
+//!  Start, Stop ------------------+
+//!  Health (a checker's report) --+
+//!  Mac (the neighbour table) ----+                     +--> SyncChecks, WatchMacs
+//!  Vrrp (an instance's status) --+--> Core::step ------+--> WriteMaps (reconciler plan)
+//!  Reload (a parsed config) -----+    (reconciler,     +--> Add/Remove/AnnounceVips
+//!  Admin (an operator's command) +     holders,        +--> Start/Reconfigure/StopVrrp,
+//!  Tick (a deadline passed) -----+     admin table)    |    TrackBackends
+//!  PrivilegesDropped ------------+                     +--> SaveAdmin, Start/StopStats
+//!                                                      +--> Reply (to the admin socket)
+//! ```
+//!
+//! What lives where:
+//! - `holder.rs`: who may hold each VIP (a static role, a VRRP instance)
+//!   behind one interface, so another mechanism can be added beside them;
+//! - `reload.rs`: what a new config changes, section by section, and what
+//!   waits for a restart;
+//! - `admin.rs`: `backend drain|disable|enable` and `vrrp resign|resume`;
+//! - `status.rs`: the status document's agent part, from this state.
+//!
+//! The reconciler (`crate::reconcile`) decides the dataplane; the core
+//! decides when to ask it and feeds it health, MACs and admin states.
+
+mod admin;
+mod holder;
+mod reload;
+mod status;
+#[cfg(test)]
+mod tests;
+
+use std::{
+    collections::BTreeMap,
+    net::IpAddr,
+    time::{Duration, Instant},
+};
+
+use regha_model::{BackendIdentity, BackendState, Health, Role};
+use tracing::{error, warn};
+
+pub use holder::{HolderSpec, HolderStatus, VipHolder, all_vips, holders_for};
+pub use status::ShellFacts;
+
+use super::inputs;
+use crate::{
+    admin::{AdminTable, protocol::Request, protocol::Response},
+    config::{Config, ConfigErrors, StatsConfig, VrrpConfig},
+    health::{CheckSpec, HealthReport},
+    ids::Ids,
+    net::Vip,
+    reconcile::{Plan, Reconciler},
+    status::HolderKind,
+    vrrp::VrrpStatus,
+};
+
+/// Something the core must react to; `now` comes with [`Core::step`].
+#[derive(Clone, Debug)]
+pub enum Event {
+    /// Setup is done (the dataplane is attached and its ids adopted):
+    /// start the checks, the holders and the stats listener. `adopting`:
+    /// the dataplane was already steering (a restart), so nothing is
+    /// written before the first health results (bounded by `hold`).
+    Start { adopting: bool, hold: Duration },
+    /// A backend's checker reported.
+    Health {
+        backend: BackendIdentity,
+        report: HealthReport,
+    },
+    /// The neighbour table gave (or lost) a backend's MAC.
+    Mac { addr: IpAddr, mac: Option<[u8; 6]> },
+    /// A VRRP instance published its status.
+    Vrrp { vrid: u8, status: VrrpStatus },
+    /// SIGHUP: the config file as read and checked (an invalid one changes
+    /// nothing).
+    Reload(Result<Box<Config>, ConfigErrors>),
+    /// An operator's command from the admin socket; answered by a
+    /// [`Effect::Reply`].
+    Admin(Request),
+    /// A deadline of [`Core::next_deadline`] passed.
+    Tick,
+    /// Capabilities are dropped: a stats listener on a port below 1024 can
+    /// no longer be opened.
+    PrivilegesDropped,
+    /// SIGTERM / SIGINT: release every VIP and stop.
+    Stop,
+}
+
+/// What the shell must do, in the order given.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Effect {
+    /// Run exactly these health checkers (unchanged ones keep their state).
+    SyncChecks(Vec<(BackendIdentity, CheckSpec)>),
+    /// Learn (and keep learning) the MACs of these addresses.
+    WatchMacs(Vec<IpAddr>),
+    /// Write the dataplane. `decided`: per service in `plan.apply`, the
+    /// latest health decision behind it (logged as its delay to the maps).
+    WriteMaps {
+        plan: Plan,
+        decided: Vec<Option<Instant>>,
+    },
+    /// Add these VIPs to the interface.
+    AddVips(Vec<Vip>),
+    /// Remove these VIPs from the interface.
+    RemoveVips(Vec<Vip>),
+    /// Gratuitous ARP / unsolicited NA, keepalived's default schedule.
+    AnnounceVips(Vec<IpAddr>),
+    /// Start a VRRP instance (as backup).
+    StartVrrp(VrrpConfig),
+    /// Apply a changed section to the running instance, in place.
+    ReconfigureVrrp(VrrpConfig),
+    /// Stop the instance (a master releases its VIPs, then advertises
+    /// priority 0) and hand its last status back as an [`Event::Vrrp`].
+    StopVrrp {
+        vrid: u8,
+    },
+    /// `track_backends`' condition for the instance.
+    TrackBackends {
+        vrid: u8,
+        ok: bool,
+    },
+    /// Keep the admin table for the next start.
+    SaveAdmin(AdminTable),
+    /// (Re)start the stats listener with this section; the running one
+    /// stays if the new one cannot bind.
+    StartStats(StatsConfig),
+    StopStats,
+    /// Answer the admin command. An effect before it in the same step that
+    /// failed turns it into an error carrying that failure.
+    Reply(Response),
+}
+
+/// How the core was started.
+#[derive(Clone, Debug)]
+pub struct CoreOptions {
+    /// `--role`: a static role that turns VRRP off.
+    pub role_override: Option<Role>,
+}
+
+/// The agent's state. See the module notes.
+#[derive(Debug)]
+pub struct Core {
+    config: Config,
+    opts: CoreOptions,
+    health: BTreeMap<BackendIdentity, HealthReport>,
+    macs: BTreeMap<IpAddr, [u8; 6]>,
+    admin: AdminTable,
+    reconciler: Reconciler,
+    holders: Vec<Box<dyn VipHolder>>,
+    /// After adopting a steering dataplane nothing is written until every
+    /// check has a first result, or until this passes.
+    hold_writes_until: Option<Instant>,
+    /// Backend ids in the adopted maps that no configured backend claimed:
+    /// cleared before the first write.
+    unclaimed_cleared: bool,
+    /// Before [`Event::PrivilegesDropped`] any port can be bound.
+    privileged: bool,
+    started: bool,
+}
+
+impl Core {
+    /// `ids`: as the pinned maps hold them (empty on a fresh dataplane);
+    /// `admin`: the table an earlier run kept.
+    pub fn new(config: Config, ids: Ids, mut admin: AdminTable, opts: CoreOptions) -> Self {
+        for e in admin.retain_configured(&config) {
+            warn!(service = %e.service, backend = %e.backend, state = %e.state, "admin state dropped: the backend is no longer configured");
+        }
+        let holders = holders_for(&config, opts.role_override)
+            .iter()
+            .map(HolderSpec::build)
+            .collect();
+        Self {
+            reconciler: Reconciler::new(ids, config.hash_seed),
+            config,
+            opts,
+            health: BTreeMap::new(),
+            macs: BTreeMap::new(),
+            admin,
+            holders,
+            hold_writes_until: None,
+            unclaimed_cleared: false,
+            privileged: true,
+            started: false,
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Reacts to `event` at `now`; returns the effects in execution order.
+    pub fn step(&mut self, event: Event, now: Instant) -> Vec<Effect> {
+        let mut out = Vec::new();
+        match event {
+            Event::Start { adopting, hold } => self.start(adopting, now + hold, &mut out),
+            Event::Health { backend, report } => {
+                if self.health.contains_key(&backend) {
+                    self.health.insert(backend, report);
+                }
+            }
+            Event::Mac { addr, mac } => match mac {
+                Some(m) => {
+                    self.macs.insert(addr, m);
+                }
+                None => {
+                    self.macs.remove(&addr);
+                }
+            },
+            Event::Vrrp { vrid, status } => {
+                if let Some(h) = self.holder_mut(HolderKind::Vrrp { vrid }) {
+                    h.report(&status);
+                }
+            }
+            Event::Reload(result) => match result {
+                Ok(config) => self.reload(*config, &mut out),
+                Err(e) => error!("reload rejected, running state unchanged:\n{e}"),
+            },
+            Event::Admin(request) => self.admin(request, &mut out),
+            Event::Tick => {}
+            Event::PrivilegesDropped => self.privileged = false,
+            Event::Stop => {
+                for h in &mut self.holders {
+                    out.extend(h.stop());
+                }
+                out.push(Effect::StopStats);
+                return out;
+            }
+        }
+        if self.started {
+            self.reconcile(now, &mut out);
+        }
+        out
+    }
+
+    /// When [`Event::Tick`] is due: a drain ends, or the hold on writes
+    /// after an adoption.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        [self.reconciler.next_deadline(), self.hold_writes_until]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    fn holder_mut(&mut self, kind: HolderKind) -> Option<&mut Box<dyn VipHolder>> {
+        self.holders.iter_mut().find(|h| h.kind() == kind)
+    }
+
+    fn start(&mut self, adopting: bool, hold_until: Instant, out: &mut Vec<Effect>) {
+        self.started = true;
+        if adopting {
+            self.hold_writes_until = Some(hold_until);
+        }
+        self.sync_inputs(out);
+        for h in &mut self.holders {
+            out.extend(h.start());
+        }
+        if let Some(stats) = &self.config.stats {
+            out.push(Effect::StartStats(stats.clone()));
+        }
+    }
+
+    /// The checkers and MAC watches the config needs; the health of
+    /// backends no longer configured is forgotten.
+    fn sync_inputs(&mut self, out: &mut Vec<Effect>) {
+        let checks = inputs::checks(&self.config);
+        let wanted: BTreeMap<BackendIdentity, HealthReport> = checks
+            .iter()
+            .map(|(k, _)| (*k, self.health.remove(k).unwrap_or_default()))
+            .collect();
+        self.health = wanted;
+        out.push(Effect::SyncChecks(checks));
+        out.push(Effect::WatchMacs(inputs::dynamic_mac_addresses(
+            &self.config,
+        )));
+    }
+
+    /// Plans the dataplane from what is known now and writes the difference;
+    /// then tells the holders how many backends are up.
+    fn reconcile(&mut self, now: Instant, out: &mut Vec<Effect>) {
+        if let Some(until) = self.hold_writes_until {
+            let decided = self.health.values().all(|r| r.state != Health::Unknown);
+            if !decided && now < until {
+                return;
+            }
+            self.hold_writes_until = None;
+        }
+        if !self.unclaimed_cleared {
+            // Before the first plan, so that no new backend is given an id
+            // these clears would then wipe.
+            self.unclaimed_cleared = true;
+            let stale = self.reconciler.take_unclaimed_ids();
+            if !stale.is_empty() {
+                out.push(Effect::WriteMaps {
+                    plan: Plan {
+                        clear_backends: stale,
+                        ..Plan::default()
+                    },
+                    decided: Vec::new(),
+                });
+            }
+        }
+        let health = self.health.iter().map(|(k, r)| (*k, r.state)).collect();
+        let macs = self.macs.iter().map(|(k, v)| (*k, *v)).collect();
+        let wanted = inputs::services(&self.config, &health, &macs, &self.admin);
+        match self.reconciler.plan(&wanted, now) {
+            Ok(plan) if !plan.is_empty() => {
+                let decided = plan
+                    .apply
+                    .iter()
+                    .map(|spec| {
+                        spec.backends
+                            .iter()
+                            .filter_map(|b| {
+                                let key = BackendIdentity {
+                                    service: spec.identity(),
+                                    addr: std::net::SocketAddr::new(b.addr, b.port),
+                                };
+                                self.health.get(&key)?.decided_at
+                            })
+                            .max()
+                    })
+                    .collect();
+                out.push(Effect::WriteMaps { plan, decided });
+            }
+            Ok(_) => {}
+            Err(e) => error!(error = %e, "cannot plan the dataplane"),
+        }
+        let up = self.backends_up();
+        for h in &mut self.holders {
+            out.extend(h.backends_up(up));
+        }
+    }
+
+    /// Backends that take new flows, over all services, as last planned
+    /// (`track_backends` counts these).
+    fn backends_up(&self) -> u32 {
+        self.config
+            .services
+            .iter()
+            .filter_map(|s| self.reconciler.applied(&inputs::service_identity(s)))
+            .flat_map(|a| &a.backends)
+            .filter(|b| b.state == BackendState::Up)
+            .count() as u32
+    }
+}

@@ -1,0 +1,327 @@
+//! The core's behaviour as event logs: each scenario feeds events at given
+//! times and writes what the core decided, one line per effect, into a
+//! golden file (`golden/<scenario>.txt`). A change of behaviour shows as a
+//! diff of that file; `REGHA_BLESS=1 cargo test -p regha-agent --lib
+//! agent::core` rewrites the files after a deliberate change, and the diff
+//! is then reviewed like code.
+
+mod scenarios;
+
+use std::{
+    fmt::Write as _,
+    net::{IpAddr, SocketAddr},
+    path::PathBuf,
+    time::{Duration, Instant},
+};
+
+use regha_model::{BackendIdentity, Health, Protocol, ServiceIdentity, VrrpState};
+
+use super::{Core, CoreOptions, Effect, Event, ShellFacts};
+use crate::{
+    admin::AdminTable,
+    config::Config,
+    health::{CheckOutcome, HealthReport},
+    ids::Ids,
+    vrrp::VrrpStatus,
+};
+
+/// One scenario: a core, its clock, and the log so far.
+pub struct Run {
+    core: Core,
+    base: Instant,
+    now: Duration,
+    log: String,
+}
+
+impl Run {
+    pub fn new(config: &str) -> Self {
+        Self::with(
+            config,
+            CoreOptions {
+                role_override: None,
+            },
+        )
+    }
+
+    pub fn with(config: &str, opts: CoreOptions) -> Self {
+        let config = Config::from_yaml_str(config).expect("scenario configs are valid");
+        Self {
+            core: Core::new(config, Ids::default(), AdminTable::default(), opts),
+            base: Instant::now(),
+            now: Duration::ZERO,
+            log: String::new(),
+        }
+    }
+
+    pub fn now(&self) -> Instant {
+        self.base + self.now
+    }
+
+    /// Feeds `event` at `ms` after the start and logs it with its effects.
+    pub fn at(&mut self, ms: u64, what: &str, event: Event) -> &mut Self {
+        self.now = Duration::from_millis(ms);
+        let effects = self.core.step(event, self.now());
+        let _ = writeln!(self.log, "{ms:>6} ms  {what}");
+        for e in &effects {
+            let _ = writeln!(self.log, "            -> {}", self.describe(e));
+        }
+        self
+    }
+
+    /// A checker's verdict at `ms`.
+    pub fn health(&mut self, ms: u64, backend: &str, health: Health) -> &mut Self {
+        let addr: SocketAddr = backend.parse().unwrap();
+        let now = self.base + Duration::from_millis(ms);
+        let report = HealthReport {
+            state: health,
+            last: Some(match health {
+                Health::Up => CheckOutcome::Ok {
+                    detail: "HTTP 200".into(),
+                },
+                _ => CheckOutcome::Failed {
+                    reason: crate::health::FailReason::Refused,
+                    detail: "connection refused".into(),
+                },
+            }),
+            last_latency: Some(Duration::from_millis(2)),
+            since: now,
+            checks: 1,
+            transitions: 1,
+            decided_at: Some(now),
+        };
+        let event = Event::Health {
+            backend: BackendIdentity {
+                service: service_5000(),
+                addr,
+            },
+            report,
+        };
+        self.at(ms, &format!("health {backend} {health}"), event)
+    }
+
+    pub fn mac(&mut self, ms: u64, addr: &str, last: u8) -> &mut Self {
+        let addr: IpAddr = addr.parse().unwrap();
+        self.at(
+            ms,
+            &format!("MAC of {addr} learned"),
+            Event::Mac {
+                addr,
+                mac: Some([2, 0, 0, 0, 0, last]),
+            },
+        )
+    }
+
+    pub fn vrrp(&mut self, ms: u64, vrid: u8, state: VrrpState) -> &mut Self {
+        let status = VrrpStatus {
+            state,
+            priority: 101,
+            master: None,
+            transitions: 1,
+            rejected: Default::default(),
+        };
+        self.at(
+            ms,
+            &format!("VRRP {vrid} is {state}"),
+            Event::Vrrp { vrid, status },
+        )
+    }
+
+    pub fn reload(&mut self, ms: u64, what: &str, config: &str) -> &mut Self {
+        let config = Config::from_yaml_str(config).map(Box::new);
+        self.at(ms, &format!("reload: {what}"), Event::Reload(config))
+    }
+
+    /// Appends a line of the agent's status (role and VIPs held).
+    pub fn status(&mut self) -> &mut Self {
+        let facts = ShellFacts {
+            pid: 1,
+            iface: "eth0".into(),
+            started: self.base,
+            ring_swaps: 0,
+            last_ring_swap_s: None,
+        };
+        let s = self.core.status(&facts, self.now());
+        let vips: Vec<String> = s
+            .vips
+            .iter()
+            .map(|v| format!("{v} {}{}", v.holder, if v.held { " held" } else { "" }))
+            .collect();
+        let backends: Vec<String> = s
+            .services
+            .iter()
+            .flat_map(|svc| &svc.backends)
+            .map(|b| format!("{} {} admin {}", b.address, b.health, b.admin))
+            .collect();
+        let vrrp: Vec<String> = s
+            .vrrp
+            .iter()
+            .map(|v| {
+                format!(
+                    "vrid {} {} prio {}{}",
+                    v.vrid,
+                    v.state,
+                    v.priority,
+                    if v.resigned { " resigned" } else { "" }
+                )
+            })
+            .collect();
+        let _ = writeln!(
+            self.log,
+            "            status: role {}; VIPs {}; backends {}; vrrp {}",
+            s.role,
+            vips.join(", "),
+            backends.join(", "),
+            if vrrp.is_empty() {
+                "none".to_owned()
+            } else {
+                vrrp.join(", ")
+            }
+        );
+        self
+    }
+
+    pub fn note(&mut self, text: &str) -> &mut Self {
+        let _ = writeln!(self.log, "# {text}");
+        self
+    }
+
+    fn ms(&self, at: Instant) -> String {
+        format!("{} ms", at.saturating_duration_since(self.base).as_millis())
+    }
+
+    fn describe(&self, e: &Effect) -> String {
+        let ips = |v: &[(IpAddr, u8)]| {
+            v.iter()
+                .map(|(ip, p)| format!("{ip}/{p}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match e {
+            Effect::SyncChecks(checks) => format!(
+                "run checks: {}",
+                checks
+                    .iter()
+                    .map(|(k, s)| format!("{} every {:?}", k.addr, s.interval))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Effect::WatchMacs(addrs) => format!(
+                "watch MACs of {}",
+                addrs
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Effect::WriteMaps { plan, decided } => {
+                let mut parts = Vec::new();
+                for (i, s) in plan.apply.iter().enumerate() {
+                    let backends: Vec<String> = s
+                        .backends
+                        .iter()
+                        .map(|b| {
+                            format!(
+                                "#{} {}:{} {} mac ..{:02x}",
+                                b.id, b.addr, b.port, b.state, b.mac[5]
+                            )
+                        })
+                        .collect();
+                    parts.push(format!(
+                        "service #{} {} seed {} [{}]{}",
+                        s.id,
+                        s.identity(),
+                        s.seed,
+                        backends.join(", "),
+                        decided
+                            .get(i)
+                            .copied()
+                            .flatten()
+                            .map(|d| format!(" (decided at {})", self.ms(d)))
+                            .unwrap_or_default()
+                    ));
+                }
+                for s in &plan.remove {
+                    parts.push(format!("remove service #{} {}", s.id, s.identity()));
+                }
+                if !plan.clear_backends.is_empty() {
+                    parts.push(format!("clear backends {:?}", plan.clear_backends));
+                }
+                format!("write maps: {}", parts.join("; "))
+            }
+            Effect::AddVips(v) => format!("add VIPs {}", ips(v)),
+            Effect::RemoveVips(v) => format!("remove VIPs {}", ips(v)),
+            Effect::AnnounceVips(v) => format!(
+                "announce {}",
+                v.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Effect::StartVrrp(c) => format!(
+                "start VRRP {} priority {} VIPs {}",
+                c.virtual_router_id,
+                c.priority,
+                ips(&c.virtual_ipaddresses)
+            ),
+            Effect::ReconfigureVrrp(c) => format!(
+                "reconfigure VRRP {} in place: priority {}, advert {:?}, VIPs {}",
+                c.virtual_router_id,
+                c.priority,
+                c.advert_interval,
+                ips(&c.virtual_ipaddresses)
+            ),
+            Effect::StopVrrp { vrid } => format!("stop VRRP {vrid}"),
+            Effect::TrackBackends { vrid, ok } => {
+                format!("VRRP {vrid}: track_backends holds: {ok}")
+            }
+            Effect::SaveAdmin(t) => format!(
+                "save admin table [{}]",
+                t.backends
+                    .iter()
+                    .map(|e| format!("{} {} {}", e.service, e.backend, e.state))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Effect::StartStats(s) => format!("start stats on {}", s.listen),
+            Effect::StopStats => "stop stats".to_owned(),
+            Effect::Reply(r) => {
+                format!("reply {}: {}", if r.ok { "ok" } else { "error" }, r.message)
+            }
+        }
+    }
+
+    /// Compares the log with `golden/<name>.txt` (or writes it with
+    /// `REGHA_BLESS=1`).
+    pub fn golden(&self, name: &str) {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("src/agent/core/tests/golden")
+            .join(format!("{name}.txt"));
+        if std::env::var_os("REGHA_BLESS").is_some() {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, &self.log).unwrap();
+            return;
+        }
+        let want = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e}; write it with REGHA_BLESS=1 and review it",
+                path.display()
+            )
+        });
+        if want != self.log {
+            panic!(
+                "the core's decisions differ from {} (REGHA_BLESS=1 rewrites it after a deliberate change)\n--- want\n{want}\n--- got\n{}",
+                path.display(),
+                self.log
+            );
+        }
+    }
+}
+
+/// The scenarios' one service.
+pub fn service_5000() -> ServiceIdentity {
+    ServiceIdentity {
+        vip: "192.0.2.100".parse().unwrap(),
+        port: 5000,
+        protocol: Protocol::Tcp,
+    }
+}

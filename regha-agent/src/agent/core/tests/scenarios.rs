@@ -1,0 +1,293 @@
+//! The scenarios: one test each, its golden file named after it.
+
+use std::net::SocketAddr;
+
+use regha_model::{Health, Role, VrrpState, XdpMode};
+
+use super::Run;
+use crate::{
+    admin::protocol::{BackendAction, Request},
+    agent::core::{CoreOptions, Event},
+    config::{BackendConfig, Config},
+};
+
+const VRRP: &str = "
+interface: eth0
+vrrp:
+  virtual_router_id: 51
+  priority: 101
+  auth_pass: secret
+  virtual_ipaddresses: [192.0.2.100/24]
+  track_backends: { min_healthy: 1, weight: -50 }
+services:
+  - name: registry
+    vip: 192.0.2.100
+    port: 5000
+    backends: [{ address: 192.0.2.11 }, { address: 192.0.2.12 }]
+";
+
+const STATIC: &str = "
+interface: eth0
+role: master
+stats: null
+services:
+  - name: registry
+    vip: 192.0.2.100
+    port: 5000
+    backends: [{ address: 192.0.2.11 }, { address: 192.0.2.12 }]
+";
+
+const BE1: &str = "192.0.2.11:5000";
+const BE2: &str = "192.0.2.12:5000";
+
+fn config(text: &str) -> Config {
+    Config::from_yaml_str(text).unwrap()
+}
+
+impl Run {
+    fn reload_to(&mut self, ms: u64, what: &str, config: Config) -> &mut Self {
+        self.at(
+            ms,
+            &format!("reload: {what}"),
+            Event::Reload(Ok(Box::new(config))),
+        )
+    }
+
+    fn start(&mut self) -> &mut Self {
+        self.at(
+            0,
+            "start (fresh dataplane)",
+            Event::Start {
+                adopting: false,
+                hold: std::time::Duration::from_millis(2500),
+            },
+        )
+    }
+
+    /// Both backends up with MACs: the service is written.
+    fn both_up(&mut self, ms: u64) -> &mut Self {
+        self.mac(ms, "192.0.2.11", 0x11)
+            .mac(ms, "192.0.2.12", 0x12)
+            .health(ms + 5, BE1, Health::Up)
+            .health(ms + 6, BE2, Health::Up)
+    }
+
+    fn admin(&mut self, ms: u64, what: &str, request: Request) -> &mut Self {
+        self.at(ms, &format!("admin: {what}"), Event::Admin(request))
+    }
+}
+
+fn backend(action: BackendAction, backend: &str) -> Request {
+    Request::Backend {
+        action,
+        service: "registry".into(),
+        backend: backend.into(),
+    }
+}
+
+#[test]
+fn static_master_writes_when_health_and_macs_are_known() {
+    Run::new(STATIC)
+        .start()
+        .note("a backend with health but no MAC stays out of the ring")
+        .health(10, BE1, Health::Up)
+        .mac(20, "192.0.2.11", 0x11)
+        .health(30, BE2, Health::Down)
+        .mac(40, "192.0.2.12", 0x12)
+        .health(5000, BE2, Health::Up)
+        .status()
+        .at(9000, "stop", Event::Stop)
+        .golden("static_master");
+}
+
+#[test]
+fn vrrp_instance_is_started_informed_and_stopped() {
+    Run::new(VRRP)
+        .start()
+        .both_up(100)
+        .vrrp(3000, 51, VrrpState::Master)
+        .status()
+        .note("tracking: no backend up lowers the priority")
+        .health(4000, BE1, Health::Down)
+        .health(4001, BE2, Health::Down)
+        .health(9000, BE1, Health::Up)
+        .at(10_000, "stop", Event::Stop)
+        .golden("vrrp_lifecycle");
+}
+
+#[test]
+fn after_adoption_nothing_is_written_before_the_first_results() {
+    Run::new(STATIC)
+        .at(
+            0,
+            "start (adopting a steering dataplane)",
+            Event::Start {
+                adopting: true,
+                hold: std::time::Duration::from_millis(2500),
+            },
+        )
+        .mac(5, "192.0.2.11", 0x11)
+        .mac(5, "192.0.2.12", 0x12)
+        .health(40, BE1, Health::Up)
+        .note("every check decided: written at once")
+        .health(60, BE2, Health::Up)
+        .golden("adoption_waits_for_checks");
+
+    Run::new(STATIC)
+        .at(
+            0,
+            "start (adopting a steering dataplane)",
+            Event::Start {
+                adopting: true,
+                hold: std::time::Duration::from_millis(2500),
+            },
+        )
+        .mac(5, "192.0.2.11", 0x11)
+        .mac(5, "192.0.2.12", 0x12)
+        .health(40, BE1, Health::Up)
+        .note("be2's check hangs: the hold ends at its deadline")
+        .at(2500, "tick", Event::Tick)
+        .golden("adoption_hold_ends");
+}
+
+#[test]
+fn a_reload_applies_vrrp_in_place_and_names_what_needs_a_restart() {
+    let mut run = Run::new(VRRP);
+    run.start().both_up(100).vrrp(3000, 51, VrrpState::Master);
+
+    let mut c = config(VRRP);
+    c.vrrp.as_mut().unwrap().priority = 150;
+    c.vrrp.as_mut().unwrap().advert_interval = std::time::Duration::from_secs(2);
+    run.reload_to(5000, "priority 150, advert 2s", c.clone());
+
+    c.vrrp
+        .as_mut()
+        .unwrap()
+        .virtual_ipaddresses
+        .push(("192.0.2.101".parse().unwrap(), 32));
+    run.reload_to(6000, "a second VIP", c.clone());
+
+    let mut restart_only = c.clone();
+    restart_only.interface = Some("eth9".into());
+    restart_only.xdp_mode = XdpMode::Generic;
+    restart_only.flow_table_size = 4096;
+    run.note("interface, xdp_mode, flow_table_size are logged, not applied")
+        .reload_to(7000, "interface, xdp_mode, flow_table_size", restart_only);
+
+    let mut seed = c.clone();
+    seed.hash_seed = 7;
+    run.reload_to(8000, "hash_seed 7", seed.clone());
+
+    let mut removed = seed.clone();
+    removed.services[0].backends.pop();
+    run.note("a removed backend drains 60 s, then leaves")
+        .reload_to(9000, "be2 removed", removed.clone())
+        .at(69_000, "tick", Event::Tick);
+
+    let mut vrid = removed.clone();
+    vrid.vrrp.as_mut().unwrap().virtual_router_id = 52;
+    run.note("another VRID is another instance: stopped, then the new one started")
+        .reload_to(70_000, "VRID 52", vrid)
+        .reload(71_000, "invalid file", "services: []")
+        .golden("reload_vrrp");
+}
+
+#[test]
+fn a_reload_moves_a_static_role_and_its_vips() {
+    let mut run = Run::new(STATIC);
+    run.start().both_up(100);
+    let mut c = config(STATIC);
+    c.role = Some(Role::Backup);
+    run.reload_to(1000, "role backup", c.clone());
+    c.role = Some(Role::Master);
+    c.services[0].backends.push(BackendConfig {
+        address: "192.0.2.13".parse().unwrap(),
+        port: 5000,
+        weight: 1,
+        mac: Some([2, 0, 0, 0, 0, 0x13]),
+    });
+    run.reload_to(2000, "role master, be3 with a static MAC", c)
+        .status()
+        .golden("reload_static");
+}
+
+#[test]
+fn stats_reload_restarts_the_listener_unless_the_port_needs_privilege() {
+    let mut run = Run::new(VRRP);
+    run.start();
+    let mut c = config(VRRP);
+    c.stats.as_mut().unwrap().listen = "127.0.0.1:8080".parse::<SocketAddr>().unwrap();
+    run.reload_to(1000, "stats on 8080", c.clone()).at(
+        2000,
+        "capabilities dropped",
+        Event::PrivilegesDropped,
+    );
+    c.stats.as_mut().unwrap().listen = "127.0.0.1:80".parse::<SocketAddr>().unwrap();
+    run.reload_to(3000, "stats on 80", c.clone());
+    c.stats = None;
+    run.reload_to(4000, "stats off", c).golden("reload_stats");
+}
+
+#[test]
+fn operators_drain_disable_resign_and_resume() {
+    Run::new(VRRP)
+        .start()
+        .both_up(100)
+        .vrrp(3000, 51, VrrpState::Master)
+        .admin(
+            4000,
+            "drain be1",
+            backend(BackendAction::Drain, "192.0.2.11"),
+        )
+        .admin(
+            4100,
+            "drain be1 again",
+            backend(BackendAction::Drain, "192.0.2.11"),
+        )
+        .admin(4200, "disable be2", backend(BackendAction::Disable, BE2))
+        .admin(
+            4300,
+            "unknown backend",
+            backend(BackendAction::Drain, "192.0.2.99"),
+        )
+        .status()
+        .admin(
+            4400,
+            "enable be1",
+            backend(BackendAction::Enable, "192.0.2.11"),
+        )
+        .admin(5000, "vrrp resign", Request::VrrpResign)
+        .at(
+            5001,
+            "the stopped instance's last word",
+            Event::Vrrp {
+                vrid: 51,
+                status: crate::vrrp::VrrpStatus {
+                    state: VrrpState::Initialize,
+                    priority: 101,
+                    master: None,
+                    transitions: 2,
+                    rejected: Default::default(),
+                },
+            },
+        )
+        .status()
+        .admin(5100, "vrrp resign again", Request::VrrpResign)
+        .admin(6000, "vrrp resume", Request::VrrpResume)
+        .admin(6100, "vrrp resume again", Request::VrrpResume)
+        .golden("admin");
+}
+
+#[test]
+fn a_static_role_on_the_command_line_turns_vrrp_off() {
+    Run::with(
+        VRRP,
+        CoreOptions {
+            role_override: Some(Role::Master),
+        },
+    )
+    .start()
+    .admin(1000, "vrrp resign", Request::VrrpResign)
+    .status()
+    .golden("role_override");
+}

@@ -1,0 +1,365 @@
+//! The shell around the core: what it owns (the maps, the interface, the
+//! checkers, the MAC watcher, the VRRP instances, the stats listener, the
+//! admin socket) and how it carries out each [`Effect`]. After every step it
+//! publishes the status (the state file and the stats listener's copy).
+
+use std::{
+    collections::{BTreeMap, VecDeque},
+    path::PathBuf,
+    time::Instant,
+};
+
+use anyhow::{Context, Result, bail};
+use rtnetlink::Handle;
+use tokio::sync::{mpsc, oneshot, watch};
+use tracing::{error, info, warn};
+
+use super::{
+    AgentOptions, Checks,
+    checks::Reported,
+    core::{Core, Effect, Event, ShellFacts},
+    load_config,
+    macs::MacWatcher,
+};
+use crate::{
+    admin::{self, AdminTable, protocol::Response},
+    config::{Config, ConfigErrors, StatsConfig},
+    dataplane::{Dataplane, MapWriter},
+    net::{Interface, announce},
+    reconcile::Plan,
+    status::{AgentStatus, file},
+    vrrp::{self, InstanceHandle, NetIo, VrrpStatus},
+};
+
+/// A task that ends with its owner.
+pub(super) struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Where the loop's inputs arrive.
+pub(super) struct Receivers {
+    pub health: mpsc::UnboundedReceiver<Reported>,
+    pub macs: mpsc::UnboundedReceiver<(std::net::IpAddr, [u8; 6])>,
+    pub vrrp: mpsc::UnboundedReceiver<(u8, VrrpStatus)>,
+    pub admin: mpsc::Receiver<admin::socket::Command>,
+}
+
+struct Instance {
+    handle: InstanceHandle,
+    _forward: AbortOnDrop,
+}
+
+pub(super) struct Shell {
+    opts: AgentOptions,
+    handle: Handle,
+    iface: Interface,
+    pin_dir: PathBuf,
+    maps: MapWriter,
+    dataplane: Option<Dataplane>,
+    checks: Checks,
+    macs: MacWatcher,
+    vrrp: BTreeMap<u8, Instance>,
+    vrrp_tx: mpsc::UnboundedSender<(u8, VrrpStatus)>,
+    stats: Option<AbortOnDrop>,
+    admin_tx: mpsc::Sender<admin::socket::Command>,
+    /// The latest status, for the stats listener.
+    published: watch::Sender<Option<AgentStatus>>,
+    facts: ShellFacts,
+    /// Who waits for the answer to the admin command being stepped.
+    answer: Option<oneshot::Sender<Response>>,
+    /// Set while the first step runs: a failure then stops the agent.
+    starting: bool,
+}
+
+impl Shell {
+    pub(super) fn new(
+        opts: AgentOptions,
+        handle: Handle,
+        iface: Interface,
+        pin_dir: PathBuf,
+        maps: MapWriter,
+        dataplane: Dataplane,
+    ) -> (Self, Receivers) {
+        let (health_tx, health) = mpsc::unbounded_channel();
+        let (macs_tx, macs) = mpsc::unbounded_channel();
+        let (vrrp_tx, vrrp) = mpsc::unbounded_channel();
+        let (admin_tx, admin) = mpsc::channel(8);
+        let shell = Self {
+            facts: ShellFacts {
+                pid: std::process::id(),
+                iface: iface.name.clone(),
+                started: Instant::now(),
+                ring_swaps: 0,
+                last_ring_swap_s: None,
+            },
+            macs: MacWatcher::start(handle.clone(), iface.clone(), macs_tx),
+            checks: Checks::new(health_tx),
+            opts,
+            handle,
+            iface,
+            pin_dir,
+            maps,
+            dataplane: Some(dataplane),
+            vrrp: BTreeMap::new(),
+            vrrp_tx,
+            stats: None,
+            admin_tx,
+            published: watch::channel(None).0,
+            answer: None,
+            starting: true,
+        };
+        let rx = Receivers {
+            health,
+            macs,
+            vrrp,
+            admin,
+        };
+        (shell, rx)
+    }
+
+    /// SIGHUP: the file as it reads now, with the command line's overrides.
+    pub(super) fn reload_config(&self) -> Result<Config, ConfigErrors> {
+        load_config(&self.opts)
+    }
+
+    /// The next step answers an admin command: to `answer`.
+    pub(super) fn answer_next(&mut self, answer: oneshot::Sender<Response>) {
+        self.answer = Some(answer);
+    }
+
+    /// Opens `<state dir>/<iface>.sock`; without it the agent runs on, but
+    /// takes no commands.
+    pub(super) fn start_admin_socket(&self) -> Option<AbortOnDrop> {
+        let path = admin::socket_path(&self.opts.state_dir, &self.iface.name);
+        match admin::socket::bind(&path) {
+            Ok(listener) => {
+                info!(path = %path.display(), "admin socket: backend drain|disable|enable, vrrp resign|resume");
+                Some(AbortOnDrop(tokio::spawn(admin::socket::serve(
+                    listener,
+                    self.admin_tx.clone(),
+                ))))
+            }
+            Err(e) => {
+                error!(path = %path.display(), error = %e, "no admin socket: runtime commands are unavailable");
+                None
+            }
+        }
+    }
+
+    /// Feeds `event` to the core and carries out the effects, then the
+    /// events they produced (a stopped instance's last status), then
+    /// publishes the status. An error here stops the agent: only the start
+    /// fails that way.
+    pub(super) async fn step(&mut self, core: &mut Core, event: Event) -> Result<()> {
+        let mut queue = VecDeque::from([event]);
+        while let Some(event) = queue.pop_front() {
+            let mut failures: Vec<String> = Vec::new();
+            for effect in core.step(event, Instant::now()) {
+                if let Err(e) = self.run(effect, &mut queue, &failures).await {
+                    let message = format!("{e:#}");
+                    if self.starting {
+                        bail!(message);
+                    }
+                    error!(error = %message, "an effect failed");
+                    failures.push(message);
+                }
+            }
+        }
+        self.starting = false;
+        let status = core.status(&self.facts, Instant::now());
+        self.published.send_replace(Some(status.clone()));
+        if let Err(e) = file::write(&self.opts.state_dir, &status) {
+            warn!(error = %e, "cannot write the status file");
+        }
+        Ok(())
+    }
+
+    async fn run(
+        &mut self,
+        effect: Effect,
+        queue: &mut VecDeque<Event>,
+        failures: &[String],
+    ) -> Result<()> {
+        match effect {
+            Effect::SyncChecks(checks) => self.checks.sync(checks),
+            Effect::WatchMacs(addrs) => self.macs.watch(addrs),
+            Effect::WriteMaps { plan, decided } => self.write_maps(&plan, &decided),
+            Effect::AddVips(vips) => {
+                self.iface.add_vips(&self.handle, &vips).await?;
+            }
+            Effect::RemoveVips(vips) => self.iface.remove_vips(&self.handle, &vips).await?,
+            Effect::AnnounceVips(ips) => announce_default(self.iface.clone(), ips),
+            Effect::StartVrrp(config) => self.start_vrrp(config).await?,
+            Effect::ReconfigureVrrp(config) => {
+                if let Some(i) = self.vrrp.get(&config.virtual_router_id) {
+                    i.handle.reconfigure(config);
+                }
+            }
+            Effect::StopVrrp { vrid } => {
+                if let Some(i) = self.vrrp.remove(&vrid) {
+                    let status = i.handle.status.clone();
+                    // A master releases its VIPs, then tells the peers.
+                    i.handle.stop().await;
+                    let status = status.borrow().clone();
+                    queue.push_back(Event::Vrrp { vrid, status });
+                }
+            }
+            Effect::TrackBackends { vrid, ok } => {
+                if let Some(i) = self.vrrp.get(&vrid) {
+                    i.handle.backends_ok.send_replace(ok);
+                }
+            }
+            Effect::SaveAdmin(table) => self.save_admin(&table)?,
+            Effect::StartStats(config) => self.start_stats(&config).await,
+            Effect::StopStats => self.stats = None,
+            Effect::Reply(response) => {
+                let response = if failures.is_empty() {
+                    response
+                } else {
+                    Response::error(format!(
+                        "{}; but: {}",
+                        response.message,
+                        failures.join("; ")
+                    ))
+                };
+                if let Some(answer) = self.answer.take() {
+                    let _ = answer.send(response);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn write_maps(&mut self, plan: &Plan, decided: &[Option<Instant>]) {
+        for (i, spec) in plan.apply.iter().enumerate() {
+            match self.maps.apply_service(spec) {
+                Ok(report) => {
+                    if let Some(ring) = &report.ring {
+                        self.facts.ring_swaps += 1;
+                        self.facts.last_ring_swap_s = Some(ring.duration.as_secs_f64());
+                    }
+                    let up = spec
+                        .backends
+                        .iter()
+                        .filter(|b| b.state == regha_model::BackendState::Up)
+                        .count();
+                    info!(
+                        service = spec.id,
+                        vip = %spec.vip,
+                        port = spec.port,
+                        up,
+                        backends = spec.backends.len(),
+                        ring_swap_us = report.ring.map(|r| r.duration.as_micros() as u64),
+                        // The latest health decision among this service's
+                        // backends: its delay to the swapped map is the
+                        // figure that matters (within one reconcile).
+                        decision_to_map_us = decided
+                            .get(i)
+                            .copied()
+                            .flatten()
+                            .map(|d| d.elapsed().as_micros() as u64),
+                        "service applied"
+                    );
+                }
+                Err(e) => error!(service = spec.id, error = %e, "cannot apply service"),
+            }
+        }
+        for spec in &plan.remove {
+            match self.maps.remove_service(spec) {
+                Ok(()) => {
+                    info!(service = spec.id, vip = %spec.vip, port = spec.port, "service removed")
+                }
+                Err(e) => error!(service = spec.id, error = %e, "cannot remove service"),
+            }
+        }
+        for id in &plan.clear_backends {
+            if let Err(e) = self.maps.remove_backend(*id) {
+                error!(backend = id, error = %e, "cannot clear backend");
+            }
+        }
+    }
+
+    async fn start_vrrp(&mut self, config: crate::config::VrrpConfig) -> Result<()> {
+        let vrid = config.virtual_router_id;
+        let src = vrrp::source_address(&self.handle, &self.iface, &config).await?;
+        let io = NetIo::open(&config, self.iface.clone(), self.handle.clone(), src)
+            .context("cannot open the VRRP socket")?;
+        let handle =
+            vrrp::start(config, &self.iface.name, io).context("cannot start the trackers")?;
+        let mut status = handle.status.clone();
+        let tx = self.vrrp_tx.clone();
+        let forward = tokio::spawn(async move {
+            loop {
+                let s = status.borrow_and_update().clone();
+                if tx.send((vrid, s)).is_err() || status.changed().await.is_err() {
+                    return;
+                }
+            }
+        });
+        self.vrrp.insert(
+            vrid,
+            Instance {
+                handle,
+                _forward: AbortOnDrop(forward),
+            },
+        );
+        Ok(())
+    }
+
+    fn save_admin(&self, table: &AdminTable) -> Result<()> {
+        table
+            .save(&admin::table_path(&self.opts.state_dir, &self.iface.name))
+            .context("applied, but not kept for a restart")
+    }
+
+    /// Starts a stats listener for `config`; the running one is replaced
+    /// only once the new one listens. A listener that cannot start is
+    /// logged, not fatal: the load balancer matters more.
+    async fn start_stats(&mut self, config: &StatsConfig) {
+        match crate::stats::start(
+            config,
+            self.iface.name.clone(),
+            self.pin_dir.clone(),
+            self.published.subscribe(),
+        )
+        .await
+        {
+            Ok(task) => self.stats = Some(AbortOnDrop(task)),
+            Err(e) => error!(error = %e, "stats listener not started"),
+        }
+    }
+
+    /// After [`Event::Stop`]'s effects: the checkers stop, the state file
+    /// and socket go, and the dataplane is unpinned unless kept.
+    pub(super) async fn shutdown(mut self) -> Result<()> {
+        self.checks.stop_all();
+        file::remove(&self.opts.state_dir, &self.iface.name);
+        let _ = std::fs::remove_file(admin::socket_path(&self.opts.state_dir, &self.iface.name));
+        if self.opts.keep_dataplane {
+            info!(pin_dir = %self.pin_dir.display(), "dataplane kept (--keep-dataplane): it keeps steering");
+            return Ok(());
+        }
+        drop(self.maps);
+        drop(self.dataplane.take());
+        Dataplane::remove_pins(&self.pin_dir)
+            .with_context(|| format!("removing the pins in {}", self.pin_dir.display()))?;
+        info!("dataplane detached and unpinned");
+        Ok(())
+    }
+}
+
+/// Announces VIPs a static master holds with keepalived's defaults: 5 per
+/// VIP at once and 5 more after 5 s, so switches that missed the first
+/// burst still learn the move.
+fn announce_default(iface: Interface, ips: Vec<std::net::IpAddr>) {
+    let garp = crate::config::GarpConfig::default();
+    tokio::spawn(async move {
+        announce::send_burst(&iface, &ips, garp.repeat, 0);
+        tokio::time::sleep(garp.delay).await;
+        announce::send_burst(&iface, &ips, garp.repeat, 1);
+    });
+}

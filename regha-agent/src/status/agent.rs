@@ -1,0 +1,115 @@
+//! What the running agent knows and the maps cannot say: names, health
+//! detail, who holds each VIP, the VRRP instances. Built by the agent's core
+//! after every step and written to the state file.
+
+use std::{
+    collections::BTreeMap,
+    net::{IpAddr, SocketAddr},
+};
+
+use regha_model::{AdminState, Health, Mac, Protocol, Role, VrrpState};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct AgentStatus {
+    pub pid: u32,
+    pub iface: String,
+    /// `master` while this host holds any VIP.
+    pub role: Role,
+    /// Every VIP, who decides whether this host holds it, and whether it does.
+    pub vips: Vec<VipStatus>,
+    pub uptime_s: u64,
+    pub services: Vec<ServiceStatus>,
+    /// The VRRP instances (empty without VRRP, or with a static `--role`).
+    #[serde(default)]
+    pub vrrp: Vec<VrrpInstanceStatus>,
+    /// Ring swaps since the agent started, and how long the last one took.
+    #[serde(default)]
+    pub ring_swaps: u64,
+    #[serde(default)]
+    pub last_ring_swap_s: Option<f64>,
+}
+
+/// What decides whether this host holds a VIP.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum HolderKind {
+    /// A static role (`role:` or `--role`).
+    Static,
+    /// A VRRP instance, by its VRID.
+    Vrrp { vrid: u8 },
+}
+
+impl std::fmt::Display for HolderKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Static => f.write_str("static role"),
+            Self::Vrrp { vrid } => write!(f, "VRRP {vrid}"),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct VipStatus {
+    pub address: IpAddr,
+    pub prefix: u8,
+    pub holder: HolderKind,
+    /// Whether this host holds it now.
+    pub held: bool,
+}
+
+impl std::fmt::Display for VipStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.address, self.prefix)
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct VrrpInstanceStatus {
+    pub vrid: u8,
+    pub state: VrrpState,
+    /// The effective priority (tracking included); 0 while resigned.
+    pub priority: u8,
+    pub configured_priority: u8,
+    /// The master last heard (none while this host is master).
+    pub master: Option<IpAddr>,
+    /// The unicast peers; empty means multicast.
+    pub peers: Vec<IpAddr>,
+    pub transitions: u64,
+    /// Packets refused, by reason.
+    pub rejected: BTreeMap<String, u64>,
+    /// `regha-agent vrrp resign` holds the instance out of the election.
+    pub resigned: bool,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ServiceStatus {
+    pub name: String,
+    pub vip: IpAddr,
+    pub port: u16,
+    pub protocol: Protocol,
+    /// Dataplane id, once written.
+    pub id: Option<u32>,
+    /// No backend takes new flows.
+    pub all_down: bool,
+    pub backends: Vec<BackendStatus>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct BackendStatus {
+    pub address: SocketAddr,
+    pub id: Option<u32>,
+    pub health: Health,
+    pub since_s: u64,
+    pub last_check: Option<String>,
+    pub latency_ms: Option<f64>,
+    pub checks: u64,
+    pub transitions: u64,
+    pub mac: Option<Mac>,
+    /// What an operator asked (`regha-agent backend ...`).
+    #[serde(default)]
+    pub admin: AdminState,
+    /// Whether the last check passed (none before the first).
+    #[serde(default)]
+    pub last_check_ok: Option<bool>,
+}
