@@ -287,9 +287,11 @@ impl RegistryLab {
     pub fn wait_backends_up(&self, limit: Duration) {
         for a in self.agents.iter().flatten() {
             a.wait_for("every backend up", limit, |s| {
-                s.services
-                    .iter()
-                    .all(|svc| svc.backends.iter().all(|b| b.health == Health::Up))
+                s.services.iter().all(|svc| {
+                    svc.backends.iter().all(|b| {
+                        b.health == Health::Up && b.state == Some(regha_model::BackendState::Up)
+                    })
+                })
             });
         }
     }

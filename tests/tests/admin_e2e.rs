@@ -145,11 +145,10 @@ fn drain_keeps_live_flows_disable_moves_them_and_both_survive_a_restart() {
     assert!(agent.state_dir().join("eth0.admin.json").exists());
     agent.restart();
     let state = agent.wait_for("restarted with the drain", Duration::from_secs(10), |s| {
-        s.services[0]
-            .backends
-            .iter()
-            .all(|b| b.health == regha_model::Health::Up)
-            && backend_state(s, &b_addr).admin == regha_model::AdminState::Drain
+        s.services[0].backends.iter().all(|b| {
+            b.health == regha_model::Health::Up
+                && b.state.is_some_and(|st| st != regha_model::BackendState::Down)
+        }) && backend_state(s, &b_addr).admin == regha_model::AdminState::Drain
     });
     let b_id = backend_state(&state, &b_addr).id.unwrap();
     let other_id = backend_state(&state, &lab.backend_addr(other)).id.unwrap();

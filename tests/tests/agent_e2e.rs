@@ -78,6 +78,15 @@ impl RegistryLab {
     }
 }
 
+/// Up in the checks and in the dataplane (checked, MAC known).
+fn serving(state: &regha_agent::status::AgentStatus, addr: &str) -> bool {
+    state.services[0].backends.iter().any(|b| {
+        b.address.to_string() == addr
+            && b.health == Health::Up
+            && b.state == Some(regha_model::BackendState::Up)
+    })
+}
+
 fn health_of(state: &regha_agent::status::AgentStatus, addr: &str) -> Health {
     state.services[0]
         .backends
@@ -98,7 +107,7 @@ fn a_dead_registry_leaves_after_fall_checks_and_returns_after_rise() {
     let be1 = format!("{}:5000", lab.backends[0].ip);
     let be2 = format!("{}:5000", lab.backends[1].ip);
     agent.wait_for("both backends up", Duration::from_secs(10), |s| {
-        health_of(s, &be1) == Health::Up && health_of(s, &be2) == Health::Up
+        serving(s, &be1) && serving(s, &be2)
     });
     lab.assert_all_ok("both up", &agent);
 
@@ -125,9 +134,7 @@ fn a_dead_registry_leaves_after_fall_checks_and_returns_after_rise() {
     );
 
     lab.registries[0].resume();
-    agent.wait_for("be1 up again", Duration::from_secs(5), |s| {
-        health_of(s, &be1) == Health::Up
-    });
+    agent.wait_for("be1 up again", Duration::from_secs(5), |s| serving(s, &be1));
     assert_eq!(
         agent.maps().backend(be1_id).unwrap().state,
         regha_common::BACKEND_UP
@@ -196,7 +203,7 @@ fn reload_rejects_an_invalid_config_and_applies_a_valid_one() {
         s.services[0]
             .backends
             .iter()
-            .all(|b| b.health == Health::Up)
+            .all(|b| b.health == Health::Up && b.state == Some(regha_model::BackendState::Up))
     });
     let maps = agent.maps();
     let ring_before = maps.ring(0).unwrap();
@@ -232,9 +239,7 @@ fn reload_rejects_an_invalid_config_and_applies_a_valid_one() {
     );
     agent.rewrite_config(&three);
     agent.signal(libc::SIGHUP);
-    let state = agent.wait_for("be3 up", Duration::from_secs(5), |s| {
-        health_of(s, &be3) == Health::Up
-    });
+    let state = agent.wait_for("be3 up", Duration::from_secs(5), |s| serving(s, &be3));
     let be3_id = state.services[0].backends[2].id.expect("be3 has an id");
     let ring = agent.maps().ring(0).unwrap().unwrap();
     assert!(ring.contains(&be3_id), "be3 is in the ring");
@@ -315,7 +320,7 @@ fn a_push_in_flight_survives_an_agent_crash_and_restart() {
         s.services[0]
             .backends
             .iter()
-            .all(|b| b.health == Health::Up)
+            .all(|b| b.health == Health::Up && b.state == Some(regha_model::BackendState::Up))
     });
     // 12 MiB in 192 chunks, 15 ms apart: about 3 s in flight.
     let blob: Vec<u8> = (0..12 * 1024 * 1024u32)
@@ -346,7 +351,7 @@ fn a_push_in_flight_survives_an_agent_crash_and_restart() {
         s.services[0]
             .backends
             .iter()
-            .all(|b| b.health == Health::Up)
+            .all(|b| b.health == Health::Up && b.state == Some(regha_model::BackendState::Up))
     });
     let (status, digest) = push
         .join()
@@ -389,7 +394,7 @@ fn keep_dataplane_leaves_it_steering_for_the_next_start() {
         s.services[0]
             .backends
             .iter()
-            .all(|b| b.health == Health::Up)
+            .all(|b| b.health == Health::Up && b.state == Some(regha_model::BackendState::Up))
     });
     lab.assert_all_ok("running", &agent);
     agent.signal(libc::SIGTERM);

@@ -39,6 +39,7 @@ fn health(address: &str, admin: AdminState) -> BackendStatus {
     BackendStatus {
         address: address.parse().unwrap(),
         id: Some(0),
+        state: Some(BackendState::Up),
         health: Health::Up,
         since_s: 125,
         last_check: Some("HTTP 200".into()),

@@ -7,7 +7,7 @@ use std::{
     net::{IpAddr, SocketAddr},
 };
 
-use regha_model::{AdminState, Health, Mac, Protocol, Role, VrrpState};
+use regha_model::{AdminState, BackendState, Health, Mac, Protocol, Role, VrrpState};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -99,6 +99,10 @@ pub struct ServiceStatus {
 pub struct BackendStatus {
     pub address: SocketAddr,
     pub id: Option<u32>,
+    /// What the agent last wrote for it (none before the first write): up
+    /// only with a passing check, a known MAC and no admin hold.
+    #[serde(default)]
+    pub state: Option<BackendState>,
     pub health: Health,
     pub since_s: u64,
     pub last_check: Option<String>,

@@ -144,10 +144,9 @@ pub fn backend_state<'a>(
 
 pub fn wait_all_up(agent: &Agent) {
     agent.wait_for("every backend up", Duration::from_secs(10), |s| {
-        s.services[0]
-            .backends
-            .iter()
-            .all(|b| b.health == regha_model::Health::Up)
+        s.services[0].backends.iter().all(|b| {
+            b.health == regha_model::Health::Up && b.state == Some(regha_model::BackendState::Up)
+        })
     });
 }
 

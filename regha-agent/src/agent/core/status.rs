@@ -43,15 +43,15 @@ impl Core {
                                 service: identity,
                                 addr,
                             });
-                            let id = applied.and_then(|a| {
+                            let written = applied.and_then(|a| {
                                 a.backends
                                     .iter()
                                     .find(|x| x.addr == b.address && x.port == b.port)
-                                    .map(|x| x.id)
                             });
                             BackendStatus {
                                 address: addr,
-                                id,
+                                id: written.map(|x| x.id),
+                                state: written.map(|x| x.state),
                                 health: report.map(|r| r.state).unwrap_or_default(),
                                 since_s: report.map_or(0, |r| {
                                     now.saturating_duration_since(r.since).as_secs()
