@@ -22,6 +22,7 @@ pub mod registry_lab;
 pub mod rng;
 pub mod skopeo;
 pub mod tempdir;
+pub mod wait;
 
 /// Privileged tests need root; they fail, never skip, without it.
 pub fn require_root() {
