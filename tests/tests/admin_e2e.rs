@@ -62,6 +62,22 @@ fn master(lab: &Lab) -> Config {
     config::with_role(Role::Master, vec![lab.service()])
 }
 
+/// Waits until backend `id` has `state` in the maps and the ring agrees
+/// (only up backends are in it). The agent writes a backend before it
+/// swaps the ring, so a check of the backend alone can pass while new
+/// flows still follow the old ring.
+fn wait_applied(agent: &Agent, what: &str, id: u32, state: u8) {
+    let service = agent
+        .state()
+        .and_then(|s| s.services[0].id)
+        .expect("service id");
+    eventually(what, Duration::from_secs(2), || {
+        let maps = agent.maps();
+        let in_ring = maps.ring(service).unwrap().is_some_and(|r| r.contains(&id));
+        maps.backend(id).unwrap().state == state && in_ring == (state == regha_common::BACKEND_UP)
+    });
+}
+
 /// Polls `cond` every 50 ms for up to `limit`.
 fn eventually(what: &str, limit: Duration, cond: impl FnMut() -> bool) {
     wait_for(what, limit)
@@ -103,9 +119,12 @@ fn drain_keeps_live_flows_disable_moves_them_and_both_survive_a_restart() {
     agent.wait_for("drain applied", Duration::from_secs(5), |s| {
         backend_state(s, &b_addr).admin == regha_model::AdminState::Drain
     });
-    eventually("draining in the maps", Duration::from_secs(2), || {
-        agent.maps().backend(b_id).unwrap().state == regha_common::BACKEND_DRAINING
-    });
+    wait_applied(
+        agent,
+        "draining in the maps and the ring",
+        b_id,
+        regha_common::BACKEND_DRAINING,
+    );
     let (b_flows, other_flows) = (new_flows(agent, b_id), new_flows(agent, other_id));
     for _ in 0..3 {
         assert_eq!(get(&mut live), Ok(200), "the live connection keeps working");
@@ -159,9 +178,12 @@ fn drain_keeps_live_flows_disable_moves_them_and_both_survive_a_restart() {
     });
     let b_id = backend_state(&state, &b_addr).id.unwrap();
     let other_id = backend_state(&state, &lab.backend_addr(other)).id.unwrap();
-    eventually("draining after the restart", Duration::from_secs(2), || {
-        agent.maps().backend(b_id).unwrap().state == regha_common::BACKEND_DRAINING
-    });
+    wait_applied(
+        agent,
+        "draining after the restart in the maps and the ring",
+        b_id,
+        regha_common::BACKEND_DRAINING,
+    );
     assert!(agent.log().contains("admin state kept from the last run"));
     let b_flows = new_flows(agent, b_id);
     assert_eq!(lab.get_from(src), Ok(200));
@@ -177,9 +199,12 @@ fn drain_keeps_live_flows_disable_moves_them_and_both_survive_a_restart() {
         said.trim(),
         format!("registry {b_addr}: enabled (was drain)")
     );
-    eventually("up in the maps", Duration::from_secs(2), || {
-        agent.maps().backend(b_id).unwrap().state == regha_common::BACKEND_UP
-    });
+    wait_applied(
+        agent,
+        "up in the maps and the ring",
+        b_id,
+        regha_common::BACKEND_UP,
+    );
     assert_eq!(lab.get_from(src), Ok(200));
     assert_eq!(
         new_flows(agent, b_id),
@@ -196,9 +221,12 @@ fn drain_keeps_live_flows_disable_moves_them_and_both_survive_a_restart() {
     assert_eq!(get(&mut live), Ok(200));
     assert_eq!(holder(&lab, live.local()), Some(b));
     ok(agent, &["backend", "disable", "registry", &b_ip]);
-    eventually("down in the maps", Duration::from_secs(2), || {
-        agent.maps().backend(b_id).unwrap().state == regha_common::BACKEND_DOWN
-    });
+    wait_applied(
+        agent,
+        "down in the maps and the ring",
+        b_id,
+        regha_common::BACKEND_DOWN,
+    );
     assert!(get(&mut live).is_err(), "a disabled backend keeps no flow");
     let other_flows = new_flows(agent, other_id);
     assert!(lab.get_all().iter().all(|r| r == &Ok(200)));
