@@ -336,8 +336,9 @@ impl Lab {
 /// 3. The lab directory (storage, configs, logs), last: nothing uses it
 ///    any more, and logs stay readable for a failure message until then.
 ///
-/// Tests hold other guards (a `TestDataplane`, a skopeo copy, server
-/// threads) as locals made after the lab, so they drop before it.
+/// Tests hold their other guards (a `TestDataplane`, a skopeo copy, server
+/// threads) so that they drop before the lab: as locals made after it, or
+/// as fields declared before it.
 impl Drop for Lab {
     fn drop(&mut self) {
         self.agents.clear();
