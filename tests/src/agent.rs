@@ -9,12 +9,16 @@
 use std::{
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
-use regha_agent::{dataplane::MapWriter, status::AgentStatus as AgentState};
+use regha_agent::{
+    config::Config,
+    dataplane::MapWriter,
+    status::{AgentStatus, BackendStatus},
+};
 
-use crate::{lab::Host, tempdir::TempDir};
+use crate::{lab::Host, tempdir::TempDir, wait::wait_for};
 
 /// The agent binary `cargo build -p regha-agent` makes (xtask test builds it
 /// before the tests), or the one `REGHA_AGENT_BIN` names (a release build, or
@@ -50,9 +54,9 @@ const PIN_ROOT: &str = "/sys/fs/bpf/regha-test";
 
 impl Agent {
     /// Writes `config` and starts the agent on `eth0` of `host`.
-    pub fn start(host: &Host, config: &str, extra: &[&str]) -> Self {
+    pub fn start(host: &Host, config: &Config, extra: &[&str]) -> Self {
         let dir = TempDir::new("agent");
-        std::fs::write(dir.path().join("regha.yaml"), config).expect("write config");
+        std::fs::write(dir.path().join("regha.yaml"), config.to_yaml()).expect("write config");
         let bpffs_root = PathBuf::from(PIN_ROOT).join(format!(
             "a{}-{}",
             std::process::id(),
@@ -123,33 +127,26 @@ impl Agent {
     }
 
     /// The agent's state file, while it runs.
-    pub fn state(&self) -> Option<AgentState> {
+    pub fn state(&self) -> Option<AgentStatus> {
         regha_agent::status::file::read(&self.state_dir(), "eth0")
     }
 
-    /// Waits until `cond` holds for the state (panics with the log after `limit`).
+    /// Waits until `cond` holds for the state (panics with the last state
+    /// and the log after `limit`).
+    #[track_caller]
     pub fn wait_for(
         &self,
         what: &str,
         limit: Duration,
-        cond: impl Fn(&AgentState) -> bool,
-    ) -> AgentState {
-        let start = Instant::now();
-        loop {
-            if let Some(s) = self.state()
-                && cond(&s)
-            {
-                return s;
-            }
-            if start.elapsed() > limit {
-                panic!(
-                    "waited {limit:?} for {what}; state: {:#?}\nagent log:\n{}",
-                    self.state(),
-                    self.log()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        cond: impl Fn(&AgentStatus) -> bool,
+    ) -> AgentStatus {
+        wait_for(what, limit)
+            .every(Duration::from_millis(50))
+            .context(|| format!("agent log:\n{}", self.log()))
+            .until(|| match self.state() {
+                Some(s) if cond(&s) => Ok(s),
+                other => Err(Box::new(other)),
+            })
     }
 
     /// The pinned maps (the test's own view of the dataplane).
@@ -158,8 +155,15 @@ impl Agent {
             .unwrap_or_else(|e| panic!("open pinned maps: {e}\n{}", self.log()))
     }
 
-    pub fn rewrite_config(&self, config: &str) {
-        std::fs::write(self.config_path(), config).expect("write config");
+    /// Replaces the config file (the agent reads it on SIGHUP or restart).
+    pub fn rewrite_config(&self, config: &Config) {
+        std::fs::write(self.config_path(), config.to_yaml()).expect("write config");
+    }
+
+    /// Replaces the config file with `text` as it is: for configs the agent
+    /// must refuse, which a typed [`Config`] cannot hold.
+    pub fn write_invalid_config(&self, text: &str) {
+        std::fs::write(self.config_path(), text).expect("write config");
     }
 
     pub fn signal(&self, sig: i32) {
@@ -169,19 +173,15 @@ impl Agent {
     }
 
     /// Waits for the process to exit and returns its status.
+    #[track_caller]
     pub fn wait_exit(&mut self, limit: Duration) -> std::process::ExitStatus {
-        let start = Instant::now();
+        let log = self.log_path();
         let child = self.child.as_mut().expect("running");
-        loop {
-            if let Some(st) = child.try_wait().expect("try_wait") {
-                self.child = None;
-                return st;
-            }
-            if start.elapsed() > limit {
-                panic!("the agent did not exit within {limit:?}\n{}", self.log());
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let status = wait_for("the agent to exit", limit)
+            .context(|| std::fs::read_to_string(&log).unwrap_or_default())
+            .until(|| child.try_wait().expect("try_wait"));
+        self.child = None;
+        status
     }
 
     /// SIGKILL, as a crash: the dataplane stays pinned and steering.
@@ -223,6 +223,20 @@ impl Agent {
             .output()
             .expect("run regha-agent")
     }
+}
+
+/// Backend `addr` (`ip:port`) of the first service in `state`, if listed.
+pub fn find_backend<'a>(state: &'a AgentStatus, addr: &str) -> Option<&'a BackendStatus> {
+    state.services[0]
+        .backends
+        .iter()
+        .find(|b| b.address.to_string() == addr)
+}
+
+/// Backend `addr` of the first service in `state`; panics when it is not
+/// listed.
+pub fn backend_state<'a>(state: &'a AgentStatus, addr: &str) -> &'a BackendStatus {
+    find_backend(state, addr).unwrap_or_else(|| panic!("{addr} not in the state: {state:#?}"))
 }
 
 impl Drop for Agent {

@@ -8,7 +8,7 @@ use std::{
     time::Duration,
 };
 
-use crate::{lab::Host, tempdir::TempDir};
+use crate::{lab::Host, tempdir::TempDir, wait::wait_for};
 
 pub const KEEPALIVED_BIN: &str = "/usr/sbin/keepalived";
 
@@ -23,6 +23,24 @@ pub struct KeepalivedInstance<'a> {
     pub vips: &'a [&'a str],
     pub nopreempt: bool,
     pub unicast_peers: &'a [&'a str],
+}
+
+impl<'a> KeepalivedInstance<'a> {
+    /// An instance on `vrid` at `priority` for `vips` (`address/prefix`),
+    /// with keepalived's defaults otherwise: VRRP v2, `advert_int 1`, no
+    /// authentication, preemption, multicast.
+    pub fn new(vrid: u8, priority: u8, vips: &'a [&'a str]) -> Self {
+        Self {
+            vrid,
+            priority,
+            advert_int: 1.0,
+            version: 2,
+            auth_pass: None,
+            vips,
+            nopreempt: false,
+            unicast_peers: &[],
+        }
+    }
 }
 
 pub struct Keepalived {
@@ -141,10 +159,11 @@ impl Keepalived {
             let _ = c.kill();
             let _ = c.wait();
         }
-        let deadline = std::time::Instant::now() + Duration::from_secs(2);
-        while pids.iter().any(|&p| alive(p)) && std::time::Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        // Best effort: a process that will not die is reported by the
+        // next start, not here (this runs in Drop too).
+        let _ = wait_for("keepalived's processes to die", Duration::from_secs(2))
+            .every(Duration::from_millis(10))
+            .try_until(|| !pids.iter().any(|&p| alive(p)));
         for f in ["vrrp.pid", "keepalived.pid", "checkers.pid"] {
             let _ = std::fs::remove_file(self.dir.path().join(f));
         }
@@ -164,15 +183,12 @@ impl Keepalived {
         if let Some(mut c) = self.child.take() {
             // SAFETY: kill(2) on our child (ip netns exec execs keepalived).
             unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
-            let deadline = std::time::Instant::now() + Duration::from_secs(5);
-            while std::time::Instant::now() < deadline {
-                if let Ok(Some(_)) = c.try_wait() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(20));
+            let exited = wait_for("keepalived to exit on SIGTERM", Duration::from_secs(5))
+                .try_until(|| matches!(c.try_wait(), Ok(Some(_))));
+            if exited.is_err() {
+                let _ = c.kill();
+                let _ = c.wait();
             }
-            let _ = c.kill();
-            let _ = c.wait();
         }
     }
 

@@ -4,9 +4,13 @@
 //!   on drop (and so on panic), with names unique to the run.
 //! - `packet`: exact frames for BPF_PROG_TEST_RUN fixtures.
 //! - `dataplane`: a loaded dataplane with pins of its own, removed on drop.
-//! - `registry_lab`: the registry HA lab (clients, two LBs, registries)
-//!   that the end-to-end tests and `cargo xtask lab` stand on; `oci` makes
-//!   the images and `skopeo` pushes and pulls them.
+//! - `lab`: the one lab every end-to-end test, `cargo xtask lab` and
+//!   `bench-e2e` stand on (clients, LBs running regha or keepalived and
+//!   HAProxy, registries), and `lab::config`, the agent configs it writes;
+//!   `agent`, `keepalived`, `haproxy` and `registry` run the daemons, `oci`
+//!   makes the images and `skopeo` pushes and pulls them.
+//! - `wait`: the one way to wait for something; `rng`: the one seeded
+//!   generator; `metrics`: `/metrics` read strictly.
 
 pub mod agent;
 pub mod client;
@@ -14,14 +18,15 @@ pub mod dataplane;
 pub mod haproxy;
 pub mod keepalived;
 pub mod lab;
+pub mod metrics;
 pub mod netns;
 pub mod oci;
 pub mod packet;
 pub mod registry;
-pub mod registry_lab;
 pub mod rng;
 pub mod skopeo;
 pub mod tempdir;
+pub mod wait;
 
 /// Privileged tests need root; they fail, never skip, without it.
 pub fn require_root() {

@@ -25,14 +25,19 @@ impl Registry {
             "{REGISTRY_BIN} is missing: `cargo xtask setup` installs Debian's docker-registry"
         );
         let config = dir.join(format!("registry-{}.yml", host.ip));
-        std::fs::write(
-            &config,
-            format!(
-                "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: :5000\n  secret: regha-lab-shared-secret\n",
-                storage.display()
-            ),
-        )
-        .expect("write registry config");
+        // Written as JSON, which is YAML too: a document built as data,
+        // not as text.
+        let doc = serde_json::json!({
+            "version": "0.1",
+            "log": { "level": "warn" },
+            "storage": {
+                "filesystem": { "rootdirectory": storage },
+                "delete": { "enabled": true },
+            },
+            "http": { "addr": ":5000", "secret": "regha-lab-shared-secret" },
+        });
+        let text = serde_json::to_string_pretty(&doc).expect("plain data");
+        std::fs::write(&config, text).expect("write registry config");
         let mut r = Self {
             log: dir.join(format!("registry-{}.log", host.ip)),
             config,

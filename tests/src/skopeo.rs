@@ -10,7 +10,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::netns::NetNs;
+use crate::{netns::NetNs, wait::wait_for};
 
 pub const SKOPEO_BIN: &str = "/usr/bin/skopeo";
 
@@ -77,29 +77,31 @@ impl Copy {
         matches!(self.child.try_wait(), Ok(Some(_)))
     }
 
-    /// Waits for it (at most `limit`, then kills it): how long it took, or
-    /// why it failed with its output.
+    /// Waits for it (at most `limit` from its start, then kills it): how
+    /// long it took, or why it failed with its output.
     pub fn wait(mut self, limit: Duration) -> Result<Duration, String> {
-        loop {
-            if let Some(st) = self.child.try_wait().expect("wait skopeo") {
-                let took = self.started.elapsed();
-                let out = std::fs::read_to_string(&self.log).unwrap_or_default();
-                return if st.success() {
-                    Ok(took)
-                } else {
-                    Err(format!(
-                        "{} failed ({st}) after {took:?}:\n{out}",
-                        self.what
-                    ))
-                };
-            }
-            if self.started.elapsed() > limit {
+        let left = limit.saturating_sub(self.started.elapsed());
+        let child = &mut self.child;
+        let exited =
+            wait_for(self.what.clone(), left).try_until(|| child.try_wait().expect("wait skopeo"));
+        let took = self.started.elapsed();
+        let out = || std::fs::read_to_string(&self.log).unwrap_or_default();
+        match exited {
+            Ok(st) if st.success() => Ok(took),
+            Ok(st) => Err(format!(
+                "{} failed ({st}) after {took:?}:\n{}",
+                self.what,
+                out()
+            )),
+            Err(_) => {
                 let _ = self.child.kill();
                 let _ = self.child.wait();
-                let out = std::fs::read_to_string(&self.log).unwrap_or_default();
-                return Err(format!("{} did not finish in {limit:?}:\n{out}", self.what));
+                Err(format!(
+                    "{} did not finish in {limit:?}:\n{}",
+                    self.what,
+                    out()
+                ))
             }
-            std::thread::sleep(Duration::from_millis(20));
         }
     }
 }

@@ -4,20 +4,16 @@
 //! back, the choice survives a restart of the agent, and nobody but root is
 //! heard. `vrrp resign` hands the VIP to a keepalived peer at once.
 
-mod ops_lab;
+use std::{net::IpAddr, os::unix::fs::PermissionsExt, time::Duration};
 
-use std::{
-    net::{IpAddr, Ipv4Addr},
-    os::unix::fs::PermissionsExt,
-    time::Duration,
-};
-
-use ops_lab::{OpsLab, VIP, backend_state, eventually, vip_port, wait_all_up};
+use regha_agent::config::{Config, Secret, VrrpConfig};
+use regha_model::Role;
 use regha_tests::{
-    agent::Agent,
+    agent::{Agent, backend_state},
     client::KeepAlive,
-    keepalived::{Keepalived, KeepalivedInstance},
-    lab::HOST_IFACE,
+    keepalived::KeepalivedInstance,
+    lab::{AUTH_PASS, Lab, LabSpec, LbKind, VIP, config, vip_port},
+    wait::wait_for,
 };
 
 const NOBODY: &[&str] = &[
@@ -45,7 +41,7 @@ fn ok(agent: &Agent, args: &[&str]) -> String {
 
 /// The backend (index) holding an established connection from `client`.
 /// The registry listens dual-stack, so `ss` may show the peer IPv4-mapped.
-fn holder(lab: &OpsLab, client: std::net::SocketAddr) -> Option<usize> {
+fn holder(lab: &Lab, client: std::net::SocketAddr) -> Option<usize> {
     let names = [
         client.to_string(),
         format!("[::ffff:{}]:{}", client.ip(), client.port()),
@@ -61,16 +57,44 @@ fn new_flows(agent: &Agent, id: u32) -> u64 {
     agent.maps().backend_counters(id).unwrap().new_flows
 }
 
+/// A static master over every backend.
+fn master(lab: &Lab) -> Config {
+    config::with_role(Role::Master, vec![lab.service()])
+}
+
+/// Waits until backend `id` has `state` in the maps and the ring agrees
+/// (only up backends are in it). The agent writes a backend before it
+/// swaps the ring, so a check of the backend alone can pass while new
+/// flows still follow the old ring.
+fn wait_applied(agent: &Agent, what: &str, id: u32, state: u8) {
+    let service = agent
+        .state()
+        .and_then(|s| s.services[0].id)
+        .expect("service id");
+    eventually(what, Duration::from_secs(2), || {
+        let maps = agent.maps();
+        let in_ring = maps.ring(service).unwrap().is_some_and(|r| r.contains(&id));
+        maps.backend(id).unwrap().state == state && in_ring == (state == regha_common::BACKEND_UP)
+    });
+}
+
+/// Polls `cond` every 50 ms for up to `limit`.
+fn eventually(what: &str, limit: Duration, cond: impl FnMut() -> bool) {
+    wait_for(what, limit)
+        .every(Duration::from_millis(50))
+        .until(cond);
+}
+
 #[test]
 fn drain_keeps_live_flows_disable_moves_them_and_both_survive_a_restart() {
-    let lab = OpsLab::new(2);
-    let mut agent = Agent::start(&lab.lb, &lab.config("role: master\n", ""), &[]);
-    wait_all_up(&agent);
+    let mut lab = LabSpec::one_lb(2).build();
+    lab.start_agent(0, &master(&lab), &[]);
+    lab.wait_backends_up(Duration::from_secs(10));
+    let agent = lab.agent(0);
 
     // A live connection, as a long pull holds one.
     let src = lab.sources[0];
-    let mut live = lab
-        .client
+    let mut live = lab.clients[0]
         .ns
         .run(move || KeepAlive::open(IpAddr::V4(src), vip_port()))
         .expect("connect through the VIP");
@@ -87,7 +111,7 @@ fn drain_keeps_live_flows_disable_moves_them_and_both_survive_a_restart() {
     );
 
     // Drain (by address alone): the live connection stays, new ones move.
-    let said = ok(&agent, &["backend", "drain", "registry", &b_ip]);
+    let said = ok(agent, &["backend", "drain", "registry", &b_ip]);
     assert_eq!(
         said.trim(),
         format!("registry {b_addr}: drain (was enabled)")
@@ -95,22 +119,25 @@ fn drain_keeps_live_flows_disable_moves_them_and_both_survive_a_restart() {
     agent.wait_for("drain applied", Duration::from_secs(5), |s| {
         backend_state(s, &b_addr).admin == regha_model::AdminState::Drain
     });
-    eventually("draining in the maps", Duration::from_secs(2), || {
-        agent.maps().backend(b_id).unwrap().state == regha_common::BACKEND_DRAINING
-    });
-    let (b_flows, other_flows) = (new_flows(&agent, b_id), new_flows(&agent, other_id));
+    wait_applied(
+        agent,
+        "draining in the maps and the ring",
+        b_id,
+        regha_common::BACKEND_DRAINING,
+    );
+    let (b_flows, other_flows) = (new_flows(agent, b_id), new_flows(agent, other_id));
     for _ in 0..3 {
         assert_eq!(get(&mut live), Ok(200), "the live connection keeps working");
     }
     assert_eq!(holder(&lab, live.local()), Some(b), "still on its backend");
     assert!(lab.get_all().iter().all(|r| r == &Ok(200)));
     assert_eq!(
-        new_flows(&agent, b_id),
+        new_flows(agent, b_id),
         b_flows,
         "no new flow to a drained backend"
     );
     assert_eq!(
-        new_flows(&agent, other_id),
+        new_flows(agent, other_id),
         other_flows + 16,
         "every new connection went to the other backend"
     );
@@ -127,7 +154,7 @@ fn drain_keeps_live_flows_disable_moves_them_and_both_survive_a_restart() {
         (row["state"].as_str(), row["admin"].as_str()),
         (Some("draining"), Some("drain"))
     );
-    let table = ok(&agent, &["status"]);
+    let table = ok(agent, &["status"]);
     let line = table
         .lines()
         .find(|l| l.contains(&b_addr))
@@ -141,62 +168,72 @@ fn drain_keeps_live_flows_disable_moves_them_and_both_survive_a_restart() {
 
     // The drain survives a full restart (SIGTERM unpins everything).
     agent.signal(libc::SIGTERM);
-    assert!(agent.wait_exit(Duration::from_secs(5)).success());
-    assert!(agent.state_dir().join("eth0.admin.json").exists());
-    agent.restart();
+    assert!(lab.agent_mut(0).wait_exit(Duration::from_secs(5)).success());
+    assert!(lab.agent(0).state_dir().join("eth0.admin.json").exists());
+    lab.agent_mut(0).restart();
+    let agent = lab.agent(0);
     let state = agent.wait_for("restarted with the drain", Duration::from_secs(10), |s| {
         s.services[0].backends.iter().all(|b| {
             b.health == regha_model::Health::Up
-                && b.state.is_some_and(|st| st != regha_model::BackendState::Down)
+                && b.state
+                    .is_some_and(|st| st != regha_model::BackendState::Down)
         }) && backend_state(s, &b_addr).admin == regha_model::AdminState::Drain
     });
     let b_id = backend_state(&state, &b_addr).id.unwrap();
     let other_id = backend_state(&state, &lab.backend_addr(other)).id.unwrap();
-    eventually("draining after the restart", Duration::from_secs(2), || {
-        agent.maps().backend(b_id).unwrap().state == regha_common::BACKEND_DRAINING
-    });
+    wait_applied(
+        agent,
+        "draining after the restart in the maps and the ring",
+        b_id,
+        regha_common::BACKEND_DRAINING,
+    );
     assert!(agent.log().contains("admin state kept from the last run"));
-    let b_flows = new_flows(&agent, b_id);
+    let b_flows = new_flows(agent, b_id);
     assert_eq!(lab.get_from(src), Ok(200));
     assert_eq!(
-        new_flows(&agent, b_id),
+        new_flows(agent, b_id),
         b_flows,
         "still drained after the restart"
     );
 
     // Enable: the source that hashed to it lands there again.
-    let said = ok(&agent, &["backend", "enable", "registry", &b_addr]);
+    let said = ok(agent, &["backend", "enable", "registry", &b_addr]);
     assert_eq!(
         said.trim(),
         format!("registry {b_addr}: enabled (was drain)")
     );
-    eventually("up in the maps", Duration::from_secs(2), || {
-        agent.maps().backend(b_id).unwrap().state == regha_common::BACKEND_UP
-    });
+    wait_applied(
+        agent,
+        "up in the maps and the ring",
+        b_id,
+        regha_common::BACKEND_UP,
+    );
     assert_eq!(lab.get_from(src), Ok(200));
     assert_eq!(
-        new_flows(&agent, b_id),
+        new_flows(agent, b_id),
         b_flows + 1,
         "new flows reach it again"
     );
 
     // Disable: a live connection's packets move at once (the other backend
     // knows nothing of it and resets it), new ones go to the other.
-    let mut live = lab
-        .client
+    let mut live = lab.clients[0]
         .ns
         .run(move || KeepAlive::open(IpAddr::V4(src), vip_port()))
         .unwrap();
     assert_eq!(get(&mut live), Ok(200));
     assert_eq!(holder(&lab, live.local()), Some(b));
-    ok(&agent, &["backend", "disable", "registry", &b_ip]);
-    eventually("down in the maps", Duration::from_secs(2), || {
-        agent.maps().backend(b_id).unwrap().state == regha_common::BACKEND_DOWN
-    });
+    ok(agent, &["backend", "disable", "registry", &b_ip]);
+    wait_applied(
+        agent,
+        "down in the maps and the ring",
+        b_id,
+        regha_common::BACKEND_DOWN,
+    );
     assert!(get(&mut live).is_err(), "a disabled backend keeps no flow");
-    let other_flows = new_flows(&agent, other_id);
+    let other_flows = new_flows(agent, other_id);
     assert!(lab.get_all().iter().all(|r| r == &Ok(200)));
-    assert_eq!(new_flows(&agent, other_id), other_flows + 16);
+    assert_eq!(new_flows(agent, other_id), other_flows + 16);
     let table = std::fs::read_to_string(agent.state_dir().join("eth0.admin.json")).unwrap();
     assert!(
         table.contains("disabled") && table.contains(&b_addr),
@@ -205,16 +242,16 @@ fn drain_keeps_live_flows_disable_moves_them_and_both_survive_a_restart() {
 
     // Unknown names change nothing and say why.
     let before = std::fs::read_to_string(agent.state_dir().join("eth0.admin.json")).unwrap();
-    let (success, _, stderr) = run(&agent, &["backend", "drain", "regsitry", &b_ip]);
+    let (success, _, stderr) = run(agent, &["backend", "drain", "regsitry", &b_ip]);
     assert!(!success);
     assert!(
         stderr.contains("no service named \"regsitry\" (services: registry)"),
         "{stderr}"
     );
-    let (success, _, stderr) = run(&agent, &["backend", "enable", "registry", "192.0.2.99"]);
+    let (success, _, stderr) = run(agent, &["backend", "enable", "registry", "192.0.2.99"]);
     assert!(!success);
     assert!(stderr.contains("has no backend 192.0.2.99"), "{stderr}");
-    let (success, _, stderr) = run(&agent, &["vrrp", "resign"]);
+    let (success, _, stderr) = run(agent, &["vrrp", "resign"]);
     assert!(!success && stderr.contains("no VRRP instance"), "{stderr}");
     assert_eq!(
         std::fs::read_to_string(agent.state_dir().join("eth0.admin.json")).unwrap(),
@@ -224,14 +261,15 @@ fn drain_keeps_live_flows_disable_moves_them_and_both_survive_a_restart() {
         agent.maps().backend(b_id).unwrap().state,
         regha_common::BACKEND_DOWN
     );
-    ok(&agent, &["backend", "enable", "registry", &b_ip]);
+    ok(agent, &["backend", "enable", "registry", &b_ip]);
 }
 
 #[test]
 fn the_admin_socket_hears_root_only() {
-    let lab = OpsLab::new(1);
-    let agent = Agent::start(&lab.lb, &lab.config("role: master\n", ""), &[]);
-    wait_all_up(&agent);
+    let mut lab = LabSpec::one_lb(1).build();
+    lab.start_agent(0, &master(&lab), &[]);
+    lab.wait_backends_up(Duration::from_secs(10));
+    let agent = lab.agent(0);
     let sock = agent.state_dir().join("eth0.sock");
     let meta = std::fs::metadata(&sock).expect("the admin socket exists");
     use std::os::unix::fs::MetadataExt;
@@ -273,80 +311,68 @@ fn the_admin_socket_hears_root_only() {
     assert!(lab.get_all().iter().all(|r| r == &Ok(200)));
 }
 
-fn holds_vip(h: &regha_tests::lab::Host) -> bool {
-    h.ns.ip(&["-4", "addr", "show", "dev", HOST_IFACE])
-        .contains(&format!("{VIP}/32"))
-}
-
 /// regha master (101) beside a keepalived backup (100), the reference
 /// deployment's pair: `vrrp resign` hands the VIP over at once (priority 0,
 /// as on shutdown) and keeps regha out even though its priority is higher;
 /// `vrrp resume` brings it back in, and it preempts as configured.
 #[test]
 fn vrrp_resign_hands_over_to_keepalived_and_resume_takes_back() {
-    let lab = OpsLab::new(1);
-    let lb2 = lab
-        .sw
-        .plug("lb2", Ipv4Addr::new(192, 0, 2, 3), [2, 0, 0, 0, 0, 3]);
-    let ka = Keepalived::start(
-        &lb2,
+    let mut lab = LabSpec {
+        lbs: vec![LbKind::Bare, LbKind::Bare],
+        ..LabSpec::one_lb(1)
+    }
+    .build();
+    let vips = ["192.0.2.100/32"];
+    lab.start_keepalived(
+        1,
         &KeepalivedInstance {
-            vrid: 51,
-            priority: 100,
-            advert_int: 1.0,
-            version: 2,
-            auth_pass: Some("1111"),
-            vips: &["192.0.2.100/32"],
-            nopreempt: false,
-            unicast_peers: &[],
+            auth_pass: Some(AUTH_PASS),
+            ..KeepalivedInstance::new(51, 100, &vips)
         },
     );
-    let vrrp = format!(
-        "vrrp:\n  virtual_router_id: 51\n  priority: 101\n  version: 2\n  advert_interval: 1s\n  auth_pass: \"1111\"\n  virtual_ipaddresses: [{VIP}/32]\n"
-    );
-    let agent = Agent::start(&lab.lb, &lab.config(&vrrp, ""), &[]);
-    let logs = || {
-        format!(
-            "--- regha ---\n{}\n--- keepalived ---\n{}",
-            agent.log(),
-            ka.log()
-        )
+    // v2 with the reference's password, which keepalived requires.
+    let vrrp = VrrpConfig {
+        auth_pass: Some(Secret::new(AUTH_PASS)),
+        ..lab.vrrp(101)
     };
+    lab.start_agent(0, &config::with_vrrp(vrrp, vec![lab.service()]), &[]);
+    let holds_vip = |lb: usize| lab.lbs[lb].holds(IpAddr::V4(VIP), 32);
     eventually("regha master", Duration::from_secs(10), || {
-        holds_vip(&lab.lb) && !holds_vip(&lb2)
+        holds_vip(0) && !holds_vip(1)
     });
 
-    let said = ok(&agent, &["vrrp", "resign"]);
+    let agent = lab.agent(0);
+    let said = ok(agent, &["vrrp", "resign"]);
     assert!(said.contains("resigned (was master)"), "{said}");
-    assert!(!holds_vip(&lab.lb), "the VIP is released before the answer");
+    assert!(!holds_vip(0), "the VIP is released before the answer");
     let start = std::time::Instant::now();
     eventually("keepalived takes over", Duration::from_secs(3), || {
-        holds_vip(&lb2)
+        holds_vip(1)
     });
     assert!(
         start.elapsed() < Duration::from_millis(1600),
         "took {:?}: the priority 0 advert was not heard\n{}",
         start.elapsed(),
-        logs()
+        lab.logs()
     );
     let s = agent.wait_for("resigned in the state", Duration::from_secs(2), |s| {
-        s.vrrp.first().is_some_and(|v| v.resigned) && s.role == regha_model::Role::Backup
+        s.vrrp.first().is_some_and(|v| v.resigned) && s.role == Role::Backup
     });
     assert_eq!(s.vrrp[0].priority, 0);
     // Out of the election: keepalived keeps it although regha outranks it.
     std::thread::sleep(Duration::from_secs(4));
-    assert!(holds_vip(&lb2) && !holds_vip(&lab.lb), "{}", logs());
-    assert!(ok(&agent, &["vrrp", "resign"]).contains("already resigned"));
+    assert!(holds_vip(1) && !holds_vip(0), "{}", lab.logs());
+    assert!(ok(agent, &["vrrp", "resign"]).contains("already resigned"));
     let page = lab.stats("/", &[]).unwrap();
     assert!(page.body.contains("resigned"), "the page says so");
 
-    let said = ok(&agent, &["vrrp", "resume"]);
+    let said = ok(agent, &["vrrp", "resume"]);
     assert!(said.contains("resumed"), "{said}");
     eventually("regha preempts back", Duration::from_secs(10), || {
-        holds_vip(&lab.lb) && !holds_vip(&lb2)
+        holds_vip(0) && !holds_vip(1)
     });
     agent.wait_for("master again", Duration::from_secs(2), |s| {
-        s.role == regha_model::Role::Master
+        s.role == Role::Master
             && s.vrrp
                 .first()
                 .is_some_and(|v| !v.resigned && v.state == regha_model::VrrpState::Master)

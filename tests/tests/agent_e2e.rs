@@ -3,97 +3,47 @@
 //! reloads change exactly what they should, the VIP follows the role with a
 //! gratuitous ARP on the wire, and a restarted agent never unsteers traffic.
 
-use regha_model::Health;
+use regha_model::{BackendState, Health};
 use std::{
     net::{IpAddr, SocketAddr},
     time::{Duration, Instant},
 };
 
+use regha_agent::config::Config;
+use regha_model::Role;
 use regha_tests::{
-    agent::Agent,
+    agent::find_backend,
     client::http_get,
-    lab::{HOST_IFACE, Host},
+    lab::{Lab, LabSpec, VIP, capture, config},
+    wait::wait_for,
 };
 
-mod ops_lab;
-
-use ops_lab::{OpsLab, VIP};
-
-/// The operating tests' lab (one LB, a client with 16 sources, registries
-/// as DSR backends), with this file's configs and checks on top.
-struct RegistryLab(OpsLab);
-
-impl std::ops::Deref for RegistryLab {
-    type Target = OpsLab;
-    fn deref(&self) -> &OpsLab {
-        &self.0
-    }
+/// A static `role` over the backends `backends` (indexes).
+fn static_role(lab: &Lab, role: Role, backends: &[u8]) -> Config {
+    config::with_role(role, vec![lab.service_over(backends)])
 }
 
-impl std::ops::DerefMut for RegistryLab {
-    fn deref_mut(&mut self) -> &mut OpsLab {
-        &mut self.0
-    }
+/// Every source of client1 gets `200` for `GET /v2/` through the VIP.
+fn assert_all_ok(lab: &Lab, when: &str) {
+    let results = lab.get_all();
+    assert!(
+        results.iter().all(|r| r == &Ok(200)),
+        "{when}: not every client got 200: {results:?}\n{}",
+        lab.logs()
+    );
 }
 
-impl RegistryLab {
-    fn new(n_backends: u8) -> Self {
-        Self(OpsLab::new(n_backends))
-    }
-
-    fn config(&self, role: &str, backends: &[&Host]) -> String {
-        let list: String = backends
-            .iter()
-            .map(|b| format!("      - {{ address: {} }}\n", b.ip))
-            .collect();
-        format!(
-            "interface: eth0\nrole: {role}\nxdp_mode: generic\nhash_seed: 7\nservices:\n  - name: registry\n    vip: {VIP}\n    port: 5000\n    health: {{ http: {{ path: /v2/ }}, interval: 200ms, timeout: 150ms, rise: 2, fall: 3 }}\n    backends:\n{list}"
-        )
-    }
-
-    /// `GET /v2/` from every client source through the VIP.
-    fn get_all(&self) -> Vec<Result<u16, String>> {
-        let sources = self.sources.clone();
-        self.client.ns.run(move || {
-            sources
-                .iter()
-                .map(|s| {
-                    http_get(
-                        IpAddr::V4(*s),
-                        SocketAddr::new(IpAddr::V4(VIP), 5000),
-                        "/v2/",
-                    )
-                })
-                .collect()
-        })
-    }
-
-    fn assert_all_ok(&self, when: &str, agent: &Agent) {
-        let results = self.get_all();
-        assert!(
-            results.iter().all(|r| r == &Ok(200)),
-            "{when}: not every client got 200: {results:?}\nagent log:\n{}",
-            agent.log()
-        );
-    }
-}
-
-/// Up in the checks and in the dataplane (checked, MAC known).
-fn serving(state: &regha_agent::status::AgentStatus, addr: &str) -> bool {
-    state.services[0].backends.iter().any(|b| {
-        b.address.to_string() == addr
-            && b.health == Health::Up
-            && b.state == Some(regha_model::BackendState::Up)
+/// Whether backend `addr` is listed with `health`.
+/// Whether backend `addr` has `health`; up also means up in the dataplane
+/// (checked and its MAC known).
+fn health_is(state: &regha_agent::status::AgentStatus, addr: &str, health: Health) -> bool {
+    find_backend(state, addr).is_some_and(|b| {
+        b.health == health && (health != Health::Up || b.state == Some(BackendState::Up))
     })
 }
 
-fn health_of(state: &regha_agent::status::AgentStatus, addr: &str) -> Health {
-    state.services[0]
-        .backends
-        .iter()
-        .find(|b| b.address.to_string() == addr)
-        .map(|b| b.health)
-        .unwrap_or_default()
+fn holds_vip(lab: &Lab) -> bool {
+    lab.lbs[0].holds(IpAddr::V4(VIP), 32)
 }
 
 /// Kill a registry: after `fall` failed checks it is out of the ring and
@@ -101,20 +51,20 @@ fn health_of(state: &regha_agent::status::AgentStatus, addr: &str) -> Health {
 /// `rise` good checks it is back.
 #[test]
 fn a_dead_registry_leaves_after_fall_checks_and_returns_after_rise() {
-    let mut lab = RegistryLab::new(2);
-    let config = lab.config("master", &[&lab.backends[0], &lab.backends[1]]);
-    let agent = Agent::start(&lab.lb, &config, &[]);
-    let be1 = format!("{}:5000", lab.backends[0].ip);
-    let be2 = format!("{}:5000", lab.backends[1].ip);
-    agent.wait_for("both backends up", Duration::from_secs(10), |s| {
-        serving(s, &be1) && serving(s, &be2)
-    });
-    lab.assert_all_ok("both up", &agent);
+    let mut lab = LabSpec::one_lb(2).build();
+    lab.start_agent(0, &static_role(&lab, Role::Master, &[0, 1]), &[]);
+    let (be1, be2) = (lab.backend_addr(0), lab.backend_addr(1));
+    lab.agent(0)
+        .wait_for("both backends up", Duration::from_secs(10), |s| {
+            health_is(s, &be1, Health::Up) && health_is(s, &be2, Health::Up)
+        });
+    assert_all_ok(&lab, "both up");
 
     lab.registries[0].kill();
     let killed = Instant::now();
+    let agent = lab.agent(0);
     let state = agent.wait_for("be1 down", Duration::from_secs(5), |s| {
-        health_of(s, &be1) == Health::Down
+        health_is(s, &be1, Health::Down)
     });
     let took = killed.elapsed();
     // fall 3 at 200ms: three failed checks, so at least ~400ms after the kill.
@@ -127,19 +77,22 @@ fn a_dead_registry_leaves_after_fall_checks_and_returns_after_rise() {
         agent.maps().backend(be1_id).unwrap().state,
         regha_common::BACKEND_DOWN
     );
-    lab.assert_all_ok("be1 dead", &agent);
+    assert_all_ok(&lab, "be1 dead");
     assert!(
         agent.log().contains("decision_to_map_us"),
         "the agent reports how long a decision took to reach the maps"
     );
 
     lab.registries[0].resume();
-    agent.wait_for("be1 up again", Duration::from_secs(5), |s| serving(s, &be1));
+    let agent = lab.agent(0);
+    agent.wait_for("be1 up again", Duration::from_secs(5), |s| {
+        health_is(s, &be1, Health::Up)
+    });
     assert_eq!(
         agent.maps().backend(be1_id).unwrap().state,
         regha_common::BACKEND_UP
     );
-    lab.assert_all_ok("be1 back", &agent);
+    assert_all_ok(&lab, "be1 back");
 
     // What a health decision took to reach the maps (logged per apply).
     let delays: Vec<u64> = agent
@@ -195,31 +148,30 @@ fn a_dead_registry_leaves_after_fall_checks_and_returns_after_rise() {
 /// backend brings it in.
 #[test]
 fn reload_rejects_an_invalid_config_and_applies_a_valid_one() {
-    let lab = RegistryLab::new(3);
-    let two = lab.config("master", &[&lab.backends[0], &lab.backends[1]]);
-    let agent = Agent::start(&lab.lb, &two, &[]);
-    let be3 = format!("{}:5000", lab.backends[2].ip);
+    let mut lab = LabSpec::one_lb(3).build();
+    lab.start_agent(0, &static_role(&lab, Role::Master, &[0, 1]), &[]);
+    let be3 = lab.backend_addr(2);
+    let agent = lab.agent(0);
     agent.wait_for("two backends up", Duration::from_secs(10), |s| {
         s.services[0]
             .backends
             .iter()
-            .all(|b| b.health == Health::Up && b.state == Some(regha_model::BackendState::Up))
+            .all(|b| b.health == Health::Up)
     });
     let maps = agent.maps();
     let ring_before = maps.ring(0).unwrap();
     let entries_before = maps.service_entries().unwrap();
 
-    agent.rewrite_config(&two.replace("port: 5000", "port: 70000"));
+    agent.write_invalid_config(&config::invalid_port(
+        IpAddr::V4(VIP),
+        IpAddr::V4(lab.backends[0].ip),
+        70000,
+    ));
     agent.signal(libc::SIGHUP);
-    let start = Instant::now();
-    while !agent.log().contains("reload rejected") {
-        assert!(
-            start.elapsed() < Duration::from_secs(5),
-            "no rejection logged:\n{}",
-            agent.log()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for("the rejection logged", Duration::from_secs(5))
+        .every(Duration::from_millis(50))
+        .context(|| agent.log())
+        .until(|| agent.log().contains("reload rejected"));
     assert!(
         agent.log().contains("services[0].port"),
         "the error names the field:\n{}",
@@ -231,52 +183,42 @@ fn reload_rejects_an_invalid_config_and_applies_a_valid_one() {
         entries_before,
         "services unchanged"
     );
-    lab.assert_all_ok("after the rejected reload", &agent);
+    assert_all_ok(&lab, "after the rejected reload");
 
-    let three = lab.config(
-        "master",
-        &[&lab.backends[0], &lab.backends[1], &lab.backends[2]],
-    );
-    agent.rewrite_config(&three);
+    agent.rewrite_config(&static_role(&lab, Role::Master, &[0, 1, 2]));
     agent.signal(libc::SIGHUP);
-    let state = agent.wait_for("be3 up", Duration::from_secs(5), |s| serving(s, &be3));
+    let state = agent.wait_for("be3 up", Duration::from_secs(5), |s| {
+        health_is(s, &be3, Health::Up)
+    });
     let be3_id = state.services[0].backends[2].id.expect("be3 has an id");
     let ring = agent.maps().ring(0).unwrap().unwrap();
     assert!(ring.contains(&be3_id), "be3 is in the ring");
     assert_ne!(Some(ring), ring_before);
-    lab.assert_all_ok("three backends", &agent);
+    assert_all_ok(&lab, "three backends");
 }
 
 /// Backup holds no VIP; master adds it and announces it with gratuitous
 /// ARPs seen on the wire; SIGTERM removes it and the dataplane's pins.
 #[test]
 fn the_vip_follows_the_role_and_is_announced() {
-    let lab = RegistryLab::new(1);
-    let agent = Agent::start(&lab.lb, &lab.config("backup", &[&lab.backends[0]]), &[]);
-    agent.wait_for("backup running", Duration::from_secs(10), |s| {
-        s.role == regha_model::Role::Backup
-    });
-    let has_vip = || {
-        lab.lb
-            .ns
-            .ip(&["-4", "addr", "show", "dev", HOST_IFACE])
-            .contains(&format!("{VIP}/32"))
-    };
-    assert!(!has_vip(), "a backup holds no VIP");
+    let mut lab = LabSpec::one_lb(1).build();
+    lab.start_agent(0, &static_role(&lab, Role::Backup, &[0]), &[]);
+    lab.agent(0)
+        .wait_for("backup running", Duration::from_secs(10), |s| {
+            s.role == Role::Backup
+        });
+    assert!(!holds_vip(&lab), "a backup holds no VIP");
 
     // Listen for ARP on the client's segment, then promote.
-    let listener = lab
-        .client
+    let listener = lab.clients[0]
         .ns
-        .spawn(|| regha_tests::lab::capture_arp(Duration::from_secs(4)));
+        .spawn(|| capture::capture_arp(Duration::from_secs(4)));
     std::thread::sleep(Duration::from_millis(200));
-    let mut agent = agent;
-    agent.rewrite_config(&lab.config("master", &[&lab.backends[0]]));
+    let agent = lab.agent(0);
+    agent.rewrite_config(&static_role(&lab, Role::Master, &[0]));
     agent.signal(libc::SIGHUP);
-    agent.wait_for("master", Duration::from_secs(5), |s| {
-        s.role == regha_model::Role::Master
-    });
-    assert!(has_vip(), "a master holds the VIP");
+    agent.wait_for("master", Duration::from_secs(5), |s| s.role == Role::Master);
+    assert!(holds_vip(&lab), "a master holds the VIP");
     let arps = listener.join().unwrap();
     let garps: Vec<_> = arps
         .iter()
@@ -288,19 +230,16 @@ fn the_vip_follows_the_role_and_is_announced() {
         arps.len()
     );
     assert!(
-        garps.iter().all(|f| f[22..28] == lab.lb.mac),
+        garps.iter().all(|f| f[22..28] == lab.lbs[0].mac),
         "announced with the LB's MAC"
     );
 
-    agent.signal(libc::SIGTERM);
+    lab.agent(0).signal(libc::SIGTERM);
+    let exit = lab.agent_mut(0).wait_exit(Duration::from_secs(5));
+    assert!(exit.success(), "exit 0 on SIGTERM:\n{}", lab.logs());
+    assert!(!holds_vip(&lab), "SIGTERM releases the VIP");
     assert!(
-        agent.wait_exit(Duration::from_secs(5)).success(),
-        "exit 0 on SIGTERM:\n{}",
-        agent.log()
-    );
-    assert!(!has_vip(), "SIGTERM releases the VIP");
-    assert!(
-        !agent.pin_dir().join("link").exists(),
+        !lab.agent(0).pin_dir().join("link").exists(),
         "SIGTERM detaches and unpins"
     );
 }
@@ -310,18 +249,15 @@ fn the_vip_follows_the_role_and_is_announced() {
 /// agent runs, and the new agent adopts it without unsteering a packet.
 #[test]
 fn a_push_in_flight_survives_an_agent_crash_and_restart() {
-    let lab = RegistryLab::new(2);
-    let mut agent = Agent::start(
-        &lab.lb,
-        &lab.config("master", &[&lab.backends[0], &lab.backends[1]]),
-        &[],
-    );
-    agent.wait_for("backends up", Duration::from_secs(10), |s| {
-        s.services[0]
-            .backends
-            .iter()
-            .all(|b| b.health == Health::Up && b.state == Some(regha_model::BackendState::Up))
-    });
+    let mut lab = LabSpec::one_lb(2).build();
+    lab.start_agent(0, &static_role(&lab, Role::Master, &[0, 1]), &[]);
+    lab.agent(0)
+        .wait_for("backends up", Duration::from_secs(10), |s| {
+            s.services[0]
+                .backends
+                .iter()
+                .all(|b| b.health == Health::Up)
+        });
     // 12 MiB in 192 chunks, 15 ms apart: about 3 s in flight.
     let blob: Vec<u8> = (0..12 * 1024 * 1024u32)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
@@ -329,7 +265,7 @@ fn a_push_in_flight_survives_an_agent_crash_and_restart() {
     let src = IpAddr::V4(lab.sources[0]);
     let push = {
         let blob = blob.clone();
-        lab.client.ns.spawn(move || {
+        lab.clients[0].ns.spawn(move || {
             regha_tests::client::push_blob(
                 src,
                 SocketAddr::new(IpAddr::V4(VIP), 5000),
@@ -340,18 +276,19 @@ fn a_push_in_flight_survives_an_agent_crash_and_restart() {
         })
     };
     std::thread::sleep(Duration::from_millis(700));
-    agent.kill();
+    lab.agent_mut(0).kill();
     assert!(
-        agent.pin_dir().join("link").exists(),
+        lab.agent(0).pin_dir().join("link").exists(),
         "a killed agent leaves the dataplane pinned"
     );
     std::thread::sleep(Duration::from_millis(500));
-    agent.restart();
+    lab.agent_mut(0).restart();
+    let agent = lab.agent(0);
     agent.wait_for("restarted agent serving", Duration::from_secs(10), |s| {
         s.services[0]
             .backends
             .iter()
-            .all(|b| b.health == Health::Up && b.state == Some(regha_model::BackendState::Up))
+            .all(|b| b.health == Health::Up)
     });
     let (status, digest) = push
         .join()
@@ -368,7 +305,7 @@ fn a_push_in_flight_survives_an_agent_crash_and_restart() {
         "the second start adopted the pins"
     );
     // And it is there, whole: HEAD through the VIP.
-    let head = lab.client.ns.run(move || {
+    let head = lab.clients[0].ns.run(move || {
         http_get(
             src,
             SocketAddr::new(IpAddr::V4(VIP), 5000),
@@ -384,37 +321,34 @@ fn a_push_in_flight_survives_an_agent_crash_and_restart() {
 /// being served), and the next start adopts it.
 #[test]
 fn keep_dataplane_leaves_it_steering_for_the_next_start() {
-    let lab = RegistryLab::new(1);
-    let mut agent = Agent::start(
-        &lab.lb,
-        &lab.config("master", &[&lab.backends[0]]),
+    let mut lab = LabSpec::one_lb(1).build();
+    lab.start_agent(
+        0,
+        &static_role(&lab, Role::Master, &[0]),
         &["--keep-dataplane"],
     );
-    agent.wait_for("backend up", Duration::from_secs(10), |s| {
-        s.services[0]
-            .backends
-            .iter()
-            .all(|b| b.health == Health::Up && b.state == Some(regha_model::BackendState::Up))
-    });
-    lab.assert_all_ok("running", &agent);
-    agent.signal(libc::SIGTERM);
-    assert!(agent.wait_exit(Duration::from_secs(5)).success());
+    lab.agent(0)
+        .wait_for("backend up", Duration::from_secs(10), |s| {
+            s.services[0]
+                .backends
+                .iter()
+                .all(|b| b.health == Health::Up)
+        });
+    assert_all_ok(&lab, "running");
+    lab.agent(0).signal(libc::SIGTERM);
+    assert!(lab.agent_mut(0).wait_exit(Duration::from_secs(5)).success());
     assert!(
-        agent.pin_dir().join("link").exists(),
+        lab.agent(0).pin_dir().join("link").exists(),
         "the link stays pinned"
     );
-    let vip_held = lab
-        .lb
-        .ns
-        .ip(&["-4", "addr", "show", "dev", HOST_IFACE])
-        .contains(&format!("{VIP}/32"));
-    assert!(!vip_held, "the VIP is released");
+    assert!(!holds_vip(&lab), "the VIP is released");
     // The clients' ARP caches still name the LB: the pinned program serves them.
-    lab.assert_all_ok("no agent running, dataplane kept", &agent);
-    agent.restart();
+    assert_all_ok(&lab, "no agent running, dataplane kept");
+    lab.agent_mut(0).restart();
+    let agent = lab.agent(0);
     agent.wait_for("adopted", Duration::from_secs(10), |s| {
-        s.role == regha_model::Role::Master
+        s.role == Role::Master
     });
     assert!(agent.log().contains("adopting=true"));
-    lab.assert_all_ok("after the restart", &agent);
+    assert_all_ok(&lab, "after the restart");
 }

@@ -10,36 +10,38 @@
 //! - the VRRP password appears in none of the log, `status --json`,
 //!   `/status`, `/metrics` and the page.
 
-mod ops_lab;
+use std::{
+    net::{IpAddr, Ipv4Addr},
+    path::Path,
+    time::Duration,
+};
 
-use std::{net::Ipv4Addr, path::Path, time::Duration};
-
-use ops_lab::{OpsLab, VIP, parse_metrics, value, wait_all_up};
 use regha_agent::{
+    config::{Config, NotifyScripts, Secret, VrrpConfig},
     privileges::{KEPT, ProcCaps, mask},
     vrrp::packet::{Advert, V3Checksum, auth_bytes},
 };
-use regha_tests::{agent::Agent, lab::HOST_IFACE, tempdir::TempDir};
+use regha_tests::{
+    agent::backend_state,
+    lab::{Lab, LabSpec, VIP, config},
+    metrics::{parse_metrics, value},
+    tempdir::TempDir,
+    wait::wait_for,
+};
 
+/// The VRRP password: what these tests check never shows.
 const PASSWORD: &str = "s3cr3t!x";
 
-fn has_vip(lab: &OpsLab) -> bool {
-    lab.lb
-        .ns
-        .ip(&["-4", "addr", "show", "dev", HOST_IFACE])
-        .contains(&format!("{VIP}/24"))
+fn has_vip(lab: &Lab) -> bool {
+    lab.lbs[0].holds(IpAddr::V4(VIP), 24)
 }
 
-fn wait(what: &str, agent: &Agent, limit: Duration, cond: impl Fn() -> bool) {
-    let start = std::time::Instant::now();
-    while !cond() {
-        assert!(
-            start.elapsed() < limit,
-            "waited {limit:?} for {what}\n{}",
-            agent.log()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+/// Waits for `cond`, polling every 50 ms; fails with the agent's log.
+fn wait(what: &str, lab: &Lab, limit: Duration, cond: impl FnMut() -> bool) {
+    wait_for(what, limit)
+        .every(Duration::from_millis(50))
+        .context(|| lab.logs())
+        .until(cond);
 }
 
 /// Every thread of process `pid`: (tid, its capability lines).
@@ -56,11 +58,22 @@ fn threads(pid: u32) -> Vec<(String, ProcCaps)> {
         .collect()
 }
 
-fn vrrp_head(scripts: &Path, extra: &str) -> String {
-    format!(
-        "vrrp:\n  virtual_router_id: 51\n  priority: 150\n  advert_interval: 1s\n  auth_pass: \"{PASSWORD}\"\n  virtual_ipaddresses: [{VIP}/24]\n  notify: {{ master: {} }}\n{extra}",
-        scripts.join("master.sh").display()
-    )
+/// VRRP at priority 150 (it becomes master alone), with the password and
+/// a notify script on becoming master, the VIP as /24.
+fn vrrp_master(scripts: &Path) -> VrrpConfig {
+    VrrpConfig {
+        priority: 150,
+        auth_pass: Some(Secret::new(PASSWORD)),
+        notify: NotifyScripts {
+            master: Some(scripts.join("master.sh")),
+            ..NotifyScripts::default()
+        },
+        ..config::vrrp(51, &[(IpAddr::V4(VIP), 24)])
+    }
+}
+
+fn with_vrrp(lab: &Lab, vrrp: VrrpConfig) -> Config {
+    config::with_vrrp(vrrp, vec![lab.service()])
 }
 
 /// A notify script that records its own capabilities (`cat` is its child,
@@ -81,16 +94,17 @@ fn write_notify_script(dir: &Path) {
 
 #[test]
 fn the_agent_keeps_three_capabilities_on_every_thread_and_still_works() {
-    let mut lab = OpsLab::new(2);
+    let mut lab = LabSpec::one_lb(2).build();
     let scripts = TempDir::root_only("scripts");
     write_notify_script(scripts.path());
-    let config = lab.config(&vrrp_head(scripts.path(), ""), "");
-    let mut agent = Agent::start(&lab.lb, &config, &[]);
-    wait_all_up(&agent);
+    let config = with_vrrp(&lab, vrrp_master(scripts.path()));
+    lab.start_agent(0, &config, &[]);
+    lab.wait_backends_up(Duration::from_secs(10));
+    let agent = lab.agent(0);
     let state = agent.wait_for("master", Duration::from_secs(10), |s| {
         s.role == regha_model::Role::Master
     });
-    wait("the VIP on eth0", &agent, Duration::from_secs(2), || {
+    wait("the VIP on eth0", &lab, Duration::from_secs(2), || {
         has_vip(&lab)
     });
 
@@ -109,7 +123,7 @@ fn the_agent_keeps_three_capabilities_on_every_thread_and_still_works() {
     }
     // The notify script ran as root with no more than the agent holds.
     let status = scripts.path().join("master.status");
-    wait("the notify script", &agent, Duration::from_secs(5), || {
+    wait("the notify script", &lab, Duration::from_secs(5), || {
         status.exists()
     });
     let script = ProcCaps::parse(&std::fs::read_to_string(&status).unwrap()).unwrap();
@@ -122,10 +136,9 @@ fn the_agent_keeps_three_capabilities_on_every_thread_and_still_works() {
     // Ring swaps (BPF_MAP_CREATE) after the drop: a reload that changes a
     // weight, then a backend going down.
     let swaps = state.ring_swaps;
-    agent.rewrite_config(&config.replace(
-        &format!("{{ address: {} }}", lab.backends[1].ip),
-        &format!("{{ address: {}, weight: 3 }}", lab.backends[1].ip),
-    ));
+    let mut reweighted = config.clone();
+    reweighted.services[0].backends[1].weight = 3;
+    agent.rewrite_config(&reweighted);
     agent.signal(libc::SIGHUP);
     let s = agent.wait_for("the reload's ring swap", Duration::from_secs(5), |s| {
         s.ring_swaps > swaps
@@ -138,9 +151,10 @@ fn the_agent_keeps_three_capabilities_on_every_thread_and_still_works() {
     );
     let swaps = s.ring_swaps;
     lab.registries[0].kill();
+    let agent = lab.agent(0);
     let be1 = lab.backend_addr(0);
     agent.wait_for("be1 down and swapped out", Duration::from_secs(5), |s| {
-        s.ring_swaps > swaps && ops_lab::backend_state(s, &be1).health == regha_model::Health::Down
+        s.ring_swaps > swaps && backend_state(s, &be1).health == regha_model::Health::Down
     });
     let results = lab.get_all();
     assert!(
@@ -153,7 +167,7 @@ fn the_agent_keeps_three_capabilities_on_every_thread_and_still_works() {
     // raw sockets and takes it back.
     let out = agent.cli(&[], &["vrrp", "resign"]);
     assert!(out.status.success(), "{out:?}");
-    wait("the VIP released", &agent, Duration::from_secs(3), || {
+    wait("the VIP released", &lab, Duration::from_secs(3), || {
         !has_vip(&lab)
     });
     let out = agent.cli(&[], &["vrrp", "resume"]);
@@ -161,7 +175,7 @@ fn the_agent_keeps_three_capabilities_on_every_thread_and_still_works() {
     agent.wait_for("master again", Duration::from_secs(10), |s| {
         s.role == regha_model::Role::Master
     });
-    wait("the VIP back", &agent, Duration::from_secs(2), || {
+    wait("the VIP back", &lab, Duration::from_secs(2), || {
         has_vip(&lab)
     });
     for (tid, caps) in threads(state.pid) {
@@ -170,7 +184,8 @@ fn the_agent_keeps_three_capabilities_on_every_thread_and_still_works() {
 
     // SIGTERM: VIP released, program detached, pins removed, exit 0.
     agent.signal(libc::SIGTERM);
-    let exit = agent.wait_exit(Duration::from_secs(10));
+    let exit = lab.agent_mut(0).wait_exit(Duration::from_secs(10));
+    let agent = lab.agent(0);
     assert!(exit.success(), "{exit:?}\n{}", agent.log());
     assert!(!has_vip(&lab), "SIGTERM releases the VIP");
     assert!(!agent.pin_dir().exists(), "{}", agent.log());
@@ -182,7 +197,7 @@ fn the_agent_keeps_three_capabilities_on_every_thread_and_still_works() {
 
 /// Sends a VRRP v2 advert from `src` (an address of the client namespace)
 /// to `dst`, TTL 255, with the right password and priority 254.
-fn send_advert(lab: &OpsLab, src: Ipv4Addr, dst: Ipv4Addr) {
+fn send_advert(lab: &Lab, src: Ipv4Addr, dst: Ipv4Addr) {
     let advert = Advert {
         version: regha_model::VrrpVersion::V2,
         vrid: 51,
@@ -192,7 +207,7 @@ fn send_advert(lab: &OpsLab, src: Ipv4Addr, dst: Ipv4Addr) {
         auth: Some(auth_bytes(PASSWORD)),
     };
     let payload = advert.encode(src.into(), dst.into(), V3Checksum::WithPseudoHeader);
-    lab.client.ns.run(move || {
+    lab.clients[0].ns.run(move || {
         use socket2::{Domain, Protocol, SockAddr, Socket, Type};
         let s = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(112))).unwrap();
         s.bind(&SockAddr::from(std::net::SocketAddrV4::new(src, 0)))
@@ -208,20 +223,24 @@ fn send_advert(lab: &OpsLab, src: Ipv4Addr, dst: Ipv4Addr) {
 
 #[test]
 fn unicast_strangers_are_dropped_and_the_password_is_never_shown() {
-    let lab = OpsLab::new(1);
+    let mut lab = LabSpec::one_lb(1).build();
     let scripts = TempDir::root_only("scripts");
     write_notify_script(scripts.path());
     let peer = Ipv4Addr::new(192, 0, 2, 3);
-    let head = vrrp_head(scripts.path(), &format!("  unicast_peers: [{peer}]\n"));
-    let agent = Agent::start(&lab.lb, &lab.config(&head, ""), &[]);
-    wait_all_up(&agent);
+    let vrrp = VrrpConfig {
+        unicast_peers: vec![IpAddr::V4(peer)],
+        ..vrrp_master(scripts.path())
+    };
+    lab.start_agent(0, &with_vrrp(&lab, vrrp), &[]);
+    lab.wait_backends_up(Duration::from_secs(10));
+    let agent = lab.agent(0);
     let before = agent.wait_for("master", Duration::from_secs(10), |s| {
         s.role == regha_model::Role::Master
     });
     let transitions = before.vrrp.first().unwrap().transitions;
 
     // The client (192.0.2.1) is not a peer: its better advert changes nothing.
-    send_advert(&lab, Ipv4Addr::new(192, 0, 2, 1), lab.lb.ip);
+    send_advert(&lab, Ipv4Addr::new(192, 0, 2, 1), lab.lbs[0].ip);
     let s = agent.wait_for("the stranger counted", Duration::from_secs(3), |s| {
         s.vrrp
             .first()
@@ -235,8 +254,8 @@ fn unicast_strangers_are_dropped_and_the_password_is_never_shown() {
     std::thread::sleep(Duration::from_millis(3500));
     let s = agent.state().unwrap();
     assert_eq!(
-        (s.role, s.vrrp[0].transitions),
-        (regha_model::Role::Master, transitions),
+        (s.role.as_str(), s.vrrp[0].transitions),
+        ("master", transitions),
         "no transition since"
     );
     let metrics = lab.stats("/metrics", &[]).unwrap();

@@ -9,17 +9,13 @@
 //! `REGHA_LAB_BIG_LAYER_MIB` sets the size of the big layer pushed through
 //! the failovers (default 200, as the issue asks).
 
-use std::{
-    net::{IpAddr, Ipv4Addr, SocketAddr},
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 use regha_tests::{
-    client::http_get,
-    lab::HOST_IFACE,
+    lab::{Holders, Lab, LabSpec, LbKind},
     oci::Image,
-    registry_lab::{LabSpec, LbKind, PORT, RegistryLab, VIP},
     skopeo::Copy,
+    wait::{seen, wait_for},
 };
 
 const MIB: u64 = 1 << 20;
@@ -34,8 +30,8 @@ fn big_layer() -> u64 {
 }
 
 /// A lab with lb1 the VRRP master and every backend up.
-fn ready(spec: LabSpec) -> RegistryLab {
-    let lab = RegistryLab::new(spec);
+fn ready(spec: LabSpec) -> Lab {
+    let lab = Lab::new(spec);
     lab.wait_sole_master(0, Duration::from_secs(15));
     lab.wait_backends_up(Duration::from_secs(15));
     lab
@@ -56,20 +52,17 @@ fn the_one_that_moved(before: &[u64], after: &[u64]) -> Result<usize, String> {
 
 /// Starts a push of a big image from client 0 and waits until it is well
 /// under way (a few MiB reached a backend), so that a fault lands mid-push.
-fn push_under_way(lab: &RegistryLab, img: &Image, repo: &str) -> Copy {
+fn push_under_way(lab: &Lab, img: &Image, repo: &str) -> Copy {
     let before: u64 = lab.backend_packets().iter().sum();
     let mut push = lab.push(0, img, repo);
-    let start = Instant::now();
     // ~3000 full-size frames are about 4 MiB.
-    while lab.backend_packets().iter().sum::<u64>() < before + 3000 {
-        assert!(!push.done(), "the push ended before it got going");
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "the push did not get going in 60 s\n{}",
-            lab.logs()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for("the push to get going", Duration::from_secs(60))
+        .context(|| lab.logs())
+        .until(|| {
+            assert!(!push.done(), "the push ended before it got going");
+            let sent: u64 = lab.backend_packets().iter().sum();
+            seen(sent >= before + 3000, format!("{} packets", sent - before))
+        });
     assert!(
         !push.done(),
         "the push finished before the fault: the test would prove nothing; raise REGHA_LAB_BIG_LAYER_MIB"
@@ -148,17 +141,13 @@ fn master_fails_during_a_push(signal: i32, repo: &str) {
     lab.agent_mut(0).wait_exit(Duration::from_secs(10));
     // After SIGKILL lb1 keeps the VIP address (nobody removes it), so wait
     // for lb2 to take it rather than for it to be alone.
-    let took = loop {
-        if lab.vip_holders().contains(&1) {
-            break t_fault.elapsed();
-        }
-        assert!(
-            t_fault.elapsed() < Duration::from_secs(10),
-            "lb2 did not take the VIP\n{}",
-            lab.logs()
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    lab.wait_vip(
+        "lb2 to take the VIP",
+        1,
+        Holders::Including,
+        Duration::from_secs(10),
+    );
+    let took = t_fault.elapsed();
     eprintln!("signal {signal}: lb2 holds the VIP {took:?} after the fault");
     let pushed = push
         .wait(COPY_LIMIT)
@@ -193,29 +182,20 @@ fn a_partition_heals_to_one_master() {
     let lab = ready(LabSpec::default());
     lab.switch.partition(&lab.lbs[0], true);
     // lb2 hears nothing and takes over: both hold the VIP now.
-    let start = Instant::now();
-    while lab.vip_holders() != [0, 1] {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "lb2 did not become master during the partition: {:?}\n{}",
-            lab.vip_holders(),
-            lab.logs()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for(
+        "lb2 to become master during the partition",
+        Duration::from_secs(10),
+    )
+    .context(|| lab.logs())
+    .until(|| {
+        let holders = lab.vip_holders();
+        seen(holders == [0, 1], holders)
+    });
     assert_eq!(lab.get_v2(0), Ok(200), "lb2 serves the client meanwhile");
     lab.switch.partition(&lab.lbs[0], false);
     let healed = lab.wait_sole_master(0, Duration::from_secs(10));
     eprintln!("one master again {healed:?} after the link came back");
-    let start = Instant::now();
-    while lab.client_vip_mac(0).as_deref() != Some(lab.lb_mac(0).as_str()) {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "the client's ARP entry did not move back to lb1: {:?}",
-            lab.client_vip_mac(0)
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    lab.wait_client_arp(0, Duration::from_secs(10));
     assert_eq!(lab.get_v2(0), Ok(200));
     let img = lab.image("p", &[MIB], 5);
     lab.round_trip(0, &img, "lab/p", COPY_LIMIT);
@@ -246,7 +226,9 @@ fn a_reload_adds_a_backend_during_a_push() {
     let lab = ready(LabSpec {
         backends: 3,
         configured_backends: Some(2),
-        ..LabSpec::default()
+        // New clients for after the reload: sixteen more source addresses
+        // on client1.
+        ..LabSpec::default().sources(40, 16)
     });
     let img = lab.image("big", &[big_layer()], 7);
     let push = push_under_way(&lab, &img, "lab/reload");
@@ -258,26 +240,8 @@ fn a_reload_adds_a_backend_during_a_push() {
     lab.wait_backends_up(Duration::from_secs(15));
     push.wait(COPY_LIMIT)
         .unwrap_or_else(|e| panic!("the push did not survive the reload: {e}\n{}", lab.logs()));
-    // New clients: sixteen more source addresses on the client host.
-    let sources: Vec<Ipv4Addr> = (40..56).map(|i| Ipv4Addr::new(192, 0, 2, i)).collect();
-    for s in &sources {
-        lab.clients[0]
-            .ns
-            .ip(&["addr", "add", &format!("{s}/24"), "dev", HOST_IFACE]);
-    }
     let before = lab.backend_packets();
-    let answers: Vec<Result<u16, String>> = lab.clients[0].ns.run(move || {
-        sources
-            .iter()
-            .map(|s| {
-                http_get(
-                    IpAddr::V4(*s),
-                    SocketAddr::new(IpAddr::V4(VIP), PORT),
-                    "/v2/",
-                )
-            })
-            .collect()
-    });
+    let answers = lab.get_all();
     assert!(answers.iter().all(|a| a == &Ok(200)), "{answers:?}");
     let after = lab.backend_packets();
     assert!(
@@ -307,30 +271,23 @@ fn a_mixed_cluster_fails_over_both_ways() {
     lab.agent_mut(0).wait_exit(Duration::from_secs(10));
     let took = lab.wait_sole_master(1, Duration::from_secs(10));
     eprintln!("keepalived holds the VIP {took:?} after regha stopped");
-    let start = Instant::now();
-    while lab.get_v2(0) != Ok(200) {
-        assert!(
-            start.elapsed() < Duration::from_secs(15),
-            "HAProxy on lb2 does not answer through the VIP: {:?}\n{}",
-            lab.get_v2(0),
-            lab.logs()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_for(
+        "HAProxy on lb2 to answer through the VIP",
+        Duration::from_secs(15),
+    )
+    .every(Duration::from_millis(100))
+    .context(|| lab.logs())
+    .until(|| {
+        let answer = lab.get_v2(0);
+        seen(answer == Ok(200), answer)
+    });
     lab.round_trip(0, &img, "lab/m2", COPY_LIMIT);
 
     lab.agent_mut(0).restart();
     let took = lab.wait_sole_master(0, Duration::from_secs(15));
     eprintln!("regha preempted back {took:?} after its restart");
     lab.wait_backends_up(Duration::from_secs(15));
-    let start = Instant::now();
-    while lab.client_vip_mac(0).as_deref() != Some(lab.lb_mac(0).as_str()) {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "the client's ARP entry did not move back to lb1"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    lab.wait_client_arp(0, Duration::from_secs(10));
     let (pull, dir) = lab.pull(0, "lab/m2", "pulled-m2");
     pull.wait(COPY_LIMIT).unwrap();
     regha_tests::oci::verify_pulled(&dir, "1", &img).unwrap();

@@ -26,10 +26,11 @@ use std::{
 
 use regha_tests::{
     client::answers_200,
+    lab::{Lab, LabSpec, PORT, PREFIX, VIP, config},
     oci::Image,
-    registry_lab::{LabSpec, PORT, RegistryLab, VIP},
     rng::SplitMix64,
     skopeo::Copy,
+    wait::{seen, wait_for},
 };
 
 const KIB: u64 = 1024;
@@ -41,17 +42,10 @@ fn env_u64(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-/// The schedule's only source of randomness.
-struct Rng(SplitMix64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0.below(n)
-    }
-
-    fn millis(&mut self, lo: u64, hi: u64) -> Duration {
-        Duration::from_millis(lo + self.below(hi - lo + 1))
-    }
+/// A pause of `lo..=hi` milliseconds, drawn from the schedule's only
+/// source of randomness.
+fn millis(rng: &mut SplitMix64, lo: u64, hi: u64) -> Duration {
+    Duration::from_millis(lo + rng.below(hi - lo + 1))
 }
 
 /// One push-then-pull by a client.
@@ -89,7 +83,7 @@ fn client_loop(job: ClientJob, t0: Instant, stop: Arc<AtomicBool>, ops: Arc<Mute
             Copy::start_in(
                 &job.ns,
                 &img.reference(),
-                &RegistryLab::registry_ref(&repo, "1"),
+                &Lab::registry_ref(&repo, "1"),
                 &job.dir.join(format!("push-c{}.log", job.index)),
             )
             .wait(Duration::from_secs(120))
@@ -98,7 +92,7 @@ fn client_loop(job: ClientJob, t0: Instant, stop: Arc<AtomicBool>, ops: Arc<Mute
             let _ = std::fs::remove_dir_all(&dest);
             Copy::start_in(
                 &job.ns,
-                &RegistryLab::registry_ref(&repo, "1"),
+                &Lab::registry_ref(&repo, "1"),
                 &format!("oci:{}:1", dest.display()),
                 &job.dir.join(format!("pull-c{}.log", job.index)),
             )
@@ -130,7 +124,7 @@ fn last_line(s: &str) -> String {
 /// `GET /v2/` through the VIP every 50 ms from a source of its own: the
 /// longest run of failures is the longest gap a client could see.
 fn prober(
-    lab: &RegistryLab,
+    lab: &Lab,
     src: IpAddr,
     t0: Instant,
     stop: Arc<AtomicBool>,
@@ -163,44 +157,47 @@ fn prober(
     })
 }
 
-/// The config of LB `lb` with a health interval of `ms` (valid reloads
-/// toggle it) or broken on purpose.
-fn config(lab: &RegistryLab, lb: usize, variant: u8) -> String {
-    let base = lab.regha_config(lb, &[0, 1]);
-    match variant {
-        0 => base,
-        1 => base.replace("interval: 500ms", "interval: 400ms"),
-        _ => base.replace("port: 5000", "port: 0"),
+/// A valid reload of LB `lb`: its config with the health interval of
+/// variant 0 (500 ms, as at start) or 1 (400 ms).
+fn reload(lab: &Lab, lb: usize, variant: u8) -> regha_agent::config::Config {
+    let mut c = lab.regha_config(lb, &[0, 1]);
+    if variant == 1 {
+        c.services[0].health.interval = Duration::from_millis(400);
     }
+    c
 }
 
 /// Waits until lb1 alone has held the VIP, with lb1's agent reporting
 /// master and lb2's backup, for `hold` without a break; returns how long
 /// that took.
-fn stable_master(lab: &RegistryLab, hold: Duration, limit: Duration) -> Duration {
+fn stable_master(lab: &Lab, hold: Duration, limit: Duration) -> Duration {
     let start = Instant::now();
     let mut since: Option<Instant> = None;
-    loop {
-        let roles: Vec<Option<Role>> = lab
-            .agents
-            .iter()
-            .map(|a| a.as_ref().and_then(|a| a.state()).map(|s| s.role))
-            .collect();
-        let good = lab.vip_holders() == [0] && roles == [Some(Role::Master), Some(Role::Backup)];
-        match (good, since) {
-            (true, None) => since = Some(Instant::now()),
-            (true, Some(t)) if t.elapsed() >= hold => return start.elapsed(),
-            (false, _) => since = None,
-            _ => {}
-        }
-        assert!(
-            start.elapsed() < limit,
-            "no stable master within {limit:?}: holders {:?}, roles {roles:?}\n{}",
-            lab.vip_holders(),
-            lab.logs()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for("a stable master (lb1)", limit)
+        .every(Duration::from_millis(50))
+        .context(|| lab.logs())
+        .until(|| {
+            let roles: Vec<Option<Role>> = lab
+                .agents
+                .iter()
+                .map(|a| a.as_ref().and_then(|a| a.state()).map(|s| s.role))
+                .collect();
+            let holders = lab.vip_holders();
+            let good = holders == [0] && roles == [Some(Role::Master), Some(Role::Backup)];
+            let held = match (good, since) {
+                (true, None) => {
+                    since = Some(Instant::now());
+                    false
+                }
+                (true, Some(t)) => t.elapsed() >= hold,
+                (false, _) => {
+                    since = None;
+                    false
+                }
+            };
+            seen(held, format!("holders {holders:?}, roles {roles:?}"))
+        });
+    start.elapsed()
 }
 
 #[test]
@@ -208,8 +205,8 @@ fn soak_under_a_seeded_fault_schedule() {
     let secs = env_u64("REGHA_SOAK_SECS", 150);
     let seed = env_u64("REGHA_SOAK_SEED", 1);
     eprintln!("soak: {secs} s, seed {seed} (REGHA_SOAK_SECS, REGHA_SOAK_SEED)");
-    let mut rng = Rng(SplitMix64(seed));
-    let mut lab = RegistryLab::new(LabSpec {
+    let mut rng = SplitMix64(seed);
+    let mut lab = Lab::new(LabSpec {
         clients: 3,
         ..LabSpec::default()
     });
@@ -258,28 +255,26 @@ fn soak_under_a_seeded_fault_schedule() {
         })
         .collect();
     let probe_src = "192.0.2.60".parse::<IpAddr>().unwrap();
-    lab.clients[0]
-        .ns
-        .ip(&["addr", "add", "192.0.2.60/24", "dev", "eth0"]);
+    lab.clients[0].add_address(probe_src, PREFIX);
     let prober = prober(&lab, probe_src, t0, stop.clone());
 
     let mut faults: Vec<Fault> = Vec::new();
     let deadline = Duration::from_secs(secs);
     while t0.elapsed() < deadline {
-        std::thread::sleep(rng.millis(3000, 6000));
+        std::thread::sleep(millis(&mut rng, 3000, 6000));
         let start = t0.elapsed();
         let lb = rng.below(2) as usize;
         let (what, backend) = match rng.below(7) {
             0 => {
                 lab.agent_mut(lb).kill();
-                std::thread::sleep(rng.millis(500, 3000));
+                std::thread::sleep(millis(&mut rng, 500, 3000));
                 lab.agent_mut(lb).restart();
                 (format!("SIGKILL lb{} agent, restart", lb + 1), None)
             }
             1 => {
                 lab.agent(lb).signal(libc::SIGTERM);
                 lab.agent_mut(lb).wait_exit(Duration::from_secs(10));
-                std::thread::sleep(rng.millis(500, 3000));
+                std::thread::sleep(millis(&mut rng, 500, 3000));
                 lab.agent_mut(lb).restart();
                 (format!("SIGTERM lb{} agent, restart", lb + 1), None)
             }
@@ -294,14 +289,14 @@ fn soak_under_a_seeded_fault_schedule() {
             }
             3 => {
                 lab.switch.partition(&lab.lbs[lb], true);
-                std::thread::sleep(rng.millis(1000, 5000));
+                std::thread::sleep(millis(&mut rng, 1000, 5000));
                 lab.switch.partition(&lab.lbs[lb], false);
                 (format!("partition lb{}", lb + 1), None)
             }
             4 => {
                 let be = rng.below(2) as usize;
                 lab.registries[be].kill();
-                std::thread::sleep(rng.millis(2000, 6000));
+                std::thread::sleep(millis(&mut rng, 2000, 6000));
                 lab.registries[be].resume();
                 lab.wait_backend_health(be, regha_model::Health::Up, Duration::from_secs(20));
                 (format!("kill be{} registry, restart", be + 1), Some(be))
@@ -310,16 +305,20 @@ fn soak_under_a_seeded_fault_schedule() {
                 // Alternate the health interval between 500 and 400 ms.
                 let variant = (faults.len() % 2) as u8;
                 let a = lab.agent(lb);
-                a.rewrite_config(&config(&lab, lb, variant));
+                a.rewrite_config(&reload(&lab, lb, variant));
                 a.signal(libc::SIGHUP);
                 (format!("valid reload on lb{}", lb + 1), None)
             }
             _ => {
                 let a = lab.agent(lb);
-                a.rewrite_config(&config(&lab, lb, 2));
+                a.write_invalid_config(&config::invalid_port(
+                    IpAddr::V4(VIP),
+                    IpAddr::V4(lab.backends[0].ip),
+                    0,
+                ));
                 a.signal(libc::SIGHUP);
                 std::thread::sleep(Duration::from_millis(500));
-                a.rewrite_config(&config(&lab, lb, 0));
+                a.rewrite_config(&reload(&lab, lb, 0));
                 (format!("invalid reload on lb{}", lb + 1), None)
             }
         };

@@ -3,19 +3,21 @@
 //! backends actually received through the VIP, the page for every backend,
 //! `/status` as `regha-agent status --json`, and basic auth enforced.
 
-mod ops_lab;
-
 use std::time::Duration;
 
-use ops_lab::{OpsLab, STATS, VIP, basic, parse_metrics, value, wait_all_up};
-use regha_tests::agent::Agent;
+use regha_agent::config::Config;
+use regha_model::Role;
+use regha_tests::{
+    lab::{Lab, LabSpec, VIP, capture, config},
+    metrics::{basic, parse_metrics, value},
+};
 
 const USER: &str = "admin";
 const PASSWORD: &str = "pa55-w0rd not logged";
 
 /// Frames for VIP:5000/tcp (client to backend) seen in a backend's namespace.
 fn vip_frames(how_long: Duration) -> Vec<Vec<u8>> {
-    regha_tests::lab::capture(0x0800, how_long, |f| {
+    capture::capture(0x0800, how_long, |f| {
         if f.len() < 14 + 20 + 4 || f[14 + 9] != 6 || f[30..34] != VIP.octets() {
             return false;
         }
@@ -24,20 +26,23 @@ fn vip_frames(how_long: Duration) -> Vec<Vec<u8>> {
     })
 }
 
+/// A static master over every backend.
+fn master(lab: &Lab) -> Config {
+    config::with_role(Role::Master, vec![lab.service()])
+}
+
 #[test]
 fn metrics_match_the_traffic_the_backends_received_and_auth_guards_every_page() {
-    let lab = OpsLab::new(2);
-    let pass_file = lab.dir.path().join("stats.pass");
+    let mut lab = LabSpec::one_lb(2).build();
+    let pass_file = lab.path("stats.pass");
     std::fs::write(&pass_file, format!("{PASSWORD}\n")).unwrap();
-    let config = lab.config(
-        "role: master\n",
-        &format!(
-            "stats:\n  listen: {STATS}\n  auth: {{ user: {USER}, password_file: {} }}\n",
-            pass_file.display()
-        ),
-    );
-    let agent = Agent::start(&lab.lb, &config, &[]);
-    wait_all_up(&agent);
+    let config = Config {
+        stats: Some(config::stats_with_auth(USER, &pass_file)),
+        ..master(&lab)
+    };
+    lab.start_agent(0, &config, &[]);
+    lab.wait_backends_up(Duration::from_secs(10));
+    let agent = lab.agent(0);
     let auth = basic(USER, PASSWORD);
     let scrape = || {
         let a = lab
@@ -225,12 +230,12 @@ fn metrics_match_the_traffic_the_backends_received_and_auth_guards_every_page() 
 /// `stats: null` turns it off.
 #[test]
 fn stats_default_listens_without_auth_and_null_turns_it_off() {
-    let lab = OpsLab::new(1);
-    let mut agent = Agent::start(&lab.lb, &lab.config("role: master\n", ""), &[]);
-    wait_all_up(&agent);
+    let mut lab = LabSpec::one_lb(1).build();
+    lab.start_agent(0, &master(&lab), &[]);
+    lab.wait_backends_up(Duration::from_secs(10));
     let m = lab
         .stats("/metrics", &[])
-        .unwrap_or_else(|e| panic!("default listener: {e}\n{}", agent.log()));
+        .unwrap_or_else(|e| panic!("default listener: {e}\n{}", lab.logs()));
     assert_eq!(m.status, 200);
     let samples = parse_metrics(&m.body);
     let be = lab.backend_addr(0);
@@ -243,11 +248,15 @@ fn stats_default_listens_without_auth_and_null_turns_it_off() {
         1.0
     );
 
-    agent.rewrite_config(&lab.config("role: master\n", "stats: null\n"));
+    let agent = lab.agent(0);
+    agent.rewrite_config(&Config {
+        stats: None,
+        ..master(&lab)
+    });
     agent.signal(libc::SIGTERM);
-    assert!(agent.wait_exit(Duration::from_secs(5)).success());
-    agent.restart();
-    wait_all_up(&agent);
+    assert!(lab.agent_mut(0).wait_exit(Duration::from_secs(5)).success());
+    lab.agent_mut(0).restart();
+    lab.wait_backends_up(Duration::from_secs(10));
     let refused = lab.stats("/metrics", &[]);
     assert!(
         refused.as_ref().is_err_and(|e| e.contains("refused")),

@@ -25,10 +25,8 @@ use regha_common::{addr_from_v4, hash};
 use regha_model::{BackendState, HashMode, Protocol};
 use regha_tests::{
     dataplane::TestDataplane,
-    lab::{HOST_IFACE, Host, Switch},
+    lab::{HOST_IFACE, Host, Lab, LabSpec, VIP},
 };
-
-const VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 100);
 
 /// Answers every connection on :5000 with `name`, until `stop`.
 fn serve(name: &'static str, stop: Arc<AtomicBool>) -> impl FnOnce() + Send + 'static {
@@ -70,55 +68,53 @@ fn ask(src: Ipv4Addr) -> String {
     out
 }
 
-/// client, lb (holding the VIP on the wire), be1 and be2 (VIP on lo, DSR)
-/// with servers on :5000, and sixteen client source addresses.
-struct Lab {
-    client: Host,
-    lb: Host,
-    be1: Host,
-    be2: Host,
-    sources: Vec<Ipv4Addr>,
-    stop: Arc<AtomicBool>,
-    servers: Vec<JoinHandle<()>>,
-    // Dropped last: the bridge namespace.
-    _sw: Switch,
+/// The lab without an agent: client1 with sixteen source addresses, lb1
+/// holding the VIP on the wire (it answers ARP for it) with a dataplane the
+/// test loads, and be1 and be2 (VIP on lo, DSR) serving :5000 from
+/// threads.
+struct Steering {
+    /// Stopped first (field order): threads in the backends' namespaces,
+    /// like processes, go before the namespaces.
+    _servers: Servers,
+    lab: Lab,
 }
 
-impl Lab {
-    fn new() -> Self {
-        regha_tests::require_root();
-        let sw = Switch::new();
-        let client = sw.plug("client", Ipv4Addr::new(192, 0, 2, 1), [2, 0, 0, 0, 0, 0x01]);
-        let lb = sw.plug("lb", Ipv4Addr::new(192, 0, 2, 2), [2, 0, 0, 0, 0, 0x02]);
-        let be1 = sw.plug("be1", Ipv4Addr::new(192, 0, 2, 11), [2, 0, 0, 0, 0, 0x11]);
-        let be2 = sw.plug("be2", Ipv4Addr::new(192, 0, 2, 12), [2, 0, 0, 0, 0, 0x12]);
-        // The LB owns the VIP on the wire (it answers ARP for it).
-        lb.ns
-            .ip(&["addr", "add", &format!("{VIP}/32"), "dev", HOST_IFACE]);
-        be1.dsr_backend(VIP);
-        be2.dsr_backend(VIP);
-        let sources: Vec<Ipv4Addr> = (20..36).map(|i| Ipv4Addr::new(192, 0, 2, i)).collect();
-        for s in &sources {
-            client
-                .ns
-                .ip(&["addr", "add", &format!("{s}/24"), "dev", HOST_IFACE]);
+/// The server threads on the backends, stopped and joined on drop.
+struct Servers {
+    stop: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Drop for Servers {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
         }
+    }
+}
+
+impl Steering {
+    fn new() -> Self {
+        let lab = LabSpec::bare(1).bare_backends(2).sources(20, 16).build();
+        lab.lbs[0].add_address(IpAddr::V4(VIP), 32);
         let stop = Arc::new(AtomicBool::new(false));
-        let servers = vec![
-            be1.ns.spawn(serve("be1", stop.clone())),
-            be2.ns.spawn(serve("be2", stop.clone())),
-        ];
+        let servers = Servers {
+            threads: vec![
+                lab.backends[0].ns.spawn(serve("be1", stop.clone())),
+                lab.backends[1].ns.spawn(serve("be2", stop.clone())),
+            ],
+            stop,
+        };
         std::thread::sleep(Duration::from_millis(100));
         Self {
-            client,
-            lb,
-            be1,
-            be2,
-            sources,
-            stop,
-            servers,
-            _sw: sw,
+            _servers: servers,
+            lab,
         }
+    }
+
+    fn lb(&self) -> &Host {
+        &self.lab.lbs[0]
     }
 
     fn service(&self) -> ServiceSpec {
@@ -138,7 +134,10 @@ impl Lab {
             hash: HashMode::Source,
             seed: 42,
             ring_size: 65537,
-            backends: vec![backend(1, &self.be1), backend(2, &self.be2)],
+            backends: vec![
+                backend(1, &self.lab.backends[0]),
+                backend(2, &self.lab.backends[1]),
+            ],
         }
     }
 
@@ -150,8 +149,8 @@ impl Lab {
         spec: &ServiceSpec,
     ) -> std::collections::BTreeSet<&'static str> {
         let ring = t.maps.ring(spec.id).unwrap().unwrap();
-        let sources = self.sources.clone();
-        let answers = self.client.ns.run(move || {
+        let sources = self.lab.sources.clone();
+        let answers = self.lab.clients[0].ns.run(move || {
             sources
                 .iter()
                 .map(|s| (*s, ask(*s), ask(*s)))
@@ -177,22 +176,13 @@ impl Lab {
     }
 }
 
-impl Drop for Lab {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        for s in self.servers.drain(..) {
-            let _ = s.join();
-        }
-    }
-}
-
 #[test]
 fn real_tcp_connections_are_steered_through_a_veth() {
-    let lab = Lab::new();
-    let mut t = TestDataplane::load_with(lab.lb.mac, 4096);
+    let lab = Steering::new();
+    let mut t = TestDataplane::load_with(lab.lb().mac, 4096);
     let spec = lab.service();
     t.maps.apply_service(&spec).unwrap();
-    lab.lb
+    lab.lb()
         .ns
         .run(|| t.dataplane.attach(HOST_IFACE, XdpMode::Skb))
         .unwrap_or_else(|e| panic!("attach: {e}"));
@@ -232,11 +222,11 @@ fn link_prog_id(link: &std::path::Path) -> String {
 /// without unsteering anything.
 #[test]
 fn a_second_load_adopts_the_pins_and_replaces_the_program() {
-    let lab = Lab::new();
-    let mut first = TestDataplane::load_with(lab.lb.mac, 4096);
+    let lab = Steering::new();
+    let mut first = TestDataplane::load_with(lab.lb().mac, 4096);
     let spec = lab.service();
     first.maps.apply_service(&spec).unwrap();
-    lab.lb
+    lab.lb()
         .ns
         .run(|| first.dataplane.attach(HOST_IFACE, XdpMode::Skb))
         .unwrap();
@@ -247,11 +237,11 @@ fn a_second_load_adopts_the_pins_and_replaces_the_program() {
 
     let opts = DataplaneOptions {
         pin_dir: first.pin_dir().to_owned(),
-        iface_mac: lab.lb.mac,
+        iface_mac: lab.lb().mac,
         flow_table_size: 4096,
     };
     let mut second = Dataplane::load(&opts).unwrap();
-    lab.lb
+    lab.lb()
         .ns
         .run(|| second.attach(HOST_IFACE, XdpMode::Skb))
         .unwrap();

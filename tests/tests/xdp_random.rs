@@ -388,55 +388,8 @@ impl Model {
 
 // --- The packet generator. -------------------------------------------------
 
-/// SplitMix64: small, fast, and good enough to pick packets.
-struct Rng(u64);
-
-impl Rng {
-    /// The generator of packet `index` under `seed`: every packet can be
-    /// regenerated alone.
-    fn for_packet(seed: u64, index: u64) -> Self {
-        let mut r = Rng(seed ^ index.wrapping_mul(0x9e37_79b9_7f4a_7c15));
-        r.next();
-        r
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n` (n > 0).
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn range(&mut self, lo: usize, hi_incl: usize) -> usize {
-        lo + self.below((hi_incl - lo + 1) as u64) as usize
-    }
-
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-
-    fn byte(&mut self) -> u8 {
-        self.next() as u8
-    }
-
-    fn u16(&mut self) -> u16 {
-        self.next() as u16
-    }
-
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.byte()).collect()
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len() as u64) as usize]
-    }
-}
+/// The packet generator's randomness: the tests' one seeded generator.
+type Rng = regha_tests::rng::SplitMix64;
 
 /// Ports the generator aims at: every service port, neighbours, and 0.
 const PORTS: [u16; 10] = [5000, 53, 514, 8080, 8443, 5001, 22, 0, 443, 65535];
@@ -445,7 +398,7 @@ fn client4(r: &mut Rng) -> Ipv4Addr {
     if r.chance(50) {
         Ipv4Addr::new(198, 18, r.byte() & 1, r.byte())
     } else {
-        Ipv4Addr::from(r.next() as u32)
+        Ipv4Addr::from(r.next_u64() as u32)
     }
 }
 
@@ -453,7 +406,7 @@ fn client6(r: &mut Rng) -> Ipv6Addr {
     if r.chance(50) {
         Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, r.u16() & 0xff)
     } else {
-        Ipv6Addr::from(u128::from(r.next()) << 64 | u128::from(r.next()))
+        Ipv6Addr::from(u128::from(r.next_u64()) << 64 | u128::from(r.next_u64()))
     }
 }
 
@@ -746,7 +699,7 @@ fn not_ours(r: &mut Rng) -> Vec<u8> {
 
 /// Packet `index` of `seed` and what kind it is (for the failure report).
 fn generate(seed: u64, index: u64, specs: &[ServiceSpec]) -> (&'static str, Vec<u8>) {
-    let r = &mut Rng::for_packet(seed, index);
+    let r = &mut Rng::nth_of(seed, index);
     let with_min = |kind, mut p: Vec<u8>| {
         // BPF_PROG_TEST_RUN needs at least an Ethernet header.
         if p.len() < 14 {

@@ -27,7 +27,7 @@ use std::{
 use anyhow::{Context, Result, bail};
 use regha_tests::{
     client::answers_200,
-    registry_lab::{LabSpec, LbKind, PORT, RegistryLab, VIP},
+    lab::{Lab, LabSpec, LbKind, PORT, VIP},
 };
 use serde_json::json;
 
@@ -114,7 +114,7 @@ fn parse_wrk(out: &str) -> Result<Wrk> {
     Ok(w)
 }
 
-fn wrk(lab: &RegistryLab, path: &str, conns: u32, secs: u32) -> Result<Wrk> {
+fn wrk(lab: &Lab, path: &str, conns: u32, secs: u32) -> Result<Wrk> {
     let out = lab.clients[0]
         .ns
         .command("wrk")
@@ -175,7 +175,7 @@ fn machine_cpu() -> f64 {
 }
 
 /// Cumulative run time (ns) of the XDP program attached to lb's eth0.
-fn xdp_run_time_ns(lab: &RegistryLab, lb: usize) -> Result<u64> {
+fn xdp_run_time_ns(lab: &Lab, lb: usize) -> Result<u64> {
     let net = lab.lbs[lb]
         .ns
         .exec("bpftool", &["-j", "net", "show", "dev", "eth0"]);
@@ -191,7 +191,7 @@ fn xdp_run_time_ns(lab: &RegistryLab, lb: usize) -> Result<u64> {
 }
 
 /// LB CPU seconds so far, by the definition in the module comment.
-fn lb_cpu(lab: &RegistryLab, lb: usize) -> Result<f64> {
+fn lb_cpu(lab: &Lab, lb: usize) -> Result<f64> {
     Ok(match lab.spec.lbs[lb] {
         LbKind::Regha => {
             xdp_run_time_ns(lab, lb)? as f64 / 1e9
@@ -206,6 +206,7 @@ fn lb_cpu(lab: &RegistryLab, lb: usize) -> Result<f64> {
             .and_then(|h| h.pid())
             .map(process_cpu)
             .unwrap_or(0.0),
+        LbKind::Bare => 0.0,
     })
 }
 
@@ -223,7 +224,7 @@ fn probe(src: IpAddr) -> bool {
 /// thread returns the time from that instant to the end of the last failed
 /// probe (zero if none failed), and how many failed.
 fn prober(
-    lab: &RegistryLab,
+    lab: &Lab,
     window: Duration,
 ) -> (
     std::sync::mpsc::Sender<Instant>,
@@ -248,14 +249,14 @@ fn prober(
 }
 
 /// Runs `fault` on the lab while probing: see [`prober`].
-fn outage(lab: &mut RegistryLab, fault: impl FnOnce(&mut RegistryLab)) -> (Duration, u32) {
+fn outage(lab: &mut Lab, fault: impl FnOnce(&mut Lab)) -> (Duration, u32) {
     let (tx, handle) = prober(lab, Duration::from_secs(8));
     tx.send(Instant::now()).expect("prober");
     fault(lab);
     handle.join().expect("prober thread")
 }
 
-fn kill_master(lab: &mut RegistryLab) {
+fn kill_master(lab: &mut Lab) {
     match lab.spec.lbs[0] {
         LbKind::Regha => lab.agent_mut(0).kill(),
         LbKind::OldStack => {
@@ -266,10 +267,11 @@ fn kill_master(lab: &mut RegistryLab) {
                 h.kill();
             }
         }
+        LbKind::Bare => {}
     }
 }
 
-fn restart_master(lab: &mut RegistryLab) {
+fn restart_master(lab: &mut Lab) {
     match lab.spec.lbs[0] {
         LbKind::Regha => lab.agent_mut(0).restart(),
         LbKind::OldStack => {
@@ -280,11 +282,12 @@ fn restart_master(lab: &mut RegistryLab) {
                 k.restart();
             }
         }
+        LbKind::Bare => {}
     }
 }
 
 /// lb1 alone holds the VIP, and the VIP answers.
-fn settle(lab: &RegistryLab) -> Result<()> {
+fn settle(lab: &Lab) -> Result<()> {
     lab.wait_sole_master(0, Duration::from_secs(30));
     let start = Instant::now();
     let src = IpAddr::V4(lab.clients[0].ip);
@@ -312,9 +315,10 @@ fn bench_stack(kind: LbKind, args: &Args) -> Result<serde_json::Value> {
     let name = match kind {
         LbKind::Regha => "regha",
         LbKind::OldStack => "haproxy+keepalived",
+        LbKind::Bare => bail!("bench-e2e compares regha with the old stack, not bare LBs"),
     };
     eprintln!("== {name}: bringing the lab up");
-    let mut lab = RegistryLab::new(LabSpec {
+    let mut lab = Lab::new(LabSpec {
         clients: 1,
         lbs: vec![kind, kind],
         check_interval: Duration::from_secs(5),

@@ -1,6 +1,6 @@
 //! `cargo xtask lab`: the registry HA lab as a demo a person watches.
 //!
-//! Brings the lab up (see `regha_tests::registry_lab`), pushes and pulls an
+//! Brings the lab up (see `regha_tests::lab`), pushes and pulls an
 //! image through the VIP, takes a registry away and back, SIGKILLs the
 //! master LB's agent during a second, big push, shows that the push
 //! completes and the VIP moved, restarts the agent (it preempts back),
@@ -21,7 +21,8 @@ use std::{
 use anyhow::{Result, bail};
 use regha_tests::{
     agent::agent_bin,
-    registry_lab::{LabSpec, PORT, RegistryLab, VIP},
+    lab::{Lab, LabSpec, PORT, VIP},
+    wait::wait_for,
 };
 
 const MIB: u64 = 1 << 20;
@@ -170,7 +171,7 @@ impl LabView {
     }
 }
 
-fn status(lab: &RegistryLab, lb: usize) -> String {
+fn status(lab: &Lab, lb: usize) -> String {
     let Some(a) = lab.agents[lb].as_ref() else {
         return "  (no regha-agent on this LB)\n".into();
     };
@@ -200,7 +201,7 @@ fn main() -> Result<()> {
     println!(
         "regha lab: clients, two LBs (regha-agent, VRRP), two registries, in network namespaces\n"
     );
-    let lab = RegistryLab::new(LabSpec {
+    let lab = Lab::new(LabSpec {
         clients: 1,
         check_interval: Duration::from_secs(1),
         ..LabSpec::default()
@@ -213,7 +214,7 @@ fn main() -> Result<()> {
     result
 }
 
-fn demo(mut lab: RegistryLab, args: &Args) -> Result<()> {
+fn demo(mut lab: Lab, args: &Args) -> Result<()> {
     for (i, h) in lab.lbs.iter().enumerate() {
         println!("  lb{}      {}  ns {}", i + 1, h.ip, h.ns.name());
     }
@@ -268,19 +269,17 @@ fn demo(mut lab: RegistryLab, args: &Args) -> Result<()> {
     Ok(())
 }
 
+/// Waits for `cond` (or Ctrl-C): how long it took, or why not.
 fn wait_until(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) -> Result<Duration> {
     let start = Instant::now();
-    while !cond() {
-        checkpoint()?;
-        if start.elapsed() > limit {
-            bail!("waited {limit:?} for {what}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for(what, limit)
+        .try_until(|| INTERRUPTED.load(Ordering::SeqCst) || cond())
+        .map_err(anyhow::Error::msg)?;
+    checkpoint()?;
     Ok(start.elapsed())
 }
 
-fn steps(lab: &mut RegistryLab, args: &Args, tl: &Timeline) -> Result<()> {
+fn steps(lab: &mut Lab, args: &Args, tl: &Timeline) -> Result<()> {
     tl.note(format!(
         "generating two OCI images of random layers (1+16 MiB, 1+{} MiB)",
         args.big_mib
@@ -384,7 +383,7 @@ fn steps(lab: &mut RegistryLab, args: &Args, tl: &Timeline) -> Result<()> {
     Ok(())
 }
 
-fn keep(lab: &RegistryLab) -> Result<()> {
+fn keep(lab: &Lab) -> Result<()> {
     let ns = |h: &regha_tests::lab::Host| h.ns.name().to_owned();
     let lb1 = lab.agent(0);
     println!("The lab stays up until Ctrl-C. Things to try (as root):\n");

@@ -1,14 +1,17 @@
-//! The lab topology: a `switch` namespace holding a bridge, and hosts, each
+//! The lab's wiring: a `switch` namespace holding a bridge, and hosts, each
 //! a namespace with one veth (`eth0`) plugged into it. Addresses come from
 //! 192.0.2.0/24 (TEST-NET-1); nothing is connected to the root namespace or
 //! routed anywhere. Dropping the `Switch` and the `Host`s removes it all.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use crate::netns::{NetNs, VethSpec, veth};
 
 /// The lab's subnet prefix length.
 pub const PREFIX: u8 = 24;
+
+/// Host interface name inside every host namespace.
+pub const HOST_IFACE: &str = "eth0";
 
 pub struct Switch {
     pub ns: NetNs,
@@ -22,9 +25,6 @@ pub struct Host {
     /// The bridge port (in the switch namespace) this host hangs on.
     pub port: String,
 }
-
-/// Host interface name inside every host namespace.
-pub const HOST_IFACE: &str = "eth0";
 
 impl Switch {
     pub fn new() -> Self {
@@ -59,20 +59,17 @@ impl Switch {
             },
         );
         self.ns.ip(&["link", "set", &port, "master", "br0"]);
-        ns.ip(&["addr", "add", &format!("{ip}/{PREFIX}"), "dev", HOST_IFACE]);
-        Host { ns, ip, mac, port }
+        let host = Host { ns, ip, mac, port };
+        host.add_address(IpAddr::V4(ip), PREFIX);
+        host
     }
-}
 
-impl Switch {
-    /// Cuts (or restores) a host's link to the bridge: a partition.
+    /// Cuts (or restores) a host's link to the bridge: its carrier goes.
     pub fn set_port(&self, host: &Host, up: bool) {
         self.ns
             .ip(&["link", "set", &host.port, if up { "up" } else { "down" }]);
     }
-}
 
-impl Switch {
     /// Cuts (or restores) a host off the segment without taking its link
     /// down: its bridge port stops forwarding (STP state disabled) while
     /// both veth ends stay up, as when a switch or cable further away
@@ -85,6 +82,15 @@ impl Switch {
             &["link", "set", "dev", &host.port, "state", state],
         );
     }
+
+    /// Stops the bridge flooding multicast to `host` (not even 224.0.0.18):
+    /// only unicast reaches it.
+    pub fn block_multicast(&self, host: &Host) {
+        self.ns.exec(
+            "bridge",
+            &["link", "set", "dev", &host.port, "mcast_flood", "off"],
+        );
+    }
 }
 
 impl Default for Switch {
@@ -94,8 +100,34 @@ impl Default for Switch {
 }
 
 impl Host {
+    /// Adds `ip/prefix` to `eth0`. IPv6 addresses skip duplicate address
+    /// detection (the lab assigns them, nobody else holds them), so they
+    /// are usable at once.
+    pub fn add_address(&self, ip: IpAddr, prefix: u8) {
+        let cidr = format!("{ip}/{prefix}");
+        match ip {
+            IpAddr::V4(_) => self.ns.ip(&["addr", "add", &cidr, "dev", HOST_IFACE]),
+            IpAddr::V6(_) => self
+                .ns
+                .ip(&["-6", "addr", "add", &cidr, "dev", HOST_IFACE, "nodad"]),
+        };
+    }
+
+    /// Whether `eth0` holds `ip/prefix` now.
+    pub fn holds(&self, ip: IpAddr, prefix: u8) -> bool {
+        let family = if ip.is_ipv4() { "inet" } else { "inet6" };
+        let want = format!("{ip}/{prefix}");
+        self.ns
+            .ip(&["-o", "addr", "show", "dev", HOST_IFACE])
+            .lines()
+            .any(|l| {
+                let mut words = l.split_whitespace().skip_while(|w| *w != family);
+                words.next().is_some() && words.next() == Some(want.as_str())
+            })
+    }
+
     /// The MAC this host's neighbour table holds for `ip`, if any.
-    pub fn neigh_mac(&self, ip: std::net::IpAddr) -> Option<String> {
+    pub fn neigh_mac(&self, ip: IpAddr) -> Option<String> {
         let out = self
             .ns
             .ip(&["neigh", "show", &ip.to_string(), "dev", HOST_IFACE]);
@@ -103,6 +135,25 @@ impl Host {
             .skip_while(|w| *w != "lladdr")
             .nth(1)
             .map(str::to_owned)
+    }
+
+    /// This host's MAC, as `ip` prints it.
+    pub fn mac_str(&self) -> String {
+        crate::netns::mac_str(self.mac)
+    }
+
+    /// The state of `eth0`'s IPv6 link-local address: `Ok` once it has
+    /// passed duplicate address detection (VRRP over IPv6 speaks from it,
+    /// and a tentative address cannot be bound), else what `ip` shows.
+    pub fn link_local_ready(&self) -> Result<(), String> {
+        let out = self
+            .ns
+            .ip(&["-6", "addr", "show", "dev", HOST_IFACE, "scope", "link"]);
+        if out.contains("inet6 fe80") && !out.contains("tentative") {
+            Ok(())
+        } else {
+            Err(out)
+        }
     }
 
     /// Makes this host a direct-server-return backend for `vip`, the way
@@ -132,65 +183,4 @@ impl Host {
         assert_eq!(sysctl("net.ipv4.conf.all.arp_ignore"), "1");
         assert_eq!(sysctl("net.ipv4.conf.all.arp_announce"), "2");
     }
-}
-
-/// Captures the Ethernet frames of `ethertype` that `keep` accepts, for
-/// `how_long`, on every interface of the calling thread's namespace (an
-/// AF_PACKET socket; run it inside a namespace with `NetNs::spawn`/`run`).
-pub fn capture(
-    ethertype: u16,
-    how_long: std::time::Duration,
-    keep: impl Fn(&[u8]) -> bool,
-) -> Vec<Vec<u8>> {
-    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-    // SAFETY: plain socket(2); owned right below.
-    let fd = unsafe {
-        libc::socket(
-            libc::AF_PACKET,
-            libc::SOCK_RAW,
-            i32::from(ethertype.to_be()),
-        )
-    };
-    assert!(
-        fd >= 0,
-        "AF_PACKET socket: {}",
-        std::io::Error::last_os_error()
-    );
-    // SAFETY: a fresh fd we own.
-    let sock = unsafe { OwnedFd::from_raw_fd(fd) };
-    let tv = libc::timeval {
-        tv_sec: 0,
-        tv_usec: 100_000,
-    };
-    // SAFETY: setting a timeval option on our socket.
-    unsafe {
-        libc::setsockopt(
-            sock.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_RCVTIMEO,
-            std::ptr::addr_of!(tv).cast(),
-            size_of::<libc::timeval>() as libc::socklen_t,
-        )
-    };
-    let end = std::time::Instant::now() + how_long;
-    let mut frames = Vec::new();
-    let mut buf = [0u8; 2048];
-    while std::time::Instant::now() < end {
-        // SAFETY: receiving into our buffer.
-        let n = unsafe { libc::recv(sock.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
-        if n > 0 && keep(&buf[..n as usize]) {
-            frames.push(buf[..n as usize].to_vec());
-        }
-    }
-    frames
-}
-
-/// ARP frames seen for `how_long`.
-pub fn capture_arp(how_long: std::time::Duration) -> Vec<Vec<u8>> {
-    capture(0x0806, how_long, |_| true)
-}
-
-/// Frames carrying IPv4 protocol `proto` seen for `how_long`.
-pub fn capture_ipv4_proto(proto: u8, how_long: std::time::Duration) -> Vec<Vec<u8>> {
-    capture(0x0800, how_long, |f| f.len() > 34 && f[14 + 9] == proto)
 }

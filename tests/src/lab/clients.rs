@@ -1,0 +1,129 @@
+//! The client side of the lab: requests through the VIP from the clients
+//! and client1's extra sources, images pushed and pulled with skopeo, and
+//! the stats listener of lb1.
+
+use std::{
+    net::{IpAddr, SocketAddr},
+    path::PathBuf,
+    time::Duration,
+};
+
+use super::{Lab, PORT, VIP};
+use crate::{
+    client::{HttpAnswer, http_fetch, http_get},
+    oci::Image,
+    skopeo,
+    wait::{seen, wait_for},
+};
+
+/// The VIP and the registry port, as clients connect to it.
+pub fn vip_port() -> SocketAddr {
+    SocketAddr::new(IpAddr::V4(VIP), PORT)
+}
+
+impl Lab {
+    /// `GET /v2/` through the VIP from client `c`.
+    pub fn get_v2(&self, c: usize) -> Result<u16, String> {
+        let src = IpAddr::V4(self.clients[c].ip);
+        self.clients[c]
+            .ns
+            .run(move || http_get(src, vip_port(), "/v2/"))
+    }
+
+    /// `GET /v2/` through the VIP from `src`, one of client1's addresses.
+    pub fn get_from(&self, src: std::net::Ipv4Addr) -> Result<u16, String> {
+        self.clients[0]
+            .ns
+            .run(move || http_get(IpAddr::V4(src), vip_port(), "/v2/"))
+    }
+
+    /// `GET /v2/` through the VIP from every extra source of client1, one
+    /// connection each.
+    pub fn get_all(&self) -> Vec<Result<u16, String>> {
+        let sources = self.sources.clone();
+        self.clients[0].ns.run(move || {
+            sources
+                .iter()
+                .map(|s| http_get(IpAddr::V4(*s), vip_port(), "/v2/"))
+                .collect()
+        })
+    }
+
+    /// `GET path` on lb1's stats listener (its default address), from
+    /// inside lb1's namespace, with extra header lines.
+    pub fn stats(&self, path: &str, headers: &[&str]) -> Result<HttpAnswer, String> {
+        let path = path.to_owned();
+        let headers: Vec<String> = headers.iter().map(|h| h.to_string()).collect();
+        self.lbs[0].ns.run(move || {
+            let h: Vec<&str> = headers.iter().map(String::as_str).collect();
+            http_fetch(regha_agent::config::DEFAULT_STATS_LISTEN, &path, &h)
+        })
+    }
+
+    /// The MAC client `c` has for the VIP (its ARP entry), if any.
+    pub fn client_vip_mac(&self, c: usize) -> Option<String> {
+        self.clients[c].neigh_mac(IpAddr::V4(VIP))
+    }
+
+    /// Waits until client1's ARP entry for the VIP names LB `lb`.
+    #[track_caller]
+    pub fn wait_client_arp(&self, lb: usize, limit: Duration) {
+        let want = self.lb_mac(lb);
+        wait_for(
+            format!("client1's ARP entry for the VIP to point at lb{}", lb + 1),
+            limit,
+        )
+        .context(|| self.logs())
+        .until(|| {
+            let mac = self.client_vip_mac(0);
+            seen(mac.as_deref() == Some(want.as_str()), mac)
+        });
+    }
+
+    /// `docker://VIP:5000/repo:tag`, as clients name it.
+    pub fn registry_ref(repo: &str, tag: &str) -> String {
+        skopeo::docker_ref(&format!("{VIP}:{PORT}"), repo, tag)
+    }
+
+    /// Makes an image with layers of `sizes` bytes in the lab directory.
+    pub fn image(&self, name: &str, sizes: &[u64], seed: u64) -> Image {
+        crate::oci::generate(&self.path(&format!("img-{name}")), "1", sizes, seed)
+    }
+
+    /// Starts pushing `image` from client `c` to `repo:1` through the VIP.
+    pub fn push(&self, c: usize, image: &Image, repo: &str) -> skopeo::Copy {
+        let log = self.path(&format!("push-{repo}-{c}.log").replace('/', "_"));
+        skopeo::Copy::start(
+            &self.clients[c].ns,
+            &image.reference(),
+            &Self::registry_ref(repo, &image.tag),
+            &log,
+        )
+    }
+
+    /// Starts pulling `repo:1` from client `c` through the VIP into a new
+    /// layout `dest` in the lab directory.
+    pub fn pull(&self, c: usize, repo: &str, dest: &str) -> (skopeo::Copy, PathBuf) {
+        let dir = self.path(dest);
+        let _ = std::fs::remove_dir_all(&dir);
+        let log = self.path(&format!("pull-{dest}.log"));
+        let copy = skopeo::Copy::start(
+            &self.clients[c].ns,
+            &Self::registry_ref(repo, "1"),
+            &format!("oci:{}:1", dir.display()),
+            &log,
+        );
+        (copy, dir)
+    }
+
+    /// Pushes, pulls back and compares, from client `c`.
+    pub fn round_trip(&self, c: usize, image: &Image, repo: &str, limit: Duration) {
+        self.push(c, image, repo)
+            .wait(limit)
+            .unwrap_or_else(|e| panic!("push: {e}\n{}", self.logs()));
+        let (pull, dir) = self.pull(c, repo, &format!("pulled-{}-{c}", repo.replace('/', "_")));
+        pull.wait(limit)
+            .unwrap_or_else(|e| panic!("pull: {e}\n{}", self.logs()));
+        crate::oci::verify_pulled(&dir, &image.tag, image).unwrap_or_else(|e| panic!("{e}"));
+    }
+}
