@@ -17,6 +17,8 @@ use tokio::sync::{mpsc, watch};
 use tracing::{error, info, warn};
 
 use super::{Agent, state};
+use regha_config::{Config, StatsConfig};
+
 use crate::{
     admin::{
         AdminTable,
@@ -24,7 +26,6 @@ use crate::{
         table_path,
     },
     agent::state::AgentState,
-    config::{Config, StatsConfig},
     vrrp::VrrpStatus,
 };
 

@@ -17,6 +17,7 @@ mod inputs;
 pub mod role;
 pub mod state;
 
+use regha_config::{Config, ConfigErrors};
 use regha_model::{BackendState, Role, ServiceIdentity, XdpMode as XdpModeSetting};
 use std::{
     collections::HashMap,
@@ -32,7 +33,6 @@ use tokio::{signal::unix::SignalKind, sync::mpsc};
 use tracing::{error, info, warn};
 
 use crate::{
-    config::Config,
     dataplane::{DEFAULT_BPFFS_ROOT, Dataplane, DataplaneOptions, MapWriter},
     ids::Ids,
     net::{self, Interface},
@@ -71,7 +71,7 @@ impl AgentOptions {
 }
 
 /// Loads and validates the config with the command line's overrides.
-pub fn load_config(opts: &AgentOptions) -> Result<Config, crate::config::ConfigErrors> {
+pub fn load_config(opts: &AgentOptions) -> Result<Config, ConfigErrors> {
     let mut config =
         Config::load(&opts.config_path)?.with_interface_override(opts.iface.as_deref())?;
     if let Some(role) = opts.role {

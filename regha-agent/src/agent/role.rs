@@ -4,14 +4,12 @@
 
 use std::net::IpAddr;
 
+use regha_config::GarpConfig;
 use regha_model::Role;
 use rtnetlink::Handle;
 use tracing::{info, warn};
 
-use crate::{
-    config::GarpConfig,
-    net::{Interface, NetError, garp},
-};
+use crate::net::{Interface, NetError, garp};
 
 /// Makes the host's VIPs match `role`. Returns the VIPs added.
 pub async fn apply(

@@ -20,7 +20,9 @@ use std::{net::SocketAddr, path::PathBuf, sync::Arc};
 use tokio::{net::TcpListener, sync::watch, task::JoinHandle};
 use tracing::info;
 
-use crate::{agent::state::AgentState, config::StatsConfig};
+use regha_config::StatsConfig;
+
+use crate::agent::state::AgentState;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StatsError {

@@ -19,6 +19,7 @@
 //! effective priority (or FAULT) differs from the last one fed to the
 //! machine, the machine gets `SetPriority` and/or `Fault`.
 
+use regha_config::VrrpConfig;
 use regha_model::{Role, VrrpState, VrrpVersion};
 use std::{
     collections::HashMap,
@@ -38,7 +39,7 @@ use super::{
     track::TrackState,
     trackers::{self, TrackEvent},
 };
-use crate::{agent::role, config::VrrpConfig, net::Interface};
+use crate::{agent::role, net::Interface};
 
 /// What the agent learns from the instance.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -199,7 +199,7 @@ fn base_sets_every_key_and_parses_to_what_it_says() {
 
 #[test]
 fn the_example_file_parses_and_matches_the_deployment_it_replaces() {
-    let c = parse(include_str!("../../regha.example.yaml"));
+    let c = parse(include_str!("../regha.example.yaml"));
     let v = c.vrrp.as_ref().unwrap();
     assert_eq!(
         (v.virtual_router_id, v.priority, v.advert_interval),

@@ -15,6 +15,7 @@
 //! file.
 
 pub mod duration;
+pub mod primes;
 pub mod script_security;
 mod security;
 mod validate;

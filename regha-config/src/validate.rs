@@ -25,7 +25,7 @@ use super::{
     StatsConfig, TrackBackends, VrrpConfig, duration, raw,
 };
 use super::{GarpConfig, TrackInterface, TrackScript};
-use crate::maglev::{is_prime, next_prime};
+use crate::primes::{is_prime, next_prime};
 
 /// Below 1024 entries the LRU evicts live flows under any real load; above
 /// 2^24 the map costs gigabytes of kernel memory.
