@@ -52,7 +52,7 @@ mod yaml;
 mod tests;
 
 pub use error::{ConfigError, ConfigErrors};
-pub use load::DEFAULT_CONFIG_PATH;
+pub use load::{DEFAULT_CONFIG_PATH, MAX_CONFIG_BYTES};
 pub use types::{
     BackendConfig, Config, DEFAULT_STATS_LISTEN, GarpConfig, HealthConfig, HealthKind,
     MAX_BACKENDS_PER_SERVICE, NotifyScripts, PasswordSource, Secret, ServiceConfig, StatsAuth,
