@@ -21,7 +21,8 @@
 //! * [`types`]: the typed config, one file per section (`vrrp`, `service`
 //!   with health and backends, `stats`), and [`error`]: what a refusal says.
 //! * [`load`]: the file, read with bounds; `parse`: YAML text to a
-//!   [`Config`] (serde errors with their position).
+//!   [`Config`] (serde errors with their position), after `nesting` has
+//!   refused documents nested too deep for the YAML parser to be quick.
 //! * `raw`: the serde mirror of the YAML; `yaml`: [`Config::to_yaml`],
 //!   writing a typed config back through it.
 //! * `validate`: raw to typed, one file per section, the checking framework
@@ -40,6 +41,7 @@ pub mod primes;
 pub mod script_security;
 pub mod types;
 
+mod nesting;
 mod parse;
 mod raw;
 mod scripts;

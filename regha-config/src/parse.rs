@@ -5,11 +5,14 @@
 
 use crate::error::{ConfigError, ConfigErrors};
 use crate::types::Config;
-use crate::{raw, validate};
+use crate::{nesting, raw, validate};
 
 impl Config {
-    /// Parses and validates a YAML document.
+    /// Parses and validates a YAML document. One nested deeper than any
+    /// config could be is refused first, in time linear in its length
+    /// (see `nesting` for why serde_yaml alone would take far longer).
     pub fn from_yaml_str(text: &str) -> Result<Config, ConfigErrors> {
+        nesting::check(text)?;
         let raw: raw::Config = serde_yaml::from_str(text).map_err(|e| yaml_error(&e))?;
         validate::validate(raw)
     }

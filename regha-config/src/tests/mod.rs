@@ -11,6 +11,7 @@ mod document;
 mod errors;
 mod health;
 mod load;
+mod nesting;
 mod service;
 mod stats;
 mod track;
