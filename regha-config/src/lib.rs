@@ -31,6 +31,7 @@
 //! * `warnings` and `security`: what is valid but probably not meant or
 //!   unsafe; `scripts` and [`script_security`]: scripts only root may
 //!   change.
+//! * [`restart`]: what a reload cannot apply ([`restart_only_changes`]).
 //! * [`duration`]: how durations are written; [`primes`]: Maglev's prime
 //!   ring sizes.
 
@@ -38,6 +39,7 @@ pub mod duration;
 pub mod error;
 pub mod load;
 pub mod primes;
+pub mod restart;
 pub mod script_security;
 pub mod types;
 
@@ -55,6 +57,7 @@ mod tests;
 
 pub use error::{ConfigError, ConfigErrors};
 pub use load::{DEFAULT_CONFIG_PATH, MAX_CONFIG_BYTES};
+pub use restart::restart_only_changes;
 pub use types::{
     BackendConfig, Config, DEFAULT_STATS_LISTEN, GarpConfig, HealthConfig, HealthKind,
     MAX_BACKENDS_PER_SERVICE, NotifyScripts, PasswordSource, Secret, ServiceConfig, StatsAuth,
