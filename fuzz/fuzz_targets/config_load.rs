@@ -5,7 +5,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use regha_agent::config::{Config, MAX_BACKENDS_PER_SERVICE};
+use regha_config::{Config, MAX_BACKENDS_PER_SERVICE};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {

@@ -4,7 +4,6 @@
 pub mod admin;
 pub mod agent;
 pub mod cli;
-pub mod config;
 pub mod dataplane;
 pub mod health;
 pub mod ids;

@@ -160,3 +160,25 @@ fn yaml_goes_to_stdout_and_errors_exit_1() {
     assert_eq!(run.status.code(), Some(1));
     assert!(text(&run.stderr).contains("/nonexistent/haproxy.cfg: cannot read it"));
 }
+
+/// `/dev/zero` as an input once read until the agent held gigabytes; now
+/// what is not a regular file is refused, named, before a byte is read.
+#[test]
+fn what_is_not_a_regular_file_is_refused_unread() {
+    let run = regha(&["import", "--keepalived", "/dev/zero"]);
+    assert_eq!(run.status.code(), Some(1));
+    let stderr = text(&run.stderr);
+    assert!(
+        stderr.contains("/dev/zero: cannot read it: it is a character device, not a regular file"),
+        "{stderr}"
+    );
+    let run = regha(&["check-config", "--config", "/dev/zero"]);
+    assert_eq!(run.status.code(), Some(1));
+    let stderr = text(&run.stderr);
+    assert!(
+        stderr.contains(
+            "/dev/zero: cannot read the config file: it is a character device, not a regular file"
+        ),
+        "{stderr}"
+    );
+}

@@ -13,10 +13,10 @@ use std::{
 };
 
 use regha_agent::{
-    config::Config,
     dataplane::MapWriter,
     status::{AgentStatus, BackendStatus},
 };
+use regha_config::Config;
 
 use crate::{lab::Host, tempdir::TempDir, wait::wait_for};
 

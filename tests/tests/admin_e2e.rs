@@ -6,7 +6,7 @@
 
 use std::{net::IpAddr, os::unix::fs::PermissionsExt, time::Duration};
 
-use regha_agent::config::{Config, Secret, VrrpConfig};
+use regha_config::{Config, Secret, VrrpConfig};
 use regha_model::Role;
 use regha_tests::{
     agent::{Agent, backend_state},

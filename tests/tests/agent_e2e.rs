@@ -9,7 +9,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use regha_agent::config::Config;
+use regha_config::Config;
 use regha_model::Role;
 use regha_tests::{
     agent::find_backend,

@@ -17,10 +17,10 @@ use std::{
 };
 
 use regha_agent::{
-    config::{Config, NotifyScripts, Secret, VrrpConfig},
     privileges::{KEPT, ProcCaps, mask},
     vrrp::packet::{Advert, V3Checksum, auth_bytes},
 };
+use regha_config::{Config, NotifyScripts, Secret, VrrpConfig};
 use regha_tests::{
     agent::backend_state,
     lab::{Lab, LabSpec, VIP, config},

@@ -159,7 +159,7 @@ fn prober(
 
 /// A valid reload of LB `lb`: its config with the health interval of
 /// variant 0 (500 ms, as at start) or 1 (400 ms).
-fn reload(lab: &Lab, lb: usize, variant: u8) -> regha_agent::config::Config {
+fn reload(lab: &Lab, lb: usize, variant: u8) -> regha_config::Config {
     let mut c = lab.regha_config(lb, &[0, 1]);
     if variant == 1 {
         c.services[0].health.interval = Duration::from_millis(400);

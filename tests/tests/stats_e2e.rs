@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use regha_agent::config::Config;
+use regha_config::Config;
 use regha_model::Role;
 use regha_tests::{
     lab::{Lab, LabSpec, VIP, capture, config},

@@ -7,7 +7,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use regha_agent::config::{Config, GarpConfig, Secret, TrackInterface, TrackScript, VrrpConfig};
+use regha_config::{Config, GarpConfig, Secret, TrackInterface, TrackScript, VrrpConfig};
 use regha_model::VrrpVersion;
 use regha_tests::{
     keepalived::KeepalivedInstance,

@@ -29,9 +29,8 @@ use std::{
 
 use serde::{Deserialize, Serialize};
 
+use regha_config::Config;
 use regha_model::AdminState;
-
-use crate::config::Config;
 
 /// Errors of the admin commands and of the file that keeps them.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

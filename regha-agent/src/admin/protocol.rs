@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use regha_model::AdminState;
 
 use super::{AdminError, AdminTable, resolve_backend};
-use crate::config::Config;
+use regha_config::Config;
 
 /// A longer line is refused: no command needs more.
 pub const MAX_REQUEST: usize = 4096;

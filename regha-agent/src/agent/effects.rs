@@ -23,13 +23,13 @@ use super::{
 };
 use crate::{
     admin::{self, AdminTable, protocol::Response},
-    config::{Config, ConfigErrors, StatsConfig},
     dataplane::{Dataplane, MapWriter},
     net::{Interface, announce},
     reconcile::Plan,
     status::{AgentStatus, file},
     vrrp::{self, InstanceHandle, NetIo, VrrpStatus},
 };
+use regha_config::{Config, ConfigErrors, StatsConfig};
 
 /// A task that ends with its owner.
 pub(super) struct AbortOnDrop(tokio::task::JoinHandle<()>);
@@ -283,7 +283,7 @@ impl Shell {
         }
     }
 
-    async fn start_vrrp(&mut self, config: crate::config::VrrpConfig) -> Result<()> {
+    async fn start_vrrp(&mut self, config: regha_config::VrrpConfig) -> Result<()> {
         let vrid = config.virtual_router_id;
         let src = vrrp::source_address(&self.handle, &self.iface, &config).await?;
         let io = NetIo::open(&config, self.iface.clone(), self.handle.clone(), src)
@@ -356,7 +356,7 @@ impl Shell {
 /// VIP at once and 5 more after 5 s, so switches that missed the first
 /// burst still learn the move.
 fn announce_default(iface: Interface, ips: Vec<std::net::IpAddr>) {
-    let garp = crate::config::GarpConfig::default();
+    let garp = regha_config::GarpConfig::default();
     tokio::spawn(async move {
         announce::send_burst(&iface, &ips, garp.repeat, 0);
         tokio::time::sleep(garp.delay).await;

@@ -1,6 +1,7 @@
 //! From the config (and what the checks and the neighbour table say) to the
 //! reconciler's inputs: plain conversions, no I/O.
 
+use regha_config::{Config, HealthKind, ServiceConfig};
 use regha_model::{BackendIdentity, Health, ServiceIdentity};
 use std::{
     collections::HashMap,
@@ -9,7 +10,6 @@ use std::{
 
 use crate::{
     admin::AdminTable,
-    config::{Config, HealthKind, ServiceConfig},
     health::{CheckSpec, Probe},
     reconcile::{BackendInput, ServiceInput},
 };

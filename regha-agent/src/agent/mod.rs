@@ -26,6 +26,7 @@ use std::{
 };
 
 use anyhow::{Context, Result};
+use regha_config::{Config, ConfigErrors};
 use regha_model::{Role, ServiceIdentity, XdpMode};
 use tokio::signal::unix::SignalKind;
 use tracing::{info, warn};
@@ -36,7 +37,6 @@ use self::{
 };
 use crate::{
     admin::{AdminTable, table_path},
-    config::{Config, ConfigErrors},
     dataplane::{DEFAULT_BPFFS_ROOT, Dataplane, DataplaneOptions, MapWriter},
     ids::Ids,
     net::{self, Interface},

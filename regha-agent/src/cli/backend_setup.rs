@@ -112,7 +112,7 @@ async fn apply(steps: &[Step]) -> Result<()> {
 /// config file.
 pub fn run(vips: &[IpAddr], opts: &crate::agent::AgentOptions, do_apply: bool) -> Result<ExitCode> {
     let vips: Vec<IpAddr> = if vips.is_empty() {
-        let config = crate::config::Config::load(&opts.config_path).map_err(|e| {
+        let config = regha_config::Config::load(&opts.config_path).map_err(|e| {
             anyhow::anyhow!(
                 "no --vip given and {} cannot tell the VIPs:\n{e}",
                 opts.config_path.display()

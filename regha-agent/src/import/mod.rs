@@ -247,11 +247,11 @@ pub fn read_inputs(
 ) -> Result<(Option<String>, Option<String>), ImportError> {
     let read = |path: Option<&Path>| -> Result<Option<String>, ImportError> {
         path.map(|p| {
-            std::fs::read(p)
+            regha_config::load::read_bounded(p, regha_config::MAX_CONFIG_BYTES)
                 .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
-                .map_err(|source| ImportError::Read {
+                .map_err(|e| ImportError::Read {
                     path: p.to_owned(),
-                    source,
+                    source: e.into(),
                 })
         })
         .transpose()

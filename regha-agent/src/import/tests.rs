@@ -11,7 +11,7 @@ use super::{
 };
 use regha_model::{HashMode, Role};
 
-use crate::config::{Config, HealthKind};
+use regha_config::{Config, HealthKind};
 
 macro_rules! fixture {
     ($path:literal) => {

@@ -7,7 +7,7 @@
 use base64::Engine as _;
 use subtle::ConstantTimeEq;
 
-use crate::config::{PasswordSource, StatsAuth};
+use regha_config::{PasswordSource, StatsAuth};
 
 /// The `WWW-Authenticate` challenge of a 401.
 pub const CHALLENGE: &str = "Basic realm=\"regha stats\", charset=\"UTF-8\"";

@@ -19,7 +19,9 @@ use std::{net::SocketAddr, path::PathBuf, sync::Arc};
 use tokio::{net::TcpListener, sync::watch, task::JoinHandle};
 use tracing::info;
 
-use crate::{config::StatsConfig, status::AgentStatus};
+use regha_config::StatsConfig;
+
+use crate::status::AgentStatus;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StatsError {

@@ -12,7 +12,7 @@
 //! being down is FAULT whatever the weights.
 
 use super::Tracked;
-use crate::config::VrrpConfig;
+use regha_config::VrrpConfig;
 
 /// One tracked condition as the priority arithmetic sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -197,7 +197,7 @@ impl TrackState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{TrackBackends, TrackInterface, TrackScript};
+    use regha_config::{TrackBackends, TrackInterface, TrackScript};
     use std::time::Duration;
 
     fn c(weight: i32, ok: bool) -> Condition {
@@ -304,7 +304,7 @@ mod tests {
 
     fn vrrp_config() -> VrrpConfig {
         let yaml = "vrrp:\n  virtual_router_id: 51\n  priority: 100\n  virtual_ipaddresses: [192.0.2.100]\nservices:\n  - { name: r, vip: 192.0.2.100, port: 5000, backends: [{ address: 192.0.2.11 }] }\n";
-        let mut v = crate::config::Config::from_yaml_str(yaml)
+        let mut v = regha_config::Config::from_yaml_str(yaml)
             .unwrap()
             .vrrp
             .unwrap();

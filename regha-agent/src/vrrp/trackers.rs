@@ -25,7 +25,7 @@ use rtnetlink::{
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
-use crate::config::TrackScript;
+use regha_config::TrackScript;
 
 /// What a tracker saw.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -56,7 +56,7 @@ impl Lab {
         let headers: Vec<String> = headers.iter().map(|h| h.to_string()).collect();
         self.lbs[0].ns.run(move || {
             let h: Vec<&str> = headers.iter().map(String::as_str).collect();
-            http_fetch(regha_agent::config::DEFAULT_STATS_LISTEN, &path, &h)
+            http_fetch(regha_config::DEFAULT_STATS_LISTEN, &path, &h)
         })
     }
 

@@ -19,7 +19,7 @@ use std::{
     time::Duration,
 };
 
-use regha_agent::config::{
+use regha_config::{
     BackendConfig, Config, DEFAULT_STATS_LISTEN, GarpConfig, HealthConfig, HealthKind,
     NotifyScripts, PasswordSource, ServiceConfig, StatsAuth, StatsConfig, VrrpConfig,
 };

@@ -7,7 +7,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use regha_agent::config::{Config, Secret, ServiceConfig, TrackBackends, VrrpConfig};
+use regha_config::{Config, Secret, ServiceConfig, TrackBackends, VrrpConfig};
 use regha_model::{BackendState, Health};
 
 use super::{AUTH_PASS, Lab, LbKind, PORT, VIP, VRID, config};

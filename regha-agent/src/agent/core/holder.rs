@@ -17,11 +17,11 @@ use regha_model::{Role, VrrpState};
 use super::Effect;
 use crate::{
     admin::AdminError,
-    config::{Config, VrrpConfig},
     net::Vip,
     status::{HolderKind, VrrpInstanceStatus},
     vrrp::VrrpStatus,
 };
+use regha_config::{Config, VrrpConfig};
 
 /// What a holder is configured with: its part of the config.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -48,7 +48,6 @@ pub use status::ShellFacts;
 use super::inputs;
 use crate::{
     admin::{AdminTable, protocol::Request, protocol::Response},
-    config::{Config, ConfigErrors, StatsConfig, VrrpConfig},
     health::{CheckSpec, HealthReport},
     ids::Ids,
     net::Vip,
@@ -56,6 +55,7 @@ use crate::{
     status::HolderKind,
     vrrp::VrrpStatus,
 };
+use regha_config::{Config, ConfigErrors, StatsConfig, VrrpConfig};
 
 /// Something the core must react to; `now` comes with [`Core::step`].
 #[derive(Clone, Debug)]

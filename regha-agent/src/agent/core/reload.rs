@@ -12,7 +12,7 @@
 use tracing::{info, warn};
 
 use super::{Core, Effect, HolderSpec, holders_for};
-use crate::config::{Config, restart_only_changes};
+use regha_config::{Config, restart_only_changes};
 
 impl Core {
     pub(super) fn reload(&mut self, mut new: Config, out: &mut Vec<Effect>) {

@@ -13,10 +13,8 @@ use super::super::{
     network::{Datagram, Destination, VrrpSocket},
     trackers::{self, TrackEvent},
 };
-use crate::{
-    config::VrrpConfig,
-    net::{Interface, NetError, Vip, announce},
-};
+use crate::net::{Interface, NetError, Vip, announce};
+use regha_config::VrrpConfig;
 
 /// The instance's I/O. Every method but [`VrrpIo::recv`] returns quickly;
 /// `recv` waits for the next datagram and is cancel-safe.

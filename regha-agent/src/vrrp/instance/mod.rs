@@ -44,7 +44,7 @@ use super::{
     track::TrackState,
     trackers::TrackEvent,
 };
-use crate::config::VrrpConfig;
+use regha_config::VrrpConfig;
 
 /// What the agent learns from the instance.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -20,10 +20,10 @@ use tokio::{sync::mpsc, time::Instant};
 
 use super::{InstanceHandle, VrrpIo, start};
 use crate::{
-    config::{Config, VrrpConfig},
     net::{NetError, Vip},
     vrrp::{network::Datagram, trackers::TrackEvent},
 };
+use regha_config::{Config, VrrpConfig};
 
 /// keepalived, priority 101, VRID 51, v2, `auth_pass 1111`, from 192.0.2.2.
 const KA_V2_MASTER: &[u8] =
@@ -295,7 +295,7 @@ async fn a_reload_reconfigures_a_master_in_place() {
     s.note("reload: priority 120, a second VIP, advert 2s, track_backends -50");
     let mut c = vrrp(V2);
     c.priority = 120;
-    c.track_backends = Some(crate::config::TrackBackends {
+    c.track_backends = Some(regha_config::TrackBackends {
         min_healthy: 1,
         weight: -50,
     });
@@ -318,7 +318,7 @@ async fn a_reload_reconfigures_a_master_in_place() {
 #[tokio::test(start_paused = true)]
 async fn tracking_a_weight_zero_backend_condition_faults_the_master() {
     let mut c = vrrp(V2);
-    c.track_backends = Some(crate::config::TrackBackends {
+    c.track_backends = Some(regha_config::TrackBackends {
         min_healthy: 1,
         weight: 0,
     });

@@ -19,11 +19,11 @@ use regha_model::{BackendIdentity, Health, Protocol, ServiceIdentity, VrrpState}
 use super::{Core, CoreOptions, Effect, Event, ShellFacts};
 use crate::{
     admin::AdminTable,
-    config::Config,
     health::{CheckOutcome, HealthReport},
     ids::Ids,
     vrrp::VrrpStatus,
 };
+use regha_config::Config;
 
 /// One scenario: a core, its clock, and the log so far.
 pub struct Run {

@@ -8,8 +8,8 @@ use super::Run;
 use crate::{
     admin::protocol::{BackendAction, Request},
     agent::core::{CoreOptions, Event},
-    config::{BackendConfig, Config},
 };
+use regha_config::{BackendConfig, Config};
 
 const VRRP: &str = "
 interface: eth0

@@ -186,7 +186,7 @@ mod tests {
     /// Every example and fixture config: written and read back, the same.
     #[test]
     fn what_is_written_reads_back_as_the_same_config() {
-        let example = include_str!("../../regha.example.yaml");
+        let example = include_str!("../regha.example.yaml");
         let full = r#"
 interface: eth0
 xdp_mode: generic

@@ -8,7 +8,7 @@
 //!
 //! [`parse`] is what the validator uses (it reports every bad field at once);
 //! [`deserialize`] and [`serialize`] make the same rules a serde helper, for
-//! `#[serde(with = "crate::config::duration")]` on a `std::time::Duration`.
+//! `#[serde(with = "regha_config::duration")]` on a `std::time::Duration`.
 
 use std::fmt;
 use std::time::Duration;

@@ -1,0 +1,65 @@
+//! regha's configuration: one YAML file (default [`DEFAULT_CONFIG_PATH`]),
+//! checked as a whole before anything touches the system. Its own crate so
+//! that whatever reads or writes a config (the agent, the importer, the
+//! tests) depends on these types and not on the agent.
+//!
+//! Two layers. `raw` mirrors the YAML with serde (unknown keys refused
+//! everywhere), keeping addresses, enum words and durations as text and
+//! integers as `i64`, so that a value that does not parse is not a serde
+//! error that stops at the first bad field. `validate` then turns it into
+//! the typed [`Config`], applying the defaults and collecting *every*
+//! problem, each named by its field path (`services[0].backends[1].address`).
+//! Only YAML syntax and type errors (a list where a number belongs, an
+//! unknown key) stop early; they carry the line and column.
+//!
+//! Every default is written on the typed field it applies to, and
+//! `regha.example.yaml` beside this crate's manifest spells out a complete
+//! file.
+//!
+//! # Where things are
+//!
+//! * [`types`]: the typed config, one file per section (`vrrp`, `service`
+//!   with health and backends, `stats`), and [`error`]: what a refusal says.
+//! * [`load`]: the file, read with bounds; `parse`: YAML text to a
+//!   [`Config`] (serde errors with their position), after `nesting` has
+//!   refused documents nested too deep for the YAML parser to be quick.
+//! * `raw`: the serde mirror of the YAML; `yaml`: [`Config::to_yaml`],
+//!   writing a typed config back through it.
+//! * `validate`: raw to typed, one file per section, the checking framework
+//!   in `validate/check.rs` and the rules across sections in
+//!   `validate/cross.rs`.
+//! * `warnings` and `security`: what is valid but probably not meant or
+//!   unsafe; `scripts` and [`script_security`]: scripts only root may
+//!   change.
+//! * [`restart`]: what a reload cannot apply ([`restart_only_changes`]).
+//! * [`duration`]: how durations are written; [`primes`]: Maglev's prime
+//!   ring sizes.
+
+pub mod duration;
+pub mod error;
+pub mod load;
+pub mod primes;
+pub mod restart;
+pub mod script_security;
+pub mod types;
+
+mod nesting;
+mod parse;
+mod raw;
+mod scripts;
+mod security;
+mod validate;
+mod warnings;
+mod yaml;
+
+#[cfg(test)]
+mod tests;
+
+pub use error::{ConfigError, ConfigErrors};
+pub use load::{DEFAULT_CONFIG_PATH, MAX_CONFIG_BYTES};
+pub use restart::restart_only_changes;
+pub use types::{
+    BackendConfig, Config, DEFAULT_STATS_LISTEN, GarpConfig, HealthConfig, HealthKind,
+    MAX_BACKENDS_PER_SERVICE, NotifyScripts, PasswordSource, Secret, ServiceConfig, StatsAuth,
+    StatsConfig, TrackBackends, TrackInterface, TrackScript, VrrpConfig,
+};

@@ -1,0 +1,232 @@
+//! The YAML as written: text where a value needs checking, `Option` where a
+//! key may be absent. Defaults and every check live in `validate`.
+//!
+//! Every struct refuses unknown keys, so that a misspelt key is an error
+//! with its position rather than a silently ignored setting. The same
+//! mirror writes the typed config back (`yaml`), which is why every field
+//! skips serialising when absent.
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// Tells an absent key (`None`) from an explicit `null` (`Some(None)`).
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::deserialize(d).map(Some)
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Config {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) interface: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) xdp_mode: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) flow_table_size: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) hash_seed: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) role: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) vrrp: Option<Vrrp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) services: Option<Vec<Service>>,
+    #[serde(default, deserialize_with = "present")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) stats: Option<Option<Stats>>,
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Vrrp {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) virtual_router_id: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) priority: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) advert_interval: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) version: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) auth_pass: Option<crate::types::Secret>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) preempt: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) preempt_delay: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) unicast_src: Option<String>,
+    #[serde(default)]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) unicast_peers: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) virtual_ipaddresses: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) track_backends: Option<TrackBackends>,
+    #[serde(default)]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) track_scripts: Vec<TrackScript>,
+    #[serde(default)]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) track_interfaces: Vec<TrackInterface>,
+    #[serde(default)]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) peer_priorities: Vec<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) garp_master_delay: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) garp_master_repeat: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) garp_master_refresh: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) garp_master_refresh_repeat: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) notify: Option<Notify>,
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TrackBackends {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) min_healthy: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) weight: Option<i64>,
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TrackScript {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) script: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) interval: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) timeout: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) weight: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) rise: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) fall: Option<i64>,
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TrackInterface {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) weight: Option<i64>,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Notify {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) master: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) backup: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) fault: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) stop: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Service {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) vip: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) port: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) protocol: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) hash: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) forwarding: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) ring_size: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) health: Option<Health>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) backends: Option<Vec<Backend>>,
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Health {
+    /// `http:` with nothing after it means HTTP with the defaults.
+    #[serde(default, deserialize_with = "present")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) http: Option<Option<Http>>,
+    /// `tcp:` and `tcp: {}` both mean a TCP check.
+    #[serde(default, deserialize_with = "present")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) tcp: Option<Option<Tcp>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) interval: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) timeout: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) rise: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) fall: Option<i64>,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Http {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) path: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) host: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) expect: Option<Vec<i64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) expect_header: Option<String>,
+}
+
+/// No options yet; a map so that it can grow some.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Tcp {}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Backend {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) address: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) port: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) weight: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) mac: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Stats {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) listen: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) auth: Option<StatsAuth>,
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct StatsAuth {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) user: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) password_file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) password_env: Option<String>,
+}

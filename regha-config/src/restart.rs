@@ -1,0 +1,50 @@
+//! What a running agent cannot take from a changed file: the settings
+//! bound when it starts. `interface` is where the XDP program is attached
+//! and VRRP speaks; `xdp_mode` is how the program was attached; and
+//! `flow_table_size` is the size of a BPF map, fixed when the map is
+//! created. A reload that meets one of them changed says so, field by
+//! field, rather than half-apply the file.
+
+use std::fmt::Display;
+
+use crate::error::ConfigError;
+use crate::types::Config;
+
+/// The settings `new` changes from `old` that take effect only when the
+/// agent restarts, each on its field path, e.g. `xdp_mode: changes only
+/// when the agent restarts (running: native, file: generic)`. Empty when
+/// none of them changed. `old` is the config the agent runs on
+/// (command-line overrides such as `--iface` applied), `new` the file.
+pub fn restart_only_changes(old: &Config, new: &Config) -> Vec<ConfigError> {
+    let mut out = Vec::new();
+    if old.interface != new.interface {
+        let shown = |i: &Option<String>| i.clone().unwrap_or_else(|| "not set".to_owned());
+        out.push(restart_only(
+            "interface",
+            shown(&old.interface),
+            shown(&new.interface),
+        ));
+    }
+    if old.xdp_mode != new.xdp_mode {
+        out.push(restart_only(
+            "xdp_mode",
+            old.xdp_mode.as_str(),
+            new.xdp_mode.as_str(),
+        ));
+    }
+    if old.flow_table_size != new.flow_table_size {
+        out.push(restart_only(
+            "flow_table_size",
+            old.flow_table_size,
+            new.flow_table_size,
+        ));
+    }
+    out
+}
+
+fn restart_only(path: &str, running: impl Display, file: impl Display) -> ConfigError {
+    ConfigError::new(
+        path,
+        format!("changes only when the agent restarts (running: {running}, file: {file})"),
+    )
+}

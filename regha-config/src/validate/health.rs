@@ -1,0 +1,92 @@
+//! `services[].health`: the check (HTTP or TCP) and how it is counted.
+
+use std::time::Duration;
+
+use super::check::{Check, at_most, each, maybe};
+use crate::duration;
+use crate::raw;
+use crate::types::{HealthConfig, HealthKind};
+
+/// The longest interval between two checks (health and tracked scripts):
+/// a check rarer than hourly no longer tells when a backend went down.
+pub(super) const MAX_HEALTH_INTERVAL: Duration = Duration::from_secs(3600);
+
+pub(super) fn health(c: &mut Check, at: &str, h: Option<&raw::Health>) -> Option<HealthConfig> {
+    let d = HealthConfig::default();
+    let Some(h) = h else { return Some(d) };
+    let path = |key: &str| format!("{at}.{key}");
+    let kind = match (&h.http, &h.tcp) {
+        (Some(_), Some(_)) => c.fail(at, "set one of `http` or `tcp`, not both"),
+        (None, Some(_)) => Some(HealthKind::Tcp),
+        (Some(http), None) => http_check(c, &path("http"), http.as_ref()),
+        (None, None) => Some(d.kind),
+    };
+    let interval = c.dur(&path("interval"), h.interval.as_deref(), d.interval);
+    let interval =
+        interval.and_then(|i| c.result(&path("interval"), at_most(i, MAX_HEALTH_INTERVAL, "1h")));
+    let timeout = c.dur(&path("timeout"), h.timeout.as_deref(), d.timeout);
+    let timeout = timeout.and_then(|t| {
+        let max = interval.unwrap_or(t);
+        let max_text = format!("the interval, {}", duration::format(max));
+        c.result(&path("timeout"), at_most(t, max, &max_text))
+    });
+    let rise = c.int(&path("rise"), h.rise, Some(d.rise), 1..=100);
+    let fall = c.int(&path("fall"), h.fall, Some(d.fall), 1..=100);
+    Some(HealthConfig {
+        kind: kind?,
+        interval: interval?,
+        timeout: timeout?,
+        rise: rise?,
+        fall: fall?,
+    })
+}
+
+fn http_check(c: &mut Check, at: &str, h: Option<&raw::Http>) -> Option<HealthKind> {
+    let none = raw::Http::default();
+    let h = h.unwrap_or(&none);
+    let path = |key: &str| format!("{at}.{key}");
+    let visible = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_graphic());
+    let url = h.path.as_deref().unwrap_or("/v2/");
+    let url = if url.starts_with('/') && visible(url) {
+        Some(url.to_owned())
+    } else {
+        c.fail(
+            path("path"),
+            format!("{url:?}: must start with '/' and hold no spaces or control characters"),
+        )
+    };
+    let host = maybe(h.host.as_deref(), |host| {
+        if !visible(host) {
+            let msg = format!("{host:?} is not a Host value: no spaces or control characters");
+            return c.fail(path("host"), msg);
+        }
+        Some(host.to_owned())
+    });
+    let expect = match h.expect.as_deref() {
+        None => Some(vec![200, 401]),
+        Some([]) => c.fail(path("expect"), "empty: no answer could pass"),
+        Some(codes) => each(c, &path("expect"), codes, |c, p, &code| {
+            c.int(p, Some(code), None, 100..=599)
+        }),
+    };
+    let token = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+    };
+    let expect_header = maybe(h.expect_header.as_deref(), |name| {
+        if !token(name) {
+            return c.fail(
+                path("expect_header"),
+                format!("{name:?} is not an HTTP header name"),
+            );
+        }
+        Some(name.to_owned())
+    });
+    Some(HealthKind::Http {
+        path: url?,
+        host: host?,
+        expect: expect?,
+        expect_header: expect_header?,
+    })
+}

@@ -1,0 +1,81 @@
+//! The rules: the raw YAML in, the typed [`Config`] out, or every problem.
+//!
+//! Each check records its problem in [`Check`] and carries on, so that one run
+//! of `check-config` lists them all. A field that fails yields `None`; the
+//! typed config is assembled only when nothing was recorded. Rules across
+//! fields (duplicates, VIPs held by VRRP, totals) look at whatever parsed, so
+//! a bad address neither hides an unrelated duplicate nor causes a second,
+//! derived complaint.
+//!
+//! One file per section (`vrrp`, `track`, `service`, `backend`, `health`,
+//! `stats`); `check` is the framework they share, `names` the name rules,
+//! `cross` the rules across sections.
+
+mod backend;
+mod check;
+mod cross;
+mod health;
+pub(crate) mod names;
+mod service;
+mod stats;
+mod track;
+mod vrrp;
+
+use std::ops::RangeInclusive;
+
+use regha_common::DEFAULT_FLOW_TABLE_SIZE;
+use regha_model::{Role, XdpMode};
+
+use self::check::{Check, maybe};
+use crate::error::ConfigErrors;
+use crate::raw;
+use crate::types::{Config, DEFAULT_STATS_LISTEN, StatsConfig};
+
+/// Below 1024 entries the LRU evicts live flows under any real load; above
+/// 2^24 the map costs gigabytes of kernel memory.
+const FLOW_TABLE_SIZES: RangeInclusive<i64> = 1024..=16_777_216;
+
+pub(crate) fn validate(raw: raw::Config) -> Result<Config, ConfigErrors> {
+    let mut c = Check::default();
+    let interface = maybe(raw.interface, |n| {
+        c.result("interface", names::check_ifname(&n).map(|()| n))
+    });
+    let xdp_mode = c.word::<XdpMode>("xdp_mode", raw.xdp_mode.as_deref());
+    let flow_table_size = c.int(
+        "flow_table_size",
+        raw.flow_table_size,
+        Some(DEFAULT_FLOW_TABLE_SIZE),
+        FLOW_TABLE_SIZES,
+    );
+    let hash_seed = c.int("hash_seed", raw.hash_seed, Some(0), 0..=u32::MAX.into());
+    let role = maybe(raw.role.as_deref(), |r| c.word::<Role>("role", Some(r)));
+    if raw.role.is_none() && raw.vrrp.is_none() {
+        c.fail::<()>("role", "set `role: master|backup` or configure `vrrp`");
+    }
+    let vrrp = maybe(raw.vrrp.as_ref(), |v| vrrp::vrrp(&mut c, v));
+    let services = service::services(&mut c, raw.services.as_deref());
+    if let (Some(v), Some(list)) = (&raw.vrrp, &raw.services) {
+        cross::vrrp_against_services(&mut c, v, list);
+    }
+    let stats = match raw.stats {
+        None => Some(Some(StatsConfig {
+            listen: DEFAULT_STATS_LISTEN,
+            auth: None,
+        })),
+        Some(s) => maybe(s.as_ref(), |s| stats::stats(&mut c, s)),
+    };
+
+    let config = (|| {
+        Some(Config {
+            interface: interface?,
+            xdp_mode: xdp_mode?,
+            flow_table_size: flow_table_size?,
+            hash_seed: hash_seed?,
+            role: role?,
+            vrrp: vrrp?,
+            services: services?,
+            stats: stats?,
+        })
+    })();
+    c.finish(config)
+}

@@ -1,0 +1,134 @@
+//! `services:`: the list as a whole (count, totals, duplicates) and each
+//! service's own fields. Health checks and backends have their own files.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use regha_common::{DEFAULT_RING_SIZE, MAX_BACKENDS, MAX_RING_SIZE, MAX_SERVICES};
+use regha_model::{Forwarding, HashMode, Protocol};
+
+use super::backend::backends;
+use super::check::{Check, each};
+use super::cross::leading_ip;
+use super::health::health;
+use super::names::check_name;
+use crate::primes::{is_prime, next_prime, prev_prime};
+use crate::raw;
+use crate::types::ServiceConfig;
+
+pub(super) fn services(c: &mut Check, list: Option<&[raw::Service]>) -> Option<Vec<ServiceConfig>> {
+    let list = match list {
+        None => return c.fail("services", "required: at least one service"),
+        Some([]) => return c.fail("services", "empty: at least one service is required"),
+        Some(list) => list,
+    };
+    if list.len() > MAX_SERVICES as usize {
+        c.fail::<()>(
+            "services",
+            format!("{} services: at most {MAX_SERVICES}", list.len()),
+        );
+    }
+    let total: usize = list
+        .iter()
+        .map(|s| s.backends.as_ref().map_or(0, Vec::len))
+        .sum();
+    if total > MAX_BACKENDS as usize {
+        let msg = format!("{total} backends in all: the dataplane holds at most {MAX_BACKENDS}");
+        c.fail::<()>("services", msg);
+    }
+    let mut names: HashMap<&str, String> = HashMap::new();
+    let mut keys: HashMap<(IpAddr, i64, &str), String> = HashMap::new();
+    each(c, "services", list, |c, at, s| {
+        let service = service(c, at, s);
+        if let Some(name) = s.name.as_deref().filter(|n| !n.is_empty())
+            && let Some(other) = names.insert(name, at.to_owned())
+        {
+            c.fail::<()>(
+                format!("{at}.name"),
+                format!("{name:?} is also the name of {other}"),
+            );
+        }
+        let protocol = s.protocol.as_deref().unwrap_or("tcp");
+        if let Some(vip) = s.vip.as_deref().and_then(leading_ip)
+            && let Some(port) = s.port
+            && let Some(other) = keys.insert((vip, port, protocol), at.to_owned())
+        {
+            let msg = format!(
+                "{vip} port {port}/{protocol} is also {other}: packets could not tell them apart"
+            );
+            c.fail::<()>(at, msg);
+        }
+        service
+    })
+}
+
+fn service(c: &mut Check, at: &str, s: &raw::Service) -> Option<ServiceConfig> {
+    let path = |key: &str| format!("{at}.{key}");
+    let name = c.required(
+        &path("name"),
+        s.name.as_deref(),
+        "a name for logs and stats",
+    );
+    let name = name.and_then(|n| c.result(&path("name"), check_name(n).map(|()| n.to_owned())));
+    let vip = c.required(
+        &path("vip"),
+        s.vip.as_deref(),
+        "the address clients connect to",
+    );
+    let vip = vip.and_then(|t| c.ip(&path("vip"), t));
+    let port = c.int(&path("port"), s.port, None, 1..=65535);
+    let protocol = c.word::<Protocol>(&path("protocol"), s.protocol.as_deref());
+    let hash = c.word::<HashMode>(&path("hash"), s.hash.as_deref());
+    let forwarding = match s.forwarding.as_deref() {
+        None | Some("dsr") => Some(Forwarding::Dsr),
+        Some(other) => c.fail(
+            path("forwarding"),
+            format!(
+                "{other:?} is not implemented: only `dsr` (direct server return at L2) is, for now"
+            ),
+        ),
+    };
+    let n_backends = s.backends.as_ref().map_or(0, Vec::len);
+    let ring_size = c.int(
+        &path("ring_size"),
+        s.ring_size,
+        Some(DEFAULT_RING_SIZE),
+        1..=MAX_RING_SIZE.into(),
+    );
+    let ring_size = ring_size.and_then(|r| c.result(&path("ring_size"), check_ring(r, n_backends)));
+    let health = health(c, &path("health"), s.health.as_ref());
+    let backends = backends(c, &path("backends"), s.backends.as_deref(), vip, port);
+    Some(ServiceConfig {
+        name: name?,
+        vip: vip?,
+        port: port?,
+        protocol: protocol?,
+        hash: hash?,
+        forwarding: forwarding?,
+        ring_size: ring_size?,
+        health: health?,
+        backends: backends?,
+    })
+}
+
+/// Maglev needs a prime table size (its permutations step through every slot
+/// only then), and a slot for each backend.
+fn check_ring(size: u32, backends: usize) -> Result<u32, String> {
+    if !is_prime(size) {
+        let next = next_prime(size);
+        let suggestion = if next <= MAX_RING_SIZE {
+            next
+        } else {
+            prev_prime(MAX_RING_SIZE)
+        };
+        return Err(format!(
+            "{size} is not prime: Maglev needs a prime size; try {suggestion}"
+        ));
+    }
+    if (size as usize) < backends {
+        return Err(format!(
+            "{size} is smaller than the {backends} backends: each needs a slot"
+        ));
+    }
+    Ok(size)
+}
