@@ -156,7 +156,7 @@ fn reload_rejects_an_invalid_config_and_applies_a_valid_one() {
         s.services[0]
             .backends
             .iter()
-            .all(|b| b.health == Health::Up)
+            .all(|b| b.health == Health::Up && b.state == Some(BackendState::Up))
     });
     let maps = agent.maps();
     let ring_before = maps.ring(0).unwrap();
@@ -195,6 +195,31 @@ fn reload_rejects_an_invalid_config_and_applies_a_valid_one() {
     assert!(ring.contains(&be3_id), "be3 is in the ring");
     assert_ne!(Some(ring), ring_before);
     assert_all_ok(&lab, "three backends");
+
+    // A setting only a restart changes: check-config names it against the
+    // running agent, and the reload names it in the log, applying the rest.
+    let mut resized = static_role(&lab, Role::Master, &[0, 1, 2]);
+    resized.flow_table_size = 4096;
+    agent.rewrite_config(&resized);
+    let config = agent.config_path();
+    let out = agent.cli(&[], &["--config", config.to_str().unwrap(), "check-config"]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success()
+            && said.contains("note: flow_table_size: changes only when the agent restarts"),
+        "check-config names the restart-only change:\n{said}"
+    );
+    agent.signal(libc::SIGHUP);
+    wait_for("the reload names flow_table_size", Duration::from_secs(5))
+        .every(Duration::from_millis(50))
+        .context(|| agent.log())
+        .until(|| {
+            agent
+                .log()
+                .lines()
+                .any(|l| l.contains("not applied by a reload") && l.contains("flow_table_size"))
+        });
+    assert_all_ok(&lab, "after a reload with a restart-only change");
 }
 
 /// Backup holds no VIP; master adds it and announces it with gratuitous
@@ -256,7 +281,7 @@ fn a_push_in_flight_survives_an_agent_crash_and_restart() {
             s.services[0]
                 .backends
                 .iter()
-                .all(|b| b.health == Health::Up)
+                .all(|b| b.health == Health::Up && b.state == Some(BackendState::Up))
         });
     // 12 MiB in 192 chunks, 15 ms apart: about 3 s in flight.
     let blob: Vec<u8> = (0..12 * 1024 * 1024u32)
@@ -288,7 +313,7 @@ fn a_push_in_flight_survives_an_agent_crash_and_restart() {
         s.services[0]
             .backends
             .iter()
-            .all(|b| b.health == Health::Up)
+            .all(|b| b.health == Health::Up && b.state == Some(BackendState::Up))
     });
     let (status, digest) = push
         .join()
@@ -332,7 +357,7 @@ fn keep_dataplane_leaves_it_steering_for_the_next_start() {
             s.services[0]
                 .backends
                 .iter()
-                .all(|b| b.health == Health::Up)
+                .all(|b| b.health == Health::Up && b.state == Some(BackendState::Up))
         });
     assert_all_ok(&lab, "running");
     lab.agent(0).signal(libc::SIGTERM);

@@ -216,6 +216,10 @@ impl Shell {
             Effect::SaveAdmin(table) => self.save_admin(&table)?,
             Effect::StartStats(config) => self.start_stats(&config).await,
             Effect::StopStats => self.stats = None,
+            Effect::RecordConfig(config) => {
+                file::write_applied(&self.opts.state_dir, &self.iface.name, &config)
+                    .context("cannot record the applied configuration for check-config")?;
+            }
             Effect::Reply(response) => {
                 let response = if failures.is_empty() {
                     response

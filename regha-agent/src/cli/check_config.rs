@@ -4,7 +4,37 @@
 
 use std::process::ExitCode;
 
-use crate::agent::{AgentOptions, load_config};
+use regha_config::{Config, ConfigError, restart_only_changes};
+
+use crate::{
+    agent::{AgentOptions, load_config},
+    status::file,
+};
+
+/// What a reload of this file would not apply to the agent running on its
+/// interface (nothing when none runs): the settings only a restart changes.
+fn against_running(opts: &AgentOptions, config: &Config) -> Vec<ConfigError> {
+    let Some(iface) = config.interface.as_deref() else {
+        return Vec::new();
+    };
+    let Some(running) = file::read_applied(&opts.state_dir, iface) else {
+        return Vec::new();
+    };
+    let mut notes = restart_only_changes(&running, config);
+    let listen = |c: &Config| c.stats.as_ref().map(|s| s.listen);
+    if let Some(new) = listen(config)
+        && listen(&running) != Some(new)
+        && new.port() < 1024
+    {
+        notes.push(ConfigError::new(
+            "stats.listen",
+            format!(
+                "{new} needs a restart of the running agent: after setup it cannot bind ports below 1024"
+            ),
+        ));
+    }
+    notes
+}
 
 pub fn run(opts: &AgentOptions) -> ExitCode {
     match load_config(opts) {
@@ -25,6 +55,9 @@ pub fn run(opts: &AgentOptions) -> ExitCode {
                 .chain(config.script_warnings())
             {
                 println!("  warning: {w}");
+            }
+            for note in against_running(opts, &config) {
+                println!("  note: {note}");
             }
             ExitCode::SUCCESS
         }

@@ -131,6 +131,8 @@ pub enum Effect {
     /// Answer the admin command. An effect before it in the same step that
     /// failed turns it into an error carrying that failure.
     Reply(Response),
+    /// Record the configuration now applied (for `check-config`).
+    RecordConfig(Box<Config>),
 }
 
 /// How the core was started.
@@ -260,6 +262,7 @@ impl Core {
         if let Some(stats) = &self.config.stats {
             out.push(Effect::StartStats(stats.clone()));
         }
+        out.push(Effect::RecordConfig(Box::new(self.config.clone())));
     }
 
     /// The checkers and MAC watches the config needs; the health of

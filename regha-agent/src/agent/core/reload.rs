@@ -44,6 +44,7 @@ impl Core {
         self.config = new;
         self.sync_inputs(out);
         self.reload_holders(&specs, out);
+        out.push(Effect::RecordConfig(Box::new(self.config.clone())));
         info!(
             services = self.config.services.len(),
             "configuration reloaded"

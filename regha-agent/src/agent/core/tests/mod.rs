@@ -284,6 +284,10 @@ impl Run {
             ),
             Effect::StartStats(s) => format!("start stats on {}", s.listen),
             Effect::StopStats => "stop stats".to_owned(),
+            Effect::RecordConfig(c) => format!(
+                "record the applied config ({} service(s))",
+                c.services.len()
+            ),
             Effect::Reply(r) => {
                 format!("reply {}: {}", if r.ok { "ok" } else { "error" }, r.message)
             }
