@@ -35,14 +35,16 @@ use tracing::{debug, info};
 /// Where the pins of every interface live.
 pub const DEFAULT_BPFFS_ROOT: &str = "/sys/fs/bpf/regha";
 
-/// The directory `cargo xtask build-ebpf` wrote the objects to.
+/// The directory build.rs took the embedded object from (`target/bpf/`, or
+/// `$REGHA_EBPF_DIR`): where tools find the objects built beside it, such
+/// as the bench's `regha-baselines`. The agent itself never reads it.
 pub const EBPF_DIR: &str = env!("REGHA_EBPF_DIR");
 
-/// The XDP object this agent was built with.
+/// The XDP object this agent was built with (copied into `OUT_DIR` by build.rs).
 pub static EBPF_OBJECT: LazyLock<Vec<u8>> = LazyLock::new(|| {
     // An owned, aligned copy: aya parses the ELF in place and wants 8-byte
     // alignment, which a plain include_bytes! does not promise.
-    aya::include_bytes_aligned!(concat!(env!("REGHA_EBPF_DIR"), "/regha")).to_vec()
+    aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/regha")).to_vec()
 });
 
 /// File name of the pinned link inside the pin directory.
