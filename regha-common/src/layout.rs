@@ -7,6 +7,8 @@
 //! `regha-agent/src/dataplane/layout.rs`; this file holds what both sides
 //! must agree on.
 
+use crate::consts::map_names as m;
+
 /// Version of the maps' layout. Bump it when any pinned map changes its type,
 /// key, value (size or meaning) or size, or a map is added or removed, and
 /// set that map's `changed_in` (below) to the new version.
@@ -41,8 +43,6 @@ const fn pinned(name: &'static str, pin: &'static str, changed_in: u32) -> Pinne
         changed_in,
     }
 }
-
-use crate::consts::map_names as m;
 
 /// Every map the agent pins under `/sys/fs/bpf/regha/<iface>/`.
 pub const PINNED_MAPS: [PinnedMap; 9] = [

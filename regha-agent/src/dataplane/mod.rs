@@ -114,6 +114,7 @@ impl Dataplane {
         pins::clear_staging(pin_dir)?;
         let expected = pins::expected_shapes(object, opts.flow_table_size)?;
         let plan = layout::plan(&expected, &pins::read_pins(pin_dir)?);
+        log_plan(pin_dir, &plan);
         if plan.staged().next().is_some() {
             let staging = pin_dir.join(STAGING_DIR);
             std::fs::create_dir(&staging).map_err(|source| DataplaneError::PinDir {
@@ -142,20 +143,7 @@ impl Dataplane {
             .try_into()
             .map_err(DataplaneError::Program)?;
         prog.load().map_err(DataplaneError::Verifier)?;
-        log_plan(pin_dir, &plan);
-        for p in plan.staged().filter(|p| p.fate == Fate::Copy) {
-            let (old, new) = (
-                pin_dir.join(p.map.pin),
-                pins::path_before_commit(pin_dir, &plan, &p.map),
-            );
-            match pins::copy_entries(&p.map, &old, &new) {
-                Ok(n) => info!(map = p.map.name, entries = n, "copied into the new map"),
-                // What was copied stays; the rest costs what an empty map would.
-                Err(e) => {
-                    warn!(map = p.map.name, error = %e, lost = layout::loss(p.map.name), "cannot copy every entry")
-                }
-            }
-        }
+        pins::copy_staged(pin_dir, &plan);
         // With a link, the old program steers through the old pins until
         // `attach` puts the new one behind it; without one, nothing does.
         let pending = !plan.compatible() && pin_dir.join(LINK_PIN).exists();

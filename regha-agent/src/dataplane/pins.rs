@@ -38,9 +38,10 @@ use regha_common::{
 
 use super::{
     DataplaneError,
-    layout::{LayoutPlan, MapShape, PinnedVersion, PinnedView},
+    layout::{Fate, LayoutPlan, MapShape, PinnedVersion, PinnedView, loss},
     maps::map_err,
 };
+use tracing::{info, warn};
 
 /// Sub-directory of the pin directory where replacement maps are built.
 pub const STAGING_DIR: &str = "staging";
@@ -215,6 +216,23 @@ pub fn commit(pin_dir: &Path, plan: &LayoutPlan) -> Result<(), DataplaneError> {
     }
     write_record(pin_dir)?;
     clear_staging(pin_dir)
+}
+
+/// Fills each staged map that can take the old one's entries (`Fate::Copy`).
+/// A failure leaves what was copied: the rest costs what an empty map would.
+pub fn copy_staged(pin_dir: &Path, plan: &LayoutPlan) {
+    for p in plan.staged().filter(|p| p.fate == Fate::Copy) {
+        let (old, new) = (
+            pin_dir.join(p.map.pin),
+            path_before_commit(pin_dir, plan, &p.map),
+        );
+        match copy_entries(&p.map, &old, &new) {
+            Ok(n) => info!(map = p.map.name, entries = n, "copied into the new map"),
+            Err(e) => {
+                warn!(map = p.map.name, error = %e, lost = loss(p.map.name), "cannot copy every entry");
+            }
+        }
+    }
 }
 
 /// Copies the entries of the map pinned at `old` into the one at `new`
