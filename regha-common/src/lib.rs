@@ -8,6 +8,7 @@
 
 pub mod consts;
 pub mod hash;
+pub mod layout;
 pub mod maps;
 
 pub use consts::*;

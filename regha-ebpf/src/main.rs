@@ -18,6 +18,9 @@ use regha_common::Reason;
 
 /// The MAC of the interface the program is attached to: the source of every
 /// frame we transmit. Set by the agent at load time.
+// SAFETY (no_mangle): the agent finds the global by this exact symbol name
+// (`EbpfLoader::override_global("IFACE_MAC", ..)`); no other symbol of the
+// object is called that.
 #[unsafe(no_mangle)]
 static IFACE_MAC: Global<[u8; 6]> = Global::new([0; 6]);
 
@@ -40,11 +43,15 @@ fn try_regha(ctx: &XdpContext) -> Result<u32, Reason> {
     let pkt = parse::parse(ctx)?;
     let eth = parse::eth_mut(ctx)?;
     let ours = IFACE_MAC.load();
-    // SAFETY: `eth_mut` checked the 14 bytes are inside the packet.
+    // SAFETY: `eth_mut` got the pointer from `ptr_at`, which checked that
+    // the 14 Ethernet bytes lie inside the packet (the verifier checks the
+    // same comparison); `EthHdr` is byte-aligned, and no other reference to
+    // the header is alive (the parser's are gone).
     let to_us = mac_eq(unsafe { &(*eth).dst }, &ours);
     let choice = steer::choose(&pkt, to_us)?;
 
-    // SAFETY: as above.
+    // SAFETY: as above; XDP may write the packet it was given (the frame
+    // belongs to this invocation until it returns).
     unsafe {
         (*eth).dst = choice.mac;
         (*eth).src = ours;
@@ -67,6 +74,9 @@ fn panic(_info: &core::panic::PanicInfo) -> ! {
     loop {}
 }
 
+// SAFETY (link_section, no_mangle): the kernel reads the licence from the
+// `license` section by this symbol; a static byte string with nothing else
+// placed there.
 #[unsafe(link_section = "license")]
 #[unsafe(no_mangle)]
 static LICENSE: [u8; 13] = *b"Dual MIT/GPL\0";

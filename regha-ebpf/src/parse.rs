@@ -3,6 +3,21 @@
 //! Every read goes through [`ptr_at`], which proves to the verifier that the
 //! bytes lie inside the packet. The parser fills a [`Packet`] or says why the
 //! packet is not ours ([`Reason`]).
+//!
+//! Why the dereferences below are sound, once for all of them:
+//! - every header struct is `#[repr(C)]` of `u8` and `[u8; N]` only, so its
+//!   alignment is 1 (asserted below) and any packet address is aligned for it;
+//! - every pointer comes from [`ptr_at`], which returned it only after
+//!   checking `data + offset + size_of::<T>() <= data_end`: the whole struct
+//!   lies inside the packet. The verifier re-proves this on the bytecode
+//!   (a packet pointer may only be dereferenced after a comparison with
+//!   `data_end` that covers the access) and rejects the program otherwise;
+//! - every bit pattern is a valid value of these structs (integers and byte
+//!   arrays only), so reading wire bytes as them cannot create an invalid value;
+//! - the packet belongs to this invocation of the program for its whole run
+//!   (XDP runs before the stack sees the frame): nothing else writes it while
+//!   a shared reference from here is alive, and the only write (the MAC
+//!   rewrite in `main.rs`) happens after the last of them is gone.
 
 use aya_ebpf::programs::XdpContext;
 use regha_common::{FAMILY_V4, FAMILY_V6, PROTO_TCP, PROTO_UDP, Reason};
@@ -81,6 +96,17 @@ struct UdpHdr {
     _check: [u8; 2],
 }
 
+// Packet fields sit at any offset (a VLAN tag or IPv4 options move them), so
+// the header structs must not ask for more than byte alignment.
+const _: () = {
+    assert!(align_of::<EthHdr>() == 1);
+    assert!(align_of::<VlanHdr>() == 1);
+    assert!(align_of::<Ipv4Hdr>() == 1);
+    assert!(align_of::<Ipv6Hdr>() == 1);
+    assert!(align_of::<TcpPorts>() == 1);
+    assert!(align_of::<UdpHdr>() == 1);
+};
+
 /// What the steering logic needs from a packet.
 pub struct Packet {
     pub family: u8,
@@ -118,7 +144,9 @@ impl Packet {
     }
 }
 
-/// Bounds-checked pointer to a `T` at `offset` bytes into the packet.
+/// Bounds-checked pointer to a `T` at `offset` bytes into the packet: the
+/// only way this crate makes a packet pointer. A returned pointer is valid
+/// for reads (and, through `eth_mut`, writes) of `size_of::<T>()` bytes.
 #[inline(always)]
 fn ptr_at<T>(ctx: &XdpContext, offset: usize) -> Result<*const T, Reason> {
     let start = ctx.data();
@@ -145,13 +173,16 @@ fn be16(b: [u8; 2]) -> u16 {
 /// here on the address moves as words, never byte by byte.
 #[inline(always)]
 fn word(b: &[u8; 4]) -> u32 {
-    // SAFETY: reads exactly the four bytes of `b`.
+    // SAFETY: `b` is a valid `[u8; 4]` reference, so its four bytes are
+    // readable; `read_unaligned` asks for no alignment, and every bit
+    // pattern is a valid `u32`.
     unsafe { core::ptr::read_unaligned(b.as_ptr().cast::<u32>()) }
 }
 
 #[inline(always)]
 fn words16(b: &[u8; 16]) -> [u32; 4] {
-    // SAFETY: reads exactly the sixteen bytes of `b`.
+    // SAFETY: as in `word`: sixteen readable bytes, read without alignment,
+    // into four `u32`s (any bit pattern valid).
     unsafe { core::ptr::read_unaligned(b.as_ptr().cast::<[u32; 4]>()) }
 }
 
@@ -160,9 +191,12 @@ fn words16(b: &[u8; 16]) -> [u32; 4] {
 pub fn parse(ctx: &XdpContext) -> Result<Packet, Reason> {
     let eth: *const EthHdr = ptr_at(ctx, 0)?;
     let mut l3 = ETH_HLEN;
+    // SAFETY: `ptr_at` checked that the 14 Ethernet bytes are in the packet
+    // (see the module documentation for the rest of the argument).
     let mut ether_type = be16(unsafe { (*eth).proto });
     if ether_type == ETH_P_8021Q {
         let vlan: *const VlanHdr = ptr_at(ctx, ETH_HLEN)?;
+        // SAFETY: `ptr_at` checked the 4 tag bytes after the Ethernet header.
         ether_type = be16(unsafe { (*vlan).proto });
         l3 += VLAN_HLEN;
     }
@@ -176,6 +210,8 @@ pub fn parse(ctx: &XdpContext) -> Result<Packet, Reason> {
 #[inline(always)]
 fn parse_v4(ctx: &XdpContext, l3: usize) -> Result<Packet, Reason> {
     let ip: *const Ipv4Hdr = ptr_at(ctx, l3)?;
+    // SAFETY: `ptr_at` checked the 20 fixed header bytes at `l3`; the
+    // options past them are never read through this reference.
     let ip = unsafe { &*ip };
     if ip.ver_ihl >> 4 != 4 {
         return Err(Reason::Malformed);
@@ -215,6 +251,7 @@ fn parse_v4(ctx: &XdpContext, l3: usize) -> Result<Packet, Reason> {
 #[inline(always)]
 fn parse_v6(ctx: &XdpContext, l3: usize) -> Result<Packet, Reason> {
     let ip: *const Ipv6Hdr = ptr_at(ctx, l3)?;
+    // SAFETY: `ptr_at` checked the 40 header bytes at `l3`.
     let ip = unsafe { &*ip };
     if ip.ver_tc_flow[0] >> 4 != 6 {
         return Err(Reason::Malformed);
@@ -240,6 +277,9 @@ fn parse_v6(ctx: &XdpContext, l3: usize) -> Result<Packet, Reason> {
 fn parse_l4(ctx: &XdpContext, l4: usize, l4_len: usize, pkt: &mut Packet) -> Result<(), Reason> {
     if pkt.proto == PROTO_TCP {
         let tcp: *const TcpPorts = ptr_at(ctx, l4)?;
+        // SAFETY: `ptr_at` checked the 14 bytes read (ports to flags) at
+        // `l4`. The length checks the IP layer made do not count here: the
+        // verifier only trusts the `data_end` comparison in `ptr_at`.
         let tcp = unsafe { &*tcp };
         let doff = ((tcp.doff_res >> 4) as usize) * 4;
         if doff < TCP_MIN_HLEN || doff > l4_len {
@@ -250,6 +290,7 @@ fn parse_l4(ctx: &XdpContext, l4: usize, l4_len: usize, pkt: &mut Packet) -> Res
         pkt.syn = tcp.flags & (TCP_FLAG_SYN | TCP_FLAG_ACK) == TCP_FLAG_SYN;
     } else {
         let udp: *const UdpHdr = ptr_at(ctx, l4)?;
+        // SAFETY: `ptr_at` checked the 8 UDP header bytes at `l4`.
         let udp = unsafe { &*udp };
         let len = be16(udp.len) as usize;
         // The first fragment of a datagram holds only part of what the UDP

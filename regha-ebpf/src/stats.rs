@@ -9,7 +9,10 @@ use crate::{
 
 #[inline(always)]
 fn add(c: *mut Counters, bytes: u64, new_flow: bool) {
-    // SAFETY: a per-CPU array slot of this CPU; nothing else writes it now.
+    // SAFETY: `c` came from `get_ptr_mut` on a per-CPU array: non-null,
+    // aligned, this CPU's copy of the slot. XDP runs with preemption off, so
+    // nothing else on this CPU touches it until we return, and other CPUs
+    // have copies of their own.
     unsafe {
         (*c).packets += 1;
         (*c).bytes += bytes;

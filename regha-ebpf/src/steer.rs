@@ -29,8 +29,12 @@ pub struct Choice {
 #[inline(always)]
 fn port_in_use(port: u16) -> bool {
     match SERVICE_PORTS.get_ptr(u32::from(port >> 6)) {
-        // SAFETY: an array slot; the agent stores whole words atomically.
         Some(w) => {
+            // SAFETY: `get_ptr` returned a non-null pointer to slot
+            // `port >> 6` of the array (the verifier knows it points at one
+            // 8-byte, 8-aligned value); array slots live as long as the map.
+            // Volatile: the agent rewrites the word through the mmap at any
+            // time, with one atomic store, so one load sees a whole word.
             let word = unsafe { core::ptr::read_volatile(w) };
             word & (1u64 << (port & 63)) != 0
         }
@@ -42,8 +46,10 @@ fn port_in_use(port: u16) -> bool {
 #[inline(always)]
 fn backend(id: u32) -> Option<([u8; 6], u8)> {
     let p = BACKENDS.get_ptr(id)?;
-    // SAFETY: the array slot holds a `Backend`, 8-byte aligned; its first
-    // word is stored atomically by the agent.
+    // SAFETY: `get_ptr` returned a non-null pointer to slot `id`, which
+    // holds a `Backend` (32 bytes, 8-byte aligned: the first 8 are in
+    // bounds and aligned for a u64); its first word is stored atomically by
+    // the agent through the mmap, so one volatile load sees one whole update.
     let hot = unsafe { core::ptr::read_volatile(p.cast::<u64>()) };
     let b = hot.to_le_bytes();
     Some((
@@ -122,10 +128,14 @@ pub fn choose(pkt: &Packet, to_us: bool) -> Result<Choice, Reason> {
 /// its service incarnation is current and its backend takes existing flows.
 #[inline(always)]
 fn flow_hit(key: &FlowKey) -> Option<Choice> {
-    // SAFETY: the fields are copied out at once, before any map update.
+    // SAFETY: `get` hands out a reference into the hash element, which a
+    // concurrent delete or LRU eviction may recycle; the value is copied
+    // out at once, before this program updates any map, so nothing reads
+    // it after that.
     let fv = unsafe { FLOWS.get(key) }.copied()?;
     let current = SERVICE_GENS.get_ptr(fv.service_id)?;
-    // SAFETY: an array slot; the agent stores it atomically.
+    // SAFETY: `get_ptr` returned a non-null, aligned pointer to the u32 of
+    // slot `service_id`; the agent stores it atomically through the mmap.
     if unsafe { core::ptr::read_volatile(current) } != fv.service_gen || fv.service_gen == 0 {
         return None;
     }
@@ -153,7 +163,8 @@ fn service(pkt: &Packet) -> Result<ServiceValue, Reason> {
         family: pkt.family,
     };
     store_addr_words(&mut key.addr, pkt.dst);
-    // SAFETY: the value is copied out at once.
+    // SAFETY: as in `flow_hit`: the reference into the hash element is only
+    // used to copy the value out at once.
     match unsafe { SERVICES.get(key) } {
         Some(v) => Ok(*v),
         None => Err(Reason::NotService),

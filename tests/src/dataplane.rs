@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use aya::programs::{TestRun, TestRunOptions};
+use aya::programs::{TestRun, TestRunOptions, Xdp};
 use regha_agent::dataplane::{Dataplane, DataplaneOptions, MapWriter};
 
 /// Parent of every test's pin directory.
@@ -35,6 +35,7 @@ pub struct TestDataplane {
     pub dataplane: Dataplane,
     pub maps: MapWriter,
     pin_dir: PathBuf,
+    iface_mac: [u8; 6],
 }
 
 impl TestDataplane {
@@ -66,6 +67,7 @@ impl TestDataplane {
             dataplane,
             maps,
             pin_dir,
+            iface_mac,
         }
     }
 
@@ -73,22 +75,36 @@ impl TestDataplane {
         &self.pin_dir
     }
 
+    /// The options of a second load from the same pins (an agent restart or
+    /// upgrade), with a flow table of `flow_table_size`.
+    pub fn options(&self, flow_table_size: u32) -> DataplaneOptions {
+        DataplaneOptions {
+            pin_dir: self.pin_dir.clone(),
+            iface_mac: self.iface_mac,
+            flow_table_size,
+        }
+    }
+
     /// Runs one packet through the program (BPF_PROG_TEST_RUN): the action
     /// and the output bytes.
     pub fn run(&mut self, input: &[u8]) -> (u32, Vec<u8>) {
-        let mut out = vec![0u8; input.len() + 256];
-        let res = self
-            .dataplane
-            .program()
-            .test_run(TestRunOptions {
-                data_in: Some(input),
-                data_out: Some(&mut out),
-                ..TestRunOptions::default()
-            })
-            .unwrap_or_else(|e| panic!("test_run of a {}-byte packet: {e}", input.len()));
-        out.truncate(res.data_size_out as usize);
-        (res.return_value, out)
+        test_run(self.dataplane.program(), input)
     }
+}
+
+/// Runs one packet through `program` (BPF_PROG_TEST_RUN): the action and
+/// the output bytes.
+pub fn test_run(program: &mut Xdp, input: &[u8]) -> (u32, Vec<u8>) {
+    let mut out = vec![0u8; input.len() + 256];
+    let res = program
+        .test_run(TestRunOptions {
+            data_in: Some(input),
+            data_out: Some(&mut out),
+            ..TestRunOptions::default()
+        })
+        .unwrap_or_else(|e| panic!("test_run of a {}-byte packet: {e}", input.len()));
+    out.truncate(res.data_size_out as usize);
+    (res.return_value, out)
 }
 
 impl Drop for TestDataplane {

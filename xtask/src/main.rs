@@ -145,8 +145,8 @@ fn main() -> Result<()> {
             fresh,
         } => {
             setup::run()?;
-            build_ebpf::run()?;
-            bench::run(rounds, repeat, fresh)
+            let ebpf_dir = build_ebpf::run()?;
+            bench::run(&ebpf_dir, rounds, repeat, fresh)
         }
         Task::Fuzz {
             seconds,

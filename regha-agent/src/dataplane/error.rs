@@ -20,10 +20,10 @@ pub enum DataplaneError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error(
-        "cannot load the XDP object (a pinned map from an incompatible version? remove the pins with `regha-agent` stop, or rm -r the pin directory): {0}"
-    )]
+    #[error("cannot load the XDP object: {0}")]
     Load(#[source] EbpfError),
+    #[error("the XDP object: {0}")]
+    Object(String),
     #[error("the object has no program named {0}: it was not built from regha-ebpf")]
     MissingProgram(&'static str),
     #[error("the kernel rejected the XDP program (verifier): {0}")]

@@ -3,17 +3,19 @@
 //! very same path as the agent that created them.
 
 use std::{
-    path::Path,
+    path::{Path, PathBuf},
     time::{Duration, Instant},
 };
 
 use aya::maps::{ArrayOfMaps, HashMap, Map, MapData, MapError, PerCpuArray};
 use regha_common::{
     Backend, Counters, FlowKey, FlowValue, MAX_RING_SIZE, RING_MAP_FLAGS, Reason, ServiceKey,
-    ServiceValue, map_names,
+    ServiceValue,
+    layout::{PINNED_MAPS, PinnedMap},
+    map_names,
 };
 
-use super::{DataplaneError, PINNED_MAPS, mmap::MmapArray};
+use super::{DataplaneError, mmap::MmapArray};
 
 /// What one ring swap did, for logs and metrics.
 #[derive(Clone, Copy, Debug)]
@@ -41,32 +43,35 @@ pub(super) fn map_err(map: &'static str) -> impl FnOnce(MapError) -> DataplaneEr
     move |source| DataplaneError::Map { map, source }
 }
 
-fn open_data(pin_dir: &Path, name: &'static str) -> Result<MapData, DataplaneError> {
-    let file = PINNED_MAPS
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map(|(_, f)| *f)
-        .expect("every map name is in PINNED_MAPS");
-    MapData::from_pin(pin_dir.join(file)).map_err(map_err(name))
-}
-
-fn open_pinned(pin_dir: &Path, name: &'static str) -> Result<Map, DataplaneError> {
-    Map::from_map_data(open_data(pin_dir, name)?).map_err(map_err(name))
-}
-
 impl MapWriter {
     /// Opens the maps pinned in `pin_dir`.
     pub fn open(pin_dir: &Path) -> Result<Self, DataplaneError> {
+        Self::open_with(|map| pin_dir.join(map.pin))
+    }
+
+    /// Opens each map at `path_of(map)` (a replacement map may still be in
+    /// the staging directory).
+    pub(super) fn open_with(
+        path_of: impl Fn(&PinnedMap) -> PathBuf,
+    ) -> Result<Self, DataplaneError> {
+        let open_data = |name: &'static str| -> Result<MapData, DataplaneError> {
+            let map = PINNED_MAPS
+                .iter()
+                .find(|m| m.name == name)
+                .expect("every map name is in PINNED_MAPS");
+            MapData::from_pin(path_of(map)).map_err(map_err(name))
+        };
         macro_rules! typed {
             ($name:expr) => {
-                open_pinned(pin_dir, $name)?
+                Map::from_map_data(open_data($name)?)
+                    .map_err(map_err($name))?
                     .try_into()
                     .map_err(map_err($name))?
             };
         }
         macro_rules! mapped {
             ($name:expr) => {
-                MmapArray::new(open_data(pin_dir, $name)?, $name)?
+                MmapArray::new(open_data($name)?, $name)?
             };
         }
         Ok(Self {

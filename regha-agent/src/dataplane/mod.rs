@@ -5,11 +5,18 @@
 //! Pins make the dataplane outlive the agent: a restarted agent loads with
 //! the same pin paths, which reuses the pinned maps, and replaces the program
 //! behind the pinned link, so traffic is steered throughout.
+//!
+//! It reuses a pinned map only when the map is of the layout this build
+//! expects (`layout.rs`); any other is replaced by a new map, built beside
+//! the old pins and moved over them once the new program runs behind the
+//! link (`pins.rs`).
 
 mod bpffs;
 mod error;
+pub mod layout;
 mod maps;
 mod mmap;
+mod pins;
 mod service;
 
 use std::{
@@ -27,39 +34,32 @@ use aya::{
 };
 pub use bpffs::ensure_bpffs;
 pub use error::DataplaneError;
+use layout::{Fate, LayoutPlan};
 pub use maps::{MapWriter, RingSwap};
-use regha_common::{DEFAULT_FLOW_TABLE_SIZE, PROGRAM_NAME, map_names};
+use regha_common::{
+    DEFAULT_FLOW_TABLE_SIZE, PROGRAM_NAME,
+    layout::{LAYOUT_PIN, LAYOUT_VERSION, PINNED_MAPS},
+    map_names,
+};
 pub use service::{ApplyReport, BackendSpec, GENERATION_RETIRED, ServiceSpec, ip_of};
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
 /// Where the pins of every interface live.
 pub const DEFAULT_BPFFS_ROOT: &str = "/sys/fs/bpf/regha";
 
-/// The directory `cargo xtask build-ebpf` wrote the objects to.
+/// The directory build.rs took the embedded object from (`target/bpf/`, or
+/// `$REGHA_EBPF_DIR`): where tools find the objects built beside it, such
+/// as the bench's `regha-baselines`. The agent itself never reads it.
 pub const EBPF_DIR: &str = env!("REGHA_EBPF_DIR");
 
-/// The XDP object this agent was built with.
+/// The XDP object this agent was built with (copied into `OUT_DIR` by build.rs).
 pub static EBPF_OBJECT: LazyLock<Vec<u8>> = LazyLock::new(|| {
     // An owned, aligned copy: aya parses the ELF in place and wants 8-byte
     // alignment, which a plain include_bytes! does not promise.
-    aya::include_bytes_aligned!(concat!(env!("REGHA_EBPF_DIR"), "/regha")).to_vec()
+    aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/regha")).to_vec()
 });
 
-/// File name of the pinned link inside the pin directory.
-const LINK_PIN: &str = "link";
-
-/// Every map and its pin file name (lower case, as operators type it).
-pub const PINNED_MAPS: [(&str, &str); 9] = [
-    (map_names::SERVICES, "services"),
-    (map_names::SERVICE_PORTS, "service_ports"),
-    (map_names::SERVICE_GENS, "service_gens"),
-    (map_names::RINGS, "rings"),
-    (map_names::BACKENDS, "backends"),
-    (map_names::FLOWS, "flows"),
-    (map_names::SERVICE_STATS, "service_stats"),
-    (map_names::BACKEND_STATS, "backend_stats"),
-    (map_names::REASONS, "reasons"),
-];
+pub use pins::{LINK_PIN, STAGING_DIR};
 
 /// How to load the dataplane.
 #[derive(Clone, Debug)]
@@ -68,8 +68,8 @@ pub struct DataplaneOptions {
     pub pin_dir: PathBuf,
     /// MAC of the interface: the source MAC of every frame sent.
     pub iface_mac: [u8; 6],
-    /// Capacity of the LRU flow table (only used when the map is created;
-    /// a pinned table keeps its size).
+    /// Capacity of the LRU flow table. A pinned table of another size is
+    /// replaced by one of this size, its flows copied over.
     pub flow_table_size: u32,
 }
 
@@ -87,29 +87,51 @@ impl DataplaneOptions {
 pub struct Dataplane {
     ebpf: Ebpf,
     pin_dir: PathBuf,
+    /// What became of each pinned map.
+    plan: LayoutPlan,
+    /// Replacement maps wait in the staging directory for the new program
+    /// to run behind the pinned link (`attach`), which then moves them.
+    pending: bool,
 }
 
 impl Dataplane {
     /// Loads the embedded object. Maps already pinned in `pin_dir` are reused
-    /// (their contents survive); missing ones are created and pinned.
+    /// when their layout is this build's (their contents survive); the
+    /// others are replaced (`layout.rs`), missing ones created and pinned.
     pub fn load(opts: &DataplaneOptions) -> Result<Self, DataplaneError> {
         Self::load_object(&EBPF_OBJECT, opts)
     }
 
     /// Loads `object` (an upgrade, or a test build) the same way.
     pub fn load_object(object: &[u8], opts: &DataplaneOptions) -> Result<Self, DataplaneError> {
-        ensure_bpffs(&opts.pin_dir)?;
-        std::fs::create_dir_all(&opts.pin_dir).map_err(|source| DataplaneError::PinDir {
-            path: opts.pin_dir.clone(),
+        let pin_dir = &opts.pin_dir;
+        ensure_bpffs(pin_dir)?;
+        std::fs::create_dir_all(pin_dir).map_err(|source| DataplaneError::PinDir {
+            path: pin_dir.clone(),
             source,
         })?;
+        // Maps a crashed replacement left half-built: nothing uses them.
+        pins::clear_staging(pin_dir)?;
+        let expected = pins::expected_shapes(object, opts.flow_table_size)?;
+        let plan = layout::plan(&expected, &pins::read_pins(pin_dir)?);
+        log_plan(pin_dir, &plan);
+        if plan.staged().next().is_some() {
+            let staging = pin_dir.join(STAGING_DIR);
+            std::fs::create_dir(&staging).map_err(|source| DataplaneError::PinDir {
+                path: staging,
+                source,
+            })?;
+        }
         let mut loader = EbpfLoader::new();
         loader
             .override_global("IFACE_MAC", &opts.iface_mac, true)
             .map_max_entries(map_names::FLOWS, opts.flow_table_size);
-        let paths: Vec<(&str, PathBuf)> = PINNED_MAPS
+        // An existing pin at the path is reused as it is (aya checks
+        // nothing): only adopted maps may point at the old pins.
+        let paths: Vec<(&str, PathBuf)> = plan
+            .maps
             .iter()
-            .map(|(name, file)| (*name, opts.pin_dir.join(file)))
+            .map(|p| (p.map.name, pins::path_before_commit(pin_dir, &plan, &p.map)))
             .collect();
         for (name, path) in &paths {
             loader.map_pin_path(name, path.as_path());
@@ -121,11 +143,25 @@ impl Dataplane {
             .try_into()
             .map_err(DataplaneError::Program)?;
         prog.load().map_err(DataplaneError::Verifier)?;
-        debug!(pin_dir = %opts.pin_dir.display(), "dataplane loaded");
+        pins::copy_staged(pin_dir, &plan);
+        // With a link, the old program steers through the old pins until
+        // `attach` puts the new one behind it; without one, nothing does.
+        let pending = !plan.compatible() && pin_dir.join(LINK_PIN).exists();
+        if !pending {
+            pins::commit(pin_dir, &plan)?;
+        }
+        debug!(pin_dir = %pin_dir.display(), pending, "dataplane loaded");
         Ok(Self {
             ebpf,
-            pin_dir: opts.pin_dir.clone(),
+            pin_dir: pin_dir.clone(),
+            plan,
+            pending,
         })
+    }
+
+    /// What became of each pinned map (adopted, created, copied, replaced).
+    pub fn layout(&self) -> &LayoutPlan {
+        &self.plan
     }
 
     pub fn pin_dir(&self) -> &Path {
@@ -140,9 +176,30 @@ impl Dataplane {
             .expect("load() checked the program exists and is XDP")
     }
 
-    /// A writer over this dataplane's pinned maps.
+    /// A writer over this dataplane's maps (those waiting in the staging
+    /// directory included, before `attach` moves them).
     pub fn maps(&self) -> Result<MapWriter, DataplaneError> {
-        MapWriter::open(&self.pin_dir)
+        if self.pending {
+            MapWriter::open_with(|m| pins::path_before_commit(&self.pin_dir, &self.plan, m))
+        } else {
+            MapWriter::open(&self.pin_dir)
+        }
+    }
+
+    /// Once the new program runs: the replacement maps take the old pins.
+    fn commit_replacement(&mut self) -> Result<(), DataplaneError> {
+        if !self.pending {
+            return Ok(());
+        }
+        pins::commit(&self.pin_dir, &self.plan)?;
+        self.pending = false;
+        info!(
+            pin_dir = %self.pin_dir.display(),
+            layout = LAYOUT_VERSION,
+            replaced = self.plan.staged().count(),
+            "layout changed: the new program runs behind the link and its new maps hold the pins"
+        );
+        Ok(())
     }
 
     /// Attaches to `iface` through a pinned `bpf_link`. When a link is already
@@ -162,7 +219,7 @@ impl Dataplane {
                     source: e,
                 })?;
             info!(iface, link = %link_path.display(), "replaced the program behind the pinned link");
-            return Ok(());
+            return self.commit_replacement();
         }
         let prog = self.program();
         let id = prog
@@ -178,17 +235,17 @@ impl Dataplane {
         })?;
         fd_link.pin(&link_path).map_err(DataplaneError::Pin)?;
         info!(iface, ?mode, link = %link_path.display(), "attached");
-        Ok(())
+        self.commit_replacement()
     }
 
     /// Detaches (by removing the pinned link) and removes every pin of this
     /// interface. Loaded programs die with the last reference.
     pub fn remove_pins(pin_dir: &Path) -> Result<(), DataplaneError> {
-        let link = pin_dir.join(LINK_PIN);
+        pins::clear_staging(pin_dir)?;
         let files = PINNED_MAPS
             .iter()
-            .map(|(_, file)| pin_dir.join(file))
-            .chain(std::iter::once(link));
+            .map(|m| pin_dir.join(m.pin))
+            .chain([pin_dir.join(LINK_PIN), pin_dir.join(LAYOUT_PIN)]);
         for path in files {
             match std::fs::remove_file(&path) {
                 Ok(()) => {}
@@ -203,6 +260,33 @@ impl Dataplane {
                 path: pin_dir.to_owned(),
                 source,
             }),
+        }
+    }
+}
+
+/// Says what the layout check decided: once for the whole, then once for
+/// each map whose contents are lost.
+fn log_plan(pin_dir: &Path, plan: &LayoutPlan) {
+    let pin_dir = pin_dir.display();
+    match plan.pinned {
+        None => info!(%pin_dir, layout = LAYOUT_VERSION, "no pins: created the maps"),
+        Some(v) if plan.compatible() => {
+            info!(%pin_dir, layout = v, "layout compatible: adopting the pinned maps");
+        }
+        Some(v) => {
+            warn!(
+                %pin_dir,
+                pinned_layout = v,
+                layout = LAYOUT_VERSION,
+                "layout changed ({plan}): replacing"
+            );
+            for p in plan.maps.iter().filter(|p| p.fate == Fate::Fresh) {
+                warn!(
+                    map = p.map.name,
+                    lost = layout::loss(p.map.name),
+                    "map replaced empty"
+                );
+            }
         }
     }
 }

@@ -4,77 +4,116 @@
 //! address both the VIP, target MAC zero, broadcast), and for IPv6 an NA to
 //! all-nodes with the Override flag and the target link-layer address
 //! option (RFC 4861 section 7.2.6); so does regha.
+//!
+//! The frames are built with `pnet_packet` (the header layouts, field by
+//! field, and the ICMPv6 checksum); the unit tests below pin the bytes to
+//! what keepalived sends. They are sent on a send-only AF_PACKET socket of
+//! our own rather than through `pnet_datalink`: its Linux channel always
+//! binds the socket with `ETH_P_ALL` (also when handed a socket of ours),
+//! so for as long as it is open the kernel queues a copy of every frame
+//! arriving on the LB interface, the busiest one of the host, for a reader
+//! that never reads; and it turns on promiscuous mode unless told not to.
+//! A socket of protocol 0 receives nothing and needs only `CAP_NET_RAW`,
+//! which the agent keeps after it drops the rest (`privileges.rs`).
 
 use std::{
     net::{IpAddr, Ipv4Addr, Ipv6Addr},
     os::fd::AsRawFd,
 };
 
+use pnet_base::MacAddr;
+use pnet_packet::{
+    MutablePacket, Packet,
+    arp::{ArpHardwareTypes, ArpOperations, MutableArpPacket},
+    ethernet::{EtherTypes, MutableEthernetPacket},
+    icmpv6::{
+        Icmpv6Code, Icmpv6Packet, Icmpv6Types,
+        ndp::{MutableNeighborAdvertPacket, NdpOption, NdpOptionTypes, NeighborAdvertFlags},
+    },
+    ip::IpNextHeaderProtocols,
+    ipv6::MutableIpv6Packet,
+};
+
 use super::{Interface, NetError};
 
-const ETH_P_ARP: u16 = 0x0806;
+const ETH_HLEN: usize = 14;
+const ARP_LEN: usize = 28;
+const IPV6_HLEN: usize = 40;
+/// A neighbour advertisement without options (RFC 4861 section 4.4).
+const NA_LEN: usize = 24;
+/// The target link-layer address option: type, length, a MAC (section 4.6.1).
+const TARGET_LL_OPT_LEN: usize = 8;
+const GARP_LEN: usize = ETH_HLEN + ARP_LEN;
+const NA_FRAME_LEN: usize = ETH_HLEN + IPV6_HLEN + NA_LEN + TARGET_LL_OPT_LEN;
+/// RFC 4861 section 7.1.2: a receiver drops an NA whose hop limit is not 255
+/// (proof that it was not forwarded by a router).
+const ND_HOP_LIMIT: u8 = 255;
+/// ff02::1, and the Ethernet multicast MAC it maps to (RFC 2464 section 7).
+const ALL_NODES: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
+const ALL_NODES_MAC: MacAddr = MacAddr(0x33, 0x33, 0, 0, 0, 1);
+
+fn mac_addr(m: [u8; 6]) -> MacAddr {
+    MacAddr::new(m[0], m[1], m[2], m[3], m[4], m[5])
+}
 
 /// The 42-byte gratuitous ARP request for `vip` from `mac`.
 pub fn garp_frame(mac: [u8; 6], vip: Ipv4Addr) -> [u8; 42] {
-    let mut f = [0u8; 42];
-    f[0..6].copy_from_slice(&[0xff; 6]);
-    f[6..12].copy_from_slice(&mac);
-    f[12..14].copy_from_slice(&ETH_P_ARP.to_be_bytes());
-    // htype Ethernet, ptype IPv4, hlen 6, plen 4, opcode request.
-    f[14..22].copy_from_slice(&[0, 1, 0x08, 0x00, 6, 4, 0, 1]);
-    f[22..28].copy_from_slice(&mac);
-    f[28..32].copy_from_slice(&vip.octets());
-    // Target MAC stays zero; target IP is the VIP again.
-    f[38..42].copy_from_slice(&vip.octets());
+    let mut f = [0u8; GARP_LEN];
+    let mut eth = MutableEthernetPacket::new(&mut f).expect("42 bytes hold an Ethernet header");
+    eth.set_destination(MacAddr::broadcast());
+    eth.set_source(mac_addr(mac));
+    eth.set_ethertype(EtherTypes::Arp);
+    let mut arp = MutableArpPacket::new(eth.payload_mut()).expect("28 bytes hold an ARP body");
+    arp.set_hardware_type(ArpHardwareTypes::Ethernet);
+    arp.set_protocol_type(EtherTypes::Ipv4);
+    arp.set_hw_addr_len(6);
+    arp.set_proto_addr_len(4);
+    // The request form, as keepalived sends it: sender and target address
+    // both the VIP, target MAC zero.
+    arp.set_operation(ArpOperations::Request);
+    arp.set_sender_hw_addr(mac_addr(mac));
+    arp.set_sender_proto_addr(vip);
+    arp.set_target_hw_addr(MacAddr::zero());
+    arp.set_target_proto_addr(vip);
     f
 }
-
-const ETH_P_IPV6: u16 = 0x86dd;
-const ICMPV6: u8 = 58;
-const ND_NEIGHBOR_ADVERT: u8 = 136;
-/// Override flag: replace whatever MAC caches hold for the target.
-const NA_FLAG_OVERRIDE: u8 = 0x20;
-/// Target link-layer address option, length in units of 8 bytes.
-const ND_OPT_TARGET_LL_ADDR: u8 = 2;
 
 /// The 86-byte unsolicited neighbour advertisement for `vip` from `mac`,
 /// to all-nodes (ff02::1), hop limit 255 as RFC 4861 requires.
 pub fn unsolicited_na_frame(mac: [u8; 6], vip: Ipv6Addr) -> [u8; 86] {
-    let all_nodes = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
-    let mut f = [0u8; 86];
-    f[0..6].copy_from_slice(&[0x33, 0x33, 0, 0, 0, 1]);
-    f[6..12].copy_from_slice(&mac);
-    f[12..14].copy_from_slice(&ETH_P_IPV6.to_be_bytes());
-    let ip = &mut f[14..54];
-    ip[0] = 0x60;
-    ip[4..6].copy_from_slice(&32u16.to_be_bytes()); // payload: 24 NA + 8 option
-    ip[6] = ICMPV6;
-    ip[7] = 255;
-    ip[8..24].copy_from_slice(&vip.octets());
-    ip[24..40].copy_from_slice(&all_nodes.octets());
-    let icmp = &mut f[54..86];
-    icmp[0] = ND_NEIGHBOR_ADVERT;
-    icmp[4] = NA_FLAG_OVERRIDE;
-    icmp[8..24].copy_from_slice(&vip.octets());
-    icmp[24] = ND_OPT_TARGET_LL_ADDR;
-    icmp[25] = 1;
-    icmp[26..32].copy_from_slice(&mac);
-    // ICMPv6 checksum over the pseudo-header (RFC 8200 section 8.1).
-    let mut sum: u32 = 0;
-    let mut add = |b: &[u8]| {
-        for c in b.chunks(2) {
-            sum += u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]));
-        }
-    };
-    add(&vip.octets());
-    add(&all_nodes.octets());
-    add(&32u32.to_be_bytes());
-    add(&[0, 0, 0, ICMPV6]);
-    add(&f[54..86]);
-    while sum >> 16 != 0 {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    f[56..58].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+    let mut f = [0u8; NA_FRAME_LEN];
+    let mut eth = MutableEthernetPacket::new(&mut f).expect("86 bytes hold an Ethernet header");
+    eth.set_destination(ALL_NODES_MAC);
+    eth.set_source(mac_addr(mac));
+    eth.set_ethertype(EtherTypes::Ipv6);
+    let mut ip = MutableIpv6Packet::new(eth.payload_mut()).expect("72 bytes hold an IPv6 header");
+    ip.set_version(6);
+    ip.set_payload_length((NA_LEN + TARGET_LL_OPT_LEN) as u16);
+    ip.set_next_header(IpNextHeaderProtocols::Icmpv6);
+    ip.set_hop_limit(ND_HOP_LIMIT);
+    ip.set_source(vip);
+    ip.set_destination(ALL_NODES);
+    let mut na =
+        MutableNeighborAdvertPacket::new(ip.payload_mut()).expect("32 bytes hold an NA body");
+    na.set_icmpv6_type(Icmpv6Types::NeighborAdvert);
+    na.set_icmpv6_code(Icmpv6Code(0));
+    // Override: replace whatever MAC caches hold for the target. Not
+    // solicited (nobody asked), not a router.
+    na.set_flags(NeighborAdvertFlags::Override);
+    na.set_target_addr(vip);
+    na.set_options(&[NdpOption {
+        option_type: NdpOptionTypes::TargetLLAddr,
+        // In units of 8 bytes, type and length included.
+        length: (TARGET_LL_OPT_LEN / 8) as u8,
+        data: mac.to_vec(),
+    }]);
+    // Over the pseudo-header (RFC 8200 section 8.1) and the whole message.
+    let sum = pnet_packet::icmpv6::checksum(
+        &Icmpv6Packet::new(na.packet()).expect("an NA is an ICMPv6 message"),
+        &vip,
+        &ALL_NODES,
+    );
+    na.set_checksum(sum);
     f
 }
 
@@ -184,6 +223,33 @@ mod tests {
             unsolicited_na_frame(mac, "2001:db8::100".parse().unwrap()).to_vec()
         );
         assert!(announcements(mac, &[]).is_empty());
+    }
+
+    /// Every byte, as the hand-written builder that preceded pnet made them
+    /// (and as the field tests here and around describe them).
+    #[test]
+    fn frames_are_byte_for_byte_the_ones_regha_always_sent() {
+        let hex = |s: &str| -> Vec<u8> {
+            (0..s.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+                .collect()
+        };
+        let mac = [2, 0, 0, 0, 0, 2];
+        assert_eq!(
+            garp_frame(mac, Ipv4Addr::new(192, 0, 2, 100)).to_vec(),
+            hex(
+                "ffffffffffff02000000000208060001080006040001020000000002c0000264000000000000c0000264"
+            )
+        );
+        assert_eq!(
+            unsolicited_na_frame(mac, "2001:db8::100".parse().unwrap()).to_vec(),
+            hex(concat!(
+                "33330000000102000000000286dd6000000000203aff20010db8000000000000",
+                "000000000100ff0200000000000000000000000000018800f72b2000000020010db8",
+                "0000000000000000000001000201020000000002"
+            ))
+        );
     }
 
     #[test]

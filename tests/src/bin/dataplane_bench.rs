@@ -22,6 +22,11 @@
 //!   kept full, so every insert evicts: the cost of a new flow at steady state.
 //!
 //! regha rows run with 2, 16 and 256 backends (ring size 65537).
+//!
+//! regha is the object embedded in the agent; the reference programs are
+//! loaded at run time from `--baselines PATH` (`cargo xtask bench` passes the
+//! staged `target/bpf/regha-baselines`), by default the `regha-baselines`
+//! beside the object the agent embedded (`regha_agent::dataplane::EBPF_DIR`).
 
 use std::{net::IpAddr, net::Ipv4Addr, path::PathBuf};
 
@@ -151,11 +156,17 @@ fn service(n: u32) -> ServiceSpec {
     }
 }
 
-fn arg(name: &str, default: u32) -> u32 {
+/// The value after `name` on the command line, if given.
+fn arg_str(name: &str) -> Option<String> {
     let args: Vec<String> = std::env::args().collect();
     args.iter()
         .position(|a| a == name)
         .and_then(|i| args.get(i + 1))
+        .cloned()
+}
+
+fn arg(name: &str, default: u32) -> u32 {
+    arg_str(name)
         .map(|v| {
             v.parse()
                 .unwrap_or_else(|_| panic!("{name} takes a number"))
@@ -170,8 +181,15 @@ fn main() {
     let fresh_per_round = arg("--fresh", 50_000).max(1);
     pin_to_cpu(0);
 
-    let mut baselines = Ebpf::load_file(PathBuf::from(EBPF_DIR).join("regha-baselines"))
-        .expect("load regha-baselines (cargo xtask build-ebpf)");
+    let baselines_path = arg_str("--baselines")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(EBPF_DIR).join("regha-baselines"));
+    let mut baselines = Ebpf::load_file(&baselines_path).unwrap_or_else(|e| {
+        panic!(
+            "load {}: {e} (build it with `cargo xtask build-ebpf`, or pass --baselines PATH)",
+            baselines_path.display()
+        )
+    });
     for name in ["bench_pass", "bench_floor", "bench_lru_insert"] {
         let p: &mut Xdp = baselines.program_mut(name).unwrap().try_into().unwrap();
         p.load().unwrap();

@@ -1,0 +1,66 @@
+//! The layout of the pinned maps, and its version.
+//!
+//! Pins outlive the agent that made them, so a new agent meets maps made by
+//! an older (or newer) build. It adopts a pinned map only when the map is of
+//! the layout it expects; otherwise it replaces the map (and the program,
+//! through the pinned link). What it compares is in
+//! `regha-agent/src/dataplane/layout.rs`; this file holds what both sides
+//! must agree on.
+
+use crate::consts::map_names as m;
+
+/// Version of the maps' layout. Bump it when any pinned map changes its type,
+/// key, value (size or meaning) or size, or a map is added or removed, and
+/// set that map's `changed_in` (below) to the new version.
+///
+/// - 1: `SERVICES`, `SERVICE_PORTS`, `SERVICE_GENS`, `RINGS`, `BACKENDS`,
+///   `FLOWS`, `SERVICE_STATS`, `BACKEND_STATS`, `REASONS`, as first pinned.
+///   Pins without a layout record predate the record and are this layout.
+pub const LAYOUT_VERSION: u32 = 1;
+
+/// File name, in the pin directory, of the layout record: a one-element
+/// array map holding the `LAYOUT_VERSION` of the pins beside it. The agent
+/// writes it last, once every pin is of that layout.
+pub const LAYOUT_PIN: &str = "layout";
+
+/// One map the agent pins.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PinnedMap {
+    /// The map's name in the object (`map_names`).
+    pub name: &'static str,
+    /// Its pin file name (lower case, as operators type it).
+    pub pin: &'static str,
+    /// The layout version in which its type, key, value or meaning last
+    /// changed: pins of an older layout hold this map in a form this build
+    /// does not read, even when the sizes happen to agree.
+    pub changed_in: u32,
+}
+
+const fn pinned(name: &'static str, pin: &'static str, changed_in: u32) -> PinnedMap {
+    PinnedMap {
+        name,
+        pin,
+        changed_in,
+    }
+}
+
+/// Every map the agent pins under `/sys/fs/bpf/regha/<iface>/`.
+pub const PINNED_MAPS: [PinnedMap; 9] = [
+    pinned(m::SERVICES, "services", 1),
+    pinned(m::SERVICE_PORTS, "service_ports", 1),
+    pinned(m::SERVICE_GENS, "service_gens", 1),
+    pinned(m::RINGS, "rings", 1),
+    pinned(m::BACKENDS, "backends", 1),
+    pinned(m::FLOWS, "flows", 1),
+    pinned(m::SERVICE_STATS, "service_stats", 1),
+    pinned(m::BACKEND_STATS, "backend_stats", 1),
+    pinned(m::REASONS, "reasons", 1),
+];
+
+const _: () = {
+    let mut i = 0;
+    while i < PINNED_MAPS.len() {
+        assert!(PINNED_MAPS[i].changed_in >= 1 && PINNED_MAPS[i].changed_in <= LAYOUT_VERSION);
+        i += 1;
+    }
+};
