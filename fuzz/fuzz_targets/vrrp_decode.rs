@@ -23,11 +23,11 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use libfuzzer_sys::fuzz_target;
-use regha_model::VrrpVersion;
 use regha_agent::vrrp::packet::{
     Advert, Expect, IPPROTO_VRRP, Received, Reject, V3Checksum, VRRP_TTL, auth_bytes,
     decode_ipv4_packet, decode_ipv6_payload,
 };
+use regha_model::VrrpVersion;
 
 const PASS: &str = "1111";
 
@@ -148,7 +148,11 @@ fn structured(ctl: u8, rest: &[u8]) {
             VrrpVersion::V3 => interval.min(0x0fff),
         },
         addrs: kept,
-        auth: if version == VrrpVersion::V2 { auth } else { None },
+        auth: if version == VrrpVersion::V2 {
+            auth
+        } else {
+            None
+        },
         ..advert.clone()
     };
     let expect = Expect {

@@ -17,7 +17,7 @@ use regha_agent::{
     net::{Interface, garp},
     privileges::{self, CAP_NET_RAW, KEPT},
 };
-use regha_tests::lab::{HOST_IFACE, Switch, capture};
+use regha_tests::lab::{HOST_IFACE, Switch, capture::capture};
 
 /// Set in the child: which capabilities it keeps (`kept` or `no-net-raw`).
 const CHILD_ENV: &str = "REGHA_GARP_CHILD";
