@@ -298,7 +298,7 @@ fn a_replacement_behind_the_link_keeps_steering_under_traffic() {
     let be = sw.plug("be1", Ipv4Addr::new(192, 0, 2, 11), BE_MAC);
     lb.ns
         .ip(&["addr", "add", &format!("{VIP}/32"), "dev", HOST_IFACE]);
-    be.dsr_backend(VIP);
+    be.dsr_backend(IpAddr::V4(VIP));
     let stop = Arc::new(AtomicBool::new(false));
     let server = be.ns.spawn(serve("be1", stop.clone()));
     std::thread::sleep(Duration::from_millis(100));

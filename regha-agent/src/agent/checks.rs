@@ -8,7 +8,10 @@ use std::collections::{HashMap, HashSet};
 use regha_model::BackendIdentity;
 use tokio::sync::{mpsc, watch};
 
-use crate::health::{CheckSpec, HealthReport, spawn_checker};
+use crate::{
+    health::{CheckSpec, HealthReport, spawn_checker},
+    net::Sources,
+};
 
 struct Checker {
     spec: CheckSpec,
@@ -22,13 +25,16 @@ pub type Reported = (BackendIdentity, HealthReport);
 pub struct Checks {
     running: HashMap<BackendIdentity, Checker>,
     reports: mpsc::UnboundedSender<Reported>,
+    /// Where every check leaves from: the LB interface's own address.
+    sources: Sources,
 }
 
 impl Checks {
-    pub fn new(reports: mpsc::UnboundedSender<Reported>) -> Self {
+    pub fn new(reports: mpsc::UnboundedSender<Reported>, sources: Sources) -> Self {
         Self {
             running: HashMap::new(),
             reports,
+            sources,
         }
     }
 
@@ -52,7 +58,7 @@ impl Checks {
             }
             let (tx, mut rx) = watch::channel(HealthReport::new());
             let (stop_tx, stop_rx) = watch::channel(false);
-            spawn_checker(spec.clone(), tx, stop_rx);
+            spawn_checker(spec.clone(), self.sources.clone(), tx, stop_rx);
             let reports = self.reports.clone();
             tokio::spawn(async move {
                 while rx.changed().await.is_ok() {

@@ -16,6 +16,7 @@ use tracing::{error, info, warn};
 
 use super::{
     AgentOptions, Checks,
+    addresses::AddressWatcher,
     checks::Reported,
     core::{Core, Effect, Event, ShellFacts},
     load_config,
@@ -62,6 +63,8 @@ pub(super) struct Shell {
     dataplane: Option<Dataplane>,
     checks: Checks,
     macs: MacWatcher,
+    /// The interface's own addresses: where the agent's traffic leaves from.
+    addresses: AddressWatcher,
     vrrp: BTreeMap<u8, Instance>,
     vrrp_tx: mpsc::UnboundedSender<(u8, VrrpStatus)>,
     stats: Option<AbortOnDrop>,
@@ -83,6 +86,7 @@ impl Shell {
         pin_dir: PathBuf,
         maps: MapWriter,
         dataplane: Dataplane,
+        addresses: AddressWatcher,
     ) -> (Self, Receivers) {
         let (health_tx, health) = mpsc::unbounded_channel();
         let (macs_tx, macs) = mpsc::unbounded_channel();
@@ -96,8 +100,9 @@ impl Shell {
                 ring_swaps: 0,
                 last_ring_swap_s: None,
             },
-            macs: MacWatcher::start(handle.clone(), iface.clone(), macs_tx),
-            checks: Checks::new(health_tx),
+            macs: MacWatcher::start(handle.clone(), iface.clone(), addresses.sources(), macs_tx),
+            checks: Checks::new(health_tx, addresses.sources()),
+            addresses,
             opts,
             handle,
             iface,
@@ -185,6 +190,7 @@ impl Shell {
         failures: &[String],
     ) -> Result<()> {
         match effect {
+            Effect::ExcludeSources(vips) => self.addresses.exclude(vips),
             Effect::SyncChecks(checks) => self.checks.sync(checks),
             Effect::WatchMacs(addrs) => self.macs.watch(addrs),
             Effect::WriteMaps { plan, decided } => self.write_maps(&plan, &decided),
@@ -289,9 +295,18 @@ impl Shell {
 
     async fn start_vrrp(&mut self, config: regha_config::VrrpConfig) -> Result<()> {
         let vrid = config.virtual_router_id;
-        let src = vrrp::source_address(&self.handle, &self.iface, &config).await?;
-        let io = NetIo::open(&config, self.iface.clone(), self.handle.clone(), src)
-            .context("cannot open the VRRP socket")?;
+        // Every VIP, of every instance: another instance's VIP may be the
+        // interface's first IPv4 address, and would move with its role.
+        let exclude = self.addresses.excluded();
+        let src = vrrp::source_address(&self.handle, &self.iface, &config, &exclude).await?;
+        let io = NetIo::open(
+            &config,
+            self.iface.clone(),
+            self.handle.clone(),
+            src,
+            exclude,
+        )
+        .context("cannot open the VRRP socket")?;
         let handle =
             vrrp::start(config, &self.iface.name, io).context("cannot start the trackers")?;
         let mut status = handle.status.clone();

@@ -22,6 +22,21 @@ pub fn service_identity(s: &ServiceConfig) -> ServiceIdentity {
     }
 }
 
+/// Every VIP of the config (what a VRRP instance moves, and every
+/// service's): none is ever the source of the agent's own traffic.
+pub fn vips(config: &Config) -> Vec<IpAddr> {
+    let mut out: Vec<IpAddr> = config
+        .vrrp
+        .iter()
+        .flat_map(|v| &v.virtual_ipaddresses)
+        .map(|(ip, _)| *ip)
+        .chain(config.services.iter().map(|s| s.vip))
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
 /// Every backend of the config, with what its checker needs.
 pub fn checks(config: &Config) -> Vec<(BackendIdentity, CheckSpec)> {
     let mut out = Vec::new();

@@ -21,7 +21,7 @@ use rtnetlink::Handle;
 use tokio::sync::{mpsc, watch};
 use tracing::{info, warn};
 
-use crate::net::{self, Interface};
+use crate::net::{self, Interface, Sources};
 
 /// How often the table is read while every MAC is known.
 const REFRESH: Duration = Duration::from_secs(2);
@@ -46,14 +46,16 @@ impl Drop for MacWatcher {
 
 impl MacWatcher {
     /// Starts watching nothing; [`MacWatcher::watch`] sets the addresses.
-    /// Learned MACs arrive on `tx`.
+    /// Learned MACs arrive on `tx`; the probes that make the kernel
+    /// resolve a missing one leave from the source `sources` chooses.
     pub fn start(
         handle: Handle,
         iface: Interface,
+        sources: Sources,
         tx: mpsc::UnboundedSender<(IpAddr, [u8; 6])>,
     ) -> Self {
         let (watch, rx) = watch::channel(Vec::new());
-        let task = tokio::spawn(run(handle, iface, rx, tx));
+        let task = tokio::spawn(run(handle, iface, sources, rx, tx));
         Self { watch, task }
     }
 
@@ -65,6 +67,7 @@ impl MacWatcher {
 async fn run(
     handle: Handle,
     iface: Interface,
+    sources: Sources,
     mut addrs: watch::Receiver<Vec<IpAddr>>,
     tx: mpsc::UnboundedSender<(IpAddr, [u8; 6])>,
 ) {
@@ -97,7 +100,8 @@ async fn run(
             }
         };
         for addr in &missing {
-            if let Err(e) = net::provoke_resolution(&iface, *addr) {
+            let (src, _) = sources.choose(*addr);
+            if let Err(e) = net::provoke_resolution(&iface, *addr, src) {
                 tracing::debug!(backend = %addr, error = %e, "resolution probe not sent");
             }
         }

@@ -5,8 +5,8 @@
 //! it publishes the status.
 //!
 //! ```text
-//!  health checkers (one task per backend) --report--+
-//!  MAC watcher (macs.rs: neighbour table) --MAC-----+
+//!  health checkers (one task per backend) --report--+   (checks and MAC probes leave from
+//!  MAC watcher (macs.rs: neighbour table) --MAC-----+    addresses.rs's view: never a VIP)
 //!  VRRP instances (vrrp/instance) --status----------+
 //!  SIGHUP (reload), SIGTERM / SIGINT (stop) --------+--> Core::step --> effects (effects.rs):
 //!  admin socket (drain, disable, enable, resign) ---+      maps, VIPs + GARP, VRRP instances,
@@ -14,6 +14,7 @@
 //!                                                   \--> status: state file + stats listener
 //! ```
 
+mod addresses;
 mod checks;
 pub mod core;
 mod effects;
@@ -135,7 +136,8 @@ pub async fn run(opts: AgentOptions) -> Result<()> {
             role_override: opts.role,
         },
     );
-    let (mut shell, mut rx) = Shell::new(opts, handle, iface, pin_dir, maps, dataplane);
+    let addresses = addresses::AddressWatcher::start(handle.clone(), iface.clone()).await?;
+    let (mut shell, mut rx) = Shell::new(opts, handle, iface, pin_dir, maps, dataplane, addresses);
     shell
         .step(&mut core, Event::Start { adopting, hold })
         .await

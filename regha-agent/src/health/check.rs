@@ -10,7 +10,7 @@ use hyper::client::conn::http1;
 use hyper::header::{CONNECTION, HOST, HeaderValue, USER_AGENT};
 use hyper::{Method, Request};
 use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 use tokio::time::Instant;
 
 const USER_AGENT_VALUE: &str = "regha-health/0.1";
@@ -98,10 +98,13 @@ impl std::fmt::Display for FailReason {
 
 /// Runs one probe against `target`. `timeout` bounds everything up to the
 /// verdict (connect, and for HTTP the request and the response headers).
+/// `source`: the address to connect from (the LB interface's own, never a
+/// VIP: see `net/source.rs`); `None` leaves it to the kernel.
 /// Returns the outcome and the time it took.
 pub async fn run_probe(
     probe: &Probe,
     target: SocketAddr,
+    source: Option<SocketAddr>,
     timeout: Duration,
 ) -> (CheckOutcome, Duration) {
     let start = Instant::now();
@@ -109,10 +112,12 @@ pub async fn run_probe(
     // for the response instead of each phase getting the full timeout.
     let deadline = start + timeout;
     let result = match probe {
-        Probe::Tcp => connect(target, deadline, timeout).await.map(|_stream| {
-            // Dropping the stream closes it: the connect was the check.
-            format!("TCP connect in {}", fmt_latency(start.elapsed()))
-        }),
+        Probe::Tcp => connect(target, source, deadline, timeout)
+            .await
+            .map(|_stream| {
+                // Dropping the stream closes it: the connect was the check.
+                format!("TCP connect in {}", fmt_latency(start.elapsed()))
+            }),
         Probe::Http {
             path,
             host,
@@ -125,7 +130,7 @@ pub async fn run_probe(
                 expect,
                 expect_header: expect_header.as_deref(),
             };
-            http_check(&req, target, start, deadline, timeout).await
+            http_check(&req, target, source, start, deadline, timeout).await
         }
     };
     let latency = start.elapsed();
@@ -147,10 +152,21 @@ struct HttpCheck<'a> {
 
 async fn connect(
     target: SocketAddr,
+    source: Option<SocketAddr>,
     deadline: Instant,
     timeout: Duration,
 ) -> Result<TcpStream, Failure> {
-    match tokio::time::timeout_at(deadline, TcpStream::connect(target)).await {
+    let socket = match target {
+        SocketAddr::V4(_) => TcpSocket::new_v4(),
+        SocketAddr::V6(_) => TcpSocket::new_v6(),
+    }
+    .map_err(|e| (FailReason::Io, format!("socket: {e}")))?;
+    if let Some(source) = source {
+        socket
+            .bind(source)
+            .map_err(|e| (FailReason::Io, format!("bind to {}: {e}", source.ip())))?;
+    }
+    match tokio::time::timeout_at(deadline, socket.connect(target)).await {
         Err(_elapsed) => Err(timed_out(timeout, "connecting")),
         Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
             Err((FailReason::Refused, "connection refused".to_owned()))
@@ -163,6 +179,7 @@ async fn connect(
 async fn http_check(
     check: &HttpCheck<'_>,
     target: SocketAddr,
+    source: Option<SocketAddr>,
     start: Instant,
     deadline: Instant,
     timeout: Duration,
@@ -190,7 +207,7 @@ async fn http_check(
         .body(Empty::<Bytes>::new())
         .map_err(|e| (FailReason::Protocol, format!("invalid request: {e}")))?;
 
-    let stream = connect(target, deadline, timeout).await?;
+    let stream = connect(target, source, deadline, timeout).await?;
     // Latency matters more than throughput for a one-shot request.
     let _ = stream.set_nodelay(true);
 
@@ -396,7 +413,7 @@ mod tests {
         for &(response, expect, header, want_reason, want_detail) in cases {
             let (addr, _server) = serve_once(response).await;
             let probe = http(None, expect, header.then_some(REGISTRY_HEADER));
-            let (outcome, latency) = run_probe(&probe, addr, TIMEOUT).await;
+            let (outcome, latency) = run_probe(&probe, addr, None, TIMEOUT).await;
             let ctx = format!("response {response:?}: {outcome:?}");
             assert_eq!(outcome.reason(), want_reason, "{ctx}");
             assert!(outcome.detail().starts_with(want_detail), "{ctx}");
@@ -407,7 +424,7 @@ mod tests {
     #[tokio::test]
     async fn http_request_default_host_and_headers() {
         let (addr, server) = serve_once("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n").await;
-        let (outcome, _) = run_probe(&http(None, &[200], None), addr, TIMEOUT).await;
+        let (outcome, _) = run_probe(&http(None, &[200], None), addr, None, TIMEOUT).await;
         assert!(outcome.is_ok(), "{outcome:?}");
         let req = server.await.unwrap();
         assert!(req.starts_with("GET /v2/ HTTP/1.1\r\n"), "{req}");
@@ -424,18 +441,39 @@ mod tests {
     async fn http_request_sends_configured_host() {
         let (addr, server) = serve_once("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n").await;
         let probe = http(Some("registry.example:5000"), &[200], None);
-        let (outcome, _) = run_probe(&probe, addr, TIMEOUT).await;
+        let (outcome, _) = run_probe(&probe, addr, None, TIMEOUT).await;
         assert!(outcome.is_ok(), "{outcome:?}");
         let req = server.await.unwrap().to_ascii_lowercase();
         assert!(req.contains("\r\nhost: registry.example:5000\r\n"), "{req}");
         assert_eq!(req.matches("host:").count(), 1, "{req}");
     }
 
+    /// The probe leaves from the source it is given (the LB's own address,
+    /// never a VIP), whichever address the kernel would have picked.
+    #[tokio::test]
+    async fn the_probe_leaves_from_the_given_source() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (mut sock, peer) = listener.accept().await.unwrap();
+            let mut buf = [0u8; 1024];
+            let _ = sock.read(&mut buf).await;
+            sock.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+                .await
+                .unwrap();
+            peer.ip()
+        });
+        let source: SocketAddr = "127.0.0.2:0".parse().unwrap();
+        let (outcome, _) = run_probe(&http(None, &[200], None), addr, Some(source), TIMEOUT).await;
+        assert!(outcome.is_ok(), "{outcome:?}");
+        assert_eq!(server.await.unwrap(), source.ip());
+    }
+
     #[tokio::test]
     async fn closed_port_is_refused() {
         let addr = closed_port().await;
         for probe in [http(None, &[200], None), Probe::Tcp] {
-            let (outcome, _) = run_probe(&probe, addr, TIMEOUT).await;
+            let (outcome, _) = run_probe(&probe, addr, None, TIMEOUT).await;
             assert_eq!(outcome.reason(), Some(FailReason::Refused), "{outcome:?}");
             assert_eq!(outcome.detail(), "connection refused");
         }
@@ -451,7 +489,7 @@ mod tests {
             tokio::time::sleep(Duration::from_secs(30)).await;
             drop(sock);
         });
-        let (outcome, latency) = run_probe(&http(None, &[200], None), addr, TIMEOUT).await;
+        let (outcome, latency) = run_probe(&http(None, &[200], None), addr, None, TIMEOUT).await;
         server.abort();
         assert_eq!(outcome.reason(), Some(FailReason::Timeout), "{outcome:?}");
         assert_eq!(
@@ -466,7 +504,8 @@ mod tests {
     async fn tcp_ok() {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         // The kernel completes the handshake from the backlog; no accept needed.
-        let (outcome, _) = run_probe(&Probe::Tcp, listener.local_addr().unwrap(), TIMEOUT).await;
+        let (outcome, _) =
+            run_probe(&Probe::Tcp, listener.local_addr().unwrap(), None, TIMEOUT).await;
         assert!(outcome.is_ok(), "{outcome:?}");
         assert!(
             outcome.detail().starts_with("TCP connect in "),
@@ -480,7 +519,7 @@ mod tests {
         if let Probe::Http { path, .. } = &mut probe {
             *path = "not a path".to_owned();
         }
-        let (outcome, _) = run_probe(&probe, closed_port().await, TIMEOUT).await;
+        let (outcome, _) = run_probe(&probe, closed_port().await, None, TIMEOUT).await;
         assert_eq!(outcome.reason(), Some(FailReason::Protocol), "{outcome:?}");
         assert!(
             outcome.detail().starts_with("invalid request"),

@@ -9,6 +9,7 @@ use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 
 use super::check::{CheckOutcome, Probe, run_probe};
+use crate::net::Sources;
 use regha_model::Health;
 
 use super::counter::RiseFall;
@@ -69,7 +70,9 @@ impl Default for HealthReport {
     }
 }
 
-/// Spawns the checker for one backend.
+/// Spawns the checker for one backend. Each probe leaves from the source
+/// `sources` chooses for the backend at that moment (the LB interface's
+/// own address, never a VIP).
 ///
 /// The task owns the report: it starts by publishing a fresh `Unknown`
 /// report (so `state` always mirrors its own rise/fall counter), then checks
@@ -78,18 +81,22 @@ impl Default for HealthReport {
 /// or when `tx` has no receivers left, including in the middle of a probe.
 pub fn spawn_checker(
     spec: CheckSpec,
+    sources: Sources,
     tx: watch::Sender<HealthReport>,
     shutdown: watch::Receiver<bool>,
 ) -> JoinHandle<()> {
-    tokio::spawn(run_checker(spec, tx, shutdown))
+    tokio::spawn(run_checker(spec, sources, tx, shutdown))
 }
 
 async fn run_checker(
     spec: CheckSpec,
+    sources: Sources,
     tx: watch::Sender<HealthReport>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let target = spec.target;
+    // What was last said about the source, so that each change is logged once.
+    let mut said: Option<(Option<SocketAddr>, Option<std::net::IpAddr>)> = None;
     let mut counter = RiseFall::new(spec.rise, spec.fall);
     tx.send_replace(HealthReport::new());
 
@@ -105,10 +112,15 @@ async fn run_checker(
             () = stopped(&mut shutdown, &tx) => break,
             _ = ticker.tick() => {}
         }
+        let (source, choice) = sources.choose(target.ip());
+        if said != Some((source, choice.kernel_vip)) {
+            said = Some((source, choice.kernel_vip));
+            log_source(target, source, choice.kernel_vip);
+        }
         let (outcome, latency) = tokio::select! {
             biased;
             () = stopped(&mut shutdown, &tx) => break,
-            r = run_probe(&spec.probe, target, spec.timeout) => r,
+            r = run_probe(&spec.probe, target, source, spec.timeout) => r,
         };
 
         let from = counter.state();
@@ -143,6 +155,32 @@ async fn stopped(shutdown: &mut watch::Receiver<bool>, tx: &watch::Sender<Health
         // leaving an unstoppable task behind.
         _ = shutdown.wait_for(|stop| *stop) => {}
         () = tx.closed() => {}
+    }
+}
+
+/// The checks' source, once per change; a warning when the host's other
+/// traffic to the backend leaves from a VIP, or when the checks must.
+fn log_source(
+    target: SocketAddr,
+    source: Option<SocketAddr>,
+    kernel_vip: Option<std::net::IpAddr>,
+) {
+    match (source, kernel_vip) {
+        (None, Some(vip)) => tracing::warn!(
+            backend = %target,
+            %vip,
+            "the LB interface has no address of its own of this family besides the VIPs: checks leave from what the kernel picks, the VIP, and the backend (holding the VIP on lo) never answers; give the interface an address of its own"
+        ),
+        (Some(source), Some(vip)) => tracing::warn!(
+            backend = %target,
+            source = %source.ip(),
+            %vip,
+            "the kernel sends this host's traffic to the backend from a VIP, which the backend holds on lo and answers to itself: regha's checks leave from the interface's own address, anything else on this host does not; give the interface an address of its own in the VIP's subnet, or hold the VIP as a host address (/32)"
+        ),
+        (Some(source), None) => {
+            tracing::debug!(backend = %target, source = %source.ip(), "checks leave from the interface's own address")
+        }
+        (None, None) => {}
     }
 }
 
@@ -244,7 +282,7 @@ mod tests {
         let (addr, served) = scripted_server(SCRIPT).await;
         let (tx, mut rx) = watch::channel(HealthReport::new());
         let (stop_tx, stop_rx) = watch::channel(false);
-        let handle = spawn_checker(spec(addr, http()), tx, stop_rx);
+        let handle = spawn_checker(spec(addr, http()), Sources::unbound(), tx, stop_rx);
 
         // Watch coalesces values a slow reader misses, so check every report
         // seen against the state the script dictates for that check count,
@@ -303,7 +341,7 @@ mod tests {
         };
         let (tx, mut rx) = watch::channel(HealthReport::new());
         let (_stop_tx, stop_rx) = watch::channel(false);
-        let handle = spawn_checker(spec(addr, Probe::Tcp), tx, stop_rx);
+        let handle = spawn_checker(spec(addr, Probe::Tcp), Sources::unbound(), tx, stop_rx);
         let r = tokio::time::timeout(PROMPT, rx.wait_for(|r| r.checks >= 1))
             .await
             .unwrap()
@@ -336,7 +374,7 @@ mod tests {
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut s = spec(addr, http());
         s.timeout = Duration::from_secs(60);
-        let handle = spawn_checker(s, tx, stop_rx);
+        let handle = spawn_checker(s, Sources::unbound(), tx, stop_rx);
         tokio::time::sleep(Duration::from_millis(50)).await;
         stop_tx.send(true).unwrap();
         tokio::time::timeout(PROMPT, handle)
@@ -352,7 +390,7 @@ mod tests {
         let (addr, _served) = scripted_server(&[]).await;
         let (tx, _rx) = watch::channel(HealthReport::new());
         let (stop_tx, stop_rx) = watch::channel(false);
-        let handle = spawn_checker(spec(addr, Probe::Tcp), tx, stop_rx);
+        let handle = spawn_checker(spec(addr, Probe::Tcp), Sources::unbound(), tx, stop_rx);
         drop(stop_tx);
         tokio::time::timeout(PROMPT, handle)
             .await
@@ -367,7 +405,7 @@ mod tests {
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut s = spec(addr, Probe::Tcp);
         s.interval = Duration::ZERO;
-        let handle = spawn_checker(s, tx, stop_rx);
+        let handle = spawn_checker(s, Sources::unbound(), tx, stop_rx);
         tokio::time::timeout(PROMPT, rx.wait_for(|r| r.checks >= 3))
             .await
             .unwrap()

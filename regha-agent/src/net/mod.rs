@@ -1,16 +1,20 @@
 //! The agent's view of the host's network, over rtnetlink: the interface,
-//! the VIPs on it, and the neighbour table (backend MACs); plus the
-//! gratuitous ARP a new master sends (`garp.rs` builds the frames,
-//! `announce.rs` sends them).
+//! its addresses (`addr.rs`) and the VIPs among them (`vip.rs`), the source
+//! address of the agent's own traffic (`source.rs`: never a VIP), and the
+//! neighbour table (backend MACs); plus the gratuitous ARP a new master
+//! sends (`garp.rs` builds the frames, `announce.rs` sends them).
 
+mod addr;
 pub mod announce;
 pub mod garp;
 mod link;
 mod neighbour;
+pub mod source;
 mod vip;
 
 pub use link::Interface;
 pub use neighbour::{neighbour_macs, provoke_resolution};
+pub use source::{IfAddr, SourceView, Sources};
 pub use vip::Vip;
 
 /// A MAC as people write it.

@@ -69,11 +69,19 @@ pub async fn neighbour_macs(
 }
 
 /// Makes the kernel resolve `addr`: a UDP datagram to its discard port,
-/// sent out of `iface`.
-pub fn provoke_resolution(iface: &Interface, addr: IpAddr) -> std::io::Result<()> {
-    let bind: std::net::SocketAddr = match addr {
-        IpAddr::V4(_) => "0.0.0.0:0".parse().expect("literal"),
-        IpAddr::V6(_) => "[::]:0".parse().expect("literal"),
+/// sent out of `iface` from `src` (the interface's own address, never a
+/// VIP: the neighbour solicitation or ARP request takes its source from
+/// the datagram, and a backend holding the VIP on `lo` would see a request
+/// from itself). `None` leaves the source to the kernel.
+pub fn provoke_resolution(
+    iface: &Interface,
+    addr: IpAddr,
+    src: Option<std::net::SocketAddr>,
+) -> std::io::Result<()> {
+    let bind: std::net::SocketAddr = match (src, addr) {
+        (Some(src), _) => src,
+        (None, IpAddr::V4(_)) => "0.0.0.0:0".parse().expect("literal"),
+        (None, IpAddr::V6(_)) => "[::]:0".parse().expect("literal"),
     };
     let sock = std::net::UdpSocket::bind(bind)?;
     bind_to_device(&sock, &iface.name)?;

@@ -34,14 +34,14 @@ mod lbs;
 mod topology;
 
 use std::{
-    net::{IpAddr, Ipv4Addr},
+    net::{IpAddr, Ipv4Addr, Ipv6Addr},
     path::{Path, PathBuf},
     time::Duration,
 };
 
 pub use clients::vip_port;
 pub use lbs::Holders;
-pub use topology::{HOST_IFACE, Host, PREFIX, Switch};
+pub use topology::{HOST_IFACE, Host, PREFIX, PREFIX6, Switch, ip6_of};
 
 use crate::{
     agent::{Agent, remove_stale_agent_pins},
@@ -52,6 +52,8 @@ use crate::{
 };
 
 pub const VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 100);
+/// The IPv6 VIP of a dual-stack lab: [`ip6_of`] the IPv4 one.
+pub const VIP6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x100);
 pub const PORT: u16 = config::REGISTRY_PORT;
 /// The reference pair's VRRP instance.
 pub const VRID: u8 = 51;
@@ -107,6 +109,9 @@ pub struct LabSpec {
     /// Health check `interval` (the reference's `inter 5000`; tests use
     /// less to run faster), `fall` 3 and `rise` 2 as HAProxy's.
     pub check_interval: Duration,
+    /// Dual stack: every host also gets its IPv6 address ([`ip6_of`]) and
+    /// the backends hold [`VIP6`] on `lo` too.
+    pub ipv6: bool,
 }
 
 impl Default for LabSpec {
@@ -121,6 +126,7 @@ impl Default for LabSpec {
             vip_prefix: 24,
             advert_interval: Duration::from_secs(1),
             check_interval: Duration::from_millis(500),
+            ipv6: false,
         }
     }
 }
@@ -175,6 +181,11 @@ impl LabSpec {
 
     pub fn vip_prefix(self, vip_prefix: u8) -> Self {
         Self { vip_prefix, ..self }
+    }
+
+    /// Dual stack: see [`LabSpec::ipv6`].
+    pub fn ipv6(self) -> Self {
+        Self { ipv6: true, ..self }
     }
 
     pub fn check_interval(self, check_interval: Duration) -> Self {
@@ -244,7 +255,13 @@ impl Lab {
         remove_stale_agent_pins();
         let dir = TempDir::new("lab");
         let switch = Switch::new();
-        let plug = |name: String, ip: Ipv4Addr| switch.plug(&name, ip, mac_of(ip));
+        let plug = |name: String, ip: Ipv4Addr| {
+            let mut host = switch.plug(&name, ip, mac_of(ip));
+            if spec.ipv6 {
+                host.dual_stack();
+            }
+            host
+        };
         let clients: Vec<Host> = (0..spec.clients)
             .map(|i| plug(format!("client{}", i + 1), client_ip(i)))
             .collect();
@@ -266,7 +283,10 @@ impl Lab {
         std::fs::create_dir_all(&storage).expect("storage dir");
         let mut registries = Vec::new();
         for be in &backends {
-            be.dsr_backend(VIP);
+            be.dsr_backend(IpAddr::V4(VIP));
+            if spec.ipv6 {
+                be.dsr_backend(IpAddr::V6(VIP6));
+            }
             if spec.backend_kind == BackendKind::Registry {
                 registries.push(Registry::start(be, dir.path(), &storage));
             }

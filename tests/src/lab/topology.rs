@@ -1,14 +1,28 @@
 //! The lab's wiring: a `switch` namespace holding a bridge, and hosts, each
 //! a namespace with one veth (`eth0`) plugged into it. Addresses come from
-//! 192.0.2.0/24 (TEST-NET-1); nothing is connected to the root namespace or
-//! routed anywhere. Dropping the `Switch` and the `Host`s removes it all.
+//! 192.0.2.0/24 (TEST-NET-1) and, in a dual-stack lab, 2001:db8::/64 (the
+//! IPv6 documentation prefix: 192.0.2.11 is 2001:db8::11, see [`ip6_of`]);
+//! nothing is connected to the root namespace or routed anywhere. Dropping
+//! the `Switch` and the `Host`s removes it all.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::netns::{NetNs, VethSpec, veth};
 
 /// The lab's subnet prefix length.
 pub const PREFIX: u8 = 24;
+/// The lab's IPv6 prefix length.
+pub const PREFIX6: u8 = 64;
+
+/// A host's IPv6 address in the lab: 2001:db8:: and the last octet of its
+/// IPv4 address written with the same digits (192.0.2.11 is 2001:db8::11,
+/// 192.0.2.100 is 2001:db8::100), so that a person reading a log pairs them
+/// at a glance.
+pub fn ip6_of(ip: Ipv4Addr) -> Ipv6Addr {
+    let digits = ip.octets()[3].to_string();
+    let last = u16::from_str_radix(&digits, 16).expect("decimal digits are hex digits");
+    Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, last)
+}
 
 /// Host interface name inside every host namespace.
 pub const HOST_IFACE: &str = "eth0";
@@ -21,6 +35,8 @@ pub struct Switch {
 pub struct Host {
     pub ns: NetNs,
     pub ip: Ipv4Addr,
+    /// Its IPv6 address ([`ip6_of`] its IPv4 one) in a dual-stack lab.
+    pub ip6: Option<Ipv6Addr>,
     pub mac: [u8; 6],
     /// The bridge port (in the switch namespace) this host hangs on.
     pub port: String,
@@ -59,7 +75,13 @@ impl Switch {
             },
         );
         self.ns.ip(&["link", "set", &port, "master", "br0"]);
-        let host = Host { ns, ip, mac, port };
+        let host = Host {
+            ns,
+            ip,
+            ip6: None,
+            mac,
+            port,
+        };
         host.add_address(IpAddr::V4(ip), PREFIX);
         host
     }
@@ -100,6 +122,28 @@ impl Default for Switch {
 }
 
 impl Host {
+    /// Gives the host its IPv6 address ([`ip6_of`]) beside its IPv4 one.
+    pub fn dual_stack(&mut self) {
+        let ip6 = ip6_of(self.ip);
+        self.add_address(IpAddr::V6(ip6), PREFIX6);
+        self.ip6 = Some(ip6);
+    }
+
+    /// The host's address of `family` (IPv4, or its IPv6 one in a
+    /// dual-stack lab).
+    pub fn addr(&self, v6: bool) -> IpAddr {
+        if v6 {
+            IpAddr::V6(self.ip6.unwrap_or_else(|| {
+                panic!(
+                    "{} has no IPv6 address: build the lab with `.ipv6()`",
+                    self.ns.name()
+                )
+            }))
+        } else {
+            IpAddr::V4(self.ip)
+        }
+    }
+
     /// Adds `ip/prefix` to `eth0`. IPv6 addresses skip duplicate address
     /// detection (the lab assigns them, nobody else holds them), so they
     /// are usable at once.
@@ -158,9 +202,10 @@ impl Host {
 
     /// Makes this host a direct-server-return backend for `vip`, the way
     /// the README tells operators to: `regha-agent backend-setup --vip VIP
-    /// --apply` (the VIP on `lo`, arp_ignore=1, arp_announce=2), run in the
-    /// host's namespace. Checks that the settings took.
-    pub fn dsr_backend(&self, vip: Ipv4Addr) {
+    /// --apply` (the VIP on `lo`; for IPv4 also arp_ignore=1,
+    /// arp_announce=2), run in the host's namespace. Checks that the
+    /// settings took.
+    pub fn dsr_backend(&self, vip: IpAddr) {
         let out = std::process::Command::new("nsenter")
             .arg(format!("--net=/run/netns/{}", self.ns.name()))
             .arg(crate::agent::agent_bin())
@@ -173,14 +218,21 @@ impl Host {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
+        let (family, host_prefix) = if vip.is_ipv4() {
+            ("inet", 32)
+        } else {
+            ("inet6", 128)
+        };
         assert!(
             self.ns
                 .ip(&["-o", "addr", "show", "dev", "lo"])
-                .contains(&format!("inet {vip}/32")),
+                .contains(&format!("{family} {vip}/{host_prefix}")),
             "backend-setup did not put {vip} on lo"
         );
-        let sysctl = |k: &str| self.ns.exec("sysctl", &["-n", k]).trim().to_owned();
-        assert_eq!(sysctl("net.ipv4.conf.all.arp_ignore"), "1");
-        assert_eq!(sysctl("net.ipv4.conf.all.arp_announce"), "2");
+        if vip.is_ipv4() {
+            let sysctl = |k: &str| self.ns.exec("sysctl", &["-n", k]).trim().to_owned();
+            assert_eq!(sysctl("net.ipv4.conf.all.arp_ignore"), "1");
+            assert_eq!(sysctl("net.ipv4.conf.all.arp_announce"), "2");
+        }
     }
 }

@@ -6,7 +6,7 @@
 //! ```text
 //!  Start, Stop ------------------+
 //!  Health (a checker's report) --+
-//!  Mac (the neighbour table) ----+                     +--> SyncChecks, WatchMacs
+//!  Mac (the neighbour table) ----+                     +--> ExcludeSources, SyncChecks, WatchMacs
 //!  Vrrp (an instance's status) --+--> Core::step ------+--> WriteMaps (reconciler plan)
 //!  Reload (a parsed config) -----+    (reconciler,     +--> Add/Remove/AnnounceVips
 //!  Admin (an operator's command) +     holders,        +--> Start/Reconfigure/StopVrrp,
@@ -92,6 +92,12 @@ pub enum Event {
 /// What the shell must do, in the order given.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Effect {
+    /// Never send the agent's own traffic (health checks, resolution
+    /// probes, IPv4 VRRP adverts) from these addresses: every VIP. The
+    /// kernel would pick one as the source in some layouts, and the
+    /// backends, holding the VIPs on `lo`, answer such packets to
+    /// themselves (see `net/source.rs`).
+    ExcludeSources(Vec<IpAddr>),
     /// Run exactly these health checkers (unchanged ones keep their state).
     SyncChecks(Vec<(BackendIdentity, CheckSpec)>),
     /// Learn (and keep learning) the MACs of these addresses.
@@ -265,9 +271,11 @@ impl Core {
         out.push(Effect::RecordConfig(Box::new(self.config.clone())));
     }
 
-    /// The checkers and MAC watches the config needs; the health of
-    /// backends no longer configured is forgotten.
+    /// The checkers and MAC watches the config needs, and the addresses
+    /// they must not leave from; the health of backends no longer
+    /// configured is forgotten.
     fn sync_inputs(&mut self, out: &mut Vec<Effect>) {
+        out.push(Effect::ExcludeSources(inputs::vips(&self.config)));
         let checks = inputs::checks(&self.config);
         let wanted: BTreeMap<BackendIdentity, HealthReport> = checks
             .iter()

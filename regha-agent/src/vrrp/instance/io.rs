@@ -53,16 +53,19 @@ pub struct NetIo {
     iface: Interface,
     handle: Handle,
     trackers: Option<trackers::Trackers>,
+    /// Every VIP of the agent: never the source of adverts.
+    exclude: Vec<IpAddr>,
 }
 
 impl NetIo {
     /// Opens the socket for `config` on `iface`, sending from `src` (see
-    /// [`source_address`]).
+    /// [`source_address`], which left out `exclude`, every VIP).
     pub fn open(
         config: &VrrpConfig,
         iface: Interface,
         handle: Handle,
         src: IpAddr,
+        exclude: Vec<IpAddr>,
     ) -> io::Result<Self> {
         let socket = VrrpSocket::open(&iface.name, iface.index, src, destination(config))?;
         Ok(Self {
@@ -70,6 +73,7 @@ impl NetIo {
             iface,
             handle,
             trackers: None,
+            exclude,
         })
     }
 }
@@ -134,7 +138,7 @@ impl VrrpIo for NetIo {
     }
 
     async fn reopen(&mut self, config: &VrrpConfig) -> anyhow::Result<()> {
-        let src = source_address(&self.handle, &self.iface, config).await?;
+        let src = source_address(&self.handle, &self.iface, config, &self.exclude).await?;
         self.socket =
             VrrpSocket::open(&self.iface.name, self.iface.index, src, destination(config))?;
         Ok(())
@@ -142,12 +146,15 @@ impl VrrpIo for NetIo {
 }
 
 /// The address adverts come from when `unicast_src` is not set: for IPv4
-/// VIPs the interface's primary IPv4 address, for IPv6 VIPs its link-local
-/// address (RFC 5798 section 5.1.2.1), waited for while DAD runs.
+/// VIPs the interface's primary IPv4 address that is neither one of this
+/// instance's VIPs nor in `exclude` (every VIP of the agent), for IPv6 VIPs
+/// its link-local address (RFC 5798 section 5.1.2.1), waited for while DAD
+/// runs.
 pub async fn source_address(
     handle: &Handle,
     iface: &Interface,
     config: &VrrpConfig,
+    exclude: &[IpAddr],
 ) -> anyhow::Result<IpAddr> {
     use anyhow::Context;
     if let Some(src) = config.unicast_src {
@@ -157,6 +164,7 @@ pub async fn source_address(
         .virtual_ipaddresses
         .iter()
         .map(|(ip, _)| *ip)
+        .chain(exclude.iter().copied())
         .collect();
     if vips.first().is_some_and(IpAddr::is_ipv6) {
         let ll = super::super::network::link_local_v6(handle, iface.index, Duration::from_secs(5))

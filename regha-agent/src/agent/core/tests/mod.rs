@@ -197,6 +197,13 @@ impl Run {
                 .join(", ")
         };
         match e {
+            Effect::ExcludeSources(vips) => format!(
+                "never a source: {}",
+                vips.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
             Effect::SyncChecks(checks) => format!(
                 "run checks: {}",
                 checks
