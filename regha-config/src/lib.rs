@@ -61,5 +61,5 @@ pub use restart::restart_only_changes;
 pub use types::{
     BackendConfig, Config, DEFAULT_STATS_LISTEN, GarpConfig, HealthConfig, HealthKind,
     MAX_BACKENDS_PER_SERVICE, NotifyScripts, PasswordSource, Secret, ServiceConfig, StatsAuth,
-    StatsConfig, TrackBackends, TrackInterface, TrackScript, VrrpConfig,
+    StatsConfig, TrackBackends, TrackInterface, TrackScript, VrrpConfig, default_instance_name,
 };

@@ -31,7 +31,7 @@ pub(crate) struct Config {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) role: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) vrrp: Option<Vrrp>,
+    pub(crate) vrrp: Option<VrrpSection>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) services: Option<Vec<Service>>,
     #[serde(default, deserialize_with = "present")]
@@ -39,9 +39,65 @@ pub(crate) struct Config {
     pub(crate) stats: Option<Option<Stats>>,
 }
 
+/// `vrrp:` is one instance (a map: how a config with one instance was
+/// always written) or a list of instances. Told apart by the YAML node,
+/// streaming, so that an error inside either keeps its line and column.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub(crate) enum VrrpSection {
+    One(Box<Vrrp>),
+    Many(Vec<Vrrp>),
+}
+
+impl VrrpSection {
+    /// Each instance with its field path: `vrrp` for the map form,
+    /// `vrrp[i]` in a list.
+    pub(crate) fn instances(&self) -> Vec<(String, &Vrrp)> {
+        match self {
+            Self::One(v) => vec![("vrrp".to_owned(), &**v)],
+            Self::Many(list) => list
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (format!("vrrp[{i}]"), v))
+                .collect(),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for VrrpSection {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = VrrpSection;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a VRRP instance (a map) or a list of VRRP instances")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<Self::Value, A::Error> {
+                Vrrp::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(|v| VrrpSection::One(Box::new(v)))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                seq: A,
+            ) -> Result<Self::Value, A::Error> {
+                Vec::<Vrrp>::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))
+                    .map(VrrpSection::Many)
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Vrrp {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) sync_group: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) virtual_router_id: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -157,6 +213,8 @@ pub(crate) struct Service {
     pub(crate) health: Option<Health>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) backends: Option<Vec<Backend>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) vrrp_instance: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Serialize)]

@@ -44,27 +44,27 @@ impl Config {
 
     /// The scripts of the config, each with its field path.
     fn scripts(&self) -> impl Iterator<Item = (String, &Path)> {
-        let Some(vrrp) = &self.vrrp else {
-            return Vec::new().into_iter();
-        };
-        let notify = &vrrp.notify;
-        let notify = [
-            ("master", &notify.master),
-            ("backup", &notify.backup),
-            ("fault", &notify.fault),
-            ("stop", &notify.stop),
-        ]
-        .into_iter()
-        .filter_map(|(state, p)| Some((format!("vrrp.notify.{state}"), p.as_ref()?)));
-        let tracked = vrrp
-            .track_scripts
-            .iter()
-            .enumerate()
-            .map(|(i, t)| (format!("vrrp.track_scripts[{i}].script"), &t.program));
-        notify
-            .chain(tracked)
-            .map(|(field, path)| (field, path.as_path()))
-            .collect::<Vec<_>>()
-            .into_iter()
+        let mut out = Vec::new();
+        for (i, vrrp) in self.vrrp.iter().enumerate() {
+            let at = self.vrrp_path(i);
+            let notify = &vrrp.notify;
+            for (state, p) in [
+                ("master", &notify.master),
+                ("backup", &notify.backup),
+                ("fault", &notify.fault),
+                ("stop", &notify.stop),
+            ] {
+                if let Some(p) = p {
+                    out.push((format!("{at}.notify.{state}"), p.as_path()));
+                }
+            }
+            for (j, t) in vrrp.track_scripts.iter().enumerate() {
+                out.push((
+                    format!("{at}.track_scripts[{j}].script"),
+                    t.program.as_path(),
+                ));
+            }
+        }
+        out.into_iter()
     }
 }

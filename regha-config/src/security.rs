@@ -21,16 +21,18 @@ pub fn security_warnings(config: &Config) -> Vec<ConfigError> {
             ),
         ));
     }
-    if let Some(v) = &config.vrrp
-        && v.unicast_peers.is_empty()
-    {
+    for (i, v) in config.vrrp.iter().enumerate() {
+        if !v.unicast_peers.is_empty() {
+            continue;
+        }
+        let at = config.vrrp_path(i);
         match v.version {
             VrrpVersion::V2 if v.auth_pass.is_none() => out.push(ConfigError::new(
-                "vrrp.auth_pass",
+                format!("{at}.auth_pass"),
                 "not set, and adverts are multicast: anyone on the segment can send a higher priority and take the VIPs; set auth_pass on every host (keepalived's auth_type PASS) or list the hosts in unicast_peers",
             )),
             VrrpVersion::V3 => out.push(ConfigError::new(
-                "vrrp.version",
+                format!("{at}.version"),
                 "3 has no authentication and adverts are multicast: anyone on the segment can send a higher priority and take the VIPs; list the other hosts in unicast_peers, so that adverts from any other address are dropped",
             )),
             VrrpVersion::V2 => {}

@@ -29,7 +29,13 @@ fn raw_config(c: &Config) -> raw::Config {
         flow_table_size: Some(c.flow_table_size.into()),
         hash_seed: Some(c.hash_seed.into()),
         role: c.role.map(|r| r.as_str().to_owned()),
-        vrrp: c.vrrp.as_ref().map(raw_vrrp),
+        // One instance in the map form every config was written in before
+        // there could be several; several as a list.
+        vrrp: match c.vrrp.as_slice() {
+            [] => None,
+            [one] => Some(raw::VrrpSection::One(Box::new(raw_vrrp(one)))),
+            many => Some(raw::VrrpSection::Many(many.iter().map(raw_vrrp).collect())),
+        },
         services: Some(c.services.iter().map(raw_service).collect()),
         stats: Some(c.stats.as_ref().map(raw_stats)),
     }
@@ -52,6 +58,8 @@ fn prefixed((ip, prefix): &(IpAddr, u8)) -> String {
 fn raw_vrrp(v: &VrrpConfig) -> raw::Vrrp {
     let path = |p: &Option<std::path::PathBuf>| p.as_ref().map(|p| p.display().to_string());
     raw::Vrrp {
+        name: Some(v.name.clone()),
+        sync_group: v.sync_group.clone(),
         virtual_router_id: Some(v.virtual_router_id.into()),
         priority: Some(v.priority.into()),
         advert_interval: dur(v.advert_interval),
@@ -117,6 +125,7 @@ fn raw_service(s: &ServiceConfig) -> raw::Service {
         ring_size: Some(s.ring_size.into()),
         health: Some(raw_health(&s.health)),
         backends: Some(s.backends.iter().map(raw_backend).collect()),
+        vrrp_instance: s.vrrp_instance.clone(),
     }
 }
 
@@ -233,7 +242,8 @@ stats:
   auth: { user: admin, password_env: REGHA_PW }
 "#;
         let off = "role: backup\ninterface: eth0\nstats: null\nservices: [{name: s, vip: 192.0.2.100, port: 1, backends: [{address: 192.0.2.11}]}]\n";
-        for text in [example, full, off] {
+        let dual = include_str!("../regha.dual-stack.example.yaml");
+        for text in [example, full, off, dual] {
             let config = Config::from_yaml_str(text).expect("valid");
             let written = config.to_yaml();
             let again = Config::from_yaml_str(&written)

@@ -9,7 +9,8 @@
 //! - `backend.rs`: what the dataplane does with a backend, what the checks
 //!   say, what an operator asked;
 //! - `mac.rs`: an Ethernet address as people write it;
-//! - `vrrp.rs`: VRRP version and protocol state, and the role a host plays;
+//! - `vrrp.rs`: VRRP version, protocol state, address family and virtual
+//!   router (family + VRID), and the role a host plays;
 //! - `xdp.rs`: how the program is attached.
 //!
 //! Pure data: no I/O, no async, only `serde` and the dataplane's constants.
@@ -25,6 +26,6 @@ pub mod xdp;
 pub use backend::{AdminState, BackendState, Health};
 pub use mac::Mac;
 pub use service::{BackendIdentity, Forwarding, HashMode, Protocol, ServiceIdentity};
-pub use vrrp::{Role, VrrpState, VrrpVersion};
+pub use vrrp::{IpFamily, Role, VirtualRouter, VrrpState, VrrpVersion};
 pub use word::{UnknownWord, Word};
 pub use xdp::XdpMode;

@@ -67,3 +67,41 @@ impl VrrpState {
         }
     }
 }
+
+words! {
+    /// The address family of a VRRP instance (its VIPs, its adverts). A
+    /// virtual router is identified by its VRID *and* family (RFC 5798
+    /// section 5.2.3: IPv4 and IPv6 routers have separate VRID spaces and
+    /// virtual MACs), so one interface may run VRID 51 in both.
+    pub enum IpFamily ("address family") {
+        Ipv4 = "ipv4",
+        Ipv6 = "ipv6",
+    }
+}
+
+impl IpFamily {
+    pub const fn of(ip: std::net::IpAddr) -> Self {
+        match ip {
+            std::net::IpAddr::V4(_) => Self::Ipv4,
+            std::net::IpAddr::V6(_) => Self::Ipv6,
+        }
+    }
+}
+
+/// One virtual router on an interface: its family and VRID, what VRRP
+/// itself tells instances apart by. The agent keys its instances by it;
+/// their names are for people.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+pub struct VirtualRouter {
+    pub family: IpFamily,
+    pub vrid: u8,
+}
+
+impl std::fmt::Display for VirtualRouter {
+    /// `51/ipv4`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.vrid, self.family)
+    }
+}

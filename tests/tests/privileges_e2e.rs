@@ -263,7 +263,12 @@ fn unicast_strangers_are_dropped_and_the_password_is_never_shown() {
         value(
             &parse_metrics(&metrics.body),
             "regha_vrrp_rejected_packets_total",
-            &[("vrid", "51"), ("reason", "unknown_peer")]
+            &[
+                ("vrrp_instance", "VI_51"),
+                ("vrid", "51"),
+                ("family", "ipv4"),
+                ("reason", "unknown_peer")
+            ]
         ),
         5.0
     );

@@ -55,6 +55,8 @@ pub enum AdminError {
     BadAddress(String),
     #[error("this agent has no VRRP instance (static role): there is nothing to resign")]
     NoVrrp,
+    #[error("no VRRP instance named {0:?} (instances: {1})")]
+    UnknownInstance(String, String),
     #[error("{0}")]
     File(String),
 }

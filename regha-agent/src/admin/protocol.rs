@@ -6,6 +6,8 @@
 //! < {"ok":true,"message":"registry 192.0.2.11:5000: drain (was enabled)"}
 //! > {"command":"vrrp_resign"}
 //! < {"ok":true,"message":"resigned: ..."}
+//! > {"command":"vrrp_resign","instance":"registry-v6"}
+//! < {"ok":true,"message":"registry-v6: resigned ...; registry-v4 (sync group registry): resigned ..."}
 //! ```
 
 use std::net::SocketAddr;
@@ -47,8 +49,17 @@ pub enum Request {
         /// `IP` or `IP:port` (`[v6]:port`).
         backend: String,
     },
-    VrrpResign,
-    VrrpResume,
+    /// `vrrp resign [NAME]`: every instance, or the one named and the
+    /// other members of its sync group (they fail over together).
+    VrrpResign {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        instance: Option<String>,
+    },
+    /// `vrrp resume [NAME]`, likewise.
+    VrrpResume {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        instance: Option<String>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

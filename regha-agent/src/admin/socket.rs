@@ -197,12 +197,13 @@ mod tests {
             }
         });
         let client_path = path.clone();
-        let answer =
-            tokio::task::spawn_blocking(move || request(&client_path, "t0", &Request::VrrpResign))
-                .await
-                .unwrap()
-                .expect("answer");
-        assert_eq!(answer, Response::ok("got VrrpResign"));
+        let answer = tokio::task::spawn_blocking(move || {
+            request(&client_path, "t0", &Request::VrrpResign { instance: None })
+        })
+        .await
+        .unwrap()
+        .expect("answer");
+        assert_eq!(answer, Response::ok("got VrrpResign { instance: None }"));
         let _ = std::fs::remove_dir_all(&dir);
     }
 
@@ -211,7 +212,7 @@ mod tests {
         let e = request(
             Path::new("/nonexistent/regha/x.sock"),
             "x",
-            &Request::VrrpResume,
+            &Request::VrrpResume { instance: None },
         )
         .unwrap_err();
         assert!(

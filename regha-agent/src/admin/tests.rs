@@ -136,7 +136,13 @@ fn requests_parse_from_json_lines() {
     );
     assert_eq!(
         parse_request("{\"command\":\"vrrp_resign\"}\n"),
-        Ok(Request::VrrpResign)
+        Ok(Request::VrrpResign { instance: None })
+    );
+    assert_eq!(
+        parse_request(r#"{"command":"vrrp_resume","instance":"v6"}"#),
+        Ok(Request::VrrpResume {
+            instance: Some("v6".into())
+        })
     );
     assert!(
         parse_request(r#"{"command":"backend","action":"explode","service":"a","backend":"b"}"#)

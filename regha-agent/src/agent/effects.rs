@@ -31,6 +31,7 @@ use crate::{
     vrrp::{self, InstanceHandle, NetIo, VrrpStatus},
 };
 use regha_config::{Config, ConfigErrors, StatsConfig};
+use regha_model::VirtualRouter;
 
 /// A task that ends with its owner.
 pub(super) struct AbortOnDrop(tokio::task::JoinHandle<()>);
@@ -45,7 +46,7 @@ impl Drop for AbortOnDrop {
 pub(super) struct Receivers {
     pub health: mpsc::UnboundedReceiver<Reported>,
     pub macs: mpsc::UnboundedReceiver<(std::net::IpAddr, [u8; 6])>,
-    pub vrrp: mpsc::UnboundedReceiver<(u8, VrrpStatus)>,
+    pub vrrp: mpsc::UnboundedReceiver<(VirtualRouter, VrrpStatus)>,
     pub admin: mpsc::Receiver<admin::socket::Command>,
 }
 
@@ -65,8 +66,9 @@ pub(super) struct Shell {
     macs: MacWatcher,
     /// The interface's own addresses: where the agent's traffic leaves from.
     addresses: AddressWatcher,
-    vrrp: BTreeMap<u8, Instance>,
-    vrrp_tx: mpsc::UnboundedSender<(u8, VrrpStatus)>,
+    /// The running VRRP instances, by virtual router (family and VRID).
+    vrrp: BTreeMap<VirtualRouter, Instance>,
+    vrrp_tx: mpsc::UnboundedSender<(VirtualRouter, VrrpStatus)>,
     stats: Option<AbortOnDrop>,
     admin_tx: mpsc::Sender<admin::socket::Command>,
     /// The latest status, for the stats listener.
@@ -201,22 +203,27 @@ impl Shell {
             Effect::AnnounceVips(ips) => announce_default(self.iface.clone(), ips),
             Effect::StartVrrp(config) => self.start_vrrp(config).await?,
             Effect::ReconfigureVrrp(config) => {
-                if let Some(i) = self.vrrp.get(&config.virtual_router_id) {
+                if let Some(i) = self.vrrp.get(&config.router()) {
                     i.handle.reconfigure(config);
                 }
             }
-            Effect::StopVrrp { vrid } => {
-                if let Some(i) = self.vrrp.remove(&vrid) {
+            Effect::StopVrrp { router } => {
+                if let Some(i) = self.vrrp.remove(&router) {
                     let status = i.handle.status.clone();
                     // A master releases its VIPs, then tells the peers.
                     i.handle.stop().await;
                     let status = status.borrow().clone();
-                    queue.push_back(Event::Vrrp { vrid, status });
+                    queue.push_back(Event::Vrrp { router, status });
                 }
             }
-            Effect::TrackBackends { vrid, ok } => {
-                if let Some(i) = self.vrrp.get(&vrid) {
+            Effect::TrackBackends { router, ok } => {
+                if let Some(i) = self.vrrp.get(&router) {
                     i.handle.backends_ok.send_replace(ok);
+                }
+            }
+            Effect::SyncVrrp { router, command } => {
+                if let Some(i) = self.vrrp.get(&router) {
+                    i.handle.sync(command);
                 }
             }
             Effect::SaveAdmin(table) => self.save_admin(&table)?,
@@ -294,11 +301,14 @@ impl Shell {
     }
 
     async fn start_vrrp(&mut self, config: regha_config::VrrpConfig) -> Result<()> {
-        let vrid = config.virtual_router_id;
+        let router = config.router();
+        let name = config.name.clone();
         // Every VIP, of every instance: another instance's VIP may be the
         // interface's first IPv4 address, and would move with its role.
         let exclude = self.addresses.excluded();
-        let src = vrrp::source_address(&self.handle, &self.iface, &config, &exclude).await?;
+        let src = vrrp::source_address(&self.handle, &self.iface, &config, &exclude)
+            .await
+            .with_context(|| format!("VRRP instance {name} ({router})"))?;
         let io = NetIo::open(
             &config,
             self.iface.clone(),
@@ -306,7 +316,7 @@ impl Shell {
             src,
             exclude,
         )
-        .context("cannot open the VRRP socket")?;
+        .with_context(|| format!("cannot open the VRRP socket of instance {name} ({router})"))?;
         let handle =
             vrrp::start(config, &self.iface.name, io).context("cannot start the trackers")?;
         let mut status = handle.status.clone();
@@ -314,13 +324,13 @@ impl Shell {
         let forward = tokio::spawn(async move {
             loop {
                 let s = status.borrow_and_update().clone();
-                if tx.send((vrid, s)).is_err() || status.changed().await.is_err() {
+                if tx.send((router, s)).is_err() || status.changed().await.is_err() {
                     return;
                 }
             }
         });
         self.vrrp.insert(
-            vrid,
+            router,
             Instance {
                 handle,
                 _forward: AbortOnDrop(forward),

@@ -163,7 +163,7 @@ pub async fn run(opts: AgentOptions) -> Result<()> {
         let event = tokio::select! {
             Some((backend, report)) = rx.health.recv() => Event::Health { backend, report },
             Some((addr, mac)) = rx.macs.recv() => Event::Mac { addr, mac: Some(mac) },
-            Some((vrid, status)) = rx.vrrp.recv() => Event::Vrrp { vrid, status },
+            Some((router, status)) = rx.vrrp.recv() => Event::Vrrp { router, status },
             () = sleep_until(deadline) => Event::Tick,
             _ = hup.recv() => Event::Reload(shell.reload_config().map(Box::new)),
             Some((request, answer)) = rx.admin.recv() => {

@@ -1,5 +1,5 @@
 //! `regha-agent backend drain|disable|enable <service> <backend>` and
-//! `regha-agent vrrp resign|resume`: commands for the running agent, sent
+//! `regha-agent vrrp resign|resume [instance]`: commands for the running agent, sent
 //! over its root-only socket (`<state dir>/<iface>.sock`).
 
 use std::process::ExitCode;
@@ -37,9 +37,16 @@ pub struct BackendArgs {
 pub enum VrrpCommand {
     /// Leave master now (VIPs released, priority 0 advertised) and stay out
     /// of the election until `resume` or a restart of the agent.
-    Resign,
+    Resign(VrrpArgs),
     /// Join the election again, as backup.
-    Resume,
+    Resume(VrrpArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct VrrpArgs {
+    /// The instance's `name` (`regha-agent status` lists them); its sync
+    /// group's other members go with it. Default: every instance.
+    pub instance: Option<String>,
 }
 
 impl BackendCommand {
@@ -60,8 +67,12 @@ impl BackendCommand {
 impl VrrpCommand {
     fn request(&self) -> Request {
         match self {
-            Self::Resign => Request::VrrpResign,
-            Self::Resume => Request::VrrpResume,
+            Self::Resign(a) => Request::VrrpResign {
+                instance: a.instance.clone(),
+            },
+            Self::Resume(a) => Request::VrrpResume {
+                instance: a.instance.clone(),
+            },
         }
     }
 }

@@ -59,8 +59,8 @@ fn print_table(s: &StatusDocument) {
     }
     for v in s.agent.iter().flat_map(|a| &a.vrrp) {
         println!(
-            "vrrp vrid {}  state {}{}  priority {} (configured {})  master {}  peers {}  transitions {}",
-            v.vrid,
+            "vrrp {}  state {}{}  priority {} (configured {})  master {}  peers {}  transitions {}",
+            render::instance(v),
             v.state,
             if v.resigned {
                 format!(" ({})", render::RESIGNED)

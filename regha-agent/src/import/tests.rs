@@ -256,7 +256,7 @@ fn reference_master_field_by_field() {
     let c = valid(&out.yaml);
     assert_eq!(c.interface.as_deref(), Some("eth0"));
     assert_eq!(c.role, None);
-    let v = c.vrrp.as_ref().expect("a vrrp section");
+    let v = c.vrrp.first().expect("a vrrp section");
     assert_eq!((v.virtual_router_id, v.priority), (51, 101));
     assert_eq!(v.advert_interval, Duration::from_secs(1));
     assert_eq!(v.auth_pass.as_deref(), Some("1111"));
@@ -334,7 +334,7 @@ fn reference_master_field_by_field() {
 fn reference_backup_differs_only_in_priority_and_source() {
     let master = valid(&run(MASTER, HAPROXY).yaml);
     let backup = valid(&run(BACKUP, HAPROXY).yaml);
-    let (m, b) = (master.vrrp.clone().unwrap(), backup.vrrp.clone().unwrap());
+    let (m, b) = (master.vrrp[0].clone(), backup.vrrp[0].clone());
     assert_eq!(b.priority, 100);
     assert_eq!(b.unicast_src, Some("198.51.100.6".parse().unwrap()));
     assert_eq!(
@@ -438,7 +438,7 @@ fn every_fixture_pair_passes_check_config() {
 fn unicast_peers_several_track_scripts_and_notify() {
     let out = run(UNICAST_K, UNICAST_H);
     let c = valid(&out.yaml);
-    let v = c.vrrp.as_ref().unwrap();
+    let v = c.vrrp.first().unwrap();
     assert_eq!(
         (v.virtual_router_id, v.priority, v.advert_interval),
         (77, 150, Duration::from_secs(2))
@@ -655,7 +655,7 @@ fn crlf_tabs_status_lists_and_weights() {
     let out = run(CRLF_K, CRLF_H);
     let c = valid(&out.yaml);
     assert!(!out.yaml.contains('\r'));
-    let v = c.vrrp.as_ref().unwrap();
+    let v = c.vrrp.first().unwrap();
     assert_eq!((v.virtual_router_id, v.priority), (9, 200));
     assert_eq!(c.interface.as_deref(), Some("eth1"));
     let s = &c.services[0];
@@ -680,7 +680,7 @@ fn crlf_tabs_status_lists_and_weights() {
 fn one_line_blocks() {
     let out = run(ONELINE_K, HAPROXY);
     let c = valid(&out.yaml);
-    let v = c.vrrp.as_ref().unwrap();
+    let v = c.vrrp.first().unwrap();
     assert_eq!(
         (v.virtual_router_id, v.priority, v.auth_pass.as_deref()),
         (51, 101, Some("1111"))
@@ -706,7 +706,7 @@ fn several_instances_pick_the_one_holding_the_bound_vip() {
     // modern/haproxy.cfg binds 198.51.100.70: VI_REGISTRY holds it.
     let out = run(MULTI_K, MODERN_H);
     let c = valid(&out.yaml);
-    assert_eq!(c.vrrp.as_ref().unwrap().virtual_router_id, 61);
+    assert_eq!(c.vrrp.first().unwrap().virtual_router_id, 61);
     has(
         &out.warnings,
         "multi/keepalived.conf",
@@ -726,11 +726,11 @@ fn several_instances_pick_the_one_holding_the_bound_vip() {
         12,
         "state MASTER with priority 90",
     );
-    assert_eq!(c.vrrp.unwrap().auth_pass, None);
+    assert_eq!(c.vrrp[0].auth_pass, None);
 
     // `bind :5000` names no address: the first instance, said so.
     let out = run(MULTI_K, HAPROXY);
-    assert_eq!(valid(&out.yaml).vrrp.unwrap().virtual_router_id, 60);
+    assert_eq!(valid(&out.yaml).vrrp[0].virtual_router_id, 60);
     has(
         &out.warnings,
         "multi/keepalived.conf",
@@ -744,7 +744,7 @@ fn several_instances_pick_the_one_holding_the_bound_vip() {
     };
     let out = import_with(Some(MULTI_K), Some(HAPROXY), &opts).unwrap();
     let c = valid(&out.yaml);
-    assert_eq!(c.vrrp.unwrap().virtual_router_id, 61);
+    assert_eq!(c.vrrp[0].virtual_router_id, 61);
     assert_eq!(c.interface.as_deref(), Some("bond0"));
 }
 
@@ -799,7 +799,7 @@ fn haproxy_alone_with_a_vip_is_a_static_master() {
     let out = import_with(None, Some(HAPROXY), &opts).unwrap();
     let c = valid(&out.yaml);
     assert_eq!(c.role, Some(Role::Master));
-    assert!(c.vrrp.is_none());
+    assert!(c.vrrp.is_empty());
     assert_eq!(
         c.services[0].vip,
         "198.51.100.70".parse::<IpAddr>().unwrap()

@@ -48,19 +48,27 @@ struct ReasonLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+/// One VRRP instance: its name, and its virtual router (VRID and family:
+/// an IPv4 and an IPv6 instance may share a VRID).
 struct VrrpLabels {
+    vrrp_instance: String,
     vrid: String,
+    family: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct VrrpStateLabels {
+    vrrp_instance: String,
     vrid: String,
+    family: String,
     state: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct VrrpReasonLabels {
+    vrrp_instance: String,
     vrid: String,
+    family: String,
     reason: String,
 }
 
@@ -305,10 +313,14 @@ pub fn render(doc: &StatusDocument) -> String {
             );
             for v in &agent.vrrp {
                 let vl = VrrpLabels {
+                    vrrp_instance: v.name.clone(),
                     vrid: v.vrid.to_string(),
+                    family: v.family.as_str().to_owned(),
                 };
                 let with_state = |s: &str| VrrpStateLabels {
+                    vrrp_instance: vl.vrrp_instance.clone(),
                     vrid: vl.vrid.clone(),
+                    family: vl.family.clone(),
                     state: s.to_owned(),
                 };
                 one_hot::<VrrpState, _>(&state, with_state, v.state);
@@ -321,7 +333,9 @@ pub fn render(doc: &StatusDocument) -> String {
                 for (reason, n) in &v.rejected {
                     rejected
                         .get_or_create(&VrrpReasonLabels {
+                            vrrp_instance: vl.vrrp_instance.clone(),
                             vrid: vl.vrid.clone(),
+                            family: vl.family.clone(),
                             reason: reason.clone(),
                         })
                         .inc_by(*n);

@@ -100,14 +100,14 @@ pub fn render(doc: &StatusDocument) -> String {
             if !a.vrrp.is_empty() {
                 let _ = writeln!(
                     h,
-                    "<h2>VRRP</h2>\n<table><tr><th>VRID</th><th>state</th><th>priority</th><th>master heard</th><th>peers</th><th>transitions</th><th>rejected packets</th></tr>"
+                    "<h2>VRRP</h2>\n<table><tr><th>instance</th><th>state</th><th>priority</th><th>master heard</th><th>peers</th><th>transitions</th><th>rejected packets</th></tr>"
                 );
             }
             for v in &a.vrrp {
                 let _ = writeln!(
                     h,
                     "<tr><td>{}</td><td>{}{}</td><td class=\"n\">{} (configured {})</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td>{}</td></tr>",
-                    v.vrid,
+                    escape(&render::instance(v)),
                     escape(&v.state.as_str().to_uppercase()),
                     if v.resigned {
                         " <span class=\"warn\">resigned</span> (<code>regha-agent vrrp resume</code> rejoins)"

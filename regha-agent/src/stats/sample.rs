@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use regha_model::{AdminState, BackendState, Health, Mac, Protocol, Role, VrrpState};
+use regha_model::{AdminState, BackendState, Health, IpFamily, Mac, Protocol, Role, VrrpState};
 
 use crate::status::{
     AgentStatus, BackendStatus, BackendTraffic, HolderKind, ServiceStatus, ServiceTraffic,
@@ -63,12 +63,26 @@ pub fn document(name: &str) -> StatusDocument {
             pid: 1,
             iface: "eth0".into(),
             role: Role::Master,
-            vips: vec![VipStatus {
-                address: vip,
-                prefix: 24,
-                holder: HolderKind::Vrrp { vrid: 51 },
-                held: true,
-            }],
+            vips: vec![
+                VipStatus {
+                    address: vip,
+                    prefix: 24,
+                    holder: HolderKind::Vrrp {
+                        vrid: 51,
+                        family: IpFamily::Ipv4,
+                    },
+                    held: true,
+                },
+                VipStatus {
+                    address: "2001:db8::100".parse().unwrap(),
+                    prefix: 128,
+                    holder: HolderKind::Vrrp {
+                        vrid: 51,
+                        family: IpFamily::Ipv6,
+                    },
+                    held: true,
+                },
+            ],
             uptime_s: 3725,
             services: vec![ServiceStatus {
                 name: name.into(),
@@ -82,17 +96,38 @@ pub fn document(name: &str) -> StatusDocument {
                     health(be2, AdminState::Drain),
                 ],
             }],
-            vrrp: vec![VrrpInstanceStatus {
-                vrid: 51,
-                state: VrrpState::Master,
-                priority: 101,
-                configured_priority: 101,
-                master: None,
-                peers: vec!["192.0.2.3".parse().unwrap()],
-                transitions: 2,
-                rejected: BTreeMap::from([("ttl".to_owned(), 3)]),
-                resigned: false,
-            }],
+            vrrp: vec![
+                VrrpInstanceStatus {
+                    name: "VI_51".into(),
+                    vrid: 51,
+                    family: IpFamily::Ipv4,
+                    sync_group: Some("registry".into()),
+                    state: VrrpState::Master,
+                    priority: 101,
+                    configured_priority: 101,
+                    master: None,
+                    peers: vec!["192.0.2.3".parse().unwrap()],
+                    transitions: 2,
+                    rejected: BTreeMap::from([("ttl".to_owned(), 3)]),
+                    resigned: false,
+                },
+                // The same VRID over IPv6: another virtual router, failing
+                // over with the first (its sync group).
+                VrrpInstanceStatus {
+                    name: "registry-v6".into(),
+                    vrid: 51,
+                    family: IpFamily::Ipv6,
+                    sync_group: Some("registry".into()),
+                    state: VrrpState::Master,
+                    priority: 101,
+                    configured_priority: 101,
+                    master: None,
+                    peers: Vec::new(),
+                    transitions: 2,
+                    rejected: BTreeMap::new(),
+                    resigned: false,
+                },
+            ],
             ring_swaps: 4,
             last_ring_swap_s: Some(0.0125),
         }),

@@ -7,7 +7,9 @@ use std::{
     net::{IpAddr, SocketAddr},
 };
 
-use regha_model::{AdminState, BackendState, Health, Mac, Protocol, Role, VrrpState};
+use regha_model::{
+    AdminState, BackendState, Health, IpFamily, Mac, Protocol, Role, VirtualRouter, VrrpState,
+};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -36,15 +38,41 @@ pub struct AgentStatus {
 pub enum HolderKind {
     /// A static role (`role:` or `--role`).
     Static,
-    /// A VRRP instance, by its VRID.
-    Vrrp { vrid: u8 },
+    /// A VRRP instance, by its virtual router (VRID and family). A state
+    /// file written before instances had a family says IPv4.
+    Vrrp {
+        vrid: u8,
+        #[serde(default = "ipv4")]
+        family: IpFamily,
+    },
+}
+
+fn ipv4() -> IpFamily {
+    IpFamily::Ipv4
+}
+
+impl HolderKind {
+    pub fn vrrp(router: VirtualRouter) -> Self {
+        Self::Vrrp {
+            vrid: router.vrid,
+            family: router.family,
+        }
+    }
+
+    /// The virtual router of a VRRP holder.
+    pub fn router(self) -> Option<VirtualRouter> {
+        match self {
+            Self::Static => None,
+            Self::Vrrp { vrid, family } => Some(VirtualRouter { family, vrid }),
+        }
+    }
 }
 
 impl std::fmt::Display for HolderKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Static => f.write_str("static role"),
-            Self::Vrrp { vrid } => write!(f, "VRRP {vrid}"),
+            Self::Vrrp { vrid, family } => write!(f, "VRRP {vrid}/{family}"),
         }
     }
 }
@@ -66,7 +94,15 @@ impl std::fmt::Display for VipStatus {
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct VrrpInstanceStatus {
+    /// The instance's `name` (`VI_<vrid>` unless the config names it).
+    #[serde(default)]
+    pub name: String,
     pub vrid: u8,
+    #[serde(default = "ipv4")]
+    pub family: IpFamily,
+    /// The sync group it fails over with, if any.
+    #[serde(default)]
+    pub sync_group: Option<String>,
     pub state: VrrpState,
     /// The effective priority (tracking included); 0 while resigned.
     pub priority: u8,

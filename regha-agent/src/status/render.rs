@@ -3,6 +3,17 @@
 
 use super::{VipStatus, VrrpInstanceStatus};
 
+/// The instance as people name it: `VI_51 (51/ipv4)`, with its sync
+/// group when it has one.
+pub fn instance(v: &VrrpInstanceStatus) -> String {
+    let group = v
+        .sync_group
+        .as_deref()
+        .map(|g| format!(", sync group {g}"))
+        .unwrap_or_default();
+    format!("{} ({}/{}{group})", v.name, v.vrid, v.family)
+}
+
 /// Who the instance follows: the master heard, `this host` for a master.
 pub fn master_heard(v: &VrrpInstanceStatus) -> String {
     match v.master {

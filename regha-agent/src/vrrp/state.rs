@@ -23,6 +23,17 @@
 //!   any state --Shutdown--> Initialize
 //! ```
 //!
+//! A member of a sync group (`Params::sync_group`, keepalived's
+//! `vrrp_sync_group`, `vrrp_sync.c`) does not take over on its own: when
+//! its down timer runs out it only *wants* master ([`Machine::wants_master`],
+//! its timer re-armed, as keepalived's `vrrp_sync_can_goto_master` does),
+//! and the group, which sees every member, sends [`SyncCommand::Master`]
+//! once all of them want it ("prefer backup state to avoid thrashing").
+//! [`SyncCommand::Backup`] makes a master leave (a member heard a higher
+//! priority), [`SyncCommand::Fault`] holds a member in Fault while another
+//! one is: its own fault and the group's are kept apart, and it leaves
+//! Fault when neither holds.
+//!
 //! Order of actions: becoming master is `[SendAdvert, TakeVips, Transition]`
 //! (the advertisement first, so the old master drops the VIPs before our
 //! gratuitous ARPs move them: keepalived's `vrrp_state_master_tx`); leaving
@@ -96,6 +107,24 @@ pub struct Params {
     /// The address our advertisements come from; breaks ties between equal
     /// priorities (the higher address wins).
     pub primary_addr: IpAddr,
+    /// A member of a sync group: takes over only on [`SyncCommand::Master`]
+    /// (an address owner still takes over at once, as in keepalived).
+    pub sync_group: bool,
+}
+
+/// What a sync group asks of one of its members (keepalived's
+/// `vrrp_sync_master`, `vrrp_sync_backup`, `vrrp_sync_fault`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SyncCommand {
+    /// Every member wants master: a backup that still wants it takes over
+    /// (one that heard a master since stays backup).
+    Master,
+    /// Another member left master for a higher priority: a master leaves
+    /// too, releasing its VIPs without a priority 0 advert (keepalived's
+    /// `vrrp_state_leave_master(vrrp, false)`), so the group moves as one.
+    Backup,
+    /// Another member is in Fault (`true`), or none is any more (`false`).
+    Fault(bool),
 }
 
 /// Something the instance must react to.
@@ -123,6 +152,8 @@ pub enum Event {
     SetPriority(u8),
     /// The interface (or a tracked object) went down (`true`) or came back (`false`).
     Fault(bool),
+    /// The instance's sync group decided (see [`SyncCommand`]).
+    Sync(SyncCommand),
     /// A reload changed the instance's settings in place (same VRID,
     /// version, family and address ownership), with the effective priority
     /// tracking gives the new settings (`None`: tracking says FAULT, fed
@@ -174,6 +205,11 @@ pub struct Machine {
     preempt_hold_until: Option<Instant>,
     /// The last `Fault` event said down; remembered across shutdown and startup.
     faulted: bool,
+    /// The sync group holds this member in Fault (another member is).
+    group_fault: bool,
+    /// A sync group member whose down timer ran out: it would be master
+    /// but for the group.
+    wants_master: bool,
 }
 
 impl Machine {
@@ -191,6 +227,8 @@ impl Machine {
             timer: None,
             preempt_hold_until: None,
             faulted: false,
+            group_fault: false,
+            wants_master: false,
         }
     }
 
@@ -213,6 +251,7 @@ impl Machine {
             Event::SetPriority(priority) => self.set_priority(priority, now, &mut out),
             Event::Fault(true) => self.fault(&mut out),
             Event::Fault(false) => self.fault_cleared(now, &mut out),
+            Event::Sync(command) => self.sync(command, now, &mut out),
             Event::Reconfigure { params, priority } => {
                 self.reconfigure(params, priority, now, &mut out)
             }
@@ -233,6 +272,17 @@ impl Machine {
     /// Effective priority (configured, changed by [`Event::SetPriority`]).
     pub fn priority(&self) -> u8 {
         self.priority
+    }
+
+    /// A sync group member that would be master but for its group.
+    pub fn wants_master(&self) -> bool {
+        self.wants_master
+    }
+
+    /// In Fault (or to start in it) for its own reasons (its interface,
+    /// its trackers), not its group's.
+    pub fn own_fault(&self) -> bool {
+        self.faulted
     }
 
     /// Master_Adver_Interval: our own, or in v3 the one the master advertises.
@@ -268,7 +318,7 @@ impl Machine {
         if self.state != VrrpState::Initialize {
             return;
         }
-        if self.faulted {
+        if self.faulted || self.group_fault {
             self.enter(VrrpState::Fault, out);
         } else {
             self.start(now, out);
@@ -290,6 +340,7 @@ impl Machine {
         // one it adopted as a backup.
         self.master_adver_interval = self.params.advert_interval;
         self.preempt_hold_until = None;
+        self.wants_master = false;
         out.push(Action::SendAdvert {
             priority: self.priority,
         });
@@ -301,6 +352,7 @@ impl Machine {
     /// Enters Backup with a full down timer; a master pushes `ReleaseVips` first.
     fn become_backup(&mut self, now: Instant, out: &mut Vec<Action>) {
         self.preempt_hold_until = None;
+        self.wants_master = false;
         self.timer = Some(now + self.master_down_interval());
         self.enter(VrrpState::Backup, out);
     }
@@ -316,6 +368,7 @@ impl Machine {
     /// Returns to a stopped instance's timers (Initialize and Fault run none).
     fn stop_timers(&mut self) {
         self.timer = None;
+        self.wants_master = false;
         self.preempt_hold_until = None;
         self.master_adver_interval = self.params.advert_interval;
     }
@@ -340,6 +393,12 @@ impl Machine {
             return; // Stale: fed for a deadline that has since moved, or none.
         }
         match self.state {
+            // A sync group member wants master and waits for its group; the
+            // timer runs again (keepalived re-arms ms_down_timer).
+            VrrpState::Backup if self.gated() => {
+                self.wants_master = true;
+                self.timer = Some(now + self.master_down_interval());
+            }
             // RFC 5798 §6.4.2: Master_Down_Timer fired.
             VrrpState::Backup => self.become_master(now, out),
             // RFC 5798 §6.4.3: Adver_Timer fired.
@@ -368,6 +427,8 @@ impl Machine {
             self.master_adver_interval = whole_centiseconds(interval);
         }
         self.timer = Some(now + self.master_down_interval());
+        // A master is heard: a sync group member no longer wants to take over.
+        self.wants_master = false;
         if !self.params.preempt_delay.is_zero() {
             if !lower {
                 self.preempt_hold_until = None;
@@ -510,8 +571,21 @@ impl Machine {
         });
     }
 
+    /// Whether taking over waits for the sync group.
+    fn gated(&self) -> bool {
+        self.params.sync_group && self.params.priority != PRIORITY_OWNER
+    }
+
     fn fault(&mut self, out: &mut Vec<Action>) {
         self.faulted = true;
+        self.enter_fault(out);
+    }
+
+    /// Into Fault, for our own reasons or the group's: a master releases the
+    /// VIPs and advertises priority 0, so that the peers take over after
+    /// Skew_Time (keepalived's group fault sends nothing there, and its
+    /// peers wait a whole Master_Down_Interval).
+    fn enter_fault(&mut self, out: &mut Vec<Action>) {
         match self.state {
             VrrpState::Master => {
                 out.push(Action::ReleaseVips);
@@ -528,8 +602,34 @@ impl Machine {
 
     fn fault_cleared(&mut self, now: Instant, out: &mut Vec<Action>) {
         self.faulted = false;
-        if self.state == VrrpState::Fault {
+        if self.state == VrrpState::Fault && !self.group_fault {
             self.start(now, out);
+        }
+    }
+
+    fn sync(&mut self, command: SyncCommand, now: Instant, out: &mut Vec<Action>) {
+        match command {
+            SyncCommand::Master => {
+                if self.state == VrrpState::Backup && self.wants_master {
+                    self.become_master(now, out);
+                }
+            }
+            SyncCommand::Backup => {
+                if self.state == VrrpState::Master {
+                    out.push(Action::ReleaseVips);
+                    self.become_backup(now, out);
+                }
+            }
+            SyncCommand::Fault(true) => {
+                self.group_fault = true;
+                self.enter_fault(out);
+            }
+            SyncCommand::Fault(false) => {
+                self.group_fault = false;
+                if self.state == VrrpState::Fault && !self.faulted {
+                    self.start(now, out);
+                }
+            }
         }
     }
 }
@@ -586,6 +686,7 @@ mod tests {
             preempt: true,
             preempt_delay: Duration::ZERO,
             primary_addr,
+            sync_group: false,
         }
     }
 
@@ -1178,6 +1279,111 @@ mod tests {
         m.handle(Event::Fault(true), t0 + 2 * SEC);
         m.handle(Event::Fault(false), t0 + 3 * SEC);
         assert_eq!(m.deadline(), Some(t0 + 3 * SEC + ms(3600)));
+    }
+
+    /// A sync group member: its timer makes it want master, the group's
+    /// command makes it master; the group's Backup and Fault move it like
+    /// its own events would, and its own fault and the group's are apart.
+    #[test]
+    fn sync_group_member() {
+        use VrrpState::{Backup, Fault, Initialize, Master};
+        let t0 = Instant::now();
+        let member = |priority| Params {
+            sync_group: true,
+            ..params(VrrpVersion::V2, priority, LB1)
+        };
+        let to = |from, to| vec![transition(from, to)];
+        let take = || vec![send(100), Action::TakeVips, transition(Backup, Master)];
+        let down = 3610;
+        let cases: [(&str, u8, Vec<Step>); 5] = [
+            (
+                "waits for its group, then takes over",
+                100,
+                vec![
+                    (0, Event::Startup, to(Initialize, Backup), Backup),
+                    (down, Event::Timer, vec![], Backup),
+                    (down + 10, Event::Sync(SyncCommand::Master), take(), Master),
+                    (
+                        down + 20,
+                        Event::Sync(SyncCommand::Backup),
+                        vec![Action::ReleaseVips, transition(Master, Backup)],
+                        Backup,
+                    ),
+                    (down + 30, Event::Sync(SyncCommand::Master), vec![], Backup),
+                ],
+            ),
+            (
+                "a master heard since: it no longer wants master",
+                100,
+                vec![
+                    (0, Event::Startup, to(Initialize, Backup), Backup),
+                    (down, Event::Timer, vec![], Backup),
+                    (down + 10, advert(LB2, 150), vec![], Backup),
+                    (down + 20, Event::Sync(SyncCommand::Master), vec![], Backup),
+                ],
+            ),
+            (
+                "the group's fault and its own",
+                100,
+                vec![
+                    (0, Event::Startup, to(Initialize, Backup), Backup),
+                    (down, Event::Timer, vec![], Backup),
+                    (down + 1, Event::Sync(SyncCommand::Master), take(), Master),
+                    (
+                        5000,
+                        Event::Sync(SyncCommand::Fault(true)),
+                        vec![Action::ReleaseVips, send(0), transition(Master, Fault)],
+                        Fault,
+                    ),
+                    (5001, Event::Fault(true), vec![], Fault),
+                    (5002, Event::Sync(SyncCommand::Fault(false)), vec![], Fault),
+                    (5003, Event::Sync(SyncCommand::Fault(true)), vec![], Fault),
+                    (5004, Event::Fault(false), vec![], Fault),
+                    (
+                        5005,
+                        Event::Sync(SyncCommand::Fault(false)),
+                        to(Fault, Backup),
+                        Backup,
+                    ),
+                ],
+            ),
+            (
+                "held in fault by its group from the start",
+                100,
+                vec![
+                    (0, Event::Sync(SyncCommand::Fault(true)), vec![], Initialize),
+                    (1, Event::Startup, to(Initialize, Fault), Fault),
+                    (
+                        2,
+                        Event::Sync(SyncCommand::Fault(false)),
+                        to(Fault, Backup),
+                        Backup,
+                    ),
+                ],
+            ),
+            (
+                "an address owner does not wait",
+                255,
+                vec![(
+                    0,
+                    Event::Startup,
+                    vec![send(255), Action::TakeVips, transition(Initialize, Master)],
+                    Master,
+                )],
+            ),
+        ];
+        for (name, priority, steps) in cases {
+            let mut m = Machine::new(member(priority));
+            run(&mut m, t0, name, &steps);
+        }
+        // Wanting master re-arms the down timer and is what the group reads.
+        let mut m = backup(member(100), t0);
+        m.handle(Event::Timer, t0 + ms(down));
+        assert!(m.wants_master());
+        assert_eq!(m.deadline(), Some(t0 + ms(down) + m.master_down_interval()));
+        assert!(!m.own_fault());
+        m.handle(Event::Fault(true), t0 + ms(down + 1));
+        assert!(m.own_fault() && !m.wants_master());
     }
 
     #[test]

@@ -307,7 +307,7 @@ mod tests {
         let mut v = regha_config::Config::from_yaml_str(yaml)
             .unwrap()
             .vrrp
-            .unwrap();
+            .remove(0);
         v.track_backends = Some(TrackBackends {
             min_healthy: 1,
             weight: -50,

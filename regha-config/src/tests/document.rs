@@ -12,7 +12,7 @@ fn base_sets_every_key_and_parses_to_what_it_says() {
         (XdpMode::Native, 262_144, 0)
     );
     assert_eq!(c.role, None);
-    let v = c.vrrp.as_ref().unwrap();
+    let v = &c.vrrp[0];
     assert_eq!(
         (v.virtual_router_id, v.priority, v.version),
         (51, 101, VrrpVersion::V2)
@@ -89,7 +89,7 @@ fn base_sets_every_key_and_parses_to_what_it_says() {
 #[test]
 fn the_example_file_parses_and_matches_the_deployment_it_replaces() {
     let c = parse(include_str!("../../regha.example.yaml"));
-    let v = c.vrrp.as_ref().unwrap();
+    let v = &c.vrrp[0];
     assert_eq!(
         (v.virtual_router_id, v.priority, v.advert_interval),
         (51, 101, Duration::from_secs(1))
@@ -131,7 +131,7 @@ fn a_minimal_file_gets_every_default() {
         (c.xdp_mode, c.flow_table_size, c.hash_seed),
         (XdpMode::Native, regha_common::DEFAULT_FLOW_TABLE_SIZE, 0)
     );
-    assert_eq!((c.role, c.vrrp), (Some(Role::Master), None));
+    assert_eq!((c.role, c.vrrp), (Some(Role::Master), Vec::new()));
     let s = &c.services[0];
     assert_eq!(
         (s.protocol, s.hash, s.forwarding),
@@ -173,7 +173,7 @@ fn a_minimal_file_gets_every_default() {
 fn static_role_and_vrrp_may_both_be_set() {
     let c = parse(&edit(&[("hash_seed: 0\n", "hash_seed: 0\nrole: backup\n")]));
     assert_eq!(c.role, Some(Role::Backup));
-    assert!(c.vrrp.is_some());
+    assert!(!c.vrrp.is_empty());
 }
 
 #[test]

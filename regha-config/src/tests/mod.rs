@@ -4,12 +4,14 @@
 //! fragment of the message.
 
 //!
-//! One file per section of the config, plus `errors` (what a refusal says)
+//! One file per section of the config (`instances`: several VRRP instances
+//! and sync groups), plus `errors` (what a refusal says)
 //! and `load` (the file itself).
 
 mod document;
 mod errors;
 mod health;
+mod instances;
 mod load;
 mod nesting;
 mod restart;

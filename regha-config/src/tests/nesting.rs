@@ -107,6 +107,6 @@ fn brackets_in_comments_quotes_and_block_scalars_are_not_nesting() {
         panic!("an HTTP check");
     };
     assert_eq!(*path, format!("/v2/{brackets}"));
-    let script = &c.vrrp.unwrap().track_scripts[0];
+    let script = &c.vrrp[0].track_scripts[0];
     assert_eq!(script.args, [format!("'{brackets}")]);
 }

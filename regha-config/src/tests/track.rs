@@ -25,7 +25,7 @@ pub(super) const INTERFACES: &str = "    - { name: eth1, weight: -20 }\n    - { 
 
 #[test]
 fn tracked_scripts_and_interfaces_parse_with_keepalived_defaults() {
-    let v = parse(&with_trackers(SCRIPTS, INTERFACES)).vrrp.unwrap();
+    let v = parse(&with_trackers(SCRIPTS, INTERFACES)).vrrp.remove(0);
     assert_eq!(
         v.track_scripts,
         vec![
@@ -70,7 +70,7 @@ fn tracked_scripts_and_interfaces_parse_with_keepalived_defaults() {
         "    []\n",
     ))
     .vrrp
-    .unwrap();
+    .remove(0);
     assert_eq!(v.track_scripts[0].timeout, Duration::from_secs(5));
 }
 

@@ -9,8 +9,10 @@ fn vrrp_defaults() {
         "role: master",
         "vrrp: { virtual_router_id: 7, virtual_ipaddresses: [192.0.2.100] }",
     );
-    let v = parse(&yaml).vrrp.unwrap();
+    let v = parse(&yaml).vrrp.remove(0);
     let expected = VrrpConfig {
+        name: "VI_7".to_owned(),
+        sync_group: None,
         virtual_router_id: 7,
         priority: 100,
         advert_interval: Duration::from_secs(1),
@@ -34,7 +36,7 @@ fn vrrp_defaults() {
         "virtual_router_id: 7, track_backends: {},",
     );
     assert_eq!(
-        parse(&yaml).vrrp.unwrap().track_backends,
+        parse(&yaml).vrrp.remove(0).track_backends,
         Some(TrackBackends {
             min_healthy: 1,
             weight: 0
@@ -49,7 +51,7 @@ fn ipv6_with_vrrp_version_3() {
         .replace("192.0.2.100", "2001:db8::100")
         .replace("address: 192.0.2.11", "address: \"2001:db8::11\"");
     let c = parse(&yaml);
-    let v = c.vrrp.unwrap();
+    let v = &c.vrrp[0];
     assert_eq!(
         (v.version, v.advert_interval),
         (VrrpVersion::V3, Duration::from_millis(250))
@@ -60,7 +62,7 @@ fn ipv6_with_vrrp_version_3() {
 
 #[test]
 fn garp_keys_take_keepalived_names_and_defaults() {
-    let v = parse(BASE).vrrp.unwrap();
+    let v = parse(BASE).vrrp.remove(0);
     assert_eq!(
         v.garp,
         GarpConfig {
@@ -73,7 +75,7 @@ fn garp_keys_take_keepalived_names_and_defaults() {
     let keys = "  garp_master_delay: 0s\n  garp_master_repeat: 2\n  garp_master_refresh: 60s\n  garp_master_refresh_repeat: 3\n  virtual_ipaddresses:";
     let v = parse(&edit(&[("  virtual_ipaddresses:", keys)]))
         .vrrp
-        .unwrap();
+        .remove(0);
     assert_eq!(
         v.garp,
         GarpConfig {
@@ -114,7 +116,7 @@ fn garp_keys_take_keepalived_names_and_defaults() {
 #[test]
 fn debug_output_never_shows_the_vrrp_password() {
     let c = parse(&edit(&[("auth_pass: \"1111\"", "auth_pass: \"s3cr3t!x\"")]));
-    let v = c.vrrp.as_ref().unwrap();
+    let v = &c.vrrp[0];
     assert_eq!(v.auth_pass.as_deref(), Some("s3cr3t!x"));
     for text in [format!("{c:?}"), format!("{c:#?}"), format!("{v:?}")] {
         assert!(!text.contains("s3cr3t"), "{text}");

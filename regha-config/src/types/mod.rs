@@ -18,6 +18,7 @@ pub use service::{BackendConfig, HealthConfig, HealthKind, ServiceConfig};
 pub use stats::{PasswordSource, StatsAuth, StatsConfig};
 pub use vrrp::{
     GarpConfig, NotifyScripts, Secret, TrackBackends, TrackInterface, TrackScript, VrrpConfig,
+    default_instance_name,
 };
 
 /// Where the stats listener binds when `stats:` is absent (HAProxy's port in
@@ -29,7 +30,9 @@ pub const MAX_BACKENDS_PER_SERVICE: usize = 1024;
 
 /// The validated configuration. Invariants: `role` or `vrrp` (or both) is
 /// set; every service has at least one backend; when VRRP is configured,
-/// every service VIP is one of its virtual addresses.
+/// every service VIP is a virtual address of exactly one instance (the one
+/// it names, if it names one); instance names are unique, and so is each
+/// instance's family and VRID.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
     /// `interface`: the LB interface (XDP attach point, VRRP and VIP). Default:
@@ -48,8 +51,9 @@ pub struct Config {
     /// With `vrrp` set as well, it is what an agent that does not run VRRP
     /// yet uses; VRRP decides once it runs.
     pub role: Option<Role>,
-    /// `vrrp`: the VRRP instance that decides the role. Default none.
-    pub vrrp: Option<VrrpConfig>,
+    /// `vrrp`: the VRRP instances that decide who holds the VIPs, each its
+    /// own. Written as one instance (a map) or a list. Default none.
+    pub vrrp: Vec<VrrpConfig>,
     /// `services`: required, 1..=[`regha_common::MAX_SERVICES`].
     pub services: Vec<ServiceConfig>,
     /// `stats`: the stats listener. Default `Some` on [`DEFAULT_STATS_LISTEN`]
@@ -58,6 +62,35 @@ pub struct Config {
 }
 
 impl Config {
+    /// The VRRP instance that holds `service`'s VIP: the one it names, or
+    /// the one whose virtual addresses include it. `None` without VRRP.
+    pub fn holder_of(&self, service: &ServiceConfig) -> Option<&VrrpConfig> {
+        match &service.vrrp_instance {
+            Some(name) => self.vrrp.iter().find(|v| &v.name == name),
+            None => self.vrrp.iter().find(|v| v.holds(service.vip)),
+        }
+    }
+
+    /// The services whose VIP `instance` holds.
+    pub fn services_of<'a>(
+        &'a self,
+        instance: &'a VrrpConfig,
+    ) -> impl Iterator<Item = &'a ServiceConfig> + 'a {
+        self.services
+            .iter()
+            .filter(move |s| self.holder_of(s).is_some_and(|h| h.name == instance.name))
+    }
+
+    /// The field path of instance `i`, as the file is written back: `vrrp`
+    /// for a lone instance (the map form), `vrrp[i]` in a list.
+    pub fn vrrp_path(&self, i: usize) -> String {
+        if self.vrrp.len() == 1 {
+            "vrrp".to_owned()
+        } else {
+            format!("vrrp[{i}]")
+        }
+    }
+
     /// Applies the `--iface` flag, which wins over `interface:`. Fails when
     /// the flag is not a valid interface name, or when neither is set.
     pub fn with_interface_override(mut self, iface: Option<&str>) -> Result<Config, ConfigErrors> {

@@ -29,6 +29,10 @@ pub struct ServiceConfig {
     pub health: HealthConfig,
     /// `backends`: required, 1..=[`MAX_BACKENDS_PER_SERVICE`](super::MAX_BACKENDS_PER_SERVICE).
     pub backends: Vec<BackendConfig>,
+    /// `vrrp_instance`: the `name` of the VRRP instance that holds `vip`.
+    /// Default none: the instance whose `virtual_ipaddresses` list it
+    /// ([`Config::holder_of`](super::Config::holder_of) either way).
+    pub vrrp_instance: Option<String>,
 }
 
 /// `services[].health`: how a backend is checked, counted as HAProxy does.

@@ -1,17 +1,42 @@
-//! `vrrp:` as the agent uses it: the instance, its trackers, its gratuitous
-//! ARP and notify scripts, and the password type that never prints.
+//! `vrrp:` as the agent uses it: each instance, its trackers, its
+//! gratuitous ARP and notify scripts, and the password type that never
+//! prints.
+//!
+//! `vrrp:` is one instance (a map, as before several existed) or a list of
+//! them; both read into `Config::vrrp`, a list. Instances run as
+//! keepalived runs its `vrrp_instance`s: each its own election, on its own
+//! virtual router (family and VRID); those naming the same `sync_group`
+//! fail over together (keepalived's `vrrp_sync_group`).
 
 use std::fmt;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use regha_model::VrrpVersion;
+use regha_model::{IpFamily, VirtualRouter, VrrpVersion};
 
-/// `vrrp:`, compatible with a keepalived `vrrp_instance` on the same VRID.
+/// The name an instance gets when `name:` is left out: keepalived's usual
+/// `VI_` and the VRID.
+pub fn default_instance_name(vrid: u8) -> String {
+    format!("VI_{vrid}")
+}
+
+/// One VRRP instance, compatible with a keepalived `vrrp_instance` on the
+/// same VRID.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VrrpConfig {
-    /// `virtual_router_id`: 1..=255, required, the same on every peer.
+    /// `name`: unique among the instances, `[A-Za-z0-9_.-]{1,63}`; names the
+    /// instance in logs, status, metrics, `vrrp resign NAME` and
+    /// `services[].vrrp_instance`. Default [`default_instance_name`]
+    /// (`VI_51`).
+    pub name: String,
+    /// `sync_group`: instances naming the same group fail over together, as
+    /// in a keepalived `vrrp_sync_group`: one that leaves master takes the
+    /// others with it, one in FAULT puts all in FAULT, and the group takes
+    /// over only when every member would. Default none.
+    pub sync_group: Option<String>,
+    /// `virtual_router_id`: 1..=255, required, the same on every peer;
+    /// unique among the instances of one family.
     pub virtual_router_id: u8,
     /// `priority`: 1..=255, default 100. 255 means the address owner.
     pub priority: u8,
@@ -67,6 +92,29 @@ pub struct VrrpConfig {
     pub notify: NotifyScripts,
 }
 
+impl VrrpConfig {
+    /// The family of its VIPs (validation keeps them to one, and at least
+    /// one).
+    pub fn family(&self) -> IpFamily {
+        self.virtual_ipaddresses
+            .first()
+            .map_or(IpFamily::Ipv4, |(ip, _)| IpFamily::of(*ip))
+    }
+
+    /// The virtual router it runs: family and VRID.
+    pub fn router(&self) -> VirtualRouter {
+        VirtualRouter {
+            family: self.family(),
+            vrid: self.virtual_router_id,
+        }
+    }
+
+    /// Whether `ip` is one of its VIPs.
+    pub fn holds(&self, ip: IpAddr) -> bool {
+        self.virtual_ipaddresses.iter().any(|(v, _)| *v == ip)
+    }
+}
+
 /// A password from the config. Its `Debug` prints `"<redacted>"` and it has
 /// no `Display`, so that logging a config (or a part of it) with `?` never
 /// shows it; the code that needs the text derefs it to `&str`.
@@ -94,8 +142,9 @@ impl fmt::Debug for Secret {
 }
 
 /// `vrrp.track_backends`: the tracked condition is "at least `min_healthy`
-/// backends are healthy, counted over all services", weighted as keepalived
-/// weighs a tracked script.
+/// backends are healthy, counted over the services whose VIP the instance
+/// holds" (with one instance: every service), weighted as keepalived weighs
+/// a tracked script.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TrackBackends {
     /// `min_healthy`: 1..=the number of backends configured. Default 1.

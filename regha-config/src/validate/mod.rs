@@ -29,7 +29,7 @@ use regha_model::{Role, XdpMode};
 use self::check::{Check, maybe};
 use crate::error::ConfigErrors;
 use crate::raw;
-use crate::types::{Config, DEFAULT_STATS_LISTEN, StatsConfig};
+use crate::types::{Config, DEFAULT_STATS_LISTEN, StatsConfig, VrrpConfig};
 
 /// Below 1024 entries the LRU evicts live flows under any real load; above
 /// 2^24 the map costs gigabytes of kernel memory.
@@ -52,11 +52,25 @@ pub(crate) fn validate(raw: raw::Config) -> Result<Config, ConfigErrors> {
     if raw.role.is_none() && raw.vrrp.is_none() {
         c.fail::<()>("role", "set `role: master|backup` or configure `vrrp`");
     }
-    let vrrp = maybe(raw.vrrp.as_ref(), |v| vrrp::vrrp(&mut c, v));
-    let services = service::services(&mut c, raw.services.as_deref());
-    if let (Some(v), Some(list)) = (&raw.vrrp, &raw.services) {
-        cross::vrrp_against_services(&mut c, v, list);
+    let instances = raw
+        .vrrp
+        .as_ref()
+        .map(raw::VrrpSection::instances)
+        .unwrap_or_default();
+    let checked: Vec<Option<VrrpConfig>> = instances
+        .iter()
+        .map(|(at, v)| vrrp::vrrp(&mut c, at, v))
+        .collect();
+    let vrrp: Option<Vec<VrrpConfig>> = checked.into_iter().collect();
+    if matches!(&raw.vrrp, Some(raw::VrrpSection::Many(list)) if list.is_empty()) {
+        c.fail::<()>(
+            "vrrp",
+            "an empty list: give at least one instance, or leave `vrrp` out",
+        );
     }
+    let services = service::services(&mut c, raw.services.as_deref());
+    cross::between_instances(&mut c, &instances);
+    cross::vrrp_against_services(&mut c, &instances, raw.services.as_deref().unwrap_or(&[]));
     let stats = match raw.stats {
         None => Some(Some(StatsConfig {
             listen: DEFAULT_STATS_LISTEN,

@@ -98,6 +98,14 @@ fn service(c: &mut Check, at: &str, s: &raw::Service) -> Option<ServiceConfig> {
     let ring_size = ring_size.and_then(|r| c.result(&path("ring_size"), check_ring(r, n_backends)));
     let health = health(c, &path("health"), s.health.as_ref());
     let backends = backends(c, &path("backends"), s.backends.as_deref(), vip, port);
+    // Whether it names an instance that exists and holds the VIP is a rule
+    // across sections (`cross.rs`).
+    let vrrp_instance = match &s.vrrp_instance {
+        None => Some(None),
+        Some(n) => c
+            .result(&path("vrrp_instance"), check_name(n))
+            .map(|()| Some(n.clone())),
+    };
     Some(ServiceConfig {
         name: name?,
         vip: vip?,
@@ -108,6 +116,7 @@ fn service(c: &mut Check, at: &str, s: &raw::Service) -> Option<ServiceConfig> {
         ring_size: ring_size?,
         health: health?,
         backends: backends?,
+        vrrp_instance: vrrp_instance?,
     })
 }
 

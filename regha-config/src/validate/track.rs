@@ -13,9 +13,14 @@ use crate::types::{TrackInterface, TrackScript};
 /// The weight of a tracked object, as keepalived bounds it.
 pub(super) const TRACK_WEIGHTS: RangeInclusive<i64> = -254..=254;
 
-pub(super) fn track_scripts(c: &mut Check, list: &[raw::TrackScript]) -> Option<Vec<TrackScript>> {
+/// `track_scripts` of an instance, at `path` (`vrrp.track_scripts`).
+pub(super) fn track_scripts(
+    c: &mut Check,
+    path: &str,
+    list: &[raw::TrackScript],
+) -> Option<Vec<TrackScript>> {
     let mut names: Vec<(String, String)> = Vec::new();
-    each(c, "vrrp.track_scripts", list, |c, at, s| {
+    each(c, path, list, |c, at, s| {
         let path = |key: &str| format!("{at}.{key}");
         let name = c.required(&path("name"), s.name.as_deref(), "a name for logs");
         let name = name.and_then(|n| c.result(&path("name"), check_name(n).map(|()| n.to_owned())));
@@ -68,12 +73,14 @@ pub(super) fn track_scripts(c: &mut Check, list: &[raw::TrackScript]) -> Option<
     })
 }
 
+/// `track_interfaces` of an instance, at `path`.
 pub(super) fn track_interfaces(
     c: &mut Check,
+    path: &str,
     list: &[raw::TrackInterface],
 ) -> Option<Vec<TrackInterface>> {
     let mut names: Vec<(String, String)> = Vec::new();
-    each(c, "vrrp.track_interfaces", list, |c, at, t| {
+    each(c, path, list, |c, at, t| {
         let path = |key: &str| format!("{at}.{key}");
         let name = c.required(&path("name"), t.name.as_deref(), "an interface name");
         let name =

@@ -1,5 +1,7 @@
-//! `vrrp:`: the instance, its addresses and its gratuitous ARP. The
-//! trackers are in [`super::track`].
+//! `vrrp:`: each instance, its addresses and its gratuitous ARP, at its
+//! own path (`vrrp` for the map form, `vrrp[i]` in a list). The trackers
+//! are in [`super::track`]; the rules between instances (names, VRIDs,
+//! VIPs, sync groups) in [`super::cross`].
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -8,53 +10,69 @@ use regha_common::MAX_BACKENDS;
 use regha_model::VrrpVersion;
 
 use super::check::{Check, each, maybe};
+use super::names::check_name;
 use super::track::{TRACK_WEIGHTS, track_interfaces, track_scripts};
 use crate::duration;
 use crate::raw;
-use crate::types::{GarpConfig, NotifyScripts, Secret, TrackBackends, VrrpConfig};
+use crate::types::{
+    GarpConfig, NotifyScripts, Secret, TrackBackends, VrrpConfig, default_instance_name,
+};
 
 /// keepalived's limit.
 const MAX_PREEMPT_DELAY: Duration = Duration::from_secs(1000);
 /// The advert's "Count IP Addrs" field is one byte.
 const MAX_VRRP_ADDRESSES: usize = 255;
 
-pub(super) fn vrrp(c: &mut Check, v: &raw::Vrrp) -> Option<VrrpConfig> {
-    let vrid = c.int("vrrp.virtual_router_id", v.virtual_router_id, None, 1..=255);
-    let priority = c.int("vrrp.priority", v.priority, Some(100), 1..=255);
+/// Instance `v`, written at `at` (`vrrp` or `vrrp[i]`).
+pub(super) fn vrrp(c: &mut Check, at: &str, v: &raw::Vrrp) -> Option<VrrpConfig> {
+    let p = |key: &str| format!("{at}.{key}");
+    let vrid = c.int::<u8>(&p("virtual_router_id"), v.virtual_router_id, None, 1..=255);
+    let name = match &v.name {
+        None => vrid.map(default_instance_name),
+        Some(n) => c.result(&p("name"), check_name(n).map(|()| n.clone())),
+    };
+    let sync_group = maybe(v.sync_group.as_ref(), |g| {
+        c.result(&p("sync_group"), check_name(g).map(|()| g.clone()))
+    });
+    let priority = c.int(&p("priority"), v.priority, Some(100), 1..=255);
     let version = match v.version {
         None | Some(2) => Some(VrrpVersion::V2),
         Some(3) => Some(VrrpVersion::V3),
         Some(n) => c.fail(
-            "vrrp.version",
+            p("version"),
             format!("{n} is not a VRRP version: expected 2 or 3"),
         ),
     };
     let advert_text = v.advert_interval.as_deref();
-    let advert = c.dur("vrrp.advert_interval", advert_text, Duration::from_secs(1));
+    let advert = c.dur(&p("advert_interval"), advert_text, Duration::from_secs(1));
     let advert = advert
         .zip(version)
-        .and_then(|(d, ver)| c.result("vrrp.advert_interval", check_advert(d, ver)));
+        .and_then(|(d, ver)| c.result(&p("advert_interval"), check_advert(d, ver)));
     let auth_pass = maybe(v.auth_pass.as_deref(), |pass| {
-        c.result("vrrp.auth_pass", check_auth_pass(pass, version))
+        c.result(&p("auth_pass"), check_auth_pass(pass, version))
     });
     let delay_text = v.preempt_delay.as_deref();
-    let preempt_delay = c.dur("vrrp.preempt_delay", delay_text, Duration::ZERO);
+    let preempt_delay = c.dur(&p("preempt_delay"), delay_text, Duration::ZERO);
     let preempt_delay = preempt_delay.and_then(|d| {
         if d > MAX_PREEMPT_DELAY {
             let text = duration::format(d);
-            return c.fail("vrrp.preempt_delay", format!("{text} is longer than 1000s"));
+            return c.fail(p("preempt_delay"), format!("{text} is longer than 1000s"));
         }
         Some(d)
     });
 
-    let vips = virtual_ipaddresses(c, v.virtual_ipaddresses.as_deref());
+    let vips = virtual_ipaddresses(
+        c,
+        &p("virtual_ipaddresses"),
+        v.virtual_ipaddresses.as_deref(),
+    );
     let family_v4 = vips
         .as_ref()
         .and_then(|v| v.first())
         .map(|&(ip, _)| ip.is_ipv4());
     if family_v4 == Some(false) && version == Some(VrrpVersion::V2) {
         c.fail::<()>(
-            "vrrp.version",
+            p("version"),
             "2 is IPv4-only (RFC 3768) and virtual_ipaddresses are IPv6: set `version: 3`",
         );
     }
@@ -76,27 +94,22 @@ pub(super) fn vrrp(c: &mut Check, v: &raw::Vrrp) -> Option<VrrpConfig> {
         }
     };
     let unicast_src = maybe(v.unicast_src.as_deref(), |t| {
-        speaker(c, "vrrp.unicast_src", t)
+        speaker(c, &p("unicast_src"), t)
     });
     let mut seen: Vec<(IpAddr, String)> = Vec::new();
-    let unicast_peers = each(
-        c,
-        "vrrp.unicast_peers",
-        &v.unicast_peers,
-        |c, path, text| {
-            let ip = speaker(c, path, text)?;
-            if unicast_src == Some(Some(ip)) {
-                return c.fail(path, format!("{ip} is unicast_src: a peer is another host"));
-            }
-            if let Some((_, other)) = seen.iter().find(|(s, _)| *s == ip) {
-                return c.fail(path, format!("{ip} is listed twice (also {other})"));
-            }
-            seen.push((ip, path.to_owned()));
-            Some(ip)
-        },
-    );
+    let unicast_peers = each(c, &p("unicast_peers"), &v.unicast_peers, |c, path, text| {
+        let ip = speaker(c, path, text)?;
+        if unicast_src == Some(Some(ip)) {
+            return c.fail(path, format!("{ip} is unicast_src: a peer is another host"));
+        }
+        if let Some((_, other)) = seen.iter().find(|(s, _)| *s == ip) {
+            return c.fail(path, format!("{ip} is listed twice (also {other})"));
+        }
+        seen.push((ip, path.to_owned()));
+        Some(ip)
+    });
     let track_backends = maybe(v.track_backends.as_ref(), |t| {
-        let at = "vrrp.track_backends";
+        let at = p("track_backends");
         let max = MAX_BACKENDS.into();
         let min_healthy = c.int(
             &format!("{at}.min_healthy"),
@@ -110,17 +123,17 @@ pub(super) fn vrrp(c: &mut Check, v: &raw::Vrrp) -> Option<VrrpConfig> {
             weight: weight?,
         })
     });
-    let peer_priorities = each(c, "vrrp.peer_priorities", &v.peer_priorities, |c, p, &n| {
+    let peer_priorities = each(c, &p("peer_priorities"), &v.peer_priorities, |c, p, &n| {
         c.int::<u8>(p, Some(n), None, 1..=255)
     });
-    let garp = garp(c, v);
-    let track_scripts = track_scripts(c, &v.track_scripts);
-    let track_interfaces = track_interfaces(c, &v.track_interfaces);
+    let garp = garp(c, at, v);
+    let track_scripts = track_scripts(c, &p("track_scripts"), &v.track_scripts);
+    let track_interfaces = track_interfaces(c, &p("track_interfaces"), &v.track_interfaces);
     let none = raw::Notify::default();
     let n = v.notify.as_ref().unwrap_or(&none);
     let mut script = |key: &str, text: &Option<String>| {
         maybe(text.as_deref(), |t| {
-            c.absolute(&format!("vrrp.notify.{key}"), t)
+            c.absolute(&p(&format!("notify.{key}")), t)
         })
     };
     let (master, backup) = (script("master", &n.master), script("backup", &n.backup));
@@ -132,6 +145,8 @@ pub(super) fn vrrp(c: &mut Check, v: &raw::Vrrp) -> Option<VrrpConfig> {
         stop: stop?,
     };
     Some(VrrpConfig {
+        name: name?,
+        sync_group: sync_group?,
         virtual_router_id: vrid?,
         priority: priority?,
         advert_interval: advert?,
@@ -152,10 +167,10 @@ pub(super) fn vrrp(c: &mut Check, v: &raw::Vrrp) -> Option<VrrpConfig> {
 }
 
 /// keepalived's `garp_master_*` keys (its defaults; delays up to 1000s).
-fn garp(c: &mut Check, v: &raw::Vrrp) -> Option<GarpConfig> {
+fn garp(c: &mut Check, at: &str, v: &raw::Vrrp) -> Option<GarpConfig> {
     let d = GarpConfig::default();
     let mut delay = |key: &str, text: Option<&str>, default: Duration| {
-        let path = format!("vrrp.{key}");
+        let path = format!("{at}.{key}");
         c.dur(&path, text, default).and_then(|t| {
             if t > MAX_PREEMPT_DELAY {
                 let text = duration::format(t);
@@ -171,13 +186,13 @@ fn garp(c: &mut Check, v: &raw::Vrrp) -> Option<GarpConfig> {
         d.refresh,
     );
     let repeat = c.int(
-        "vrrp.garp_master_repeat",
+        &format!("{at}.garp_master_repeat"),
         v.garp_master_repeat,
         Some(d.repeat),
         1..=255,
     );
     let refresh_repeat = c.int(
-        "vrrp.garp_master_refresh_repeat",
+        &format!("{at}.garp_master_refresh_repeat"),
         v.garp_master_refresh_repeat,
         Some(d.refresh_repeat),
         1..=255,
@@ -225,8 +240,11 @@ fn check_auth_pass(pass: &str, version: Option<VrrpVersion>) -> Result<String, S
     }
 }
 
-fn virtual_ipaddresses(c: &mut Check, list: Option<&[String]>) -> Option<Vec<(IpAddr, u8)>> {
-    let at = "vrrp.virtual_ipaddresses";
+fn virtual_ipaddresses(
+    c: &mut Check,
+    at: &str,
+    list: Option<&[String]>,
+) -> Option<Vec<(IpAddr, u8)>> {
     let list = match list {
         None => return c.fail(at, "required: the addresses VRRP moves (IP or IP/prefix)"),
         Some([]) => return c.fail(at, "empty: give at least one address"),

@@ -43,8 +43,14 @@ pub fn with_role(role: Role, services: Vec<ServiceConfig>) -> Config {
 
 /// An LB whose role `vrrp` decides.
 pub fn with_vrrp(vrrp: VrrpConfig, services: Vec<ServiceConfig>) -> Config {
+    with_instances(vec![vrrp], services)
+}
+
+/// An LB running several VRRP instances (a dual-stack one: an IPv4 and an
+/// IPv6 instance).
+pub fn with_instances(vrrp: Vec<VrrpConfig>, services: Vec<ServiceConfig>) -> Config {
     Config {
-        vrrp: Some(vrrp),
+        vrrp,
         ..lb(services)
     }
 }
@@ -59,7 +65,7 @@ fn lb(services: Vec<ServiceConfig>) -> Config {
         flow_table_size: regha_common::DEFAULT_FLOW_TABLE_SIZE,
         hash_seed: HASH_SEED,
         role: None,
-        vrrp: None,
+        vrrp: Vec::new(),
         services,
         stats: Some(StatsConfig {
             listen: DEFAULT_STATS_LISTEN,
@@ -69,14 +75,18 @@ fn lb(services: Vec<ServiceConfig>) -> Config {
 }
 
 /// A VRRP instance on `vrid` for `vips` (address, prefix), with
-/// keepalived's defaults: priority 100, version 2, adverts every second,
-/// no password, preemption on, no trackers.
+/// keepalived's defaults: priority 100, version 2 (3 for IPv6 VIPs),
+/// adverts every second, no password, preemption on, no trackers, the
+/// default name (`VI_<vrid>`), no sync group.
 pub fn vrrp(vrid: u8, vips: &[(IpAddr, u8)]) -> VrrpConfig {
+    let v6 = vips.first().is_some_and(|(ip, _)| ip.is_ipv6());
     VrrpConfig {
+        name: regha_config::default_instance_name(vrid),
+        sync_group: None,
         virtual_router_id: vrid,
         priority: 100,
         advert_interval: Duration::from_secs(1),
-        version: VrrpVersion::V2,
+        version: if v6 { VrrpVersion::V3 } else { VrrpVersion::V2 },
         auth_pass: None,
         preempt: true,
         preempt_delay: Duration::ZERO,
@@ -116,6 +126,7 @@ pub fn registry(
             fall: 3,
         },
         backends: backends.into_iter().map(backend).collect(),
+        vrrp_instance: None,
     }
 }
 

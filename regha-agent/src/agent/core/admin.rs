@@ -36,29 +36,70 @@ impl Core {
                     }
                 }
             }
-            Request::VrrpResign => self.each_vrrp(out, |h| h.resign()),
-            Request::VrrpResume => self.each_vrrp(out, |h| h.resume()),
+            Request::VrrpResign { instance } => {
+                self.each_vrrp(instance.as_deref(), out, |h| h.resign())
+            }
+            Request::VrrpResume { instance } => {
+                self.each_vrrp(instance.as_deref(), out, |h| h.resume())
+            }
         };
         out.push(Effect::Reply(reply));
     }
 
-    /// Runs a VRRP command on every holder that takes it.
+    /// The holders a VRRP command is for: every one, or the instance named
+    /// and the other members of its sync group.
+    fn vrrp_targets(&self, instance: Option<&str>) -> Result<Vec<usize>, AdminError> {
+        let Some(name) = instance else {
+            return Ok((0..self.holders.len()).collect());
+        };
+        let Some(named) = self.holders.iter().position(|h| h.name() == Some(name)) else {
+            let names: Vec<&str> = self.holders.iter().filter_map(|h| h.name()).collect();
+            if names.is_empty() {
+                return Err(AdminError::NoVrrp);
+            }
+            return Err(AdminError::UnknownInstance(
+                name.to_owned(),
+                names.join(", "),
+            ));
+        };
+        let group = self.holders[named].sync_group();
+        Ok((0..self.holders.len())
+            .filter(|&i| i == named || (group.is_some() && self.holders[i].sync_group() == group))
+            .collect())
+    }
+
+    /// Runs a VRRP command on the holders it is for that take it.
     fn each_vrrp(
         &mut self,
+        instance: Option<&str>,
         out: &mut Vec<Effect>,
         mut command: impl FnMut(
             &mut Box<dyn super::VipHolder>,
         ) -> Option<Result<(String, Vec<Effect>), AdminError>>,
     ) -> Response {
+        let targets = match self.vrrp_targets(instance) {
+            Ok(t) => t,
+            Err(e) => return Response::error(e.to_string()),
+        };
+        let several = self.holders.iter().filter(|h| h.name().is_some()).count() > 1;
         let mut messages = Vec::new();
-        for h in &mut self.holders {
+        for i in targets {
+            let h = &mut self.holders[i];
             match command(h) {
                 None => {}
                 Some(Ok((message, effects))) => {
                     if !effects.is_empty() {
-                        warn!(holder = %h.kind(), %message, "VRRP command by an operator");
+                        warn!(holder = %h.kind(), instance = h.name(), %message, "VRRP command by an operator");
                     }
                     out.extend(effects);
+                    // With several instances, say which said what.
+                    let message = match (several, h.name(), h.sync_group()) {
+                        (true, Some(n), Some(g)) if Some(n) != instance => {
+                            format!("{n} (sync group {g}): {message}")
+                        }
+                        (true, Some(n), _) => format!("{n}: {message}"),
+                        _ => message,
+                    };
                     messages.push(message);
                 }
                 Some(Err(e)) => return Response::error(e.to_string()),

@@ -1,6 +1,8 @@
 //! Who may hold a VIP on this host. Each VIP has exactly one holder, and
 //! the holder alone decides whether this host holds it: a static role, or a
-//! VRRP instance's election. [`VipHolder`] is the interface a further way of
+//! VRRP instance's election (one holder per instance: several instances
+//! are several holders; those in one sync group are coordinated by the
+//! core, `sync.rs`). [`VipHolder`] is the interface a further way of
 //! holding a VIP implements (a routing announcement: it would announce a
 //! route instead of adding an address, from the same health view); the
 //! core only starts, reconfigures, informs and stops holders, and reads
@@ -12,14 +14,14 @@
 
 use std::fmt::Debug;
 
-use regha_model::{Role, VrrpState};
+use regha_model::{Role, VirtualRouter, VrrpState};
 
 use super::Effect;
 use crate::{
     admin::AdminError,
     net::Vip,
     status::{HolderKind, VrrpInstanceStatus},
-    vrrp::VrrpStatus,
+    vrrp::{VrrpStatus, state::SyncCommand},
 };
 use regha_config::{Config, VrrpConfig};
 
@@ -36,9 +38,7 @@ impl HolderSpec {
     pub fn kind(&self) -> HolderKind {
         match self {
             Self::Static { .. } => HolderKind::Static,
-            Self::Vrrp(v) => HolderKind::Vrrp {
-                vrid: v.virtual_router_id,
-            },
+            Self::Vrrp(v) => HolderKind::vrrp(v.router()),
         }
     }
 
@@ -55,28 +55,34 @@ impl HolderSpec {
 }
 
 /// The holders a config asks for. A static role given on the command line
-/// (`--role`) takes every VIP away from VRRP; otherwise the `vrrp` section
-/// holds its virtual addresses, and without it `role:` holds the services'
-/// VIPs.
+/// (`--role`) takes every VIP away from VRRP; otherwise each `vrrp`
+/// instance holds its virtual addresses, and without any `role:` holds the
+/// services' VIPs.
 pub fn holders_for(config: &Config, role_override: Option<Role>) -> Vec<HolderSpec> {
-    match (role_override, &config.vrrp) {
-        (None, Some(v)) => vec![HolderSpec::Vrrp(Box::new(v.clone()))],
-        (Some(role), _) => vec![HolderSpec::Static {
+    match role_override {
+        None if !config.vrrp.is_empty() => config
+            .vrrp
+            .iter()
+            .map(|v| HolderSpec::Vrrp(Box::new(v.clone())))
+            .collect(),
+        Some(role) => vec![HolderSpec::Static {
             role,
             vips: all_vips(config),
         }],
-        (None, None) => vec![HolderSpec::Static {
+        None => vec![HolderSpec::Static {
             role: config.role.unwrap_or(Role::Backup),
             vips: all_vips(config),
         }],
     }
 }
 
-/// The VIPs a master holds: VRRP's virtual addresses, or without VRRP the
-/// services' VIPs (as host addresses).
+/// The VIPs a master holds: every instance's virtual addresses, or without
+/// VRRP the services' VIPs (as host addresses).
 pub fn all_vips(config: &Config) -> Vec<Vip> {
-    if let Some(v) = &config.vrrp {
-        return v.virtual_ipaddresses.clone();
+    if !config.vrrp.is_empty() {
+        return (config.vrrp.iter())
+            .flat_map(|v| v.virtual_ipaddresses.iter().copied())
+            .collect();
     }
     let mut out: Vec<Vip> = config
         .services
@@ -93,6 +99,14 @@ pub fn all_vips(config: &Config) -> Vec<Vip> {
 pub enum HolderStatus {
     Static,
     Vrrp(VrrpInstanceStatus),
+}
+
+/// What a sync group reads of a member in the election.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GroupView {
+    pub state: VrrpState,
+    pub wants_master: bool,
+    pub own_fault: bool,
 }
 
 /// One way of holding a set of VIPs. See the module notes.
@@ -119,6 +133,23 @@ pub trait VipHolder: Debug + Send {
     /// `vrrp resume`: rejoin. `None`: not this holder's command.
     fn resume(&mut self) -> Option<Result<(String, Vec<Effect>), AdminError>>;
     fn status(&self) -> HolderStatus;
+    /// The name operators give it (`vrrp resign NAME`), if it has one.
+    fn name(&self) -> Option<&str> {
+        None
+    }
+    /// The sync group it fails over with, if any.
+    fn sync_group(&self) -> Option<&str> {
+        None
+    }
+    /// What its sync group reads; `None` while it is out of the election
+    /// (not started, stopped, resigned).
+    fn group_view(&self) -> Option<GroupView> {
+        None
+    }
+    /// Carries out its sync group's decision.
+    fn sync(&mut self, _command: SyncCommand) -> Vec<Effect> {
+        Vec::new()
+    }
 }
 
 /// A fixed role: a master holds (and announces) its VIPs, a backup none.
@@ -222,6 +253,11 @@ pub struct VrrpHolder {
     backends_ok: Option<bool>,
     /// The number of backends up, as last heard.
     up: Option<u32>,
+    /// The sync group's fault as last sent to the instance.
+    group_fault: Option<bool>,
+    /// A sync group's Master or Backup sent and not answered yet (no report
+    /// since): not sent twice.
+    pending: Option<SyncCommand>,
 }
 
 impl VrrpHolder {
@@ -233,11 +269,13 @@ impl VrrpHolder {
             resigned: false,
             backends_ok: None,
             up: None,
+            group_fault: None,
+            pending: None,
         }
     }
 
-    fn vrid(&self) -> u8 {
-        self.config.virtual_router_id
+    fn router(&self) -> VirtualRouter {
+        self.config.router()
     }
 
     /// Starts the instance, leaving any VIP a crash left behind first:
@@ -245,6 +283,8 @@ impl VrrpHolder {
     fn run(&mut self) -> Vec<Effect> {
         self.running = true;
         self.backends_ok = None;
+        self.group_fault = None;
+        self.pending = None;
         let mut out = vec![
             Effect::RemoveVips(self.config.virtual_ipaddresses.clone()),
             Effect::StartVrrp(self.config.clone()),
@@ -258,7 +298,9 @@ impl VrrpHolder {
     fn halt(&mut self) -> Vec<Effect> {
         self.running = false;
         vec![
-            Effect::StopVrrp { vrid: self.vrid() },
+            Effect::StopVrrp {
+                router: self.router(),
+            },
             Effect::RemoveVips(self.config.virtual_ipaddresses.clone()),
         ]
     }
@@ -266,7 +308,7 @@ impl VrrpHolder {
 
 impl VipHolder for VrrpHolder {
     fn kind(&self) -> HolderKind {
-        HolderKind::Vrrp { vrid: self.vrid() }
+        HolderKind::vrrp(self.router())
     }
 
     fn vips(&self) -> &[Vip] {
@@ -296,11 +338,9 @@ impl VipHolder for VrrpHolder {
         let HolderSpec::Vrrp(new) = spec else {
             return None;
         };
-        let family = |c: &VrrpConfig| c.virtual_ipaddresses.first().map(|(ip, _)| ip.is_ipv4());
         let owner = |c: &VrrpConfig| c.priority == crate::vrrp::state::PRIORITY_OWNER;
-        if new.virtual_router_id != self.config.virtual_router_id
+        if new.router() != self.config.router()
             || new.version != self.config.version
-            || family(new) != family(&self.config)
             || owner(new) != owner(&self.config)
         {
             return None;
@@ -311,6 +351,11 @@ impl VipHolder for VrrpHolder {
         }
         let mut out = Vec::new();
         let had_tracking = self.config.track_backends;
+        if new.sync_group != self.config.sync_group {
+            // Out of its old group, or into a new one: its group's fault
+            // is decided afresh.
+            self.group_fault = None;
+        }
         self.config = new.clone();
         if self.running {
             out.push(Effect::ReconfigureVrrp(new.clone()));
@@ -335,12 +380,17 @@ impl VipHolder for VrrpHolder {
         }
         self.backends_ok = Some(ok);
         vec![Effect::TrackBackends {
-            vrid: self.vrid(),
+            router: self.router(),
             ok,
         }]
     }
 
     fn report(&mut self, report: &VrrpStatus) {
+        // A changed state or wish answers a sync group's command.
+        let view = |s: &VrrpStatus| (s.state, s.transitions, s.wants_master);
+        if self.last.as_ref().map(view) != Some(view(report)) {
+            self.pending = None;
+        }
         // A stopped instance's last report (its Initialize) counts too: the
         // shell hands it over after the stop.
         self.last = Some(report.clone());
@@ -388,14 +438,55 @@ impl VipHolder for VrrpHolder {
         )))
     }
 
+    fn name(&self) -> Option<&str> {
+        Some(&self.config.name)
+    }
+
+    fn sync_group(&self) -> Option<&str> {
+        self.config.sync_group.as_deref()
+    }
+
+    fn group_view(&self) -> Option<GroupView> {
+        if !self.running {
+            return None;
+        }
+        let last = self.last.as_ref();
+        Some(GroupView {
+            state: last.map_or(VrrpState::Initialize, |s| s.state),
+            wants_master: last.is_some_and(|s| s.wants_master),
+            own_fault: last.is_some_and(|s| s.own_fault),
+        })
+    }
+
+    fn sync(&mut self, command: SyncCommand) -> Vec<Effect> {
+        if !self.running {
+            return Vec::new();
+        }
+        match command {
+            SyncCommand::Fault(fault) => {
+                if self.group_fault == Some(fault) || (self.group_fault.is_none() && !fault) {
+                    return Vec::new();
+                }
+                self.group_fault = Some(fault);
+            }
+            SyncCommand::Master | SyncCommand::Backup => {
+                if self.pending == Some(command) {
+                    return Vec::new();
+                }
+                self.pending = Some(command);
+            }
+        }
+        vec![Effect::SyncVrrp {
+            router: self.router(),
+            command,
+        }]
+    }
+
     fn status(&self) -> HolderStatus {
-        let last = self.last.clone().unwrap_or(VrrpStatus {
-            state: VrrpState::Initialize,
-            priority: self.config.priority,
-            master: None,
-            transitions: 0,
-            rejected: Default::default(),
-        });
+        let last = self
+            .last
+            .clone()
+            .unwrap_or_else(|| VrrpStatus::initial(self.config.priority));
         // Resigned: the stopped instance's last word, advertising nothing.
         let (priority, master) = if self.resigned {
             (0, None)
@@ -403,7 +494,10 @@ impl VipHolder for VrrpHolder {
             (last.priority, last.master)
         };
         HolderStatus::Vrrp(VrrpInstanceStatus {
-            vrid: self.vrid(),
+            name: self.config.name.clone(),
+            vrid: self.config.virtual_router_id,
+            family: self.config.family(),
+            sync_group: self.config.sync_group.clone(),
             state: last.state,
             priority,
             configured_priority: self.config.priority,

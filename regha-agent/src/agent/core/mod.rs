@@ -9,8 +9,8 @@
 //!  Mac (the neighbour table) ----+                     +--> ExcludeSources, SyncChecks, WatchMacs
 //!  Vrrp (an instance's status) --+--> Core::step ------+--> WriteMaps (reconciler plan)
 //!  Reload (a parsed config) -----+    (reconciler,     +--> Add/Remove/AnnounceVips
-//!  Admin (an operator's command) +     holders,        +--> Start/Reconfigure/StopVrrp,
-//!  Tick (a deadline passed) -----+     admin table)    |    TrackBackends
+//!  Admin (an operator's command) +     holders, sync   +--> Start/Reconfigure/StopVrrp,
+//!  Tick (a deadline passed) -----+     groups, admin)  |    TrackBackends, SyncVrrp
 //!  PrivilegesDropped ------------+                     +--> SaveAdmin, Start/StopStats
 //!                                                      +--> Reply (to the admin socket)
 //! ```
@@ -18,6 +18,7 @@
 //! What lives where:
 //! - `holder.rs`: who may hold each VIP (a static role, a VRRP instance)
 //!   behind one interface, so another mechanism can be added beside them;
+//! - `sync.rs`: VRRP instances in one sync group failing over together;
 //! - `reload.rs`: what a new config changes, section by section, and what
 //!   waits for a restart;
 //! - `admin.rs`: `backend drain|disable|enable` and `vrrp resign|resume`;
@@ -30,6 +31,7 @@ mod admin;
 mod holder;
 mod reload;
 mod status;
+mod sync;
 #[cfg(test)]
 mod tests;
 
@@ -39,10 +41,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use regha_model::{BackendIdentity, BackendState, Health, Role};
+use regha_model::{BackendIdentity, BackendState, Health, Role, VirtualRouter};
 use tracing::{error, warn};
 
-pub use holder::{HolderSpec, HolderStatus, VipHolder, all_vips, holders_for};
+pub use holder::{GroupView, HolderSpec, HolderStatus, VipHolder, all_vips, holders_for};
 pub use status::ShellFacts;
 
 use super::inputs;
@@ -53,7 +55,7 @@ use crate::{
     net::Vip,
     reconcile::{Plan, Reconciler},
     status::HolderKind,
-    vrrp::VrrpStatus,
+    vrrp::{VrrpStatus, state::SyncCommand},
 };
 use regha_config::{Config, ConfigErrors, StatsConfig, VrrpConfig};
 
@@ -73,7 +75,10 @@ pub enum Event {
     /// The neighbour table gave (or lost) a backend's MAC.
     Mac { addr: IpAddr, mac: Option<[u8; 6]> },
     /// A VRRP instance published its status.
-    Vrrp { vrid: u8, status: VrrpStatus },
+    Vrrp {
+        router: VirtualRouter,
+        status: VrrpStatus,
+    },
     /// SIGHUP: the config file as read and checked (an invalid one changes
     /// nothing).
     Reload(Result<Box<Config>, ConfigErrors>),
@@ -121,12 +126,18 @@ pub enum Effect {
     /// Stop the instance (a master releases its VIPs, then advertises
     /// priority 0) and hand its last status back as an [`Event::Vrrp`].
     StopVrrp {
-        vrid: u8,
+        router: VirtualRouter,
     },
-    /// `track_backends`' condition for the instance.
+    /// `track_backends`' condition for the instance (over the backends of
+    /// the services whose VIPs it holds).
     TrackBackends {
-        vrid: u8,
+        router: VirtualRouter,
         ok: bool,
+    },
+    /// The instance's sync group decided (see `sync.rs`).
+    SyncVrrp {
+        router: VirtualRouter,
+        command: SyncCommand,
     },
     /// Keep the admin table for the next start.
     SaveAdmin(AdminTable),
@@ -217,9 +228,12 @@ impl Core {
                     self.macs.remove(&addr);
                 }
             },
-            Event::Vrrp { vrid, status } => {
-                if let Some(h) = self.holder_mut(HolderKind::Vrrp { vrid }) {
-                    h.report(&status);
+            Event::Vrrp { router, status } => {
+                let kind = HolderKind::vrrp(router);
+                if let Some(i) = self.holders.iter().position(|h| h.kind() == kind) {
+                    let before = self.holders[i].group_view();
+                    self.holders[i].report(&status);
+                    self.sync_group_of(i, before, &mut out);
                 }
             }
             Event::Reload(result) => match result {
@@ -250,10 +264,6 @@ impl Core {
             .into_iter()
             .flatten()
             .min()
-    }
-
-    fn holder_mut(&mut self, kind: HolderKind) -> Option<&mut Box<dyn VipHolder>> {
-        self.holders.iter_mut().find(|h| h.kind() == kind)
     }
 
     fn start(&mut self, adopting: bool, hold_until: Instant, out: &mut Vec<Effect>) {
@@ -339,18 +349,22 @@ impl Core {
             Ok(_) => {}
             Err(e) => error!(error = %e, "cannot plan the dataplane"),
         }
-        let up = self.backends_up();
-        for h in &mut self.holders {
+        let up: Vec<u32> = (self.holders.iter())
+            .map(|h| self.backends_up(h.vips()))
+            .collect();
+        for (h, up) in self.holders.iter_mut().zip(up) {
             out.extend(h.backends_up(up));
         }
     }
 
-    /// Backends that take new flows, over all services, as last planned
-    /// (`track_backends` counts these).
-    fn backends_up(&self) -> u32 {
+    /// Backends that take new flows, over the services whose VIP is one of
+    /// `vips` (a holder's), as last planned: what `track_backends` counts.
+    /// With one VRRP instance every service's VIP is its.
+    fn backends_up(&self, vips: &[Vip]) -> u32 {
         self.config
             .services
             .iter()
+            .filter(|s| vips.iter().any(|(ip, _)| *ip == s.vip))
             .filter_map(|s| self.reconciler.applied(&inputs::service_identity(s)))
             .flat_map(|a| &a.backends)
             .filter(|b| b.state == BackendState::Up)

@@ -11,6 +11,7 @@
 //!  timer  -----------> | Machine | --TakeVips----> io.add_vips + announce bursts
 //!  TrackState -------> |         | --ReleaseVips-> io.remove_vips
 //!  reconfigure ------> |         | --Transition--> status (watch), io.notify
+//!  sync (its group) -> |         |
 //!  shutdown ---------> +---------+
 //!     ^
 //!     +-- backend condition (watch, from the agent)
@@ -40,7 +41,7 @@ pub use io::{NetIo, VrrpIo, source_address};
 use super::{
     network::Datagram,
     packet::{self, Advert, Expect, Reject, V3Checksum},
-    state::{Action, Event, Machine, Params},
+    state::{Action, Event, Machine, Params, SyncCommand},
     track::TrackState,
     trackers::TrackEvent,
 };
@@ -54,6 +55,26 @@ pub struct VrrpStatus {
     pub master: Option<IpAddr>,
     pub transitions: u64,
     pub rejected: HashMap<&'static str, u64>,
+    /// A sync group member whose down timer ran out: it would be master but
+    /// for its group (which reads this to decide).
+    pub wants_master: bool,
+    /// In Fault (or to be) for its own reasons, not its group's.
+    pub own_fault: bool,
+}
+
+impl VrrpStatus {
+    /// Before the instance runs.
+    pub fn initial(priority: u8) -> Self {
+        Self {
+            state: VrrpState::Initialize,
+            priority,
+            master: None,
+            transitions: 0,
+            rejected: HashMap::new(),
+            wants_master: false,
+            own_fault: false,
+        }
+    }
 }
 
 /// The tracking input: the effective priority, or fault.
@@ -70,11 +91,17 @@ pub struct InstanceHandle {
     /// agent computes it; ignored without `track_backends`.
     pub backends_ok: watch::Sender<bool>,
     reconfigure: mpsc::UnboundedSender<VrrpConfig>,
+    sync: mpsc::UnboundedSender<SyncCommand>,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl InstanceHandle {
+    /// What the instance's sync group decided.
+    pub fn sync(&self, command: SyncCommand) {
+        let _ = self.sync.send(command);
+    }
+
     /// Applies a reloaded config in place. The caller keeps the VRID, the
     /// version, the family and whether this host owns the addresses (255):
     /// a change of those is another instance.
@@ -100,16 +127,10 @@ pub fn start<I: VrrpIo + 'static>(
     mut io: I,
 ) -> std::io::Result<InstanceHandle> {
     let track_rx = io.trackers(&config)?;
-    let status = VrrpStatus {
-        state: VrrpState::Initialize,
-        priority: config.priority,
-        master: None,
-        transitions: 0,
-        rejected: HashMap::new(),
-    };
-    let (status_tx, status_rx) = watch::channel(status);
+    let (status_tx, status_rx) = watch::channel(VrrpStatus::initial(config.priority));
     let (backends_tx, backends_rx) = watch::channel(true);
     let (reconfigure_tx, reconfigure_rx) = mpsc::unbounded_channel();
+    let (sync_tx, sync_rx) = mpsc::unbounded_channel();
     let (stop_tx, stop_rx) = oneshot::channel();
     let instance = Instance {
         second_burst_at: None,
@@ -125,6 +146,7 @@ pub fn start<I: VrrpIo + 'static>(
         backends: backends_rx,
         track: track_rx,
         reconfigure: reconfigure_rx,
+        sync: sync_rx,
         stop: stop_rx,
     };
     let task = tokio::spawn(instance.run(inputs));
@@ -132,6 +154,7 @@ pub fn start<I: VrrpIo + 'static>(
         status: status_rx,
         backends_ok: backends_tx,
         reconfigure: reconfigure_tx,
+        sync: sync_tx,
         stop: Some(stop_tx),
         task,
     })
@@ -145,6 +168,7 @@ fn params(config: &VrrpConfig, src: IpAddr) -> Params {
         preempt: config.preempt,
         preempt_delay: config.preempt_delay,
         primary_addr: src,
+        sync_group: config.sync_group.is_some(),
     }
 }
 
@@ -152,6 +176,7 @@ struct Inputs {
     backends: watch::Receiver<bool>,
     track: mpsc::UnboundedReceiver<TrackEvent>,
     reconfigure: mpsc::UnboundedReceiver<VrrpConfig>,
+    sync: mpsc::UnboundedReceiver<SyncCommand>,
     stop: oneshot::Receiver<()>,
 }
 
@@ -262,6 +287,10 @@ impl<I: VrrpIo> Instance<I> {
                     }
                     expect = self.expect();
                     None
+                }
+                Some(command) = inputs.sync.recv() => {
+                    debug!(vrid = self.config.virtual_router_id, ?command, "sync group command");
+                    Some(Event::Sync(command))
                 }
             };
             if let Some(event) = event {
@@ -463,6 +492,18 @@ impl<I: VrrpIo> Instance<I> {
             .collect()
     }
 
+    /// What the sync group reads, when it changed: whether the machine
+    /// wants master, and whether its fault is its own.
+    fn publish_group_view(&self) {
+        let (wants, own) = (self.machine.wants_master(), self.machine.own_fault());
+        self.status.send_if_modified(|s| {
+            let changed = s.wants_master != wants || s.own_fault != own;
+            s.wants_master = wants;
+            s.own_fault = own;
+            changed
+        });
+    }
+
     /// The first burst of announcements now, the second after
     /// `garp_master_delay`, and the refresh timer armed.
     fn announce(&mut self) {
@@ -479,6 +520,7 @@ impl<I: VrrpIo> Instance<I> {
     }
 
     async fn execute(&mut self, actions: Vec<Action>) {
+        self.publish_group_view();
         for action in actions {
             match action {
                 Action::SendAdvert { priority } => {

@@ -162,7 +162,7 @@ fn vrrp(yaml: &str) -> VrrpConfig {
     Config::from_yaml_str(&text)
         .expect("valid scenario config")
         .vrrp
-        .expect("has vrrp")
+        .remove(0)
 }
 
 const V2: &str = "vrrp:

@@ -14,7 +14,9 @@ use std::{
     time::{Duration, Instant},
 };
 
-use regha_model::{BackendIdentity, Health, Protocol, ServiceIdentity, VrrpState};
+use regha_model::{
+    BackendIdentity, Health, IpFamily, Protocol, ServiceIdentity, VirtualRouter, VrrpState,
+};
 
 use super::{Core, CoreOptions, Effect, Event, ShellFacts};
 use crate::{
@@ -24,6 +26,13 @@ use crate::{
     vrrp::VrrpStatus,
 };
 use regha_config::Config;
+
+/// What a VRRP report says for its sync group.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Group {
+    pub wants_master: bool,
+    pub own_fault: bool,
+}
 
 /// One scenario: a core, its clock, and the log so far.
 pub struct Run {
@@ -111,18 +120,40 @@ impl Run {
         )
     }
 
+    /// The IPv4 instance on `vrid` reports `state`.
     pub fn vrrp(&mut self, ms: u64, vrid: u8, state: VrrpState) -> &mut Self {
+        let router = VirtualRouter {
+            family: IpFamily::Ipv4,
+            vrid,
+        };
+        self.report(ms, router, state, Group::default())
+    }
+
+    /// The instance on `router` reports `state`, with what its sync group
+    /// reads.
+    pub fn report(
+        &mut self,
+        ms: u64,
+        router: VirtualRouter,
+        state: VrrpState,
+        group: Group,
+    ) -> &mut Self {
         let status = VrrpStatus {
             state,
             priority: 101,
-            master: None,
-            transitions: 1,
-            rejected: Default::default(),
+            wants_master: group.wants_master,
+            own_fault: group.own_fault,
+            ..VrrpStatus::initial(101)
+        };
+        let also = match (group.wants_master, group.own_fault) {
+            (true, _) => ", wants master",
+            (_, true) => ", its own fault",
+            _ => "",
         };
         self.at(
             ms,
-            &format!("VRRP {vrid} is {state}"),
-            Event::Vrrp { vrid, status },
+            &format!("VRRP {router} is {state}{also}"),
+            Event::Vrrp { router, status },
         )
     }
 
@@ -157,8 +188,10 @@ impl Run {
             .iter()
             .map(|v| {
                 format!(
-                    "vrid {} {} prio {}{}",
+                    "{} {}/{} {} prio {}{}",
+                    v.name,
                     v.vrid,
+                    v.family,
                     v.state,
                     v.priority,
                     if v.resigned { " resigned" } else { "" }
@@ -265,21 +298,30 @@ impl Run {
                     .join(", ")
             ),
             Effect::StartVrrp(c) => format!(
-                "start VRRP {} priority {} VIPs {}",
-                c.virtual_router_id,
+                "start VRRP {} {}{} priority {} VIPs {}",
+                c.name,
+                c.router(),
+                c.sync_group
+                    .as_deref()
+                    .map(|g| format!(" (sync group {g})"))
+                    .unwrap_or_default(),
                 c.priority,
                 ips(&c.virtual_ipaddresses)
             ),
             Effect::ReconfigureVrrp(c) => format!(
-                "reconfigure VRRP {} in place: priority {}, advert {:?}, VIPs {}",
-                c.virtual_router_id,
+                "reconfigure VRRP {} {} in place: priority {}, advert {:?}, VIPs {}",
+                c.name,
+                c.router(),
                 c.priority,
                 c.advert_interval,
                 ips(&c.virtual_ipaddresses)
             ),
-            Effect::StopVrrp { vrid } => format!("stop VRRP {vrid}"),
-            Effect::TrackBackends { vrid, ok } => {
-                format!("VRRP {vrid}: track_backends holds: {ok}")
+            Effect::StopVrrp { router } => format!("stop VRRP {router}"),
+            Effect::TrackBackends { router, ok } => {
+                format!("VRRP {router}: track_backends holds: {ok}")
+            }
+            Effect::SyncVrrp { router, command } => {
+                format!("VRRP {router}: its sync group says {command:?}")
             }
             Effect::SaveAdmin(t) => format!(
                 "save admin table [{}]",

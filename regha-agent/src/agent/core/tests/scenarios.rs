@@ -156,13 +156,11 @@ fn a_reload_applies_vrrp_in_place_and_names_what_needs_a_restart() {
     run.start().both_up(100).vrrp(3000, 51, VrrpState::Master);
 
     let mut c = config(VRRP);
-    c.vrrp.as_mut().unwrap().priority = 150;
-    c.vrrp.as_mut().unwrap().advert_interval = std::time::Duration::from_secs(2);
+    c.vrrp[0].priority = 150;
+    c.vrrp[0].advert_interval = std::time::Duration::from_secs(2);
     run.reload_to(5000, "priority 150, advert 2s", c.clone());
 
-    c.vrrp
-        .as_mut()
-        .unwrap()
+    c.vrrp[0]
         .virtual_ipaddresses
         .push(("192.0.2.101".parse().unwrap(), 32));
     run.reload_to(6000, "a second VIP", c.clone());
@@ -185,7 +183,7 @@ fn a_reload_applies_vrrp_in_place_and_names_what_needs_a_restart() {
         .at(69_000, "tick", Event::Tick);
 
     let mut vrid = removed.clone();
-    vrid.vrrp.as_mut().unwrap().virtual_router_id = 52;
+    vrid.vrrp[0].virtual_router_id = 52;
     run.note("another VRID is another instance: stopped, then the new one started")
         .reload_to(70_000, "VRID 52", vrid)
         .reload(71_000, "invalid file", "services: []")
@@ -256,25 +254,34 @@ fn operators_drain_disable_resign_and_resume() {
             "enable be1",
             backend(BackendAction::Enable, "192.0.2.11"),
         )
-        .admin(5000, "vrrp resign", Request::VrrpResign)
+        .admin(5000, "vrrp resign", Request::VrrpResign { instance: None })
         .at(
             5001,
             "the stopped instance's last word",
             Event::Vrrp {
-                vrid: 51,
+                router: regha_model::VirtualRouter {
+                    family: regha_model::IpFamily::Ipv4,
+                    vrid: 51,
+                },
                 status: crate::vrrp::VrrpStatus {
                     state: VrrpState::Initialize,
-                    priority: 101,
-                    master: None,
                     transitions: 2,
-                    rejected: Default::default(),
+                    ..crate::vrrp::VrrpStatus::initial(101)
                 },
             },
         )
         .status()
-        .admin(5100, "vrrp resign again", Request::VrrpResign)
-        .admin(6000, "vrrp resume", Request::VrrpResume)
-        .admin(6100, "vrrp resume again", Request::VrrpResume)
+        .admin(
+            5100,
+            "vrrp resign again",
+            Request::VrrpResign { instance: None },
+        )
+        .admin(6000, "vrrp resume", Request::VrrpResume { instance: None })
+        .admin(
+            6100,
+            "vrrp resume again",
+            Request::VrrpResume { instance: None },
+        )
         .golden("admin");
 }
 
@@ -287,7 +294,162 @@ fn a_static_role_on_the_command_line_turns_vrrp_off() {
         },
     )
     .start()
-    .admin(1000, "vrrp resign", Request::VrrpResign)
+    .admin(1000, "vrrp resign", Request::VrrpResign { instance: None })
     .status()
     .golden("role_override");
+}
+
+/// A dual-stack LB: an IPv4 and an IPv6 instance on the same VRID, in one
+/// sync group, each holding one service.
+const DUAL: &str = "
+interface: eth0
+stats: null
+vrrp:
+  - name: v4
+    sync_group: registry
+    virtual_router_id: 51
+    priority: 101
+    auth_pass: secret
+    virtual_ipaddresses: [192.0.2.100/24]
+    track_backends: { min_healthy: 1, weight: 0 }
+  - name: v6
+    sync_group: registry
+    virtual_router_id: 51
+    priority: 101
+    version: 3
+    virtual_ipaddresses: [2001:db8::100]
+    track_backends: { min_healthy: 1, weight: 0 }
+services:
+  - name: registry
+    vip: 192.0.2.100
+    port: 5000
+    backends: [{ address: 192.0.2.11 }, { address: 192.0.2.12 }]
+  - name: registry6
+    vip: 2001:db8::100
+    port: 5000
+    backends: [{ address: \"2001:db8::11\" }]
+";
+
+fn v4() -> regha_model::VirtualRouter {
+    regha_model::VirtualRouter {
+        family: regha_model::IpFamily::Ipv4,
+        vrid: 51,
+    }
+}
+
+fn v6() -> regha_model::VirtualRouter {
+    regha_model::VirtualRouter {
+        family: regha_model::IpFamily::Ipv6,
+        vrid: 51,
+    }
+}
+
+fn wants() -> super::Group {
+    super::Group {
+        wants_master: true,
+        own_fault: false,
+    }
+}
+
+fn faulted() -> super::Group {
+    super::Group {
+        wants_master: false,
+        own_fault: true,
+    }
+}
+
+/// keepalived's sync group semantics over two holders: neither takes over
+/// alone, both go when both want to; one leaving master for a higher
+/// priority takes the other along; a fault of one holds both; `vrrp resign
+/// NAME` takes the whole group out, and each instance tracks the backends
+/// of the services it holds.
+#[test]
+fn a_sync_group_fails_over_as_one() {
+    use VrrpState::{Backup, Fault, Master};
+    let none = super::Group::default();
+    let mut run = Run::new(DUAL);
+    run.start()
+        .both_up(100)
+        .note("the IPv6 service's backend: only the v6 instance counts it")
+        .mac(200, "2001:db8::11", 0x11)
+        .at(
+            205,
+            "health [2001:db8::11]:5000 up",
+            Event::Health {
+                backend: regha_model::BackendIdentity {
+                    service: regha_model::ServiceIdentity {
+                        vip: "2001:db8::100".parse().unwrap(),
+                        port: 5000,
+                        protocol: regha_model::Protocol::Tcp,
+                    },
+                    addr: "[2001:db8::11]:5000".parse().unwrap(),
+                },
+                report: crate::health::HealthReport {
+                    state: Health::Up,
+                    ..crate::health::HealthReport::new()
+                },
+            },
+        )
+        .report(300, v4(), Backup, none)
+        .report(300, v6(), Backup, none)
+        .note("v4's down timer runs out first: it waits for v6")
+        .report(3600, v4(), Backup, wants())
+        .report(3610, v6(), Backup, wants())
+        .report(3611, v4(), Master, none)
+        .report(3611, v6(), Master, none)
+        .status()
+        .note("a higher priority takes v6: v4 follows it out of master")
+        .report(9000, v6(), Backup, none)
+        .report(9001, v4(), Backup, none)
+        .note("back: both want, both go")
+        .report(13000, v6(), Backup, wants())
+        .report(13000, v4(), Backup, wants())
+        .report(13001, v6(), Master, none)
+        .report(13001, v4(), Master, none)
+        .note("v6's link goes: the whole group is in FAULT until it comes back")
+        .report(20000, v6(), Fault, faulted())
+        .report(20001, v4(), Fault, none)
+        .status()
+        .report(25000, v6(), Fault, none)
+        .report(25001, v6(), Backup, none)
+        .report(25001, v4(), Backup, none)
+        .admin(
+            26000,
+            "vrrp resign v6",
+            Request::VrrpResign {
+                instance: Some("v6".into()),
+            },
+        )
+        .status()
+        .admin(
+            26100,
+            "vrrp resume nope",
+            Request::VrrpResume {
+                instance: Some("nope".into()),
+            },
+        )
+        .admin(
+            26200,
+            "vrrp resume v4",
+            Request::VrrpResume {
+                instance: Some("v4".into()),
+            },
+        )
+        .golden("sync_group");
+}
+
+/// A single-instance config reloaded into the dual-stack one: the IPv4
+/// instance stays (its name and sync group change in place), the IPv6 one
+/// starts.
+#[test]
+fn a_reload_adds_an_ipv6_instance() {
+    use VrrpState::Master;
+    let mut run = Run::new(VRRP);
+    run.start()
+        .both_up(100)
+        .vrrp(3000, 51, Master)
+        .reload(5000, "dual stack", DUAL)
+        .status()
+        .reload(6000, "back to one instance", VRRP)
+        .golden("reload_dual_stack");
 }
