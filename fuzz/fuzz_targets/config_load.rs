@@ -26,7 +26,7 @@ fuzz_target!(|data: &[u8]| {
 /// The invariants `Config` documents, checked on every accepted file.
 fn check_accepted(c: &Config) {
     assert!(
-        c.role.is_some() || c.vrrp.is_some(),
+        c.role.is_some() || !c.vrrp.is_empty(),
         "neither role nor vrrp"
     );
     assert!(!c.services.is_empty(), "no service");
@@ -58,15 +58,30 @@ fn check_accepted(c: &Config) {
             assert_eq!(b.address.is_ipv4(), s.vip.is_ipv4(), "backend family");
             assert_ne!(b.address, s.vip, "a backend is the VIP");
         }
-        if let Some(v) = &c.vrrp {
+        if !c.vrrp.is_empty() {
+            let holder = c
+                .holder_of(s)
+                .unwrap_or_else(|| panic!("{} has no VRRP instance", s.name));
             assert!(
-                v.virtual_ipaddresses.iter().any(|(a, _)| *a == s.vip),
-                "{} is not a virtual address",
+                holder.holds(s.vip),
+                "{} is not a virtual address of its instance",
                 s.vip
             );
         }
     }
-    if let Some(v) = &c.vrrp {
+    let mut names = std::collections::HashSet::new();
+    let mut routers = std::collections::HashSet::new();
+    let mut vips = std::collections::HashSet::new();
+    for v in &c.vrrp {
+        assert!(names.insert(&v.name), "duplicate instance name {}", v.name);
+        assert!(
+            routers.insert(v.router()),
+            "duplicate virtual router {}",
+            v.router()
+        );
+        for (a, _) in &v.virtual_ipaddresses {
+            assert!(vips.insert(*a), "{a} in two instances");
+        }
         assert!(v.virtual_router_id >= 1);
         assert!(!v.virtual_ipaddresses.is_empty());
         let v4 = v.virtual_ipaddresses[0].0.is_ipv4();
