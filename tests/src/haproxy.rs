@@ -3,7 +3,11 @@
 //! registry/haproxy.cfg` with the lab's addresses. Used by the mixed-cluster
 //! test (lb2 still runs the old stack) and by `bench-e2e`.
 
-use std::{net::Ipv4Addr, path::Path, process::Stdio};
+use std::{
+    net::{IpAddr, Ipv4Addr},
+    path::Path,
+    process::Stdio,
+};
 
 use crate::{lab::Host, netns::ProcessGuard};
 
@@ -13,19 +17,32 @@ pub const HAPROXY_BIN: &str = "/usr/sbin/haproxy";
 /// are the lab's, the pidfile and stats socket live in `dir`; `balance
 /// source`, `option httpchk GET /v2/`, `check inter 5000 fall 3`, the
 /// timeouts and the stats listener on :1158 are as the operators wrote them.
-pub fn config(dir: &Path, host_header: Ipv4Addr, backends: &[Ipv4Addr]) -> String {
+pub fn config(dir: &Path, host_header: Ipv4Addr, backends: &[IpAddr]) -> String {
     let servers: String = backends
         .iter()
         .enumerate()
         .map(|(i, b)| {
+            // HAProxy names an IPv6 server address with the `ipv6@` prefix
+            // (the port after the last colon).
+            let addr = match b {
+                IpAddr::V4(a) => a.to_string(),
+                IpAddr::V6(a) => format!("ipv6@{a}"),
+            };
             format!(
-                "    server inst{} {b}:5000 check inter 5000 fall 3\n",
+                "    server inst{} {addr}:5000 check inter 5000 fall 3\n",
                 i + 1
             )
         })
         .collect();
+    // `bind :5000` is IPv4 only: with IPv6 backends the front listens on
+    // both families.
+    let bind = if backends.iter().any(IpAddr::is_ipv6) {
+        ":::5000 v4v6"
+    } else {
+        ":5000"
+    };
     format!(
-        "global\n    maxconn 4096\n    nbthread 1\n    pidfile {pid}\n    stats socket {sock} mode 600 level admin\ndefaults\n    maxconn 2000\n    timeout connect 5000\n    timeout client 30000\n    timeout server 30000\n    mode http\n    option forwardfor\nfrontend http_server\n    bind :5000\n    default_backend docker-registry\nbackend docker-registry\n    balance source\n    option httpchk GET /v2/ HTTP/1.1\\r\\nHost:{host_header}\n{servers}listen admin_stat\n    bind *:1158\n    mode http\n    stats enable\n    stats refresh 10s\n    stats uri /haproxy\n    stats realm Haproxy\\ Statistics\n    stats auth admin:admin\n    stats hide-version\n    stats admin if TRUE\n",
+        "global\n    maxconn 4096\n    nbthread 1\n    pidfile {pid}\n    stats socket {sock} mode 600 level admin\ndefaults\n    maxconn 2000\n    timeout connect 5000\n    timeout client 30000\n    timeout server 30000\n    mode http\n    option forwardfor\nfrontend http_server\n    bind {bind}\n    default_backend docker-registry\nbackend docker-registry\n    balance source\n    option httpchk GET /v2/ HTTP/1.1\\r\\nHost:{host_header}\n{servers}listen admin_stat\n    bind *:1158\n    mode http\n    stats enable\n    stats refresh 10s\n    stats uri /haproxy\n    stats realm Haproxy\\ Statistics\n    stats auth admin:admin\n    stats hide-version\n    stats admin if TRUE\n",
         pid = dir.join("haproxy.pid").display(),
         sock = dir.join("haproxy.sock").display(),
     )
@@ -42,7 +59,7 @@ impl Haproxy {
     /// Writes the config into `dir` and starts HAProxy in the foreground in
     /// the host's namespace; checks the config first so that a bad one
     /// fails here with HAProxy's message.
-    pub fn start(host: &Host, dir: &Path, backends: &[Ipv4Addr]) -> Self {
+    pub fn start(host: &Host, dir: &Path, backends: &[IpAddr]) -> Self {
         assert!(
             Path::new(HAPROXY_BIN).exists(),
             "{HAPROXY_BIN} is missing: `cargo xtask setup` installs Debian's haproxy"

@@ -3,6 +3,12 @@
 //! would, with TLS off (`--*-tls-verify=false`, as the reference setup's
 //! `--insecure-registry`) and no retries, so that a connection the LB broke
 //! shows up as a failed copy instead of a silent second attempt.
+//!
+//! skopeo 1.9 (Debian's) refuses an IPv6 literal in an image reference
+//! (`docker://[2001:db8::100]:5000/...`: "invalid reference format"), so
+//! the lab names the IPv6 VIP. The name lives in a hosts file bind-mounted
+//! over `/etc/hosts` in a mount namespace of skopeo's own (`unshare
+//! --mount`, private propagation): nothing outside the test sees it.
 
 use std::{
     path::Path,
@@ -19,13 +25,20 @@ pub fn docker_ref(registry: &str, repo: &str, tag: &str) -> String {
     format!("docker://{registry}/{repo}:{tag}")
 }
 
-fn command(ns: &str, src: &str, dst: &str, log: &Path) -> Command {
+fn command(ns: &str, hosts: Option<&Path>, src: &str, dst: &str, log: &Path) -> Command {
     assert!(
         Path::new(SKOPEO_BIN).exists(),
         "{SKOPEO_BIN} is missing: `cargo xtask setup` installs Debian's skopeo"
     );
     let mut cmd = Command::new("ip");
-    cmd.args(["netns", "exec", ns, SKOPEO_BIN]);
+    cmd.args(["netns", "exec", ns]);
+    if let Some(hosts) = hosts {
+        // `exec` keeps skopeo the process the test waits for and kills.
+        cmd.args(["unshare", "--mount", "--propagation", "private", "--"]);
+        cmd.args(["sh", "-c", "mount --bind \"$0\" /etc/hosts && exec \"$@\""]);
+        cmd.arg(hosts);
+    }
+    cmd.arg(SKOPEO_BIN);
     cmd.args([
         "--insecure-policy",
         "copy",
@@ -52,14 +65,24 @@ pub struct Copy {
 impl Copy {
     /// Starts `skopeo copy src dst` in `ns`; its output goes to `log`.
     pub fn start(ns: &NetNs, src: &str, dst: &str, log: &Path) -> Self {
-        Self::start_in(ns.name(), src, dst, log)
+        Self::spawn(ns.name(), None, src, dst, log)
+    }
+
+    /// [`Copy::start`] with names resolved through `hosts` (the lab's
+    /// file: the VIPs by name) instead of the host's `/etc/hosts`.
+    pub fn start_resolving(ns: &NetNs, hosts: &Path, src: &str, dst: &str, log: &Path) -> Self {
+        Self::spawn(ns.name(), Some(hosts), src, dst, log)
     }
 
     /// [`Copy::start`] by namespace name (for threads that do not own the
     /// namespace).
     pub fn start_in(ns: &str, src: &str, dst: &str, log: &Path) -> Self {
+        Self::spawn(ns, None, src, dst, log)
+    }
+
+    fn spawn(ns: &str, hosts: Option<&Path>, src: &str, dst: &str, log: &Path) -> Self {
         let out = std::fs::File::create(log).expect("skopeo log");
-        let child = command(ns, src, dst, log)
+        let child = command(ns, hosts, src, dst, log)
             .stdout(out.try_clone().expect("dup"))
             .stderr(out)
             .spawn()

@@ -6,17 +6,44 @@
 //! mid-pull, a reload mid-push. Every pulled image is compared with what
 //! was pushed, digest by digest.
 //!
+//! Every scenario runs twice (issue 17): over IPv4, as the reference
+//! deployment, and over IPv6 alone (one VRRP v3 instance over IPv6 for a
+//! `/128` VIP, IPv6 backends, clients naming the VIP through a hosts file
+//! of their own: skopeo refuses an IPv6 literal). A dual-stack lab (an
+//! IPv4 and an IPv6 instance in one sync group) has one client use both
+//! families at once, then loses its master under a push on each.
+//!
 //! `REGHA_LAB_BIG_LAYER_MIB` sets the size of the big layer pushed through
 //! the failovers (default 200, as the issue asks).
 
 use std::time::{Duration, Instant};
 
 use regha_tests::{
-    lab::{Holders, Lab, LabSpec, LbKind},
+    lab::{Holders, Lab, LabSpec, LbKind, Stack},
     oci::Image,
     skopeo::Copy,
     wait::{seen, wait_for},
 };
+
+/// Each scenario as a test over IPv4 (its historical name) and one over
+/// IPv6.
+macro_rules! over_both_families {
+    ($($(#[$doc:meta])* $v4:ident, $v6:ident => $scenario:expr;)+) => {
+        $(
+            $(#[$doc])*
+            #[test]
+            fn $v4() {
+                $scenario(Stack::V4)
+            }
+
+            $(#[$doc])*
+            #[test]
+            fn $v6() {
+                $scenario(Stack::V6)
+            }
+        )+
+    };
+}
 
 const MIB: u64 = 1 << 20;
 const COPY_LIMIT: Duration = Duration::from_secs(300);
@@ -72,11 +99,10 @@ fn push_under_way(lab: &Lab, img: &Image, repo: &str) -> Copy {
 
 /// 1. Push and pull through the VIP; each client lands on one backend (the
 ///    source hash), and different clients spread over both.
-#[test]
-fn push_and_pull_through_the_vip_each_client_on_one_backend() {
+fn each_client_on_one_backend(stack: Stack) {
     let lab = ready(LabSpec {
         clients: 4,
-        ..LabSpec::default()
+        ..LabSpec::default().stack(stack)
     });
     let img = lab.image("small", &[MIB, 256 * 1024], 1);
     let mut landed = Vec::new();
@@ -86,7 +112,8 @@ fn push_and_pull_through_the_vip_each_client_on_one_backend() {
         let after = lab.backend_packets();
         let be = the_one_that_moved(&before, &after)
             .unwrap_or_else(|e| panic!("client {c} was not kept on one backend: {e}"));
-        eprintln!("client {} -> be{}", lab.clients[c].ip, be + 1);
+        let src = lab.clients[c].addr(stack.primary_v6());
+        eprintln!("client {src} -> be{}", be + 1);
         landed.push(be);
     }
     landed.sort_unstable();
@@ -100,9 +127,8 @@ fn push_and_pull_through_the_vip_each_client_on_one_backend() {
 
 /// 2. A backend's registry is killed: after `fall` checks it is out, pushes
 ///    go on (to the other); it comes back after `rise`.
-#[test]
-fn a_dead_registry_is_taken_out_and_pushes_go_on() {
-    let mut lab = ready(LabSpec::default());
+fn a_dead_registry(stack: Stack) {
+    let mut lab = ready(LabSpec::default().stack(stack));
     let img = lab.image("a", &[MIB], 2);
     let before = lab.backend_packets();
     lab.round_trip(0, &img, "lab/a", COPY_LIMIT);
@@ -132,8 +158,8 @@ fn a_dead_registry_is_taken_out_and_pushes_go_on() {
 /// 3. The master LB fails during a big push: the push completes without
 ///    error or retry (skopeo runs with `--retry-times 0`), the VIP moved to
 ///    lb2, the client's ARP entry follows it, and the pulled image matches.
-fn master_fails_during_a_push(signal: i32, repo: &str) {
-    let mut lab = ready(LabSpec::default());
+fn master_fails_during_a_push(stack: Stack, signal: i32, repo: &str) {
+    let mut lab = ready(LabSpec::default().stack(stack));
     let img = lab.image("big", &[MIB, big_layer()], 4);
     let push = push_under_way(&lab, &img, repo);
     let t_fault = Instant::now();
@@ -148,7 +174,10 @@ fn master_fails_during_a_push(signal: i32, repo: &str) {
         Duration::from_secs(10),
     );
     let took = t_fault.elapsed();
-    eprintln!("signal {signal}: lb2 holds the VIP {took:?} after the fault");
+    eprintln!(
+        "{}, signal {signal}: lb2 holds the VIP {took:?} after the fault",
+        stack.name()
+    );
     let pushed = push
         .wait(COPY_LIMIT)
         .unwrap_or_else(|e| panic!("the push did not survive the failover: {e}\n{}", lab.logs()));
@@ -164,22 +193,18 @@ fn master_fails_during_a_push(signal: i32, repo: &str) {
     regha_tests::oci::verify_pulled(&dir, "1", &img).unwrap();
 }
 
-#[test]
-fn master_agent_sigkilled_during_a_big_push() {
-    master_fails_during_a_push(libc::SIGKILL, "lab/kill");
-}
-
-#[test]
-fn master_agent_stopped_during_a_big_push() {
-    master_fails_during_a_push(libc::SIGTERM, "lab/term");
+over_both_families! {
+    master_agent_sigkilled_during_a_big_push, master_agent_sigkilled_during_a_big_ipv6_push
+        => |stack| master_fails_during_a_push(stack, libc::SIGKILL, "lab/kill");
+    master_agent_stopped_during_a_big_push, master_agent_stopped_during_a_big_ipv6_push
+        => |stack| master_fails_during_a_push(stack, libc::SIGTERM, "lab/term");
 }
 
 /// 4. lb1 is cut off the segment (both become master), then restored: exactly one
 ///    master remains (lb1, the higher priority), the client's ARP entry
 ///    points at it, and client traffic resumes.
-#[test]
-fn a_partition_heals_to_one_master() {
-    let lab = ready(LabSpec::default());
+fn a_partition_heals(stack: Stack) {
+    let lab = ready(LabSpec::default().stack(stack));
     lab.switch.partition(&lab.lbs[0], true);
     // lb2 hears nothing and takes over: both hold the VIP now.
     wait_for(
@@ -203,9 +228,8 @@ fn a_partition_heals_to_one_master() {
 
 /// 5. The agent on the master is restarted during a pull: the pull
 ///    completes and the image matches.
-#[test]
-fn agent_restarted_on_the_master_during_a_pull() {
-    let mut lab = ready(LabSpec::default());
+fn agent_restarted_during_a_pull(stack: Stack) {
+    let mut lab = ready(LabSpec::default().stack(stack));
     let img = lab.image("r", &[big_layer()], 6);
     lab.round_trip(0, &img, "lab/r", COPY_LIMIT);
     let (mut pull, dir) = lab.pull(0, "lab/r", "pulled-during-restart");
@@ -221,14 +245,13 @@ fn agent_restarted_on_the_master_during_a_pull() {
 
 /// 6. A reload that adds be3 while a client pushes: the push completes,
 ///    and new clients reach be3.
-#[test]
-fn a_reload_adds_a_backend_during_a_push() {
+fn a_reload_adds_a_backend(stack: Stack) {
     let lab = ready(LabSpec {
         backends: 3,
         configured_backends: Some(2),
         // New clients for after the reload: sixteen more source addresses
         // on client1.
-        ..LabSpec::default().sources(40, 16)
+        ..LabSpec::default().sources(40, 16).stack(stack)
     });
     let img = lab.image("big", &[big_layer()], 7);
     let push = push_under_way(&lab, &img, "lab/reload");
@@ -258,11 +281,10 @@ fn a_reload_adds_a_backend_during_a_push() {
 ///    instance) and HAProxy (the reference `haproxy.cfg`). Failover works
 ///    both ways: regha stops, keepalived takes the VIP and HAProxy serves;
 ///    regha comes back and preempts.
-#[test]
-fn a_mixed_cluster_fails_over_both_ways() {
+fn a_mixed_cluster(stack: Stack) {
     let mut lab = ready(LabSpec {
         lbs: vec![LbKind::Regha, LbKind::OldStack],
-        ..LabSpec::default()
+        ..LabSpec::default().stack(stack)
     });
     let img = lab.image("m", &[MIB], 8);
     lab.round_trip(0, &img, "lab/m1", COPY_LIMIT);
@@ -291,4 +313,94 @@ fn a_mixed_cluster_fails_over_both_ways() {
     let (pull, dir) = lab.pull(0, "lab/m2", "pulled-m2");
     pull.wait(COPY_LIMIT).unwrap();
     regha_tests::oci::verify_pulled(&dir, "1", &img).unwrap();
+}
+
+over_both_families! {
+    push_and_pull_through_the_vip_each_client_on_one_backend,
+    push_and_pull_through_the_ipv6_vip_each_client_on_one_backend => each_client_on_one_backend;
+    a_dead_registry_is_taken_out_and_pushes_go_on,
+    a_dead_ipv6_registry_is_taken_out_and_pushes_go_on => a_dead_registry;
+    a_partition_heals_to_one_master, an_ipv6_partition_heals_to_one_master => a_partition_heals;
+    agent_restarted_on_the_master_during_a_pull,
+    agent_restarted_on_the_master_during_an_ipv6_pull => agent_restarted_during_a_pull;
+    a_reload_adds_a_backend_during_a_push,
+    a_reload_adds_a_backend_during_an_ipv6_push => a_reload_adds_a_backend;
+    a_mixed_cluster_fails_over_both_ways, a_mixed_ipv6_cluster_fails_over_both_ways => a_mixed_cluster;
+}
+
+/// 8. Dual stack, one lab for both parts: an IPv4 and an IPv6 instance in
+///    one sync group on each LB, a service on each VIP. One client pushes
+///    over both families at once, and each image pulled over the other
+///    family matches (one registry cluster behind both VIPs). Then, with a
+///    big push in flight on each family, lb1's agent is SIGKILLed: lb2
+///    takes both VIPs (the sync group moves them together), both pushes
+///    complete, and the client's ARP and neighbour entries name lb2.
+#[test]
+fn a_dual_stack_client_uses_both_families_and_a_failover_moves_both_vips() {
+    let mut lab = ready(LabSpec::default().stack(Stack::Dual));
+    let small4 = lab.image("d4", &[MIB, 256 * 1024], 9);
+    let small6 = lab.image("d6", &[2 * MIB], 10);
+    let (push4, push6) = (
+        lab.push_over(false, 0, &small4, "lab/dual4"),
+        lab.push_over(true, 0, &small6, "lab/dual6"),
+    );
+    for (push, what) in [(push4, "IPv4"), (push6, "IPv6")] {
+        push.wait(COPY_LIMIT)
+            .unwrap_or_else(|e| panic!("{what} push: {e}\n{}", lab.logs()));
+    }
+    for (v6, repo, img) in [(true, "lab/dual4", &small4), (false, "lab/dual6", &small6)] {
+        let (pull, dir) = lab.pull_over(v6, 0, repo, &format!("pulled-{}", repo.replace('/', "_")));
+        pull.wait(COPY_LIMIT).unwrap_or_else(|e| {
+            panic!("pull of {repo} over the other family: {e}\n{}", lab.logs())
+        });
+        regha_tests::oci::verify_pulled(&dir, "1", img).unwrap();
+    }
+
+    let big4 = lab.image("big4", &[MIB, big_layer()], 11);
+    let big6 = lab.image("big6", &[MIB, big_layer()], 12);
+    let before: u64 = lab.backend_packets().iter().sum();
+    let mut pushes = [
+        lab.push_over(false, 0, &big4, "lab/big4"),
+        lab.push_over(true, 0, &big6, "lab/big6"),
+    ];
+    wait_for("both pushes to get going", Duration::from_secs(60))
+        .context(|| lab.logs())
+        .until(|| {
+            assert!(
+                !pushes.iter_mut().any(Copy::done),
+                "a push ended before it got going"
+            );
+            let sent: u64 = lab.backend_packets().iter().sum();
+            seen(sent >= before + 6000, format!("{} packets", sent - before))
+        });
+    let t_fault = Instant::now();
+    lab.agent(0).signal(libc::SIGKILL);
+    lab.agent_mut(0).wait_exit(Duration::from_secs(10));
+    lab.wait_vip(
+        "lb2 to take both VIPs",
+        1,
+        Holders::Including,
+        Duration::from_secs(10),
+    );
+    eprintln!(
+        "dual stack: lb2 holds both VIPs {:?} after the kill",
+        t_fault.elapsed()
+    );
+    let [push4, push6] = pushes;
+    for (push, what) in [(push4, "IPv4"), (push6, "IPv6")] {
+        let took = push.wait(COPY_LIMIT).unwrap_or_else(|e| {
+            panic!(
+                "the {what} push did not survive the failover: {e}\n{}",
+                lab.logs()
+            )
+        });
+        eprintln!("the {what} push took {took:?} in all");
+    }
+    lab.wait_client_arp(1, Duration::from_secs(10));
+    for (v6, repo, img) in [(false, "lab/big4", &big4), (true, "lab/big6", &big6)] {
+        let (pull, dir) = lab.pull_over(v6, 0, repo, &format!("pulled-{}", repo.replace('/', "_")));
+        pull.wait(COPY_LIMIT)
+            .unwrap_or_else(|e| panic!("pull after the failover: {e}\n{}", lab.logs()));
+        regha_tests::oci::verify_pulled(&dir, "1", img).unwrap();
+    }
 }

@@ -1,6 +1,9 @@
 //! The client side of the lab: requests through the VIP from the clients
 //! and client1's extra sources, images pushed and pulled with skopeo, and
-//! the stats listener of lb1.
+//! the stats listener of lb1. Each takes the family it goes over (`v6`:
+//! IPv6) or uses the stack's own (IPv6 in an IPv6 lab, else IPv4); skopeo
+//! reaches the IPv6 VIP by name ([`VIP6_NAME`]), through a hosts file
+//! private to its mount namespace.
 
 use std::{
     net::{IpAddr, SocketAddr},
@@ -8,7 +11,7 @@ use std::{
     time::Duration,
 };
 
-use super::{Lab, PORT, VIP};
+use super::{Lab, PORT, VIP, VIP6, VIP6_NAME, ip6_of};
 use crate::{
     client::{HttpAnswer, http_fetch, http_get},
     oci::Image,
@@ -21,13 +24,27 @@ pub fn vip_port() -> SocketAddr {
     SocketAddr::new(IpAddr::V4(VIP), PORT)
 }
 
+/// The VIP of a family and the registry port.
+pub fn vip_port_of(v6: bool) -> SocketAddr {
+    if v6 {
+        SocketAddr::new(IpAddr::V6(VIP6), PORT)
+    } else {
+        vip_port()
+    }
+}
+
 impl Lab {
-    /// `GET /v2/` through the VIP from client `c`.
+    /// `GET /v2/` through the VIP from client `c`, over the stack's family.
     pub fn get_v2(&self, c: usize) -> Result<u16, String> {
-        let src = IpAddr::V4(self.clients[c].ip);
+        self.get_v2_over(self.spec.stack.primary_v6(), c)
+    }
+
+    /// `GET /v2/` through the VIP of a family from client `c`.
+    pub fn get_v2_over(&self, v6: bool, c: usize) -> Result<u16, String> {
+        let src = self.clients[c].addr(v6);
         self.clients[c]
             .ns
-            .run(move || http_get(src, vip_port(), "/v2/"))
+            .run(move || http_get(src, vip_port_of(v6), "/v2/"))
     }
 
     /// `GET /v2/` through the VIP from `src`, one of client1's addresses.
@@ -38,13 +55,22 @@ impl Lab {
     }
 
     /// `GET /v2/` through the VIP from every extra source of client1, one
-    /// connection each.
+    /// connection each, over the stack's family.
     pub fn get_all(&self) -> Vec<Result<u16, String>> {
-        let sources = self.sources.clone();
+        let v6 = self.spec.stack.primary_v6();
+        let sources: Vec<IpAddr> = (self.sources.iter())
+            .map(|s| {
+                if v6 {
+                    IpAddr::V6(ip6_of(*s))
+                } else {
+                    IpAddr::V4(*s)
+                }
+            })
+            .collect();
         self.clients[0].ns.run(move || {
             sources
                 .iter()
-                .map(|s| http_get(IpAddr::V4(*s), vip_port(), "/v2/"))
+                .map(|s| http_get(*s, vip_port_of(v6), "/v2/"))
                 .collect()
         })
     }
@@ -62,27 +88,49 @@ impl Lab {
 
     /// The MAC client `c` has for the VIP (its ARP entry), if any.
     pub fn client_vip_mac(&self, c: usize) -> Option<String> {
-        self.clients[c].neigh_mac(IpAddr::V4(VIP))
+        self.client_vip_mac_over(self.spec.stack.primary_v6(), c)
     }
 
-    /// Waits until client1's ARP entry for the VIP names LB `lb`.
+    /// The MAC client `c` has for the VIP of a family (its ARP or
+    /// neighbour entry), if any.
+    pub fn client_vip_mac_over(&self, v6: bool, c: usize) -> Option<String> {
+        self.clients[c].neigh_mac(vip_port_of(v6).ip())
+    }
+
+    /// Waits until client1's ARP (and, with IPv6, neighbour) entry for
+    /// every VIP of the stack names LB `lb`.
     #[track_caller]
     pub fn wait_client_arp(&self, lb: usize, limit: Duration) {
         let want = self.lb_mac(lb);
-        wait_for(
-            format!("client1's ARP entry for the VIP to point at lb{}", lb + 1),
-            limit,
-        )
-        .context(|| self.logs())
-        .until(|| {
-            let mac = self.client_vip_mac(0);
-            seen(mac.as_deref() == Some(want.as_str()), mac)
-        });
+        for &v6 in self.spec.stack.families() {
+            wait_for(
+                format!(
+                    "client1's {} entry for the VIP to point at lb{}",
+                    if v6 { "neighbour" } else { "ARP" },
+                    lb + 1
+                ),
+                limit,
+            )
+            .context(|| self.logs())
+            .until(|| {
+                let mac = self.client_vip_mac_over(v6, 0);
+                seen(mac.as_deref() == Some(want.as_str()), mac)
+            });
+        }
     }
 
-    /// `docker://VIP:5000/repo:tag`, as clients name it.
+    /// `docker://VIP:5000/repo:tag`, as clients name it over IPv4.
     pub fn registry_ref(repo: &str, tag: &str) -> String {
         skopeo::docker_ref(&format!("{VIP}:{PORT}"), repo, tag)
+    }
+
+    /// The same over a family: the IPv6 VIP by its name ([`VIP6_NAME`]).
+    pub fn registry_ref_over(v6: bool, repo: &str, tag: &str) -> String {
+        if v6 {
+            skopeo::docker_ref(&format!("{VIP6_NAME}:{PORT}"), repo, tag)
+        } else {
+            Self::registry_ref(repo, tag)
+        }
     }
 
     /// Makes an image with layers of `sizes` bytes in the lab directory.
@@ -90,38 +138,58 @@ impl Lab {
         crate::oci::generate(&self.path(&format!("img-{name}")), "1", sizes, seed)
     }
 
-    /// Starts pushing `image` from client `c` to `repo:1` through the VIP.
+    /// Starts pushing `image` from client `c` to `repo:1` through the VIP,
+    /// over the stack's family.
     pub fn push(&self, c: usize, image: &Image, repo: &str) -> skopeo::Copy {
+        self.push_over(self.spec.stack.primary_v6(), c, image, repo)
+    }
+
+    /// Starts pushing over a family.
+    pub fn push_over(&self, v6: bool, c: usize, image: &Image, repo: &str) -> skopeo::Copy {
         let log = self.path(&format!("push-{repo}-{c}.log").replace('/', "_"));
-        skopeo::Copy::start(
+        skopeo::Copy::start_resolving(
             &self.clients[c].ns,
+            &self.hosts_file(),
             &image.reference(),
-            &Self::registry_ref(repo, &image.tag),
+            &Self::registry_ref_over(v6, repo, &image.tag),
             &log,
         )
     }
 
     /// Starts pulling `repo:1` from client `c` through the VIP into a new
-    /// layout `dest` in the lab directory.
+    /// layout `dest` in the lab directory, over the stack's family.
     pub fn pull(&self, c: usize, repo: &str, dest: &str) -> (skopeo::Copy, PathBuf) {
+        self.pull_over(self.spec.stack.primary_v6(), c, repo, dest)
+    }
+
+    /// Starts pulling over a family.
+    pub fn pull_over(&self, v6: bool, c: usize, repo: &str, dest: &str) -> (skopeo::Copy, PathBuf) {
         let dir = self.path(dest);
         let _ = std::fs::remove_dir_all(&dir);
         let log = self.path(&format!("pull-{dest}.log"));
-        let copy = skopeo::Copy::start(
+        let copy = skopeo::Copy::start_resolving(
             &self.clients[c].ns,
-            &Self::registry_ref(repo, "1"),
+            &self.hosts_file(),
+            &Self::registry_ref_over(v6, repo, "1"),
             &format!("oci:{}:1", dir.display()),
             &log,
         );
         (copy, dir)
     }
 
-    /// Pushes, pulls back and compares, from client `c`.
+    /// Pushes, pulls back and compares, from client `c`, over the stack's
+    /// family.
     pub fn round_trip(&self, c: usize, image: &Image, repo: &str, limit: Duration) {
-        self.push(c, image, repo)
+        self.round_trip_over(self.spec.stack.primary_v6(), c, image, repo, limit);
+    }
+
+    /// Pushes, pulls back and compares over a family.
+    pub fn round_trip_over(&self, v6: bool, c: usize, image: &Image, repo: &str, limit: Duration) {
+        self.push_over(v6, c, image, repo)
             .wait(limit)
             .unwrap_or_else(|e| panic!("push: {e}\n{}", self.logs()));
-        let (pull, dir) = self.pull(c, repo, &format!("pulled-{}-{c}", repo.replace('/', "_")));
+        let dest = format!("pulled-{}-{c}", repo.replace('/', "_"));
+        let (pull, dir) = self.pull_over(v6, c, repo, &dest);
         pull.wait(limit)
             .unwrap_or_else(|e| panic!("pull: {e}\n{}", self.logs()));
         crate::oci::verify_pulled(&dir, &image.tag, image).unwrap_or_else(|e| panic!("{e}"));

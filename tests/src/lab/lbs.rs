@@ -10,7 +10,7 @@ use std::{
 use regha_config::{Config, Secret, ServiceConfig, TrackBackends, VrrpConfig};
 use regha_model::{BackendState, Health};
 
-use super::{AUTH_PASS, Lab, LbKind, PORT, VIP, VRID, config};
+use super::{AUTH_PASS, Lab, LbKind, PORT, Stack, VIP, VIP6, VIP6_PREFIX, VRID, config};
 use crate::{
     agent::Agent,
     haproxy::Haproxy,
@@ -32,13 +32,30 @@ impl Lab {
     /// The registry service on the VIP over the backends `backends`
     /// (indexes), checked every `check_interval`.
     pub fn service_over(&self, backends: &[u8]) -> ServiceConfig {
-        config::registry(
-            IpAddr::V4(VIP),
-            backends
-                .iter()
-                .map(|&b| IpAddr::V4(self.backends[usize::from(b)].ip)),
-            self.spec.check_interval,
-        )
+        self.service_of(self.spec.stack.primary_v6(), backends)
+    }
+
+    /// The registry service on the VIP of a family (IPv6: `true`) over
+    /// the backends `backends` (indexes), at their addresses of that
+    /// family. In a dual-stack lab the IPv6 one is `registry6`.
+    pub fn service_of(&self, v6: bool, backends: &[u8]) -> ServiceConfig {
+        let vip = if v6 {
+            IpAddr::V6(VIP6)
+        } else {
+            IpAddr::V4(VIP)
+        };
+        let addrs = backends
+            .iter()
+            .map(|&b| self.backends[usize::from(b)].addr(v6));
+        let service = config::registry(vip, addrs, self.spec.check_interval);
+        if v6 && self.spec.stack == Stack::Dual {
+            ServiceConfig {
+                name: "registry6".to_owned(),
+                ..service
+            }
+        } else {
+            service
+        }
     }
 
     /// The registry service over every backend.
@@ -47,34 +64,80 @@ impl Lab {
         self.service_over(&all)
     }
 
+    /// The stack's services (one per family) over the backends `backends`.
+    pub fn services_over(&self, backends: &[u8]) -> Vec<ServiceConfig> {
+        (self.spec.stack.families().iter())
+            .map(|&v6| self.service_of(v6, backends))
+            .collect()
+    }
+
     /// The lab's VRRP instance for an LB of `priority`: the reference
-    /// pair's VRID and VIP, the spec's advert interval, no password.
+    /// pair's VRID and VIP, the spec's advert interval, no password. In an
+    /// IPv6 lab, the same over IPv6 (version 3).
     pub fn vrrp(&self, priority: u8) -> VrrpConfig {
+        self.vrrp_of(self.spec.stack.primary_v6(), priority)
+    }
+
+    /// The lab's VRRP instance of a family: VRID 51 for both (IPv4 and
+    /// IPv6 virtual routers are apart), IPv6 over version 3.
+    pub fn vrrp_of(&self, v6: bool, priority: u8) -> VrrpConfig {
+        let vip = if v6 {
+            (IpAddr::V6(VIP6), VIP6_PREFIX)
+        } else {
+            (IpAddr::V4(VIP), self.spec.vip_prefix)
+        };
         VrrpConfig {
             priority,
             advert_interval: self.spec.advert_interval,
-            ..config::vrrp(VRID, &[(IpAddr::V4(VIP), self.spec.vip_prefix)])
+            ..config::vrrp(VRID, &[vip])
         }
+    }
+
+    /// The stack's VRRP instances for an LB of `priority`: one, or in a
+    /// dual-stack lab `registry-v4` and `registry-v6` in the sync group
+    /// `registry` (they fail over together).
+    pub fn instances(&self, priority: u8) -> Vec<VrrpConfig> {
+        let dual = self.spec.stack == Stack::Dual;
+        (self.spec.stack.families().iter())
+            .map(|&v6| {
+                let v = self.vrrp_of(v6, priority);
+                if dual {
+                    VrrpConfig {
+                        name: if v6 { "registry-v6" } else { "registry-v4" }.to_owned(),
+                        sync_group: Some("registry".to_owned()),
+                        ..v
+                    }
+                } else {
+                    v
+                }
+            })
+            .collect()
     }
 
     /// The regha config of LB `lb` (0-based) in the registry HA lab, with
     /// backends `backends` (indexes): the reference pair's VRRP instance
     /// (priority 101 on lb1, 100 on the others, tracking the backends) and
-    /// frontend, with the lab's addresses, and no stats listener. It has
+    /// frontend, with the lab's addresses, and no stats listener; in an
+    /// IPv6 or dual-stack lab the stack's instances and services. It has
     /// the reference's password only when a keepalived peer needs it.
     pub fn regha_config(&self, lb: usize, backends: &[u8]) -> Config {
         let with_keepalived = self.spec.lbs.contains(&LbKind::OldStack);
-        let vrrp = VrrpConfig {
-            auth_pass: with_keepalived.then(|| Secret::new(AUTH_PASS)),
-            track_backends: Some(TrackBackends {
-                min_healthy: 1,
-                weight: -50,
-            }),
-            ..self.vrrp(if lb == 0 { 101 } else { 100 })
-        };
+        let instances = self
+            .instances(if lb == 0 { 101 } else { 100 })
+            .into_iter()
+            .map(|v| VrrpConfig {
+                auth_pass: (with_keepalived && v.family() == regha_model::IpFamily::Ipv4)
+                    .then(|| Secret::new(AUTH_PASS)),
+                track_backends: Some(TrackBackends {
+                    min_healthy: 1,
+                    weight: -50,
+                }),
+                ..v
+            })
+            .collect();
         Config {
             stats: None,
-            ..config::with_vrrp(vrrp, vec![self.service_over(backends)])
+            ..config::with_instances(instances, self.services_over(backends))
         }
     }
 
@@ -97,16 +160,24 @@ impl Lab {
     }
 
     /// Starts keepalived (the reference instance, with the lab's
-    /// addresses) and HAProxy (the reference `haproxy.cfg`) on LB `lb`.
+    /// addresses) and HAProxy (the reference `haproxy.cfg`) on LB `lb`; in
+    /// an IPv6 lab, the same instance over IPv6 (version 3) and HAProxy
+    /// binding and checking over IPv6.
     pub fn start_old_stack(&mut self, lb: usize) {
+        let v6 = self.spec.stack.primary_v6();
         let host = &self.lbs[lb];
-        let ips: Vec<_> = self.backends.iter().map(|b| b.ip).collect();
+        let ips: Vec<IpAddr> = self.backends.iter().map(|b| b.addr(v6)).collect();
         let haproxy = Haproxy::start(host, self.dir.path(), &ips);
-        let vip = format!("{VIP}/{}", self.spec.vip_prefix);
+        let vip = if v6 {
+            format!("{VIP6}/{VIP6_PREFIX}")
+        } else {
+            format!("{VIP}/{}", self.spec.vip_prefix)
+        };
         let vips = [vip.as_str()];
         let instance = KeepalivedInstance {
             advert_int: self.spec.advert_interval.as_secs_f64(),
-            auth_pass: Some(AUTH_PASS),
+            auth_pass: (!v6).then_some(AUTH_PASS),
+            version: if v6 { 3 } else { 2 },
             ..KeepalivedInstance::new(VRID, if lb == 0 { 101 } else { 100 }, &vips)
         };
         self.haproxy[lb] = Some(haproxy);
@@ -146,14 +217,35 @@ impl Lab {
             .collect()
     }
 
-    /// The LBs whose interface holds the VIP now.
+    /// The LBs whose interface holds every VIP of the stack now.
     pub fn vip_holders(&self) -> Vec<usize> {
-        self.holders_of(self.vip())
+        let each: Vec<Vec<usize>> = self
+            .vips()
+            .into_iter()
+            .map(|v| self.holders_of(v))
+            .collect();
+        (0..self.lbs.len())
+            .filter(|lb| each.iter().all(|h| h.contains(lb)))
+            .collect()
     }
 
-    /// The VIP with its prefix, as the LBs hold it.
+    /// The VIP with its prefix, as the LBs hold it (the IPv6 one in an
+    /// IPv6 lab; the IPv4 one in a dual-stack lab).
     pub fn vip(&self) -> (IpAddr, u8) {
-        (IpAddr::V4(VIP), self.spec.vip_prefix)
+        self.vips()[0]
+    }
+
+    /// Every VIP of the stack with its prefix, IPv4 first.
+    pub fn vips(&self) -> Vec<(IpAddr, u8)> {
+        (self.spec.stack.families().iter())
+            .map(|&v6| {
+                if v6 {
+                    (IpAddr::V6(VIP6), VIP6_PREFIX)
+                } else {
+                    (IpAddr::V4(VIP), self.spec.vip_prefix)
+                }
+            })
+            .collect()
     }
 
     /// Waits until LB `lb` holds `address` (alone, or not, as `holders`
@@ -184,13 +276,25 @@ impl Lab {
         start.elapsed()
     }
 
-    /// [`Lab::wait_address`] for the VIP.
+    /// [`Lab::wait_address`] for every VIP of the stack (in a dual-stack
+    /// lab both move: the instances fail over together); how long the
+    /// last one took.
     #[track_caller]
     pub fn wait_vip(&self, what: &str, lb: usize, holders: Holders, limit: Duration) -> Duration {
-        self.wait_address(what, self.vip(), lb, holders, limit)
+        let start = Instant::now();
+        for vip in self.vips() {
+            self.wait_address(
+                what,
+                vip,
+                lb,
+                holders,
+                limit.saturating_sub(start.elapsed()),
+            );
+        }
+        start.elapsed()
     }
 
-    /// Waits until exactly LB `lb` holds the VIP.
+    /// Waits until exactly LB `lb` holds the VIPs.
     #[track_caller]
     pub fn wait_sole_master(&self, lb: usize, limit: Duration) -> Duration {
         self.wait_vip(
@@ -217,16 +321,24 @@ impl Lab {
     }
 
     /// Waits until every running regha agent reports backend `be` (index)
-    /// with `health`.
+    /// with `health`, in each service it is in (both families in a
+    /// dual-stack lab).
     #[track_caller]
     pub fn wait_backend_health(&self, be: usize, health: Health, limit: Duration) {
-        let addr = std::net::SocketAddr::new(self.backends[be].ip.into(), PORT);
+        let host = &self.backends[be];
+        let addrs: Vec<std::net::SocketAddr> =
+            [Some(IpAddr::V4(host.ip)), host.ip6.map(IpAddr::V6)]
+                .into_iter()
+                .flatten()
+                .map(|ip| std::net::SocketAddr::new(ip, PORT))
+                .collect();
         for a in self.agents.iter().flatten() {
             a.wait_for(&format!("be{} {health}", be + 1), limit, |s| {
-                s.services
-                    .iter()
+                let listed: Vec<_> = (s.services.iter())
                     .flat_map(|svc| &svc.backends)
-                    .any(|b| b.address == addr && b.health == health)
+                    .filter(|b| addrs.contains(&b.address))
+                    .collect();
+                !listed.is_empty() && listed.iter().all(|b| b.health == health)
             });
         }
     }
@@ -253,7 +365,7 @@ impl Lab {
     }
 
     /// Packets each backend (by index) got from every regha LB's dataplane
-    /// so far, from the pinned per-CPU counters.
+    /// so far, from the pinned per-CPU counters (both families summed).
     pub fn backend_packets(&self) -> Vec<u64> {
         let mut out = vec![0u64; self.backends.len()];
         for a in self.agents.iter().flatten() {
@@ -262,11 +374,9 @@ impl Lab {
             }
             let maps = a.maps();
             for (addr, id) in maps.backend_entries().expect("backend entries") {
-                if let Some(i) = self
-                    .backends
-                    .iter()
-                    .position(|b| IpAddr::V4(b.ip) == addr.ip())
-                {
+                if let Some(i) = self.backends.iter().position(|b| {
+                    IpAddr::V4(b.ip) == addr.ip() || b.ip6.map(IpAddr::V6) == Some(addr.ip())
+                }) {
                     out[i] += maps.backend_counters(id).expect("counters").packets;
                 }
             }

@@ -61,6 +61,54 @@ pub const VRID: u8 = 51;
 /// (which the reference configures with it) must accept regha's adverts.
 pub const AUTH_PASS: &str = "1111";
 
+/// The families the lab's registry service runs over, as regha's LBs are
+/// configured: IPv4 alone (the reference deployment), IPv6 alone (one VRRP
+/// v3 instance over IPv6 for [`VIP6`]), or both (an IPv4 and an IPv6
+/// instance in one sync group, a service on each VIP). The hosts have
+/// both addresses whenever IPv6 is in it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Stack {
+    #[default]
+    V4,
+    V6,
+    Dual,
+}
+
+impl Stack {
+    /// The families, IPv4 first: `false` for IPv4, `true` for IPv6.
+    pub fn families(self) -> &'static [bool] {
+        match self {
+            Self::V4 => &[false],
+            Self::V6 => &[true],
+            Self::Dual => &[false, true],
+        }
+    }
+
+    /// The family a single-family client uses (IPv6 alone for V6).
+    pub fn primary_v6(self) -> bool {
+        self == Self::V6
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::V4 => "IPv4",
+            Self::V6 => "IPv6",
+            Self::Dual => "dual stack",
+        }
+    }
+}
+
+/// The name clients give the IPv6 VIP: skopeo (containers/image's
+/// reference grammar, Debian's 1.9) refuses `[2001:db8::100]:5000`, so the
+/// lab names it in a hosts file private to each client's mount namespace
+/// (see `skopeo.rs`). `.test` is reserved for testing (RFC 6761).
+pub const VIP6_NAME: &str = "registry-v6.test";
+/// The IPv4 VIP's name in that file (clients may use the literal too).
+pub const VIP_NAME: &str = "registry-v4.test";
+/// The IPv6 VIP's prefix on an LB holding it: a host address, the case
+/// that made the kernel pick it as a source before it was deprecated.
+pub const VIP6_PREFIX: u8 = 128;
+
 /// What runs on an LB host.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LbKind {
@@ -112,6 +160,8 @@ pub struct LabSpec {
     /// Dual stack: every host also gets its IPv6 address ([`ip6_of`]) and
     /// the backends hold [`VIP6`] on `lo` too.
     pub ipv6: bool,
+    /// What regha's LBs serve (and so which families clients use).
+    pub stack: Stack,
 }
 
 impl Default for LabSpec {
@@ -127,6 +177,7 @@ impl Default for LabSpec {
             advert_interval: Duration::from_secs(1),
             check_interval: Duration::from_millis(500),
             ipv6: false,
+            stack: Stack::V4,
         }
     }
 }
@@ -188,6 +239,15 @@ impl LabSpec {
         Self { ipv6: true, ..self }
     }
 
+    /// What regha's LBs serve; IPv6 in it makes the hosts dual-stack.
+    pub fn stack(self, stack: Stack) -> Self {
+        Self {
+            stack,
+            ipv6: self.ipv6 || stack != Stack::V4,
+            ..self
+        }
+    }
+
     pub fn check_interval(self, check_interval: Duration) -> Self {
         Self {
             check_interval,
@@ -199,6 +259,11 @@ impl LabSpec {
     pub fn build(self) -> Lab {
         Lab::new(self)
     }
+}
+
+/// The hosts file the lab's clients see: the VIPs by name.
+fn hosts_file() -> String {
+    format!("127.0.0.1 localhost\n::1 localhost\n{VIP} {VIP_NAME}\n{VIP6} {VIP6_NAME}\n")
 }
 
 /// The lab address of client `i` (0-based): .1, then .21, .22, ...
@@ -272,6 +337,9 @@ impl Lab {
             .collect();
         for s in &sources {
             clients[0].add_address(IpAddr::V4(*s), PREFIX);
+            if spec.ipv6 {
+                clients[0].add_address(IpAddr::V6(ip6_of(*s)), PREFIX6);
+            }
         }
         let lbs: Vec<Host> = (0..spec.lbs.len() as u8)
             .map(|i| plug(format!("lb{}", i + 1), lb_ip(i)))
@@ -279,6 +347,7 @@ impl Lab {
         let backends: Vec<Host> = (0..spec.backends)
             .map(|i| plug(format!("be{}", i + 1), backend_ip(i)))
             .collect();
+        std::fs::write(dir.path().join("hosts"), hosts_file()).expect("write the lab's hosts file");
         let storage = dir.path().join("storage");
         std::fs::create_dir_all(&storage).expect("storage dir");
         let mut registries = Vec::new();
@@ -335,6 +404,11 @@ impl Lab {
     /// `address:port` of backend `i`, as the agent's state names it.
     pub fn backend_addr(&self, i: usize) -> String {
         format!("{}:{PORT}", self.backends[i].ip)
+    }
+
+    /// The hosts file clients resolve the VIPs' names with.
+    pub fn hosts_file(&self) -> PathBuf {
+        self.path("hosts")
     }
 }
 
