@@ -25,7 +25,7 @@ use super::{
 use crate::{
     admin::{self, AdminTable, protocol::Response},
     dataplane::{Dataplane, MapWriter},
-    net::{Interface, announce},
+    net::{self, Interface, announce},
     reconcile::Plan,
     status::{AgentStatus, file},
     vrrp::{self, InstanceHandle, NetIo, VrrpStatus},
@@ -81,9 +81,14 @@ pub(super) struct Shell {
 }
 
 impl Shell {
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the shell owns each of these; a struct would only rename them"
+    )]
     pub(super) fn new(
         opts: AgentOptions,
         handle: Handle,
+        macs_handle: Handle,
         iface: Interface,
         pin_dir: PathBuf,
         maps: MapWriter,
@@ -102,7 +107,7 @@ impl Shell {
                 ring_swaps: 0,
                 last_ring_swap_s: None,
             },
-            macs: MacWatcher::start(handle.clone(), iface.clone(), addresses.sources(), macs_tx),
+            macs: MacWatcher::start(macs_handle, iface.clone(), addresses.sources(), macs_tx),
             checks: Checks::new(health_tx, addresses.sources()),
             addresses,
             opts,
@@ -309,14 +314,13 @@ impl Shell {
         let src = vrrp::source_address(&self.handle, &self.iface, &config, &exclude)
             .await
             .with_context(|| format!("VRRP instance {name} ({router})"))?;
-        let io = NetIo::open(
-            &config,
-            self.iface.clone(),
-            self.handle.clone(),
-            src,
-            exclude,
-        )
-        .with_context(|| format!("cannot open the VRRP socket of instance {name} ({router})"))?;
+        // A netlink connection of its own: the instance adds and removes
+        // its VIPs concurrently with everyone else (see `net::connect`).
+        let handle = net::connect()?;
+        let io =
+            NetIo::open(&config, self.iface.clone(), handle, src, exclude).with_context(|| {
+                format!("cannot open the VRRP socket of instance {name} ({router})")
+            })?;
         let handle =
             vrrp::start(config, &self.iface.name, io).context("cannot start the trackers")?;
         let mut status = handle.status.clone();

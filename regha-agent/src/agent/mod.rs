@@ -136,8 +136,19 @@ pub async fn run(opts: AgentOptions) -> Result<()> {
             role_override: opts.role,
         },
     );
-    let addresses = addresses::AddressWatcher::start(handle.clone(), iface.clone()).await?;
-    let (mut shell, mut rx) = Shell::new(opts, handle, iface, pin_dir, maps, dataplane, addresses);
+    // The watchers dump on their own connections (see `net::connect`).
+    let addresses = addresses::AddressWatcher::start(net::connect()?, iface.clone()).await?;
+    let macs_handle = net::connect()?;
+    let (mut shell, mut rx) = Shell::new(
+        opts,
+        handle,
+        macs_handle,
+        iface,
+        pin_dir,
+        maps,
+        dataplane,
+        addresses,
+    );
     shell
         .step(&mut core, Event::Start { adopting, hold })
         .await

@@ -9,7 +9,10 @@ use netlink_packet_route::address::{
     AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage, AddressScope,
 };
 
-use super::{Interface, NetError, nl, source::IfAddr};
+use super::{Interface, NetError, busy, nl, source::IfAddr};
+
+/// Tries of a dump that met another on its socket (EBUSY), 20 ms apart.
+const BUSY_TRIES: u32 = 5;
 
 /// The address a message is about. IFA_LOCAL is the interface's own
 /// address on point-to-point links, IFA_ADDRESS otherwise: LOCAL wins
@@ -66,11 +69,29 @@ pub(super) fn preferred_lft_of(msg: &AddressMessage) -> Option<u32> {
 }
 
 impl Interface {
-    /// Every address message of the interface, in the kernel's order.
+    /// Every address message of the interface, in the kernel's order. A
+    /// dump that meets another on the handle's socket (EBUSY: see
+    /// [`super::connect`]) is tried again.
     pub(super) async fn address_messages(
         &self,
         handle: &rtnetlink::Handle,
     ) -> Result<Vec<AddressMessage>, NetError> {
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match self.dump_addresses(handle).await {
+                Err(e) if busy(&e) && tries < BUSY_TRIES => {
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+                r => return r.map_err(nl(format!("list addresses of {}", self.name))),
+            }
+        }
+    }
+
+    async fn dump_addresses(
+        &self,
+        handle: &rtnetlink::Handle,
+    ) -> Result<Vec<AddressMessage>, rtnetlink::Error> {
         let mut out = Vec::new();
         let mut addrs = handle
             .address()
@@ -79,11 +100,7 @@ impl Interface {
             .execute();
         // Read the whole dump: dropping the stream early leaves netlink
         // answers with nowhere to go.
-        while let Some(msg) = addrs
-            .try_next()
-            .await
-            .map_err(nl(format!("list addresses of {}", self.name)))?
-        {
+        while let Some(msg) = addrs.try_next().await? {
             out.push(msg);
         }
         Ok(out)

@@ -51,10 +51,23 @@ pub enum NetError {
 }
 
 /// A netlink connection, its task spawned on the current tokio runtime.
+///
+/// Each task that talks to the kernel on its own (each VRRP instance, the
+/// address and MAC watchers, the agent's loop) gets its own connection:
+/// rtnetlink sends every request of a handle on one socket, and the kernel
+/// runs one dump per socket at a time (`netlink_dump_start` answers EBUSY
+/// to a second), so two tasks dumping addresses at once on a shared
+/// handle made one of them fail, and a new master come up without its VIPs.
 pub fn connect() -> Result<Handle, NetError> {
     let (conn, handle, _) = rtnetlink::new_connection().map_err(NetError::Socket)?;
     tokio::spawn(conn);
     Ok(handle)
+}
+
+/// Whether a netlink request failed because a dump was running on its
+/// socket (EBUSY): worth another try.
+pub(crate) fn busy(e: &rtnetlink::Error) -> bool {
+    matches!(e, rtnetlink::Error::NetlinkError(m) if m.raw_code() == -libc::EBUSY)
 }
 
 pub(crate) fn nl(what: impl Into<String>) -> impl FnOnce(rtnetlink::Error) -> NetError {
