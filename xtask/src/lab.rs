@@ -22,7 +22,8 @@ fn prepare(bin: &str, what: &str) -> Result<std::path::PathBuf> {
     Ok(util::root().join("target/debug").join(bin))
 }
 
-pub fn run(keep: bool, big_layer_mib: u64) -> Result<()> {
+/// `stack`: `--ipv6` or `--dual-stack` for the lab binary, or IPv4.
+pub fn run(keep: bool, big_layer_mib: u64, stack: Option<&str>) -> Result<()> {
     let bin = prepare("regha-lab", "the lab")?;
     // Ctrl-C reaches the whole foreground group: the lab tears itself down
     // on it, and xtask waits for that instead of returning the prompt
@@ -35,6 +36,7 @@ pub fn run(keep: bool, big_layer_mib: u64) -> Result<()> {
     if keep {
         cmd.arg("--keep");
     }
+    cmd.args(stack);
     util::exec(&mut cmd)
 }
 

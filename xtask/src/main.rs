@@ -30,6 +30,14 @@ enum Task {
         /// Size of the big layer pushed through the failover, in MiB.
         #[arg(long, default_value_t = 200)]
         big_layer_mib: u64,
+        /// Over IPv6 alone: one VRRP v3 instance over IPv6, the VIP
+        /// 2001:db8::100.
+        #[arg(long, conflicts_with = "dual_stack")]
+        ipv6: bool,
+        /// Over both families: an IPv4 and an IPv6 instance in one sync
+        /// group; the failover moves both VIPs under a push on each.
+        #[arg(long)]
+        dual_stack: bool,
     },
     /// Install every prerequisite on a fresh machine (idempotent; needs root):
     /// Debian's LLVM 22 and bpftool, nightly rust-src, bpf-linker.
@@ -105,7 +113,16 @@ fn main() -> Result<()> {
         Task::Lab {
             keep,
             big_layer_mib,
-        } => lab::run(keep, big_layer_mib),
+            ipv6,
+            dual_stack,
+        } => {
+            let stack = match (ipv6, dual_stack) {
+                (true, _) => Some("--ipv6"),
+                (_, true) => Some("--dual-stack"),
+                _ => None,
+            };
+            lab::run(keep, big_layer_mib, stack)
+        }
         Task::BenchE2e {
             runs,
             secs,

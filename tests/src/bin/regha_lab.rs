@@ -7,6 +7,12 @@
 //! prints a timeline and both LBs' `regha-agent status`, and tears it all
 //! down. `--keep` leaves it running until Ctrl-C and says how to look
 //! around. Ctrl-C at any point tears everything down.
+//!
+//! `--ipv6` runs it over IPv6 alone (one VRRP v3 instance over IPv6 for
+//! 2001:db8::100, clients naming the VIP `registry-v6.test` in a hosts file
+//! of their own), `--dual-stack` over both (an IPv4 and an IPv6 instance in
+//! one sync group: the failover moves both VIPs under a push on each
+//! family).
 
 use std::{
     path::PathBuf,
@@ -21,7 +27,7 @@ use std::{
 use anyhow::{Result, bail};
 use regha_tests::{
     agent::agent_bin,
-    lab::{Lab, LabSpec, PORT, VIP},
+    lab::{Lab, LabSpec, PORT, Stack, VIP, VIP6, VIP6_NAME},
     wait::wait_for,
 };
 
@@ -43,17 +49,21 @@ fn checkpoint() -> Result<()> {
 struct Args {
     keep: bool,
     big_mib: u64,
+    stack: Stack,
 }
 
 fn args() -> Result<Args> {
     let mut a = Args {
         keep: false,
         big_mib: 200,
+        stack: Stack::V4,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "--keep" => a.keep = true,
+            "--ipv6" => a.stack = Stack::V6,
+            "--dual-stack" => a.stack = Stack::Dual,
             "--big-layer-mib" => {
                 a.big_mib = it
                     .next()
@@ -62,7 +72,7 @@ fn args() -> Result<Args> {
             }
             "-h" | "--help" => {
                 println!(
-                    "regha-lab [--keep] [--big-layer-mib N]\n\nRuns the registry HA demo in network namespaces (as root).\n--keep: leave the lab up until Ctrl-C and print how to look around."
+                    "regha-lab [--keep] [--big-layer-mib N] [--ipv6 | --dual-stack]\n\nRuns the registry HA demo in network namespaces (as root).\n--keep: leave the lab up until Ctrl-C and print how to look around.\n--ipv6: the service and VRRP over IPv6 alone; --dual-stack: over both, one instance per family in a sync group."
                 );
                 std::process::exit(0);
             }
@@ -76,7 +86,8 @@ fn args() -> Result<Args> {
 /// each agent's role and backend health. Changes become timeline events.
 #[derive(Clone, PartialEq, Eq, Default)]
 struct Seen {
-    holders: Vec<String>,
+    /// (LB, VIP) held.
+    holders: Vec<(String, String)>,
     roles: Vec<String>,
     health: Vec<(String, String, String)>,
 }
@@ -99,14 +110,14 @@ fn observe(lab_view: LabView, tl: Arc<Timeline>, stop: Arc<AtomicBool>) {
     let mut last = Seen::default();
     while !stop.load(Ordering::SeqCst) {
         let now = lab_view.look();
-        for h in &now.holders {
-            if !last.holders.contains(h) {
-                tl.note(format!("{h} holds the VIP {VIP}"));
+        for (h, vip) in &now.holders {
+            if !last.holders.contains(&(h.clone(), vip.clone())) {
+                tl.note(format!("{h} holds the VIP {vip}"));
             }
         }
-        for h in &last.holders {
-            if !now.holders.contains(h) {
-                tl.note(format!("{h} released the VIP"));
+        for (h, vip) in &last.holders {
+            if !now.holders.contains(&(h.clone(), vip.clone())) {
+                tl.note(format!("{h} released the VIP {vip}"));
             }
         }
         for (i, r) in now.roles.iter().enumerate() {
@@ -134,6 +145,8 @@ fn observe(lab_view: LabView, tl: Arc<Timeline>, stop: Arc<AtomicBool>) {
 struct LabView {
     lbs: Vec<(String, String)>,
     state_dirs: Vec<Option<PathBuf>>,
+    /// The VIPs of the stack, as `ip addr` prints them (`inet 192.0.2.100/`).
+    vips: Vec<(String, String)>,
 }
 
 impl LabView {
@@ -141,12 +154,14 @@ impl LabView {
         let mut s = Seen::default();
         for (i, (name, ns)) in self.lbs.iter().enumerate() {
             let out = Command::new("ip")
-                .args(["-n", ns, "-4", "-o", "addr", "show", "dev", "eth0"])
+                .args(["-n", ns, "-o", "addr", "show", "dev", "eth0"])
                 .output()
                 .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
                 .unwrap_or_default();
-            if out.contains(&format!("inet {VIP}/")) {
-                s.holders.push(name.clone());
+            for (vip, pattern) in &self.vips {
+                if out.contains(pattern) {
+                    s.holders.push((name.clone(), vip.clone()));
+                }
             }
             let state = self.state_dirs[i]
                 .as_ref()
@@ -199,12 +214,13 @@ fn main() -> Result<()> {
         libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
     }
     println!(
-        "regha lab: clients, two LBs (regha-agent, VRRP), two registries, in network namespaces\n"
+        "regha lab ({}): clients, two LBs (regha-agent, VRRP), two registries, in network namespaces\n",
+        args.stack.name()
     );
     let lab = Lab::new(LabSpec {
         clients: 1,
         check_interval: Duration::from_secs(1),
-        ..LabSpec::default()
+        ..LabSpec::default().stack(args.stack)
     });
     let result = demo(lab, &args);
     if let Err(e) = &result {
@@ -215,23 +231,38 @@ fn main() -> Result<()> {
 }
 
 fn demo(mut lab: Lab, args: &Args) -> Result<()> {
+    let addrs = |h: &regha_tests::lab::Host| match h.ip6 {
+        Some(ip6) => format!("{} {ip6}", h.ip),
+        None => h.ip.to_string(),
+    };
     for (i, h) in lab.lbs.iter().enumerate() {
-        println!("  lb{}      {}  ns {}", i + 1, h.ip, h.ns.name());
+        println!("  lb{}      {}  ns {}", i + 1, addrs(h), h.ns.name());
     }
     for (i, h) in lab.backends.iter().enumerate() {
         println!(
             "  be{}      {}  ns {}  (docker-registry, VIP on lo)",
             i + 1,
-            h.ip,
+            addrs(h),
             h.ns.name()
         );
     }
     println!(
         "  client   {}  ns {}",
-        lab.clients[0].ip,
+        addrs(&lab.clients[0]),
         lab.clients[0].ns.name()
     );
-    println!("  VIP      {VIP}:{PORT}");
+    for &v6 in lab.spec.stack.families() {
+        if v6 {
+            println!("  VIP      [{VIP6}]:{PORT} (clients name it {VIP6_NAME})");
+        } else {
+            println!("  VIP      {VIP}:{PORT}");
+        }
+    }
+    if lab.spec.stack == Stack::Dual {
+        println!(
+            "  VRRP     registry-v4 (VRID 51, IPv4) and registry-v6 (VRID 51, IPv6), sync group registry"
+        );
+    }
     println!("  configs  {}/lb1.yaml, lb2.yaml\n", lab.dir().display());
 
     let tl = Arc::new(Timeline {
@@ -251,6 +282,14 @@ fn demo(mut lab: Lab, args: &Args) -> Result<()> {
             .iter()
             .map(|a| a.as_ref().map(|a| a.state_dir()))
             .collect(),
+        vips: lab
+            .vips()
+            .iter()
+            .map(|(ip, _)| {
+                let family = if ip.is_ipv4() { "inet" } else { "inet6" };
+                (ip.to_string(), format!("{family} {ip}/"))
+            })
+            .collect(),
     };
     let observer = {
         let (tl, stop) = (tl.clone(), stop.clone());
@@ -259,6 +298,10 @@ fn demo(mut lab: Lab, args: &Args) -> Result<()> {
     let run = steps(&mut lab, args, &tl);
     stop.store(true, Ordering::SeqCst);
     let _ = observer.join();
+    if run.is_err() && !INTERRUPTED.load(Ordering::SeqCst) {
+        // The lab directory goes with the lab: show what the LBs said.
+        eprintln!("\nthe LBs' logs, before the lab goes:\n{}", lab.logs());
+    }
     run?;
 
     println!("\nregha-agent status on lb1:\n{}", status(&lab, 0));
@@ -293,21 +336,29 @@ fn steps(lab: &mut Lab, args: &Args, tl: &Timeline) -> Result<()> {
     lab.wait_backends_up(Duration::from_secs(20));
     tl.note("lb1 is master, both registries are up");
 
-    // 1. A push and a pull through the VIP.
+    // 1. A push and a pull through the VIP (in dual stack: pushed over
+    // IPv4, pulled over IPv6: one registry cluster behind both VIPs).
     checkpoint()?;
-    tl.note("skopeo: pushing lab/demo:1 (1 MiB + 16 MiB layers) to the VIP");
+    let families = lab.spec.stack.families();
+    let (push_v6, pull_v6) = (families[0], families[families.len() - 1]);
+    let over = |v6: bool| if v6 { "IPv6" } else { "IPv4" };
+    tl.note(format!(
+        "skopeo: pushing lab/demo:1 (1 MiB + 16 MiB layers) to the {} VIP",
+        over(push_v6)
+    ));
     let took = lab
-        .push(0, &small, "lab/demo")
+        .push_over(push_v6, 0, &small, "lab/demo")
         .wait(Duration::from_secs(300))
         .map_err(anyhow::Error::msg)?;
     tl.note(format!("pushed in {:.2}s", took.as_secs_f64()));
-    let (pull, dir) = lab.pull(0, "lab/demo", "pulled-demo");
+    let (pull, dir) = lab.pull_over(pull_v6, 0, "lab/demo", "pulled-demo");
     let took = pull
         .wait(Duration::from_secs(300))
         .map_err(anyhow::Error::msg)?;
     regha_tests::oci::verify_pulled(&dir, "1", &small).map_err(anyhow::Error::msg)?;
     tl.note(format!(
-        "pulled in {:.2}s; every layer matches its digest",
+        "pulled over {} in {:.2}s; every layer matches its digest",
+        over(pull_v6),
         took.as_secs_f64()
     ));
 
@@ -315,13 +366,18 @@ fn steps(lab: &mut Lab, args: &Args, tl: &Timeline) -> Result<()> {
     checkpoint()?;
     tl.note("killing the registry on be2");
     lab.registries[1].kill();
+    let be2: Vec<std::net::IpAddr> = families
+        .iter()
+        .map(|&v6| lab.backends[1].addr(v6))
+        .collect();
     wait_until("be2 to be marked down", Duration::from_secs(20), || {
         lab.agents.iter().flatten().all(|a| {
             a.state().is_some_and(|s| {
-                s.services[0].backends.iter().any(|b| {
-                    b.address.ip().to_string() == "192.0.2.12"
-                        && b.health == regha_model::Health::Down
-                })
+                let listed: Vec<_> = (s.services.iter())
+                    .flat_map(|svc| &svc.backends)
+                    .filter(|b| be2.contains(&b.address.ip()))
+                    .collect();
+                !listed.is_empty() && listed.iter().all(|b| b.health == regha_model::Health::Down)
             })
         })
     })?;
@@ -329,44 +385,62 @@ fn steps(lab: &mut Lab, args: &Args, tl: &Timeline) -> Result<()> {
     lab.registries[1].resume();
     lab.wait_backends_up(Duration::from_secs(20));
 
-    // 3. The master dies during a big push.
+    // 3. The master dies during a big push (one per family).
     checkpoint()?;
-    tl.note(format!(
-        "skopeo: pushing lab/big:1 (1 MiB + {} MiB) to the VIP",
-        args.big_mib
-    ));
-    let mut push = lab.push(0, &big, "lab/big");
     let before: u64 = lab.backend_packets().iter().sum();
+    let mut pushes = Vec::new();
+    for &v6 in families {
+        let repo = if v6 { "lab/big6" } else { "lab/big" };
+        tl.note(format!(
+            "skopeo: pushing {repo}:1 (1 MiB + {} MiB) to the {} VIP",
+            args.big_mib,
+            over(v6)
+        ));
+        pushes.push((v6, repo, lab.push_over(v6, 0, &big, repo)));
+    }
+    let started = 3000 * pushes.len() as u64;
     wait_until("the push to get going", Duration::from_secs(60), || {
-        lab.backend_packets().iter().sum::<u64>() > before + 3000 || push.done()
+        lab.backend_packets().iter().sum::<u64>() > before + started
+            || pushes.iter_mut().any(|(_, _, p)| p.done())
     })?;
-    if push.done() {
-        bail!("the push ended before the failover: try a larger --big-layer-mib");
+    if pushes.iter_mut().any(|(_, _, p)| p.done()) {
+        bail!("a push ended before the failover: try a larger --big-layer-mib");
     }
     tl.note("SIGKILL regha-agent on lb1 (the master) mid-push");
     let killed = Instant::now();
     lab.agent(0).signal(libc::SIGKILL);
     lab.agent_mut(0).wait_exit(Duration::from_secs(10));
-    wait_until("lb2 to take the VIP", Duration::from_secs(20), || {
+    wait_until("lb2 to take the VIPs", Duration::from_secs(20), || {
         lab.vip_holders().contains(&1)
     })?;
     let takeover = killed.elapsed();
     tl.note(format!(
-        "lb2 took over {:.2}s after the kill (3 x advert_int + skew)",
-        takeover.as_secs_f64()
+        "lb2 took over {:.2}s after the kill (3 x advert_int + skew){}",
+        takeover.as_secs_f64(),
+        if families.len() > 1 {
+            ": both VIPs, one sync group"
+        } else {
+            ""
+        }
     ));
-    let took = push
-        .wait(Duration::from_secs(600))
-        .map_err(|e| anyhow::anyhow!("the push failed: {e}"))?;
-    tl.note(format!(
-        "the push completed ({:.2}s in all), no error and no retry",
-        took.as_secs_f64()
-    ));
-    let (pull, dir) = lab.pull(0, "lab/big", "pulled-big");
-    pull.wait(Duration::from_secs(600))
-        .map_err(anyhow::Error::msg)?;
-    regha_tests::oci::verify_pulled(&dir, "1", &big).map_err(anyhow::Error::msg)?;
-    tl.note("pulled lab/big:1 back through lb2; every layer matches its digest");
+    for (v6, repo, push) in pushes {
+        let took = push
+            .wait(Duration::from_secs(600))
+            .map_err(|e| anyhow::anyhow!("the {} push failed: {e}", over(v6)))?;
+        tl.note(format!(
+            "the {} push completed ({:.2}s in all), no error and no retry",
+            over(v6),
+            took.as_secs_f64()
+        ));
+        let (pull, dir) = lab.pull_over(v6, 0, repo, &format!("pulled-{}", repo.replace('/', "_")));
+        pull.wait(Duration::from_secs(600))
+            .map_err(anyhow::Error::msg)?;
+        regha_tests::oci::verify_pulled(&dir, "1", &big).map_err(anyhow::Error::msg)?;
+        tl.note(format!(
+            "pulled {repo}:1 back through lb2 over {}; every layer matches its digest",
+            over(v6)
+        ));
+    }
 
     // 4. lb1 comes back and preempts.
     checkpoint()?;
@@ -387,13 +461,29 @@ fn keep(lab: &Lab) -> Result<()> {
     let ns = |h: &regha_tests::lab::Host| h.ns.name().to_owned();
     let lb1 = lab.agent(0);
     println!("The lab stays up until Ctrl-C. Things to try (as root):\n");
-    println!("  # a shell on the client, then push and pull through the VIP");
-    println!("  ip netns exec {} bash", ns(&lab.clients[0]));
+    println!("  # a shell on the client (seeing the lab's hosts file: the VIPs by name),");
+    println!("  # then push and pull through the VIP");
     println!(
-        "  skopeo --insecure-policy copy --dest-tls-verify=false oci:{}:1 docker://{VIP}:{PORT}/lab/mine:1",
-        lab.path("img-demo").display()
+        "  ip netns exec {} unshare --mount sh -c 'mount --bind {} /etc/hosts && exec bash'",
+        ns(&lab.clients[0]),
+        lab.hosts_file().display()
     );
-    println!("  curl -s http://{VIP}:{PORT}/v2/_catalog\n");
+    for &v6 in lab.spec.stack.families() {
+        let (registry, url) = if v6 {
+            (
+                format!("{VIP6_NAME}:{PORT}"),
+                format!("http://[{VIP6}]:{PORT}"),
+            )
+        } else {
+            (format!("{VIP}:{PORT}"), format!("http://{VIP}:{PORT}"))
+        };
+        println!(
+            "  skopeo --insecure-policy copy --dest-tls-verify=false oci:{}:1 docker://{registry}/lab/mine:1",
+            lab.path("img-demo").display()
+        );
+        println!("  curl -s {url}/v2/_catalog");
+    }
+    println!();
     println!("  # what lb1's agent knows, and its maps");
     println!(
         "  {} status --iface eth0 --bpffs-root {} --state-dir {}",
@@ -406,11 +496,11 @@ fn keep(lab: &Lab) -> Result<()> {
         lb1.pin_dir().display()
     );
     println!(
-        "  ip netns exec {} ip addr show eth0   # the VIP",
+        "  ip netns exec {} ip addr show eth0   # the VIP (an IPv6 one deprecated: never a source)",
         ns(&lab.lbs[0])
     );
     println!("  less {}   # the agent's log\n", lb1.log_path().display());
-    println!("  # a failover: kill lb1's agent, watch lb2 take the VIP");
+    println!("  # a failover: kill lb1's agent, watch lb2 take the VIPs");
     println!(
         "  pkill -KILL -f 'regha-agent --config {}'",
         lb1.config_path().display()
