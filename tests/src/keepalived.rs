@@ -1,6 +1,6 @@
 //! keepalived (Debian's 2.2) as a VRRP peer in a lab namespace, the way the
-//! stack regha replaces runs it: one `vrrp_instance`, in the foreground,
-//! logging to a file the test reads.
+//! stack regha replaces runs it: one `vrrp_instance` (or several, in a
+//! `vrrp_sync_group`), in the foreground, logging to a file the test reads.
 
 use std::{
     path::PathBuf,
@@ -50,48 +50,45 @@ pub struct Keepalived {
 }
 
 impl Keepalived {
+    /// One instance, as the reference deployment runs it.
     pub fn config(i: &KeepalivedInstance) -> String {
-        let auth = i
-            .auth_pass
-            .map(|p| {
-                format!(
-                    "    authentication {{\n        auth_type PASS\n        auth_pass {p}\n    }}\n"
-                )
-            })
-            .unwrap_or_default();
-        let peers = if i.unicast_peers.is_empty() {
-            String::new()
-        } else {
-            format!(
-                "    unicast_peer {{\n{}    }}\n",
-                i.unicast_peers
-                    .iter()
-                    .map(|p| format!("        {p}\n"))
-                    .collect::<String>()
-            )
-        };
-        format!(
-            "global_defs {{\n    vrrp_version {version}\n    enable_script_security\n    vrrp_garp_master_delay 1\n}}\nvrrp_instance VI_1 {{\n    state BACKUP\n    interface eth0\n    virtual_router_id {vrid}\n    priority {prio}\n    advert_int {adv}\n{nopreempt}{auth}{peers}    virtual_ipaddress {{\n{vips}    }}\n}}\n",
-            version = i.version,
-            vrid = i.vrid,
-            prio = i.priority,
-            adv = i.advert_int,
-            nopreempt = if i.nopreempt { "    nopreempt\n" } else { "" },
-            vips = i
-                .vips
-                .iter()
-                .map(|v| format!("        {v}\n"))
-                .collect::<String>(),
-        )
+        Self::config_group(std::slice::from_ref(i), None)
+    }
+
+    /// Instances `VI_1`, `VI_2`, ... and, with `sync_group`, a
+    /// `vrrp_sync_group` of all of them.
+    pub fn config_group(instances: &[KeepalivedInstance], sync_group: Option<&str>) -> String {
+        let mut out = format!(
+            "global_defs {{\n    vrrp_version {}\n    enable_script_security\n    vrrp_garp_master_delay 1\n}}\n",
+            instances.first().map_or(2, |i| i.version)
+        );
+        for (n, i) in instances.iter().enumerate() {
+            out += &instance(&format!("VI_{}", n + 1), i);
+        }
+        if let Some(g) = sync_group {
+            let members: String = (1..=instances.len()).map(|n| format!(" VI_{n}")).collect();
+            out += &format!("vrrp_sync_group {g} {{\n    group {{{members} }}\n}}\n");
+        }
+        out
     }
 
     pub fn start(host: &Host, instance: &KeepalivedInstance) -> Self {
+        Self::start_config(host, &Self::config(instance))
+    }
+
+    /// keepalived with `instances` in the sync group `group` (keepalived's
+    /// `vrrp_sync_group`: they fail over together).
+    pub fn start_group(host: &Host, instances: &[KeepalivedInstance], group: &str) -> Self {
+        Self::start_config(host, &Self::config_group(instances, Some(group)))
+    }
+
+    fn start_config(host: &Host, config: &str) -> Self {
         assert!(
             std::path::Path::new(KEEPALIVED_BIN).exists(),
             "{KEEPALIVED_BIN} is missing: `cargo xtask setup` installs Debian's keepalived"
         );
         let dir = TempDir::new("keepalived");
-        std::fs::write(dir.path().join("keepalived.conf"), Self::config(instance)).unwrap();
+        std::fs::write(dir.path().join("keepalived.conf"), config).unwrap();
         let mut k = Self {
             dir,
             ns: host.ns.name().to_owned(),
@@ -196,6 +193,42 @@ impl Keepalived {
         assert!(self.child.is_none());
         self.spawn();
     }
+}
+
+/// One `vrrp_instance` block.
+fn instance(name: &str, i: &KeepalivedInstance) -> String {
+    let auth = i
+        .auth_pass
+        .map(|p| {
+            format!(
+                "    authentication {{\n        auth_type PASS\n        auth_pass {p}\n    }}\n"
+            )
+        })
+        .unwrap_or_default();
+    let peers = if i.unicast_peers.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "    unicast_peer {{\n{}    }}\n",
+            i.unicast_peers
+                .iter()
+                .map(|p| format!("        {p}\n"))
+                .collect::<String>()
+        )
+    };
+    format!(
+        "vrrp_instance {name} {{\n    state BACKUP\n    interface eth0\n    version {version}\n    virtual_router_id {vrid}\n    priority {prio}\n    advert_int {adv}\n{nopreempt}{auth}{peers}    virtual_ipaddress {{\n{vips}    }}\n}}\n",
+        version = i.version,
+        vrid = i.vrid,
+        prio = i.priority,
+        adv = i.advert_int,
+        nopreempt = if i.nopreempt { "    nopreempt\n" } else { "" },
+        vips = i
+            .vips
+            .iter()
+            .map(|v| format!("        {v}\n"))
+            .collect::<String>(),
+    )
 }
 
 /// Whether `pid` runs (a zombie does not).

@@ -10,8 +10,8 @@ use std::{
 use regha_config::{Config, GarpConfig, Secret, TrackInterface, TrackScript, VrrpConfig};
 use regha_model::VrrpVersion;
 use regha_tests::{
-    keepalived::KeepalivedInstance,
-    lab::{AUTH_PASS, Holders, Lab, LabSpec, VIP, capture, config},
+    keepalived::{Keepalived, KeepalivedInstance},
+    lab::{AUTH_PASS, Holders, Lab, LabSpec, Stack, VIP, capture, config},
     tempdir::TempDir,
     wait::wait_for,
 };
@@ -639,52 +639,102 @@ fn report_takeovers(what: &str, times: &mut [Duration]) -> (Duration, Duration) 
     (median, max)
 }
 
-/// v3 at 100 ms, regha 101 master, keepalived 100 backup: SIGKILL regha,
-/// time until keepalived holds the VIP; restart regha, let it preempt back;
-/// repeat. Expected: Master_Down_Interval 3 * 100 ms + Skew_Time 60 ms.
-#[test]
-fn takeover_v3_100ms_keepalived_takes_over_when_regha_is_killed() {
-    let mut lab = vrrp_lab();
-    lab.start_keepalived(1, &v3_peer(100));
-    lab.start_agent(0, &regha(&lab, vrrp_v3(&lab, 101)), &[]);
+/// The lab of the takeover measurements over `stack`: `vrrp_lab`, with
+/// the hosts dual-stack and their link-local addresses usable when IPv6 is
+/// in it (VRRP over IPv6 speaks from them).
+fn vrrp_lab_over(stack: Stack) -> Lab {
+    let lab = LabSpec::bare(2)
+        .registries(1)
+        .vip_prefix(32)
+        .check_interval(Duration::from_millis(500))
+        .stack(stack)
+        .build();
+    if stack != Stack::V4 {
+        lab.wait_link_local();
+    }
+    lab
+}
+
+/// The lab's VIPs as keepalived's `virtual_ipaddress` lists them.
+fn keepalived_vips(lab: &Lab) -> Vec<Vec<String>> {
+    lab.vips()
+        .iter()
+        .map(|(ip, prefix)| vec![format!("{ip}/{prefix}")])
+        .collect()
+}
+
+/// `what` for the grep-able line: `ipv6 v3-100ms`, `v2-1s`.
+fn measured(stack: Stack, version: u8, advert_int: f64) -> String {
+    let interval = if advert_int < 1.0 {
+        format!("{}ms", (advert_int * 1000.0).round())
+    } else {
+        format!("{advert_int}s")
+    };
+    let family = match stack {
+        Stack::V4 => "",
+        Stack::V6 => "ipv6 ",
+        Stack::Dual => "dual ",
+    };
+    format!("{family}v{version}-{interval}")
+}
+
+/// regha 101 master, keepalived 100 backup (v3 at `advert_int`, over
+/// `stack`'s family): SIGKILL regha, time until keepalived holds the VIP;
+/// restart regha, let it preempt back; repeat. Expected: Master_Down_Interval
+/// (3 adverts + Skew_Time at 100) less the part of an advert interval that
+/// had run when regha died.
+fn keepalived_takes_over_when_regha_is_killed(stack: Stack, advert_int: f64) {
+    let mut lab = vrrp_lab_over(stack);
+    let vips = keepalived_vips(&lab);
+    let vips: Vec<&str> = vips[0].iter().map(String::as_str).collect();
+    lab.start_keepalived(
+        1,
+        &KeepalivedInstance {
+            advert_int,
+            version: 3,
+            ..KeepalivedInstance::new(51, 100, &vips)
+        },
+    );
+    let vrrp = VrrpConfig {
+        version: VrrpVersion::V3,
+        advert_interval: Duration::from_secs_f64(advert_int),
+        ..lab.vrrp(101)
+    };
+    lab.start_agent(0, &regha(&lab, vrrp), &[]);
+    let limit = Duration::from_secs_f64(advert_int * 12.0 + 5.0);
     let mut times = Vec::new();
     for run in 0..takeover_runs() {
         if run > 0 {
             lab.agent_mut(0).restart();
         }
-        lab.wait_vip(
-            "regha (101) is master",
-            0,
-            Holders::Only,
-            Duration::from_secs(8),
-        );
+        lab.wait_vip("regha (101) is master", 0, Holders::Only, limit);
         // Let keepalived hear a few adverts as a backup.
-        std::thread::sleep(Duration::from_millis(500));
+        std::thread::sleep(Duration::from_secs_f64((advert_int * 5.0).max(0.5)));
         lab.agent_mut(0).kill();
-        times.push(lab.wait_vip(
-            "keepalived takes over",
-            1,
-            Holders::Including,
-            Duration::from_secs(3),
-        ));
+        times.push(lab.wait_vip("keepalived takes over", 1, Holders::Including, limit));
     }
-    let (_, max) = report_takeovers("v3-100ms regha-killed", &mut times);
-    assert!(max < Duration::from_millis(1000), "takeover {max:?}");
+    let what = format!("{} regha-killed", measured(stack, 3, advert_int));
+    let (_, max) = report_takeovers(&what, &mut times);
+    // Master_Down_Interval (3 adverts + Skew_Time at 100) plus one advert.
+    let bound = Duration::from_secs_f64(advert_int * 4.0 + 0.61 * advert_int + 0.3);
+    assert!(max < bound, "{what}: takeover {max:?} over {bound:?}");
 }
 
 /// keepalived (priority 101) master, regha (100) backup: SIGKILL keepalived
 /// (no priority 0 advert), time until regha holds the VIP; restart
 /// keepalived, let it preempt back; repeat.
-fn regha_takes_over_when_keepalived_is_killed(version: u8, interval: &str, advert_int: f64) {
-    let mut lab = vrrp_lab();
+fn regha_takes_over_when_keepalived_is_killed(stack: Stack, version: u8, advert_int: f64) {
+    let mut lab = vrrp_lab_over(stack);
     let auth = (version == 2).then_some(AUTH_PASS);
+    let vips = keepalived_vips(&lab);
+    let vips: Vec<&str> = vips[0].iter().map(String::as_str).collect();
     lab.start_keepalived(
         1,
         &KeepalivedInstance {
             advert_int,
             version,
             auth_pass: auth,
-            ..KeepalivedInstance::new(51, 101, KEEPALIVED_VIPS)
+            ..KeepalivedInstance::new(51, 101, &vips)
         },
     );
     let vrrp = VrrpConfig {
@@ -711,7 +761,7 @@ fn regha_takes_over_when_keepalived_is_killed(version: u8, interval: &str, adver
         lab.keepalived_mut(1).kill();
         times.push(lab.wait_vip("regha takes over", 0, Holders::Including, limit));
     }
-    let what = format!("v{version}-{interval} keepalived-killed");
+    let what = format!("{} keepalived-killed", measured(stack, version, advert_int));
     let (_, max) = report_takeovers(&what, &mut times);
     // Master_Down_Interval (3 adverts + Skew_Time at priority 100) plus one advert.
     let bound = Duration::from_secs_f64(advert_int * 4.0 + 0.61 * advert_int.max(0.1) + 0.3);
@@ -719,11 +769,189 @@ fn regha_takes_over_when_keepalived_is_killed(version: u8, interval: &str, adver
 }
 
 #[test]
+fn takeover_v3_100ms_keepalived_takes_over_when_regha_is_killed() {
+    keepalived_takes_over_when_regha_is_killed(Stack::V4, 0.1);
+}
+
+#[test]
+fn takeover_v3_1s_keepalived_takes_over_when_regha_is_killed() {
+    keepalived_takes_over_when_regha_is_killed(Stack::V4, 1.0);
+}
+
+#[test]
 fn takeover_v2_1s_regha_takes_over_when_keepalived_is_killed() {
-    regha_takes_over_when_keepalived_is_killed(2, "1s", 1.0);
+    regha_takes_over_when_keepalived_is_killed(Stack::V4, 2, 1.0);
+}
+
+#[test]
+fn takeover_v3_1s_regha_takes_over_when_keepalived_is_killed() {
+    regha_takes_over_when_keepalived_is_killed(Stack::V4, 3, 1.0);
 }
 
 #[test]
 fn takeover_v3_100ms_regha_takes_over_when_keepalived_is_killed() {
-    regha_takes_over_when_keepalived_is_killed(3, "100ms", 0.1);
+    regha_takes_over_when_keepalived_is_killed(Stack::V4, 3, 0.1);
+}
+
+/// The same over IPv6 (VRRP v3 from the link-local addresses to ff02::12,
+/// the VIP 2001:db8::100/128 added deprecated).
+#[test]
+fn takeover_ipv6_v3_100ms_keepalived_takes_over_when_regha_is_killed() {
+    keepalived_takes_over_when_regha_is_killed(Stack::V6, 0.1);
+}
+
+#[test]
+fn takeover_ipv6_v3_1s_keepalived_takes_over_when_regha_is_killed() {
+    keepalived_takes_over_when_regha_is_killed(Stack::V6, 1.0);
+}
+
+#[test]
+fn takeover_ipv6_v3_100ms_regha_takes_over_when_keepalived_is_killed() {
+    regha_takes_over_when_keepalived_is_killed(Stack::V6, 3, 0.1);
+}
+
+#[test]
+fn takeover_ipv6_v3_1s_regha_takes_over_when_keepalived_is_killed() {
+    regha_takes_over_when_keepalived_is_killed(Stack::V6, 3, 1.0);
+}
+
+/// keepalived's `vrrp_sync_group` of an IPv4 and an IPv6 instance (v3,
+/// 100 ms, VRID 51 in both families) against regha's sync group of the
+/// same two: keepalived (101) master of both; SIGKILL it: regha takes both
+/// VIPs, the group as one; keepalived restarted preempts both back. Timed
+/// like the single-instance takeovers, until regha holds both.
+#[test]
+fn takeover_dual_v3_100ms_regha_takes_both_vips_when_keepalived_is_killed() {
+    let mut lab = vrrp_lab_over(Stack::Dual);
+    let vips = keepalived_vips(&lab);
+    let group: Vec<Vec<&str>> = vips
+        .iter()
+        .map(|v| v.iter().map(String::as_str).collect())
+        .collect();
+    let instances: Vec<KeepalivedInstance> = group
+        .iter()
+        .map(|v| KeepalivedInstance {
+            advert_int: 0.1,
+            version: 3,
+            ..KeepalivedInstance::new(51, 101, v)
+        })
+        .collect();
+    lab.keepalived[1] = Some(Keepalived::start_group(&lab.lbs[1], &instances, "registry"));
+    let instances = lab
+        .instances(100)
+        .into_iter()
+        .map(|v| VrrpConfig {
+            version: VrrpVersion::V3,
+            advert_interval: Duration::from_millis(100),
+            ..v
+        })
+        .collect();
+    let config = config::with_instances(instances, lab.services_over(&[0]));
+    lab.start_agent(0, &config, &[]);
+    let limit = Duration::from_secs(8);
+    let mut times = Vec::new();
+    for run in 0..takeover_runs() {
+        if run > 0 {
+            lab.keepalived_mut(1).restart();
+        }
+        lab.wait_vip(
+            "keepalived (101) is master of both",
+            1,
+            Holders::Only,
+            limit,
+        );
+        std::thread::sleep(Duration::from_millis(500));
+        lab.keepalived_mut(1).kill();
+        times.push(lab.wait_vip("regha takes both", 0, Holders::Including, limit));
+    }
+    let (_, max) = report_takeovers("dual v3-100ms keepalived-killed (both VIPs)", &mut times);
+    assert!(max < Duration::from_millis(1000), "takeover {max:?}");
+    assert!(
+        lab.agent(0).log().contains("sync group decision"),
+        "the group took over without its sync group deciding:\n{}",
+        lab.agent(0).log()
+    );
+}
+
+/// A fault of one member moves the whole group, across implementations:
+/// regha (101) master of both instances, keepalived's sync group (100)
+/// backup; regha's IPv6 instance tracks a script at weight 0 that starts
+/// failing: that instance goes to FAULT, its group follows (the IPv4 one
+/// too, both advertising priority 0), and keepalived's group takes both
+/// VIPs; the script passes again and regha's group preempts both back.
+#[test]
+fn a_fault_of_one_member_moves_the_sync_group_to_keepalived_and_back() {
+    let mut lab = vrrp_lab_over(Stack::Dual);
+    let dir = TempDir::new("track");
+    let flag = dir.path().join("healthy");
+    std::fs::write(&flag, "").unwrap();
+    let vips = keepalived_vips(&lab);
+    let group: Vec<Vec<&str>> = vips
+        .iter()
+        .map(|v| v.iter().map(String::as_str).collect())
+        .collect();
+    let instances: Vec<KeepalivedInstance> = group
+        .iter()
+        .map(|v| KeepalivedInstance {
+            advert_int: 0.1,
+            version: 3,
+            ..KeepalivedInstance::new(51, 100, v)
+        })
+        .collect();
+    lab.keepalived[1] = Some(Keepalived::start_group(&lab.lbs[1], &instances, "registry"));
+    let check = TrackScript {
+        name: "chk_flag".into(),
+        program: "/usr/bin/test".into(),
+        args: vec!["-e".into(), flag.display().to_string()],
+        interval: Duration::from_millis(100),
+        timeout: Duration::from_secs(1),
+        weight: 0,
+        rise: 1,
+        fall: 1,
+    };
+    let instances = lab
+        .instances(101)
+        .into_iter()
+        .map(|v| VrrpConfig {
+            version: VrrpVersion::V3,
+            advert_interval: Duration::from_millis(100),
+            track_scripts: if v.family() == regha_model::IpFamily::Ipv6 {
+                vec![check.clone()]
+            } else {
+                Vec::new()
+            },
+            ..v
+        })
+        .collect();
+    let config = config::with_instances(instances, lab.services_over(&[0]));
+    lab.start_agent(0, &config, &[]);
+    let limit = Duration::from_secs(5);
+    lab.wait_vip("regha (101) is master of both", 0, Holders::Only, limit);
+
+    std::fs::remove_file(&flag).unwrap();
+    let t = lab.wait_vip(
+        "the IPv6 instance faults: keepalived takes both",
+        1,
+        Holders::Only,
+        limit,
+    );
+    eprintln!("one member in FAULT: keepalived holds both VIPs after {t:?}");
+    let state = lab.agent(0).state().expect("state");
+    let states: Vec<String> = state
+        .vrrp
+        .iter()
+        .map(|v| format!("{} {}", v.name, v.state))
+        .collect();
+    assert_eq!(
+        states,
+        ["registry-v4 fault", "registry-v6 fault"],
+        "the whole group is in FAULT"
+    );
+    std::fs::write(&flag, "").unwrap();
+    lab.wait_vip(
+        "the script passes: regha's group preempts both",
+        0,
+        Holders::Only,
+        limit,
+    );
 }

@@ -305,6 +305,21 @@ impl Lab {
         )
     }
 
+    /// Waits until every LB's link-local IPv6 address has passed duplicate
+    /// address detection: VRRP over IPv6 speaks from it, and a tentative
+    /// address cannot be bound (the veths come up with DAD on, ~1-2 s).
+    #[track_caller]
+    pub fn wait_link_local(&self) {
+        for (i, h) in self.lbs.iter().enumerate() {
+            wait_for(
+                format!("a usable link-local address on lb{}", i + 1),
+                Duration::from_secs(10),
+            )
+            .every(Duration::from_millis(50))
+            .until(|| h.link_local_ready());
+        }
+    }
+
     /// Waits until every running regha agent sees every backend it has
     /// configured as up.
     #[track_caller]
