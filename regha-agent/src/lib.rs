@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod agent;
+pub mod backend_host;
 pub mod cli;
 pub mod dataplane;
 pub mod health;
