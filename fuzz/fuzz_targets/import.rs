@@ -1,4 +1,4 @@
-//! The HAProxy + keepalived importer (`regha_agent::import::import`)
+//! The HAProxy + keepalived importer (`regha_import::import`)
 //! against any pair of texts: it must never panic, and whatever it emits
 //! must be YAML (what `check-config` then judges).
 //!
@@ -8,7 +8,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use regha_agent::import::import;
+use regha_import::import;
 use regha_config::Config;
 
 fuzz_target!(|data: &[u8]| {

@@ -8,8 +8,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 
-use crate::import::{ImportOptions, Severity, import_with, read_inputs};
 use regha_config::Config;
+use regha_import::{ImportOptions, Severity, import_with, read_inputs};
 
 #[derive(clap::Args, Debug)]
 pub struct ImportArgs {

@@ -1,4 +1,4 @@
-//! `regha-agent import`: a regha config from the keepalived.conf and
+//! regha-import (`regha-agent import`): a regha config from the keepalived.conf and
 //! haproxy.cfg of the HAProxy + keepalived pair it replaces.
 //!
 //! ```text

@@ -17,7 +17,7 @@ macro_rules! fixture {
     ($path:literal) => {
         (
             $path,
-            include_str!(concat!("../../tests/fixtures/import/", $path)),
+            include_str!(concat!("../../regha-agent/tests/fixtures/import/", $path)),
         )
     };
 }
