@@ -14,24 +14,27 @@ use regha_model::{HashMode, Role};
 use regha_config::{Config, HealthKind};
 
 macro_rules! fixture {
-    ($path:literal) => {
-        (
-            $path,
-            include_str!(concat!("../../regha-agent/tests/fixtures/import/", $path)),
-        )
+    ($name:literal, $path:literal) => {
+        ($name, include_str!(concat!("../tests/golden/", $path)))
     };
 }
 
-const MASTER: (&str, &str) = fixture!("reference/keepalived-master.conf");
-const BACKUP: (&str, &str) = fixture!("reference/keepalived-backup.conf");
-const HAPROXY: (&str, &str) = fixture!("reference/haproxy.cfg");
-const UNICAST_K: (&str, &str) = fixture!("unicast/keepalived.conf");
-const UNICAST_H: (&str, &str) = fixture!("unicast/haproxy.cfg");
-const CRLF_K: (&str, &str) = fixture!("crlf/keepalived.conf");
-const CRLF_H: (&str, &str) = fixture!("crlf/haproxy.cfg");
-const ONELINE_K: (&str, &str) = fixture!("oneline/keepalived.conf");
-const MODERN_H: (&str, &str) = fixture!("modern/haproxy.cfg");
-const MULTI_K: (&str, &str) = fixture!("multi/keepalived.conf");
+const MASTER: (&str, &str) = fixture!(
+    "reference/keepalived-master.conf",
+    "reference-master/keepalived.conf"
+);
+const BACKUP: (&str, &str) = fixture!(
+    "reference/keepalived-backup.conf",
+    "reference-backup/keepalived.conf"
+);
+const HAPROXY: (&str, &str) = fixture!("reference/haproxy.cfg", "reference-master/haproxy.cfg");
+const UNICAST_K: (&str, &str) = fixture!("unicast/keepalived.conf", "unicast/keepalived.conf");
+const UNICAST_H: (&str, &str) = fixture!("unicast/haproxy.cfg", "unicast/haproxy.cfg");
+const CRLF_K: (&str, &str) = fixture!("crlf/keepalived.conf", "crlf/keepalived.conf");
+const CRLF_H: (&str, &str) = fixture!("crlf/haproxy.cfg", "crlf/haproxy.cfg");
+const ONELINE_K: (&str, &str) = fixture!("oneline/keepalived.conf", "oneline/keepalived.conf");
+const MODERN_H: (&str, &str) = fixture!("modern/haproxy.cfg", "modern/haproxy.cfg");
+const MULTI_K: (&str, &str) = fixture!("multi/keepalived.conf", "multi/keepalived.conf");
 
 /// A fixture: (name, text).
 type Fixture = (&'static str, &'static str);
