@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::keepalived::{self, Stmt};
 use super::{
-    ImportError, ImportOptions, Imported, Severity, Warning, haproxy, import, import_with, rstatus,
+    ImportError, ImportOptions, Imported, Severity, Warning, haproxy, import, import_with,
 };
 use regha_model::{HashMode, Role};
 
@@ -231,24 +231,6 @@ fn haproxy_times() {
     assert_eq!(haproxy::time("5 s"), None);
     assert_eq!(haproxy::time("fast"), None);
     assert_eq!(haproxy::time("99999999999999999999d"), None);
-}
-
-#[test]
-fn rstatus_regexes_become_code_lists() {
-    assert_eq!(rstatus::codes("^(200|401)$"), Some(vec![200, 401]));
-    assert_eq!(
-        rstatus::codes("^2[0-9]{2}$").map(|c| (c.len(), c[0], c[99])),
-        Some((100, 200, 299))
-    );
-    assert_eq!(rstatus::codes("^20[04]$"), Some(vec![200, 204]));
-    assert_eq!(rstatus::codes("^(2|3)\\d\\d$").map(|c| c.len()), Some(200));
-    // Unanchored: a search, as HAProxy does it.
-    assert_eq!(rstatus::codes("401"), Some(vec![401]));
-    assert_eq!(rstatus::codes("^[^45]..$").map(|c| c.len()), Some(300));
-    assert_eq!(rstatus::codes("(?=2)"), None);
-    assert_eq!(rstatus::codes("\\1"), None);
-    assert_eq!(rstatus::codes("a{99999999}"), None);
-    assert_eq!(rstatus::codes("(((("), None);
 }
 
 // ---- the reference pair ----
