@@ -81,7 +81,7 @@ fn import_and_check(case: &str, priority: &str, source: &str) {
     assert!(yaml.contains(&format!("priority: {priority} ")), "{yaml}");
     assert!(yaml.contains(&format!("unicast_src: {source} ")), "{yaml}");
     assert!(
-        yaml.contains("- { address: 198.51.100.5, port: 5000 }"),
+        yaml.contains("- { address: 198.51.100.5, port: 5000, weight: 1 }"),
         "{yaml}"
     );
     assert!(!yaml.contains("admin:admin"));

@@ -1,0 +1,187 @@
+//! The two inputs, read, mapped to one typed [`Config`], section by
+//! section, with the [`Notes`] that say where each value came from:
+//!
+//! * [`vrrp`]: the `vrrp_instance` as `vrrp:`, with [`advert`] (version,
+//!   interval, password), [`addresses`] and [`track`] (scripts,
+//!   interfaces, notify);
+//! * [`services`]: frontends and listens as `services`, with [`health`]
+//!   and [`backends`]; [`stats`]: the stats page; [`unmapped`]: the notes
+//!   on what nothing maps to;
+//! * here: the top level (`interface`, `hash_seed`, `role`).
+//!
+//! Being a `Config` by construction, the output cannot name a key regha
+//! does not have; the values are checked here as check-config would, so
+//! that it passes.
+
+mod addresses;
+mod advert;
+mod backends;
+mod health;
+mod services;
+mod stats;
+mod track;
+mod unmapped;
+mod vrrp;
+
+use std::net::IpAddr;
+
+use regha_config::Config;
+use regha_model::{Role, XdpMode};
+
+use crate::notes::Notes;
+use crate::warning::{Severity, Warning};
+use crate::{ImportError, ImportOptions, haproxy, keepalived};
+
+/// The imported config, its notes, and the sources for the header.
+pub(crate) struct Mapped {
+    pub config: Config,
+    pub notes: Notes,
+    /// `keepalived: file (vrrp_instance X)`, `haproxy:    file`.
+    pub sources: Vec<String>,
+}
+
+/// Reads the inputs and maps them. Each input is `(name, text)`.
+pub(crate) fn config(
+    keepalived: Option<(&str, &str)>,
+    haproxy: Option<(&str, &str)>,
+    options: &ImportOptions,
+    warnings: &mut Vec<Warning>,
+) -> Result<Mapped, ImportError> {
+    let proxies = haproxy.map(|(name, text)| (name, haproxy::read(name, text, warnings)));
+    let vrrp = match keepalived {
+        Some((name, text)) => {
+            let conf = keepalived::read(name, text, warnings)?;
+            let bound: Vec<IpAddr> = proxies
+                .as_ref()
+                .map(|(_, p)| p.bound_addresses())
+                .unwrap_or_default();
+            Some(vrrp::vrrp(name, &conf, &bound, options, warnings)?)
+        }
+        None => None,
+    };
+    let vips: Vec<IpAddr> = vrrp
+        .as_ref()
+        .map(|v| {
+            let addresses = &v.config.virtual_ipaddresses;
+            addresses.iter().map(|(ip, _)| *ip).collect()
+        })
+        .unwrap_or_default();
+    let Some((haproxy_name, proxies)) = &proxies else {
+        let file = keepalived.map(|(n, _)| n).unwrap_or_default();
+        return Err(ImportError::NoServices(format!(
+            "{file}: keepalived's VRRP instance alone has nothing to balance: \
+             give --haproxy haproxy.cfg as well, for the services and their backends"
+        )));
+    };
+    let mapped = services::services(haproxy_name, proxies, &vips, options.vip, warnings)?;
+
+    let mut notes = Notes::default();
+    let mut sources = Vec::new();
+    if let (Some((name, _)), Some(v)) = (keepalived, &vrrp) {
+        sources.push(format!("keepalived: {name} (vrrp_instance {})", v.instance));
+    }
+    sources.push(format!("haproxy:    {haproxy_name}"));
+
+    let interface = match (&options.interface, &vrrp) {
+        (Some(i), _) => Some((i.clone(), "--interface on the command line".to_owned())),
+        (None, Some(v)) => v.interface.clone(),
+        (None, None) => None,
+    };
+    let lb = "The LB interface: XDP attaches here, VRRP speaks here, the VIP is added here.";
+    match &interface {
+        Some((_, note)) => {
+            notes.gap("interface");
+            notes.above("interface", lb);
+            notes.beside("interface", note);
+        }
+        None => {
+            notes.gap("xdp_mode");
+            notes.above("xdp_mode", lb);
+            notes.above(
+                "xdp_mode",
+                "interface: eth0   # not in the sources: set it here or pass --iface",
+            );
+        }
+    }
+    notes.gap("hash_seed");
+    notes.above(
+        "hash_seed",
+        "Seed of the client hash: must be the same on every LB host, so that after a",
+    );
+    notes.above(
+        "hash_seed",
+        "failover every client lands on the backend it was using.",
+    );
+
+    let role = match &vrrp {
+        Some(_) => None,
+        None => {
+            warnings.push(Warning {
+                file: haproxy_name.to_string(),
+                line: 0,
+                severity: Severity::Warning,
+                message: "no keepalived config: the output uses the static `role: master`, \
+                          which holds the VIP unconditionally"
+                    .to_owned(),
+                hint: Some(
+                    "write `role: backup` on the other LB host, or import with --keepalived \
+                     for VRRP failover"
+                        .to_owned(),
+                ),
+            });
+            notes.gap("role");
+            notes.above(
+                "role",
+                "No keepalived config was imported: a static role holds the VIPs.",
+            );
+            notes.beside("role", "`backup` on the other LB host");
+            Some(Role::Master)
+        }
+    };
+
+    let mut stats = mapped.stats;
+    notes.mount("", mapped.notes);
+    if stats.is_none() {
+        stats = Some(stats::default_stats(&mut notes));
+    }
+    let vrrp = vrrp.map(|v| {
+        notes.mount("vrrp", v.notes);
+        v.config
+    });
+    let config = Config {
+        interface: interface.map(|(name, _)| name),
+        xdp_mode: XdpMode::default(),
+        flow_table_size: regha_common::DEFAULT_FLOW_TABLE_SIZE,
+        hash_seed: 0,
+        role,
+        vrrp,
+        services: mapped.services,
+        stats,
+    };
+    Ok(Mapped {
+        config,
+        notes,
+        sources,
+    })
+}
+
+/// A name regha accepts (`[A-Za-z0-9_.-]{1,63}`) from any text: other
+/// characters become `-`, and an empty result becomes `fallback`.
+fn sanitize_name(text: &str, fallback: &str) -> String {
+    let name: String = text
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "_.-".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(63)
+        .collect();
+    if name.is_empty() {
+        fallback.to_owned()
+    } else {
+        name
+    }
+}
