@@ -58,6 +58,17 @@ pub struct Imported {
     pub warnings: Vec<Warning>,
 }
 
+/// Why nothing was imported, and what the import said about the lines it
+/// had read before it stopped: when no service could be imported, the
+/// warnings are why.
+#[derive(Debug, thiserror::Error)]
+#[error("{error}")]
+pub struct ImportFailure {
+    pub error: ImportError,
+    /// Sorted by file, then line.
+    pub warnings: Vec<Warning>,
+}
+
 /// Choices the command line can make for the import.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ImportOptions {
@@ -75,7 +86,7 @@ pub struct ImportOptions {
 pub fn import(
     keepalived: Option<(&str, &str)>,
     haproxy: Option<(&str, &str)>,
-) -> Result<Imported, ImportError> {
+) -> Result<Imported, ImportFailure> {
     import_with(keepalived, haproxy, &ImportOptions::default())
 }
 
@@ -84,13 +95,17 @@ pub fn import_with(
     keepalived: Option<(&str, &str)>,
     haproxy: Option<(&str, &str)>,
     options: &ImportOptions,
-) -> Result<Imported, ImportError> {
-    if keepalived.is_none() && haproxy.is_none() {
-        return Err(ImportError::NoInput);
-    }
+) -> Result<Imported, ImportFailure> {
     let mut warnings = Vec::new();
-    let mapped = map::config(keepalived, haproxy, options, &mut warnings)?;
+    let mapped = match (keepalived, haproxy) {
+        (None, None) => Err(ImportError::NoInput),
+        _ => map::config(keepalived, haproxy, options, &mut warnings),
+    };
     warning::finish(&mut warnings);
+    let mapped = match mapped {
+        Ok(mapped) => mapped,
+        Err(error) => return Err(ImportFailure { error, warnings }),
+    };
     let body = annotate::annotate(&mapped.config.to_yaml(), &mapped.notes);
     debug_assert!(
         body.unplaced.is_empty(),

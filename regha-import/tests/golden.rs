@@ -6,7 +6,8 @@
 //! `--interface NAME`, `--vip ADDRESS` on one line). Out: `expected.yaml`
 //! and `expected.warnings` (each warning as stderr shows it), or
 //! `expected.error` when nothing can be imported. Each input is named
-//! `<case>/<file>` in warnings and comments.
+//! `<case>/<file>` in warnings and comments. When nothing is imported,
+//! `expected.warnings` holds what was said before the import stopped.
 //!
 //! `REGHA_BLESS=1 cargo test -p regha-import --test golden` rewrites the
 //! expected files from what the import now writes; review the diff before
@@ -17,7 +18,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use regha_config::Config;
-use regha_import::{ImportOptions, import_with};
+use regha_import::{ImportOptions, Warning, import_with};
 
 const KEEPALIVED: &str = "keepalived.conf";
 const HAPROXY: &str = "haproxy.cfg";
@@ -80,18 +81,24 @@ fn run(dir: &Path) -> Vec<(&'static str, String)> {
         h.as_ref().map(|(n, t)| (n.as_str(), t.as_str())),
         &options(dir),
     );
+    let text = |warnings: &[Warning]| {
+        let mut text = String::new();
+        for w in warnings {
+            let _ = writeln!(text, "{w}");
+        }
+        text
+    };
     match result {
         Ok(out) => {
             if let Err(e) = Config::from_yaml_str(&out.yaml) {
                 panic!("{case}: the output does not pass check-config:\n{e}");
             }
-            let mut warnings = String::new();
-            for w in &out.warnings {
-                let _ = writeln!(warnings, "{w}");
-            }
-            vec![(YAML, out.yaml), (WARNINGS, warnings)]
+            vec![(YAML, out.yaml), (WARNINGS, text(&out.warnings))]
         }
-        Err(e) => vec![(ERROR, format!("{e}\n"))],
+        Err(f) => vec![
+            (ERROR, format!("{}\n", f.error)),
+            (WARNINGS, text(&f.warnings)),
+        ],
     }
 }
 

@@ -11,7 +11,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use regha_config::{Config, HealthKind};
-use regha_import::{ImportError, ImportOptions, Imported, Warning, import, import_with};
+use regha_import::{ImportFailure, ImportOptions, Imported, Warning, import, import_with};
 use regha_model::{HashMode, Role};
 
 /// An input of a golden case, under the name the warnings cite.
@@ -603,7 +603,7 @@ fn several_instances_pick_the_one_holding_the_bound_vip() {
 
 #[test]
 fn errors_say_what_to_do() {
-    let err = |r: Result<Imported, ImportError>| r.unwrap_err().to_string();
+    let err = |r: Result<Imported, ImportFailure>| r.unwrap_err().to_string();
     assert!(err(import(None, None)).contains("give --keepalived"));
     assert!(err(import(Some(MASTER), None)).contains("--haproxy"));
     let e = err(import(None, Some(HAPROXY)));
@@ -637,7 +637,18 @@ fn errors_say_what_to_do() {
         Some(MASTER),
         Some(("h.cfg", "frontend f\n bind :5000\n")),
     ));
-    assert!(e.contains("no service"), "{e}");
+    assert!(
+        e.contains("no service") && e.contains("see the warnings"),
+        "{e}"
+    );
+    // ... and the warnings it points to come with the error.
+    let failure = import(Some(MASTER), Some(("h.cfg", "frontend f\n bind :5000\n"))).unwrap_err();
+    has(
+        &failure.warnings,
+        "h.cfg",
+        1,
+        "frontend f has no default_backend",
+    );
 }
 
 #[test]

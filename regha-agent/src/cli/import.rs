@@ -58,8 +58,11 @@ pub fn run(args: &ImportArgs) -> Result<ExitCode> {
         &options,
     ) {
         Ok(i) => i,
-        Err(e) => {
-            eprintln!("regha-agent import: {e}");
+        Err(failure) => {
+            for w in &failure.warnings {
+                eprintln!("{w}");
+            }
+            eprintln!("regha-agent import: {}", failure.error);
             return Ok(ExitCode::FAILURE);
         }
     };
