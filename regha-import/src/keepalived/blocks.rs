@@ -17,7 +17,7 @@ pub(super) fn global_defs(
     diag: &mut Diag<'_>,
 ) {
     let mut other = Vec::new();
-    for e in split_known(block, GLOBAL_KEYS) {
+    for e in split_known(block, &[MAIL_KEYS, GLOBAL_KEYS].concat()) {
         match e.key.as_str() {
             k if MAIL_KEYS.contains(&k) => mail_lines.push(e.line),
             "router_id" | "lvs_id" => {}
@@ -97,7 +97,7 @@ pub(super) fn instance(name: &str, line: usize, block: &[Stmt], diag: &mut Diag<
         line,
         ..Instance::default()
     };
-    for e in split_known(block, INSTANCE_KEYS) {
+    for e in split_known(block, &[INSTANCE_KEYS, INSTANCE_MINOR].concat()) {
         let inner = e.block.unwrap_or_default();
         match e.key.as_str() {
             "state" => i.state = at(&e),

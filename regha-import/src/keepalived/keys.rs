@@ -2,7 +2,7 @@
 //! [`super::parse::split_known`] splits a one-line block at, and which keywords are
 //! harmless enough to be grouped into one note.
 
-/// Keywords of `vrrp_instance`.
+/// Keywords of `vrrp_instance` (with [`INSTANCE_MINOR`]).
 pub(super) const INSTANCE_KEYS: &[&str] = &[
     "state",
     "interface",
@@ -20,7 +20,6 @@ pub(super) const INSTANCE_KEYS: &[&str] = &[
     "unicast_peer",
     "mcast_src_ip",
     "nopreempt",
-    "preempt",
     "preempt_delay",
     "vrrp_version",
     "version",
@@ -41,22 +40,10 @@ pub(super) const INSTANCE_KEYS: &[&str] = &[
     "garp_master_repeat",
     "garp_master_refresh",
     "garp_master_refresh_repeat",
-    "garp_lower_prio_delay",
-    "garp_lower_prio_repeat",
-    "lower_prio_no_advert",
-    "higher_prio_send_advert",
-    "dont_track_primary",
     "use_vmac",
     "vmac_xmit_base",
     "native_ipv6",
-    "accept",
-    "no_accept",
-    "strict_mode",
-    "skip_check_adv_addr",
-    "debug",
     "lvs_sync_daemon_interface",
-    "unicast_ttl",
-    "check_unicast_src",
     "old_unicast_checksum",
 ];
 
@@ -101,13 +88,8 @@ pub(super) const MAIL_KEYS: &[&str] = &[
     "smtp_helo_name",
 ];
 
-/// Keywords of `global_defs`.
+/// Keywords of `global_defs` (with [`MAIL_KEYS`]).
 pub(super) const GLOBAL_KEYS: &[&str] = &[
-    "notification_email",
-    "notification_email_from",
-    "smtp_server",
-    "smtp_connect_timeout",
-    "smtp_helo_name",
     "router_id",
     "vrrp_version",
     "vrrp_strict",

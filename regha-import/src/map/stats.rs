@@ -13,7 +13,7 @@ use crate::notes::Notes;
 use crate::warning::Diag;
 
 /// Where the import tells the operator to put the stats password.
-pub(crate) const STATS_PASSWORD_FILE: &str = "/etc/regha/stats.pass";
+const STATS_PASSWORD_FILE: &str = "/etc/regha/stats.pass";
 
 /// The stats page of `x` (a section with `stats` and a `bind`, but no
 /// servers) as the stats listener, with its notes (paths relative to
