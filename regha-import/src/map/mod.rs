@@ -29,7 +29,7 @@ use regha_config::Config;
 use regha_model::{Role, XdpMode};
 
 use crate::notes::Notes;
-use crate::warning::{Severity, Warning};
+use crate::warning::{Diag, Warning};
 use crate::{ImportError, ImportOptions, haproxy, keepalived};
 
 /// The imported config, its notes, and the sources for the header.
@@ -82,63 +82,12 @@ pub(crate) fn config(
     }
     sources.push(format!("haproxy:    {haproxy_name}"));
 
-    let interface = match (&options.interface, &vrrp) {
-        (Some(i), _) => Some((i.clone(), "--interface on the command line".to_owned())),
-        (None, Some(v)) => v.interface.clone(),
-        (None, None) => None,
-    };
-    let lb = "The LB interface: XDP attaches here, VRRP speaks here, the VIP is added here.";
-    match &interface {
-        Some((_, note)) => {
-            notes.gap("interface");
-            notes.above("interface", lb);
-            notes.beside("interface", note);
-        }
-        None => {
-            notes.gap("xdp_mode");
-            notes.above("xdp_mode", lb);
-            notes.above(
-                "xdp_mode",
-                "interface: eth0   # not in the sources: set it here or pass --iface",
-            );
-        }
-    }
-    notes.gap("hash_seed");
-    notes.above(
-        "hash_seed",
-        "Seed of the client hash: must be the same on every LB host, so that after a",
-    );
-    notes.above(
-        "hash_seed",
-        "failover every client lands on the backend it was using.",
-    );
-
+    let interface = interface(options, vrrp.as_ref(), &mut notes);
+    let hash_seed = hash_seed(&mut notes);
     let role = match &vrrp {
         Some(_) => None,
-        None => {
-            warnings.push(Warning {
-                file: haproxy_name.to_string(),
-                line: 0,
-                severity: Severity::Warning,
-                message: "no keepalived config: the output uses the static `role: master`, \
-                          which holds the VIP unconditionally"
-                    .to_owned(),
-                hint: Some(
-                    "write `role: backup` on the other LB host, or import with --keepalived \
-                     for VRRP failover"
-                        .to_owned(),
-                ),
-            });
-            notes.gap("role");
-            notes.above(
-                "role",
-                "No keepalived config was imported: a static role holds the VIPs.",
-            );
-            notes.beside("role", "`backup` on the other LB host");
-            Some(Role::Master)
-        }
+        None => Some(static_role(haproxy_name, warnings, &mut notes)),
     };
-
     let mut stats = mapped.stats;
     notes.mount("", mapped.notes);
     if stats.is_none() {
@@ -149,10 +98,10 @@ pub(crate) fn config(
         v.config
     });
     let config = Config {
-        interface: interface.map(|(name, _)| name),
+        interface,
         xdp_mode: XdpMode::default(),
         flow_table_size: regha_common::DEFAULT_FLOW_TABLE_SIZE,
-        hash_seed: 0,
+        hash_seed,
         role,
         vrrp,
         services: mapped.services,
@@ -163,6 +112,74 @@ pub(crate) fn config(
         notes,
         sources,
     })
+}
+
+/// `--interface`, else keepalived's; else a placeholder comment.
+fn interface(
+    options: &ImportOptions,
+    vrrp: Option<&vrrp::Vrrp>,
+    notes: &mut Notes,
+) -> Option<String> {
+    let interface = match (&options.interface, vrrp) {
+        (Some(i), _) => Some((i.clone(), "--interface on the command line".to_owned())),
+        (None, Some(v)) => v.interface.clone(),
+        (None, None) => None,
+    };
+    // Above `interface`, or where it would be: `xdp_mode` follows it.
+    let path = if interface.is_some() {
+        "interface"
+    } else {
+        "xdp_mode"
+    };
+    notes.gap(path);
+    notes.above(
+        path,
+        "The LB interface: XDP attaches here, VRRP speaks here, the VIP is added here.",
+    );
+    match interface {
+        Some((name, note)) => {
+            notes.beside(path, note);
+            Some(name)
+        }
+        None => {
+            notes.above(
+                path,
+                "interface: eth0   # not in the sources: set it here or pass --iface",
+            );
+            None
+        }
+    }
+}
+
+/// The default seed, with why it must be the same on every LB host.
+fn hash_seed(notes: &mut Notes) -> u32 {
+    notes.gap("hash_seed");
+    notes.above(
+        "hash_seed",
+        "Seed of the client hash: must be the same on every LB host, so that after a",
+    );
+    notes.above(
+        "hash_seed",
+        "failover every client lands on the backend it was using.",
+    );
+    0
+}
+
+/// Without keepalived, the VIP needs a static role: `master`, warned.
+fn static_role(haproxy: &str, warnings: &mut Vec<Warning>, notes: &mut Notes) -> Role {
+    Diag::new(haproxy, warnings).warn(
+        0,
+        "no keepalived config: the output uses the static `role: master`, \
+         which holds the VIP unconditionally",
+        Some("write `role: backup` on the other LB host, or import with --keepalived for VRRP failover"),
+    );
+    notes.gap("role");
+    notes.above(
+        "role",
+        "No keepalived config was imported: a static role holds the VIPs.",
+    );
+    notes.beside("role", "`backup` on the other LB host");
+    Role::Master
 }
 
 /// A name regha accepts (`[A-Za-z0-9_.-]{1,63}`) from any text: other
