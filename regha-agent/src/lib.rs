@@ -8,7 +8,6 @@ pub mod cli;
 pub mod dataplane;
 pub mod health;
 pub mod ids;
-pub mod import;
 pub mod maglev;
 pub mod net;
 pub mod privileges;
