@@ -30,6 +30,8 @@ const APT_PACKAGES: &[&str] = &[
     "skopeo",
     "haproxy",
     "wrk",
+    // `regha-agent backend-setup --policy` writes nftables rules (issue 18).
+    "nftables",
 ];
 
 const BPF_LINKER_VERSION: &str = "0.13";

@@ -13,25 +13,9 @@ use hyper_util::rt::TokioIo;
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::time::Instant;
 
-const USER_AGENT_VALUE: &str = "regha-health/0.1";
+use regha_config::HealthKind;
 
-/// What to check on a backend.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Probe {
-    /// `GET {path}`; healthy iff the status is in `expect` and, when
-    /// `expect_header` is set, the response carries that header (a registry
-    /// always sends `Docker-Distribution-API-Version`, which tells it apart
-    /// from any other server answering 200/401 on that port).
-    Http {
-        path: String,
-        /// `Host` header; `None` sends `{ip}:{port}` of the target.
-        host: Option<String>,
-        expect: Vec<u16>,
-        expect_header: Option<String>,
-    },
-    /// Healthy iff a TCP connection is established.
-    Tcp,
-}
+const USER_AGENT_VALUE: &str = "regha-health/0.1";
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CheckOutcome {
@@ -102,7 +86,7 @@ impl std::fmt::Display for FailReason {
 /// VIP: see `net/source.rs`); `None` leaves it to the kernel.
 /// Returns the outcome and the time it took.
 pub async fn run_probe(
-    probe: &Probe,
+    probe: &HealthKind,
     target: SocketAddr,
     source: Option<SocketAddr>,
     timeout: Duration,
@@ -112,13 +96,13 @@ pub async fn run_probe(
     // for the response instead of each phase getting the full timeout.
     let deadline = start + timeout;
     let result = match probe {
-        Probe::Tcp => connect(target, source, deadline, timeout)
+        HealthKind::Tcp => connect(target, source, deadline, timeout)
             .await
             .map(|_stream| {
                 // Dropping the stream closes it: the connect was the check.
                 format!("TCP connect in {}", fmt_latency(start.elapsed()))
             }),
-        Probe::Http {
+        HealthKind::Http {
             path,
             host,
             expect,
@@ -349,8 +333,8 @@ mod tests {
         (addr, handle)
     }
 
-    fn http(host: Option<&str>, expect: &[u16], expect_header: Option<&str>) -> Probe {
-        Probe::Http {
+    fn http(host: Option<&str>, expect: &[u16], expect_header: Option<&str>) -> HealthKind {
+        HealthKind::Http {
             path: "/v2/".to_owned(),
             host: host.map(str::to_owned),
             expect: expect.to_vec(),
@@ -472,7 +456,7 @@ mod tests {
     #[tokio::test]
     async fn closed_port_is_refused() {
         let addr = closed_port().await;
-        for probe in [http(None, &[200], None), Probe::Tcp] {
+        for probe in [http(None, &[200], None), HealthKind::Tcp] {
             let (outcome, _) = run_probe(&probe, addr, None, TIMEOUT).await;
             assert_eq!(outcome.reason(), Some(FailReason::Refused), "{outcome:?}");
             assert_eq!(outcome.detail(), "connection refused");
@@ -504,8 +488,13 @@ mod tests {
     async fn tcp_ok() {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         // The kernel completes the handshake from the backlog; no accept needed.
-        let (outcome, _) =
-            run_probe(&Probe::Tcp, listener.local_addr().unwrap(), None, TIMEOUT).await;
+        let (outcome, _) = run_probe(
+            &HealthKind::Tcp,
+            listener.local_addr().unwrap(),
+            None,
+            TIMEOUT,
+        )
+        .await;
         assert!(outcome.is_ok(), "{outcome:?}");
         assert!(
             outcome.detail().starts_with("TCP connect in "),
@@ -516,7 +505,7 @@ mod tests {
     #[tokio::test]
     async fn invalid_path_fails_without_connecting() {
         let mut probe = http(None, &[200], None);
-        if let Probe::Http { path, .. } = &mut probe {
+        if let HealthKind::Http { path, .. } = &mut probe {
             *path = "not a path".to_owned();
         }
         let (outcome, _) = run_probe(&probe, closed_port().await, None, TIMEOUT).await;
