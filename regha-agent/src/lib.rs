@@ -5,6 +5,7 @@ pub mod admin;
 pub mod agent;
 pub mod cli;
 pub mod dataplane;
+pub mod docs;
 pub mod health;
 pub mod ids;
 pub mod import;
