@@ -94,11 +94,7 @@ impl Browser {
             cmd.pre_exec(move || {
                 let hi_r = libc::fcntl(r, libc::F_DUPFD, 100);
                 let hi_w = libc::fcntl(w, libc::F_DUPFD, 101);
-                if hi_r < 0
-                    || hi_w < 0
-                    || libc::dup2(hi_r, 3) < 0
-                    || libc::dup2(hi_w, 4) < 0
-                {
+                if hi_r < 0 || hi_w < 0 || libc::dup2(hi_r, 3) < 0 || libc::dup2(hi_w, 4) < 0 {
                     return Err(std::io::Error::last_os_error());
                 }
                 libc::close(hi_r);
@@ -145,7 +141,10 @@ impl Browser {
                 json!({ "targetId": target, "flatten": true }),
             )
             .expect("attach to the page");
-        b.session = attached["sessionId"].as_str().expect("sessionId").to_owned();
+        b.session = attached["sessionId"]
+            .as_str()
+            .expect("sessionId")
+            .to_owned();
         b.call(
             "Emulation.setDeviceMetricsOverride",
             json!({ "width": WIDTH, "height": HEIGHT, "deviceScaleFactor": 1, "mobile": false }),
@@ -295,7 +294,9 @@ impl Drop for Browser {
     fn drop(&mut self) {
         // Asked to close (its renderers go with it), without waiting for an
         // answer a hung browser would not give; killed if it does not.
-        let _ = self.to.write_all(b"{\"id\":0,\"method\":\"Browser.close\"}\0");
+        let _ = self
+            .to
+            .write_all(b"{\"id\":0,\"method\":\"Browser.close\"}\0");
         let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {

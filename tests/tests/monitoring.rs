@@ -5,17 +5,15 @@
 //! the `/metrics` of an agent in a lab: a renamed metric breaks this test,
 //! not an operator's dashboard.
 
-use std::{
-    collections::BTreeSet,
-    path::Path,
-    process::Command,
-    time::Duration,
-};
+use std::{collections::BTreeSet, path::Path, process::Command, time::Duration};
 
 use regha_config::VrrpConfig;
 use regha_tests::lab::{LabSpec, VIP, config};
 
-const RULES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../contrib/prometheus/regha-rules.yml");
+const RULES: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../contrib/prometheus/regha-rules.yml"
+);
 const RULE_TESTS: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../contrib/prometheus/regha-rules.test.yml"
@@ -58,11 +56,40 @@ fn metric_names(expr: &str) -> BTreeSet<String> {
     // Keywords, and the aggregations (which `by (...)` may part from
     // their parenthesis).
     const KEYWORDS: [&str; 25] = [
-        "by", "without", "on", "ignoring", "group_left", "group_right", "and", "or", "unless",
-        "bool", "offset", "inf", "nan", "sum", "min", "max", "avg", "group", "stddev", "stdvar",
-        "count", "count_values", "bottomk", "topk", "quantile",
+        "by",
+        "without",
+        "on",
+        "ignoring",
+        "group_left",
+        "group_right",
+        "and",
+        "or",
+        "unless",
+        "bool",
+        "offset",
+        "inf",
+        "nan",
+        "sum",
+        "min",
+        "max",
+        "avg",
+        "group",
+        "stddev",
+        "stdvar",
+        "count",
+        "count_values",
+        "bottomk",
+        "topk",
+        "quantile",
     ];
-    const LISTS: [&str; 6] = ["by", "without", "on", "ignoring", "group_left", "group_right"];
+    const LISTS: [&str; 6] = [
+        "by",
+        "without",
+        "on",
+        "ignoring",
+        "group_left",
+        "group_right",
+    ];
     // Strings, matchers and ranges out.
     let mut plain = String::new();
     let mut depth_brace = 0;
@@ -105,7 +132,9 @@ fn metric_names(expr: &str) -> BTreeSet<String> {
         }
         if c.is_ascii_alphabetic() || c == '_' || c == ':' {
             let start = i;
-            while i < chars.len() && (chars[i].is_ascii_alphanumeric() || chars[i] == '_' || chars[i] == ':') {
+            while i < chars.len()
+                && (chars[i].is_ascii_alphanumeric() || chars[i] == '_' || chars[i] == ':')
+            {
                 i += 1;
             }
             let word: String = chars[start..i].iter().collect();
@@ -136,7 +165,12 @@ fn metric_names_are_told_from_labels_functions_and_variables() {
     );
     assert_eq!(
         names.into_iter().collect::<Vec<_>>(),
-        ["regha_backend_up", "regha_backend_weight", "regha_x_total", "up"]
+        [
+            "regha_backend_up",
+            "regha_backend_weight",
+            "regha_x_total",
+            "up"
+        ]
     );
     assert!(metric_names("absent(up{job=\"regha\"})").contains("up"));
 }
@@ -151,10 +185,14 @@ fn dashboard_queries() -> Vec<String> {
         if p["type"] == "row" {
             continue;
         }
-        let targets = p["targets"].as_array().unwrap_or_else(|| panic!("panel {} has no targets", p["title"]));
+        let targets = p["targets"]
+            .as_array()
+            .unwrap_or_else(|| panic!("panel {} has no targets", p["title"]));
         assert!(!targets.is_empty(), "panel {} queries nothing", p["title"]);
         for t in targets {
-            let expr = t["expr"].as_str().unwrap_or_else(|| panic!("panel {}: a target without expr", p["title"]));
+            let expr = t["expr"]
+                .as_str()
+                .unwrap_or_else(|| panic!("panel {}: a target without expr", p["title"]));
             out.push(expr.to_owned());
         }
     }
@@ -190,10 +228,14 @@ fn every_metric_the_dashboard_and_rules_name_is_exported_by_a_running_agent() {
     };
     lab.start_agent(0, &config::with_vrrp(vrrp, vec![lab.service()]), &[]);
     lab.wait_backends_up(Duration::from_secs(10));
-    lab.agent(0).wait_for("VRRP master", Duration::from_secs(10), |s| {
-        s.role == regha_model::Role::Master
-    });
-    assert!(lab.get_all().iter().all(|r| *r == Ok(200)), "traffic through the VIP");
+    lab.agent(0)
+        .wait_for("VRRP master", Duration::from_secs(10), |s| {
+            s.role == regha_model::Role::Master
+        });
+    assert!(
+        lab.get_all().iter().all(|r| *r == Ok(200)),
+        "traffic through the VIP"
+    );
     let page = lab.stats("/metrics", &[]).expect("/metrics");
     assert_eq!(page.status, 200);
     let exported: BTreeSet<String> = regha_tests::metrics::parse_metrics(&page.body)
@@ -207,7 +249,12 @@ fn every_metric_the_dashboard_and_rules_name_is_exported_by_a_running_agent() {
     for q in &dashboard {
         let names = metric_names(q);
         assert!(!names.is_empty(), "a query that names no metric: {q}");
-        missing.extend(names.into_iter().filter(|n| !exported.contains(n)).map(|n| format!("dashboard: {n} in {q}")));
+        missing.extend(
+            names
+                .into_iter()
+                .filter(|n| !exported.contains(n))
+                .map(|n| format!("dashboard: {n} in {q}")),
+        );
     }
     for q in rule_queries() {
         // `up` is Prometheus's own, about the scrape.

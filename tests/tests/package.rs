@@ -95,7 +95,11 @@ fn ok(cmd: &mut Command) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(out.status.success(), "{cmd:?} failed ({}):\n{text}", out.status);
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed ({}):\n{text}",
+        out.status
+    );
     text
 }
 
@@ -161,7 +165,10 @@ impl OnThisMachine {
             .iter()
             .map(PathBuf::as_path)
             .chain(RUNTIME.iter().map(Path::new))
-            .chain([Path::new("/usr/share/regha"), Path::new("/usr/share/doc/regha")])
+            .chain([
+                Path::new("/usr/share/regha"),
+                Path::new("/usr/share/doc/regha"),
+            ])
             .filter(|p| p.exists())
             .map(|p| p.display().to_string())
             .collect()
@@ -211,17 +218,20 @@ fn start_unit(lab: &regha_tests::lab::Lab, log: &Path) -> UnitAgent {
 /// backend up in its dataplane.
 #[track_caller]
 fn wait_steering(agent: &UnitAgent) {
-    wait_for("the unit's agent to steer to every backend", Duration::from_secs(20))
-        .context(|| agent.log())
-        .until(|| {
-            regha_agent::status::file::read(Path::new("/run/regha"), "eth0").filter(|s| {
-                s.services.iter().all(|svc| {
-                    svc.backends
-                        .iter()
-                        .all(|b| b.state == Some(BackendState::Up))
-                })
+    wait_for(
+        "the unit's agent to steer to every backend",
+        Duration::from_secs(20),
+    )
+    .context(|| agent.log())
+    .until(|| {
+        regha_agent::status::file::read(Path::new("/run/regha"), "eth0").filter(|s| {
+            s.services.iter().all(|svc| {
+                svc.backends
+                    .iter()
+                    .all(|b| b.state == Some(BackendState::Up))
             })
-        });
+        })
+    });
 }
 
 fn xdp_attached(lab: &regha_tests::lab::Lab) -> bool {
@@ -257,7 +267,11 @@ fn installed_checked_then_removed_and_purged_leaving_nothing() {
     }
     let listed = ok(Command::new("dpkg").args(["-L", PACKAGE]));
     for f in &machine.files {
-        assert!(listed.contains(&f.display().to_string()), "dpkg -L lacks {}", f.display());
+        assert!(
+            listed.contains(&f.display().to_string()),
+            "dpkg -L lacks {}",
+            f.display()
+        );
     }
     assert_eq!(
         ok(Command::new("dpkg-query").args(["-W", "-f=${Conffiles}", PACKAGE]))
@@ -266,19 +280,38 @@ fn installed_checked_then_removed_and_purged_leaving_nothing() {
         Some("/etc/regha/regha.example.yaml"),
         "the example is a conffile: an edit survives upgrades"
     );
-    let recommends = ok(Command::new("dpkg-deb").args(["-f"]).arg(&deb).arg("Recommends"));
+    let recommends = ok(Command::new("dpkg-deb")
+        .args(["-f"])
+        .arg(&deb)
+        .arg("Recommends"));
     assert!(recommends.contains("bpftool"), "Recommends: {recommends}");
     use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata("/usr/sbin/regha-agent").unwrap().permissions().mode();
+    let mode = std::fs::metadata("/usr/sbin/regha-agent")
+        .unwrap()
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o7777, 0o755);
 
     let v = ok(Command::new("/usr/sbin/regha-agent").arg("--version"));
-    assert_eq!(v.trim(), format!("regha-agent {}", env!("CARGO_PKG_VERSION")));
+    assert_eq!(
+        v.trim(),
+        format!("regha-agent {}", env!("CARGO_PKG_VERSION"))
+    );
 
     // Both man pages render, without a groff warning.
     for (page, must) in [
-        ("/usr/share/man/man8/regha-agent.8.gz", ["check-config", "SIGNALS", "--keep-dataplane"]),
-        ("/usr/share/man/man5/regha.yaml.5.gz", ["virtual_router_id", "Rules across fields", "unedited_example"]),
+        (
+            "/usr/share/man/man8/regha-agent.8.gz",
+            ["check-config", "SIGNALS", "--keep-dataplane"],
+        ),
+        (
+            "/usr/share/man/man5/regha.yaml.5.gz",
+            [
+                "virtual_router_id",
+                "Rules across fields",
+                "unedited_example",
+            ],
+        ),
     ] {
         let out = run(Command::new("man")
             .args(["--warnings", "-l", page])
@@ -300,8 +333,8 @@ fn installed_checked_then_removed_and_purged_leaving_nothing() {
     // the units it orders itself after known. It does not start it: the
     // sandbox (namespaces, capabilities) is not tried here; the
     // capabilities are, in unit_capabilities.rs.
-    let verify = run(Command::new("systemd-analyze")
-        .args(["verify", "--man=yes", "regha@eth0.service"]));
+    let verify =
+        run(Command::new("systemd-analyze").args(["verify", "--man=yes", "regha@eth0.service"]));
     let said = format!(
         "{}{}",
         String::from_utf8_lossy(&verify.stdout),
@@ -320,7 +353,10 @@ fn installed_checked_then_removed_and_purged_leaving_nothing() {
         "/etc/regha/regha.example.yaml",
         "check-config",
     ]));
-    assert!(check.contains("valid") && check.contains("unedited_example"), "{check}");
+    assert!(
+        check.contains("valid") && check.contains("unedited_example"),
+        "{check}"
+    );
     let refused = run(Command::new("/usr/sbin/regha-agent").args([
         "--config",
         "/etc/regha/regha.example.yaml",
@@ -329,8 +365,14 @@ fn installed_checked_then_removed_and_purged_leaving_nothing() {
     ]));
     let why = String::from_utf8_lossy(&refused.stderr);
     assert_eq!(refused.status.code(), Some(78), "{why}");
-    assert!(why.contains("unedited_example: true") && why.contains("packaged example"), "{why}");
-    assert!(!Path::new("/sys/fs/bpf/regha").exists(), "the refusal touched nothing");
+    assert!(
+        why.contains("unedited_example: true") && why.contains("packaged example"),
+        "{why}"
+    );
+    assert!(
+        !Path::new("/sys/fs/bpf/regha").exists(),
+        "the refusal touched nothing"
+    );
 
     // An agent running as the unit runs it: `dpkg -r` stops it and takes
     // its dataplane away.
@@ -344,7 +386,11 @@ fn installed_checked_then_removed_and_purged_leaving_nothing() {
     assert!(Path::new("/sys/fs/bpf/regha/eth0/link").exists());
     let removed = ok(Command::new("dpkg").args(["-r", PACKAGE]));
     let exit = agent.wait_exit(Duration::from_secs(2));
-    assert!(exit.success(), "the agent stopped on SIGTERM: {exit}\n{removed}\n{}", agent.log());
+    assert!(
+        exit.success(),
+        "the agent stopped on SIGTERM: {exit}\n{removed}\n{}",
+        agent.log()
+    );
     assert!(!xdp_attached(&lab), "the program went with its pinned link");
     assert_eq!(status().as_deref(), Some("deinstall ok config-files"));
     let left = machine.leftovers();
@@ -356,7 +402,11 @@ fn installed_checked_then_removed_and_purged_leaving_nothing() {
 
     ok(Command::new("dpkg").args(["-P", PACKAGE]));
     assert_eq!(status(), None);
-    assert_eq!(machine.leftovers(), Vec::<String>::new(), "dpkg -P leaves nothing");
+    assert_eq!(
+        machine.leftovers(),
+        Vec::<String>::new(),
+        "dpkg -P leaves nothing"
+    );
 }
 
 /// Repacks `deb` as version `<its version>~previous`, which dpkg orders
@@ -373,7 +423,14 @@ fn previous_release(deb: &Path, dir: &Path) -> (PathBuf, String) {
         .to_owned();
     let (upstream, revision) = current.rsplit_once('-').expect("a Debian revision");
     let previous = format!("{upstream}~previous-{revision}");
-    std::fs::write(&control, text.replace(&format!("Version: {current}"), &format!("Version: {previous}"))).unwrap();
+    std::fs::write(
+        &control,
+        text.replace(
+            &format!("Version: {current}"),
+            &format!("Version: {previous}"),
+        ),
+    )
+    .unwrap();
     let out = dir.join("previous.deb");
     ok(Command::new("dpkg-deb")
         .args(["--root-owner-group", "-Zgzip", "-z1", "-b"])
@@ -418,7 +475,10 @@ fn an_upgrade_under_traffic_restarts_into_the_new_agent_without_a_gap() {
         lab.clients[0].ns.spawn(move || {
             let mut answers = Vec::new();
             while asking.load(Ordering::Relaxed) {
-                answers.push((Instant::now(), http_get(IpAddr::V4(client), vip_port(), "/v2/")));
+                answers.push((
+                    Instant::now(),
+                    http_get(IpAddr::V4(client), vip_port(), "/v2/"),
+                ));
                 std::thread::sleep(Duration::from_millis(20));
             }
             answers
@@ -432,14 +492,19 @@ fn an_upgrade_under_traffic_restarts_into_the_new_agent_without_a_gap() {
     // The upgrade. The maintainer scripts leave the running agent alone
     // (prerm upgrade does nothing; postinst restarts only under systemd).
     let upgrade = ok(Command::new("dpkg").arg("-i").arg(&deb));
-    assert!(upgrade.contains(&previous_version), "an upgrade from {previous_version}:\n{upgrade}");
+    assert!(
+        upgrade.contains(&previous_version),
+        "an upgrade from {previous_version}:\n{upgrade}"
+    );
     assert_ne!(version(), previous_version);
     assert_eq!(old.exited(), None, "the old agent still runs after dpkg -i");
 
     // What postinst does under systemd (`deb-systemd-invoke restart
     // regha@eth0.service`): SIGTERM, which with the unit's --keep-dataplane
     // leaves the program steering, then the new binary from the same line.
-    eprintln!("systemd is not PID 1 here: the test restarts the agent as postinst would under systemd");
+    eprintln!(
+        "systemd is not PID 1 here: the test restarts the agent as postinst would under systemd"
+    );
     assert!(old.stop().success(), "{}", old.log());
     let mut new = start_unit(&lab, &scratch.path().join("new.log"));
     wait_steering(&new);
@@ -449,10 +514,15 @@ fn an_upgrade_under_traffic_restarts_into_the_new_agent_without_a_gap() {
 
     let log = new.log();
     assert!(
-        log.contains("layout changed (BACKEND_STATS (value size 32 -> 24): replaced empty): replacing"),
+        log.contains(
+            "layout changed (BACKEND_STATS (value size 32 -> 24): replaced empty): replacing"
+        ),
         "{log}"
     );
-    assert!(log.contains("replaced the program behind the pinned link"), "{log}");
+    assert!(
+        log.contains("replaced the program behind the pinned link"),
+        "{log}"
+    );
     assert_eq!(
         MapInfo::from_pin("/sys/fs/bpf/regha/eth0/backend_stats")
             .unwrap()
@@ -472,8 +542,15 @@ fn an_upgrade_under_traffic_restarts_into_the_new_agent_without_a_gap() {
         failed.len(),
         longest.as_secs_f64() * 1000.0
     );
-    assert!(answers.len() > 50, "too few requests to tell: {}", answers.len());
-    assert!(failed.is_empty(), "requests failed across the upgrade: {failed:?}\n{log}");
+    assert!(
+        answers.len() > 50,
+        "too few requests to tell: {}",
+        answers.len()
+    );
+    assert!(
+        failed.is_empty(),
+        "requests failed across the upgrade: {failed:?}\n{log}"
+    );
     assert!(new.stop().success(), "{}", new.log());
     drop(lab);
     drop(machine);

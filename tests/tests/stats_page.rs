@@ -92,9 +92,12 @@ fn the_page_in_chromium_shows_every_backend_its_rates_and_a_backend_going_down()
     let agent = lab.agent(0);
     agent.rewrite_config(&with_auth);
     agent.signal(libc::SIGHUP);
-    wait_for("the listener to ask for credentials", Duration::from_secs(10))
-        .context(|| agent.log())
-        .until(|| lab.stats("/", &[]).is_ok_and(|a| a.status == 401));
+    wait_for(
+        "the listener to ask for credentials",
+        Duration::from_secs(10),
+    )
+    .context(|| agent.log())
+    .until(|| lab.stats("/", &[]).is_ok_and(|a| a.status == 401));
     // Headless Chromium answers a Basic challenge it has no credentials
     // for by showing no page at all.
     assert_eq!(
@@ -102,7 +105,10 @@ fn the_page_in_chromium_shows_every_backend_its_rates_and_a_backend_going_down()
         Err("net::ERR_INVALID_AUTH_CREDENTIALS".to_owned()),
         "without credentials"
     );
-    assert!(!browser.text().contains(&be1), "nothing shows without credentials");
+    assert!(
+        !browser.text().contains(&be1),
+        "nothing shows without credentials"
+    );
     let header = basic(USER, PASSWORD);
     let (name, credentials) = header.split_once(": ").expect("a header line");
     browser.set_header(name, credentials);
@@ -113,7 +119,11 @@ fn the_page_in_chromium_shows_every_backend_its_rates_and_a_backend_going_down()
     // Traffic from sixteen sources for three samples of the listener.
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(13) {
-        assert!(lab.get_all().iter().all(|r| *r == Ok(200)), "{}", lab.logs());
+        assert!(
+            lab.get_all().iter().all(|r| *r == Ok(200)),
+            "{}",
+            lab.logs()
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     browser.navigate(URL);
@@ -127,13 +137,23 @@ fn the_page_in_chromium_shows_every_backend_its_rates_and_a_backend_going_down()
         assert!(cell(&r, be, "bytes/s").ends_with("/s"));
         assert_eq!(cell(&r, be, "weight"), "1");
         assert_eq!(cell(&r, be, "expected"), "50.0%");
-        let share: f64 = cell(&r, be, "ring share").trim_end_matches('%').parse().unwrap();
+        let share: f64 = cell(&r, be, "ring share")
+            .trim_end_matches('%')
+            .parse()
+            .unwrap();
         assert!((share - 50.0).abs() < 2.0, "{be}: ring share {share}");
     }
     let lines = browser.eval("document.querySelectorAll('svg.graph polyline').length");
-    assert_eq!(lines, serde_json::json!(2), "a line per backend in the graph");
+    assert_eq!(
+        lines,
+        serde_json::json!(2),
+        "a line per backend in the graph"
+    );
     let drawn = browser.eval("document.querySelector('svg.graph').getBoundingClientRect().width");
-    assert!(drawn.as_f64().is_some_and(|w| w > 100.0), "the graph is drawn: {drawn}");
+    assert!(
+        drawn.as_f64().is_some_and(|w| w > 100.0),
+        "the graph is drawn: {drawn}"
+    );
     let before = screenshot_path("stats-page-up.png");
     browser.screenshot(&before);
     eprintln!("screenshot: {}", before.display());

@@ -60,7 +60,12 @@ fn argv(unit: &UnitFile, config: &Path, dirs: &TempDir) -> Vec<String> {
 }
 
 fn bpffs_root(dirs: &TempDir) -> std::path::PathBuf {
-    let tag = dirs.path().file_name().unwrap().to_string_lossy().into_owned();
+    let tag = dirs
+        .path()
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
     Path::new("/sys/fs/bpf/regha-test").join(tag)
 }
 
@@ -108,7 +113,12 @@ fn the_agent_runs_with_the_units_capabilities_and_needs_each_one_it_starts_with(
     let log = |name: &str| dirs.path().join(format!("{name}.log"));
 
     // The unit's set: it starts, holds the VIP, steers, drops, stops.
-    let mut agent = UnitAgent::start(&lab.lbs[0].ns, &with_capabilities(&granted), &argv, &log("granted"));
+    let mut agent = UnitAgent::start(
+        &lab.lbs[0].ns,
+        &with_capabilities(&granted),
+        &argv,
+        &log("granted"),
+    );
     let state_dir = dirs.path().join("state");
     let state = wait_for("master with its backend up", Duration::from_secs(15))
         .context(|| agent.log())
@@ -131,7 +141,12 @@ fn the_agent_runs_with_the_units_capabilities_and_needs_each_one_it_starts_with(
     for missing in NEEDED {
         let _pins = Pins(bpffs_root(&dirs));
         let set: Vec<String> = needed.iter().filter(|c| *c != missing).cloned().collect();
-        let mut agent = UnitAgent::start(&lab.lbs[0].ns, &with_capabilities(&set), &argv, &log(missing));
+        let mut agent = UnitAgent::start(
+            &lab.lbs[0].ns,
+            &with_capabilities(&set),
+            &argv,
+            &log(missing),
+        );
         let status = agent.wait_exit(Duration::from_secs(20));
         let log = agent.log();
         assert!(!status.success(), "it started without {missing}:\n{log}");
@@ -142,7 +157,10 @@ fn the_agent_runs_with_the_units_capabilities_and_needs_each_one_it_starts_with(
             "setpcap" => "PR_CAPBSET_DROP",
             _ => unreachable!(),
         };
-        assert!(log.contains(why), "without {missing}: expected {why:?} in:\n{log}");
+        assert!(
+            log.contains(why),
+            "without {missing}: expected {why:?} in:\n{log}"
+        );
         eprintln!("without CAP_{}: refused ({why})", missing.to_uppercase());
     }
 
@@ -156,10 +174,18 @@ fn the_agent_runs_with_the_units_capabilities_and_needs_each_one_it_starts_with(
         ..master_config(&lab)
     };
     std::fs::write(&config_path, low_port.to_yaml()).unwrap();
-    for (set, binds) in [(needed.clone(), false), ([needed.clone(), caps(&["net_bind_service"])].concat(), true)] {
+    for (set, binds) in [
+        (needed.clone(), false),
+        ([needed.clone(), caps(&["net_bind_service"])].concat(), true),
+    ] {
         let _pins = Pins(bpffs_root(&dirs));
-        let name = if binds { "low-port-granted" } else { "low-port" };
-        let mut agent = UnitAgent::start(&lab.lbs[0].ns, &with_capabilities(&set), &argv, &log(name));
+        let name = if binds {
+            "low-port-granted"
+        } else {
+            "low-port"
+        };
+        let mut agent =
+            UnitAgent::start(&lab.lbs[0].ns, &with_capabilities(&set), &argv, &log(name));
         wait_for("the agent's state file", Duration::from_secs(15))
             .context(|| agent.log())
             .until(|| regha_agent::status::file::read(&state_dir, "eth0"));

@@ -38,7 +38,20 @@ pub fn assets_dir() -> PathBuf {
 pub fn run(build: Build) -> Result<PathBuf> {
     let assets = assets_dir();
     let _ = std::fs::remove_dir_all(&assets);
-    exec(cargo().args(["run", "--quiet", "--locked", "-p", "regha-agent", "--bin", "regha-docs", "--"]).arg(&assets))?;
+    exec(
+        cargo()
+            .args([
+                "run",
+                "--quiet",
+                "--locked",
+                "-p",
+                "regha-agent",
+                "--bin",
+                "regha-docs",
+                "--",
+            ])
+            .arg(&assets),
+    )?;
     for page in ["regha-agent.8", "regha.yaml.5"] {
         // -n: no name or time stamp inside, so the package is reproducible.
         exec(Command::new("gzip").args(["-9nf"]).arg(assets.join(page)))?;
@@ -46,12 +59,20 @@ pub fn run(build: Build) -> Result<PathBuf> {
     let out = root().join("target/debian");
     std::fs::create_dir_all(&out).with_context(|| format!("create {}", out.display()))?;
     let mut cmd = cargo();
-    cmd.args(["deb", "--locked", "-p", "regha-agent", "-o"]).arg(&out);
+    cmd.args(["deb", "--locked", "-p", "regha-agent", "-o"])
+        .arg(&out);
     if build == Build::Dev {
         // The `dev` variant packages target/debug/regha-agent as built
         // (cargo-deb builds release profiles only); quick to compress, as
         // it is installed and removed again.
-        exec(cargo().args(["build", "--locked", "-p", "regha-agent", "--bin", "regha-agent"]))?;
+        exec(cargo().args([
+            "build",
+            "--locked",
+            "-p",
+            "regha-agent",
+            "--bin",
+            "regha-agent",
+        ]))?;
         exec(
             Command::new("strip")
                 .arg("-o")

@@ -127,7 +127,12 @@ fn main() -> Result<()> {
         }
         Task::Deb { dev } => {
             build_ebpf::run()?;
-            deb::run(if dev { deb::Build::Dev } else { deb::Build::Release }).map(|_| ())
+            deb::run(if dev {
+                deb::Build::Dev
+            } else {
+                deb::Build::Release
+            })
+            .map(|_| ())
         }
         Task::Test { args } => {
             setup::run()?;

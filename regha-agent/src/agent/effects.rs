@@ -337,7 +337,10 @@ impl Shell {
     /// bound twice, and the old listener must not go on answering as it
     /// was configured.
     async fn start_stats(&mut self, config: &StatsConfig) {
-        if self.stats.as_ref().is_some_and(|(at, _)| *at == config.listen)
+        if self
+            .stats
+            .as_ref()
+            .is_some_and(|(at, _)| *at == config.listen)
             && let Some((_, running)) = self.stats.take()
         {
             running.end().await;

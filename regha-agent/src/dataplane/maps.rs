@@ -80,12 +80,8 @@ impl MapWriter {
             };
         }
         let ring_ids = open_data(map_names::RINGS)?;
-        let rings_id = ring_ids
-            .info()
-            .map_err(map_err(map_names::RINGS))?
-            .id();
-        let ring_ids =
-            Array::try_from(Map::Array(ring_ids)).map_err(map_err(map_names::RINGS))?;
+        let rings_id = ring_ids.info().map_err(map_err(map_names::RINGS))?.id();
+        let ring_ids = Array::try_from(Map::Array(ring_ids)).map_err(map_err(map_names::RINGS))?;
         Ok(Self {
             services: typed!(map_names::SERVICES),
             service_ports: mapped!(map_names::SERVICE_PORTS),

@@ -69,7 +69,8 @@ const ENVIRONMENT: &[(&str, &str)] = &[(
     "The log filter, `info` by default (`REGHA_LOG=debug`, `REGHA_LOG=info,regha_agent=debug`).",
 )];
 
-const SEE_ALSO: &str = "\\fBregha.yaml\\fR(5), \\fBbpftool\\fR(8), \\fBkeepalived\\fR(8), \\fBsystemctl\\fR(1)";
+const SEE_ALSO: &str =
+    "\\fBregha.yaml\\fR(5), \\fBbpftool\\fR(8), \\fBkeepalived\\fR(8), \\fBsystemctl\\fR(1)";
 
 fn list(out: &mut String, heading: &str, items: &[(&str, &str)]) {
     let _ = writeln!(out, ".SH {heading}");

@@ -22,7 +22,10 @@ pub fn generate(version: &str) -> std::io::Result<Vec<(&'static str, Vec<u8>)>> 
         out
     };
     Ok(vec![
-        ("regha-agent.8", man::page(Cli::command(), version)?.into_bytes()),
+        (
+            "regha-agent.8",
+            man::page(Cli::command(), version)?.into_bytes(),
+        ),
         (
             "regha.yaml.5",
             regha_config::reference::man_page(version).into_bytes(),
@@ -74,7 +77,12 @@ mod tests {
                 "{command} missing:\n{page}"
             );
         }
-        for option in ["\\-\\-keep\\-dataplane", "\\-\\-state\\-dir", "\\-\\-json", "\\-\\-apply"] {
+        for option in [
+            "\\-\\-keep\\-dataplane",
+            "\\-\\-state\\-dir",
+            "\\-\\-json",
+            "\\-\\-apply",
+        ] {
             assert!(page.contains(option), "{option} missing");
         }
         for section in ["SIGNALS", "EXIT STATUS", "FILES", "SEE ALSO"] {

@@ -79,7 +79,11 @@ pub fn render(
         t = escape(&title)
     );
     // Grid and y labels: 0, half, top.
-    for (v, label) in [(0.0, "0".to_owned()), (top / 2.0, short(top / 2.0)), (top, short(top))] {
+    for (v, label) in [
+        (0.0, "0".to_owned()),
+        (top / 2.0, short(top / 2.0)),
+        (top, short(top)),
+    ] {
         let _ = write!(
             h,
             "<line x1=\"{LEFT}\" y1=\"{y:.1}\" x2=\"{x2}\" y2=\"{y:.1}\" stroke=\"#ddd\"/><text x=\"{lx}\" y=\"{ty:.1}\" text-anchor=\"end\">{label}</text>",
@@ -89,11 +93,7 @@ pub fn render(
             ty = y(v) + 4.0
         );
     }
-    let _ = write!(
-        h,
-        "<text x=\"4\" y=\"{}\" >pkt/s</text>",
-        TOP + 10.0
-    );
+    let _ = write!(h, "<text x=\"4\" y=\"{}\" >pkt/s</text>", TOP + 10.0);
     // x labels: the span ago, half of it, now.
     for (age, anchor) in [
         (span, "start"),
@@ -177,22 +177,45 @@ mod tests {
         let b: SocketAddr = "192.0.2.12:5000".parse().unwrap();
         let point = |age: u64, ra: f64, rb: Option<f64>| Point {
             age: Duration::from_secs(age),
-            rates: BTreeMap::from_iter(
-                [(a, ra)]
-                    .into_iter()
-                    .chain(rb.map(|r| (b, r)))
-                    .map(|(k, p)| (k, Rate { packets: p, bytes: 0.0 })),
-            ),
+            rates: BTreeMap::from_iter([(a, ra)].into_iter().chain(rb.map(|r| (b, r))).map(
+                |(k, p)| {
+                    (
+                        k,
+                        Rate {
+                            packets: p,
+                            bytes: 0.0,
+                        },
+                    )
+                },
+            )),
         };
-        let points = [point(600, 0.0, None), point(300, 100.0, Some(50.0)), point(0, 50.0, Some(100.0))];
+        let points = [
+            point(600, 0.0, None),
+            point(300, 100.0, Some(50.0)),
+            point(0, 50.0, Some(100.0)),
+        ];
         let mut h = String::new();
-        render(&mut h, "registry", &points, &[a, b], Duration::from_secs(600));
+        render(
+            &mut h,
+            "registry",
+            &points,
+            &[a, b],
+            Duration::from_secs(600),
+        );
         assert!(h.starts_with("<svg class=\"graph\""), "{h}");
         assert_eq!(h.matches("<polyline").count(), 2, "{h}");
         // a: from the left edge at 0 to the middle at the top (100 = top).
-        assert!(h.contains("points=\"56.0,132.0 344.0,8.0 632.0,70.0\""), "{h}");
+        assert!(
+            h.contains("points=\"56.0,132.0 344.0,8.0 632.0,70.0\""),
+            "{h}"
+        );
         assert!(h.contains(&format!("stroke=\"{}\"", COLOURS[1])));
-        assert!(h.contains(">100<") && h.contains(">50<") && h.contains(">now<") && h.contains(">-10m<"));
+        assert!(
+            h.contains(">100<")
+                && h.contains(">50<")
+                && h.contains(">now<")
+                && h.contains(">-10m<")
+        );
         assert!(!h.contains("<script") && !h.contains("href"));
         assert!(h.contains("192.0.2.12:5000</div>"));
     }

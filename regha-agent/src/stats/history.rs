@@ -103,8 +103,13 @@ fn sample_of(doc: &StatusDocument) -> BTreeMap<String, ServiceSample> {
 /// Whose state changed.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Subject {
-    Backend { service: String, backend: SocketAddr },
-    Vrrp { vrid: u8 },
+    Backend {
+        service: String,
+        backend: SocketAddr,
+    },
+    Vrrp {
+        vrid: u8,
+    },
 }
 
 /// What changed, from what to what.
@@ -153,12 +158,9 @@ fn states_of(agent: &AgentStatus) -> States {
             .services
             .iter()
             .flat_map(|s| {
-                s.backends.iter().map(|b| {
-                    (
-                        (s.name.clone(), b.address),
-                        (b.health, b.state, b.admin),
-                    )
-                })
+                s.backends
+                    .iter()
+                    .map(|b| ((s.name.clone(), b.address), (b.health, b.state, b.admin)))
             })
             .collect(),
         vrrp: agent.vrrp.iter().map(|v| (v.vrid, v.state)).collect(),
@@ -206,9 +208,9 @@ impl View {
 
     /// The changes of `service`'s backends, newest first.
     pub fn service_changes<'a>(&'a self, service: &'a str) -> impl Iterator<Item = &'a Change> {
-        self.changes
-            .iter()
-            .filter(move |c| matches!(&c.subject, Subject::Backend { service: s, .. } if s == service))
+        self.changes.iter().filter(
+            move |c| matches!(&c.subject, Subject::Backend { service: s, .. } if s == service),
+        )
     }
 
     /// The VRRP instances' changes, newest first.

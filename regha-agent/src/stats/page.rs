@@ -181,12 +181,16 @@ pub fn render(doc: &StatusDocument, view: &View) -> String {
             }
             if !a.vrrp.is_empty() {
                 let _ = writeln!(h, "</table>");
-                changes(&mut h, now, view.vrrp_changes(), "VRRP changes", |c| {
-                    match &c.subject {
+                changes(
+                    &mut h,
+                    now,
+                    view.vrrp_changes(),
+                    "VRRP changes",
+                    |c| match &c.subject {
                         super::history::Subject::Vrrp { vrid } => format!("VRID {vrid}"),
                         super::history::Subject::Backend { backend, .. } => backend.to_string(),
-                    }
-                });
+                    },
+                );
             }
         }
         None => {
@@ -233,10 +237,7 @@ fn changes<'a>(
     let shown: Vec<&Change> = list.take(CHANGES_SHOWN).collect();
     let _ = writeln!(h, "<h3>{}</h3>", escape(title));
     if shown.is_empty() {
-        let _ = writeln!(
-            h,
-            "<p class=\"dim\">none since the agent started</p>"
-        );
+        let _ = writeln!(h, "<p class=\"dim\">none since the agent started</p>");
         return;
     }
     let _ = writeln!(
@@ -295,10 +296,7 @@ fn service(h: &mut String, svc: &ServiceTraffic, view: &View, now: SystemTime) {
         h,
         name,
         view.series.get(name).map(Vec::as_slice).unwrap_or(&[]),
-        &svc.backends
-            .iter()
-            .map(|b| b.address)
-            .collect::<Vec<_>>(),
+        &svc.backends.iter().map(|b| b.address).collect::<Vec<_>>(),
         view.span,
     );
     let _ = writeln!(
@@ -314,10 +312,7 @@ fn service(h: &mut String, svc: &ServiceTraffic, view: &View, now: SystemTime) {
         let changed = view
             .last_change(name, b.address)
             .map(|c| (c.at, true))
-            .or_else(|| {
-                b.since_s
-                    .map(|s| (now - Duration::from_secs(s), false))
-            });
+            .or_else(|| b.since_s.map(|s| (now - Duration::from_secs(s), false)));
         backend(h, svc, b, total, rate, changed, now);
     }
     let _ = writeln!(
@@ -383,7 +378,11 @@ fn backend(
         Some((at, seen)) => format!(
             "<span title=\"{}{}\">{}</span>",
             utc(at),
-            if seen { "" } else { ": the health verdict, since" },
+            if seen {
+                ""
+            } else {
+                ": the health verdict, since"
+            },
             ago(now, at)
         ),
         None => "-".to_owned(),

@@ -103,10 +103,8 @@ pub async fn serve(listener: TcpListener, ctx: std::sync::Arc<Context>) {
 /// Every [`SAMPLE_EVERY`], the counters into the history.
 async fn sample(ctx: std::sync::Arc<Context>) {
     // `start` took the first sample.
-    let mut every = tokio::time::interval_at(
-        tokio::time::Instant::now() + SAMPLE_EVERY,
-        SAMPLE_EVERY,
-    );
+    let mut every =
+        tokio::time::interval_at(tokio::time::Instant::now() + SAMPLE_EVERY, SAMPLE_EVERY);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         every.tick().await;

@@ -107,8 +107,11 @@ pub fn build(
             }
             counts
         });
-        let slots_of =
-            |id: u32| ring_counts.as_ref().map(|c| c.get(&id).copied().unwrap_or(0));
+        let slots_of = |id: u32| {
+            ring_counts
+                .as_ref()
+                .map(|c| c.get(&id).copied().unwrap_or(0))
+        };
         let mut backends = Vec::new();
         if let Some(s) = svc_state {
             for b in &s.backends {

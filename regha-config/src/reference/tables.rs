@@ -70,8 +70,10 @@ pub static SECTIONS: &[Section] = &[
     },
     Section {
         heading: "`vrrp`",
-        intro: &["This section is compatible with a keepalived `vrrp_instance` on the same VRID, so
-regha and keepalived can run side by side while a cluster migrates."],
+        intro: &[
+            "This section is compatible with a keepalived `vrrp_instance` on the same VRID, so
+regha and keepalived can run side by side while a cluster migrates.",
+        ],
         keys: &[
             Key {
                 key: "`virtual_router_id`",
@@ -289,9 +291,11 @@ regha and keepalived can run side by side while a cluster migrates."],
     },
     Section {
         heading: "`services[].health`",
-        intro: &["Set at most one of `http` and `tcp`. With neither, the check is HTTP with the
+        intro: &[
+            "Set at most one of `http` and `tcp`. With neither, the check is HTTP with the
 defaults below. A bare `http:` or `tcp:` with nothing after it selects that
-check with its defaults."],
+check with its defaults.",
+        ],
         keys: &[
             Key {
                 key: "`http`",

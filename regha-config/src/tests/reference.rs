@@ -170,13 +170,13 @@ fn markdown_escapes_pipes_and_keeps_empty_cells() {
 #[test]
 fn roff_fonts_and_escapes() {
     assert_eq!(roff::inline("`--iface` wins"), "\\fB\\-\\-iface\\fR wins");
-    assert_eq!(
-        roff::inline("**Must** be `x`"),
-        "\\fBMust\\fR be \\fBx\\fR"
-    );
+    assert_eq!(roff::inline("**Must** be `x`"), "\\fBMust\\fR be \\fBx\\fR");
     assert_eq!(roff::inline("a\\b"), "a\\eb");
     assert_eq!(roff::inline(".dot\n'quote"), "\\&.dot\n\\&'quote");
-    assert_eq!(roff::inline("**bold `code` bold**"), "\\fBbold \\fBcode\\fB bold\\fR");
+    assert_eq!(
+        roff::inline("**bold `code` bold**"),
+        "\\fBbold \\fBcode\\fB bold\\fR"
+    );
 }
 
 #[test]
@@ -211,7 +211,11 @@ fn the_example_carries_the_guard_and_still_parses() {
     let example = include_str!("../../regha.example.yaml");
     let line = example::guard_line(example).expect("the example has the guard");
     assert!(
-        example.lines().nth(line - 1).unwrap().starts_with("unedited_example: true"),
+        example
+            .lines()
+            .nth(line - 1)
+            .unwrap()
+            .starts_with("unedited_example: true"),
         "line {line}"
     );
     parse(example);
@@ -222,10 +226,7 @@ fn the_example_carries_the_guard_and_still_parses() {
     );
     let guarded = format!("{BASE}unedited_example: true\n");
     parse(&guarded);
-    assert_eq!(
-        example::guard_line(&guarded),
-        Some(guarded.lines().count())
-    );
+    assert_eq!(example::guard_line(&guarded), Some(guarded.lines().count()));
     assert!(
         !parse(&guarded).to_yaml().contains("unedited_example"),
         "a mark on the file, never written back"

@@ -51,7 +51,10 @@ fn the_page_has_every_backend_its_state_and_share() {
 
 #[test]
 fn names_from_outside_are_escaped_on_the_page() {
-    let html = render(&sample::document("<img src=x onerror=alert(1)>"), &View::default());
+    let html = render(
+        &sample::document("<img src=x onerror=alert(1)>"),
+        &View::default(),
+    );
     assert!(!html.contains("<img"), "{html}");
     assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;"));
 }
@@ -73,7 +76,9 @@ fn weight_ring_share_and_the_expected_share_are_side_by_side() {
     // be1 holds every slot (be2 drains, out of the ring) and is expected
     // to: its weight is the only one in the ring.
     assert!(
-        html.contains("<td class=\"n\" title=\"65537 slots\">100.0%</td><td class=\"n\">100.0%</td>"),
+        html.contains(
+            "<td class=\"n\" title=\"65537 slots\">100.0%</td><td class=\"n\">100.0%</td>"
+        ),
         "{html}"
     );
     assert!(html.contains("<td class=\"n\" title=\"0 slots\">0.0%</td><td class=\"n\">0.0%</td>"));
@@ -114,10 +119,19 @@ fn rates_graph_and_changes_come_from_the_history() {
     );
     let html = render(&doc, &view);
     // 500 packets and 5 MiB per 5 s: 100 packets/s, 1 MiB/s.
-    assert!(html.contains("<td class=\"n\">100</td><td class=\"n\">1.0 MiB/s</td>"), "{html}");
+    assert!(
+        html.contains("<td class=\"n\">100</td><td class=\"n\">1.0 MiB/s</td>"),
+        "{html}"
+    );
     assert!(html.contains("<svg class=\"graph\""));
     assert_eq!(html.matches("<polyline").count(), 2, "one line per backend");
     assert!(html.contains("health up \u{2192} down"), "{html}");
-    assert!(html.contains("<td title=\"2023-11-14T22:13:30Z\">5s ago</td><td>192.0.2.12:5000</td>"), "{html}");
-    assert!(html.contains(">none since the agent started<"), "no VRRP change: {html}");
+    assert!(
+        html.contains("<td title=\"2023-11-14T22:13:30Z\">5s ago</td><td>192.0.2.12:5000</td>"),
+        "{html}"
+    );
+    assert!(
+        html.contains(">none since the agent started<"),
+        "no VRRP change: {html}"
+    );
 }
