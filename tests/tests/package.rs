@@ -327,6 +327,17 @@ fn installed_checked_then_removed_and_purged_leaving_nothing() {
         }
     }
 
+    // The bash completion loads and completes the commands.
+    let completion = ok(Command::new("bash").args([
+        "-c",
+        "source /usr/share/bash-completion/completions/regha-agent && complete -p regha-agent \
+         && COMP_WORDS=(regha-agent chec) && COMP_CWORD=1 \
+         && _regha__agent regha-agent chec regha-agent && echo \"${COMPREPLY[@]}\"",
+    ]));
+    assert!(completion.contains("check-config"), "{completion}");
+    let zsh = std::fs::read_to_string("/usr/share/zsh/vendor-completions/_regha-agent").unwrap();
+    assert!(zsh.starts_with("#compdef regha-agent"), "{zsh}");
+
     // systemd-analyze verify loads the unit as systemd would (here without
     // systemd as PID 1): every directive known and well-formed, ExecStart=
     // an executable that exists, the man pages of Documentation= there,
@@ -345,6 +356,7 @@ fn installed_checked_then_removed_and_purged_leaving_nothing() {
         verify.status.success() && about_us.is_empty(),
         "systemd-analyze verify regha@eth0.service:\n{said}"
     );
+    eprintln!("systemd-analyze verify regha@eth0.service: no complaint about the unit");
 
     // The example: valid, its guard named; refused by the agent before it
     // touches anything.
