@@ -116,3 +116,39 @@ pub fn newest_deb(dir: &Path) -> Result<PathBuf> {
         None => bail!("cargo deb made no regha_*.deb in {}", dir.display()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// The `assets = [...]` lines of the TOML section that starts at `header`.
+    fn assets(manifest: &str, header: &str) -> Vec<String> {
+        let section = &manifest[manifest.find(header).expect(header)..];
+        let list = &section[section.find("assets = [").expect("assets")..];
+        list.lines()
+            .skip(1)
+            .take_while(|l| l.trim() != "]")
+            .map(|l| l.trim().to_owned())
+            .collect()
+    }
+
+    /// The dev variant (what CI installs) ships what the release package
+    /// does, from the binary's source path alone apart.
+    #[test]
+    fn the_dev_variant_ships_what_the_release_does() {
+        let manifest = include_str!("../../regha-agent/Cargo.toml");
+        let release = assets(manifest, "[package.metadata.deb]");
+        let dev = assets(manifest, "[package.metadata.deb.variants.dev]");
+        assert_eq!(release.len(), dev.len(), "{release:#?}\n{dev:#?}");
+        for (r, d) in release.iter().zip(&dev) {
+            if r.contains("usr/sbin/") {
+                assert!(r.starts_with("[\"target/release/regha-agent\""), "{r}");
+                assert!(
+                    d.starts_with("[\"../target/deb-assets/regha-agent\""),
+                    "{d}"
+                );
+                assert_eq!(r.split_once(',').unwrap().1, d.split_once(',').unwrap().1);
+            } else {
+                assert_eq!(r, d);
+            }
+        }
+    }
+}
