@@ -33,7 +33,8 @@ enum Task {
         big_layer_mib: u64,
     },
     /// Install every prerequisite on a fresh machine (idempotent; needs root):
-    /// Debian's LLVM 22 and bpftool, nightly rust-src, bpf-linker.
+    /// Debian's LLVM 22 and bpftool, nightly rust-src, bpf-linker, cargo-deb,
+    /// and what the tests run (registries, keepalived, promtool, chromium...).
     Setup,
     /// Build the XDP object (nightly, -Z build-std=core, bpfel-unknown-none, BTF).
     BuildEbpf {
