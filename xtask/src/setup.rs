@@ -31,6 +31,8 @@ const APT_PACKAGES: &[&str] = &[
     "skopeo",
     "haproxy",
     "wrk",
+    // `regha-agent backend-setup --policy` writes nftables rules (issue 18).
+    "nftables",
     // The package and what ships with it (issue 15): promtool (in Debian's
     // `prometheus`) for the alerting rules' tests, a headless browser for
     // the stats page, and what the package test runs on the installed

@@ -86,14 +86,13 @@ pub enum Command {
         action: admin::VrrpCommand,
     },
     /// Print (or, with --apply, make) the settings a registry host needs
-    /// to be a DSR backend: the VIP on `lo`, arp_ignore=1, arp_announce=2.
+    /// to be a DSR backend: the VIP on `lo`, arp_ignore=1, arp_announce=2;
+    /// and with --lb-mac/--lb-address the access policy (nftables): the VIP
+    /// only through an LB, the host's own address only from the LBs and
+    /// --allow networks.
     BackendSetup {
-        /// A VIP (repeatable). Default: the services' VIPs in --config.
-        #[arg(long = "vip")]
-        vips: Vec<std::net::IpAddr>,
-        /// Make the changes on this host instead of printing them.
-        #[arg(long)]
-        apply: bool,
+        #[command(flatten)]
+        args: backend_setup::BackendSetupArgs,
     },
 }
 
@@ -179,9 +178,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Import { ref args }) => import::run(args),
         Some(Command::Backend { ref action }) => admin::backend(&cli.agent_options(), action),
         Some(Command::Vrrp { ref action }) => admin::vrrp(&cli.agent_options(), action),
-        Some(Command::BackendSetup { ref vips, apply }) => {
-            backend_setup::run(vips, &cli.agent_options(), apply)
-        }
+        Some(Command::BackendSetup { ref args }) => backend_setup::run(args, &cli.agent_options()),
         None => {
             let opts = cli.agent_options();
             if let Err(refusal) = refuse_before_setup(&opts) {
