@@ -6,6 +6,7 @@ pub mod agent;
 pub mod backend_host;
 pub mod cli;
 pub mod dataplane;
+pub mod docs;
 pub mod health;
 pub mod ids;
 pub mod maglev;

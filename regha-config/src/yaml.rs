@@ -38,6 +38,7 @@ fn raw_config(c: &Config) -> raw::Config {
         },
         services: Some(c.services.iter().map(raw_service).collect()),
         stats: Some(c.stats.as_ref().map(raw_stats)),
+        unedited_example: None,
     }
 }
 

@@ -149,6 +149,28 @@ impl Cli {
     }
 }
 
+/// The exit status of an agent that refuses its configuration before any
+/// setup (sysexits' `EX_CONFIG`): an invalid file, or the packaged example.
+/// The systemd unit does not restart on it (`RestartPreventExitStatus=78`):
+/// starting again would fail the same way until someone edits the file.
+pub const EXIT_CONFIG: u8 = 78;
+
+/// Refuses what the agent must not run, before it touches the system: a
+/// configuration that does not validate (every problem listed), and the
+/// packaged example's guard (`regha_config::example`).
+fn refuse_before_setup(opts: &AgentOptions) -> Result<(), String> {
+    if let Err(errors) = agent::load_config(opts) {
+        return Err(format!(
+            "invalid configuration in {}:\n{errors}",
+            opts.config_path.display()
+        ));
+    }
+    match regha_config::example::file_guard_line(&opts.config_path) {
+        Some(line) => Err(regha_config::example::refusal(&opts.config_path, line)),
+        None => Ok(()),
+    }
+}
+
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Some(Command::CheckConfig) => Ok(check_config::run(&cli.agent_options())),
@@ -159,6 +181,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::BackendSetup { ref args }) => backend_setup::run(args, &cli.agent_options()),
         None => {
             let opts = cli.agent_options();
+            if let Err(refusal) = refuse_before_setup(&opts) {
+                eprintln!("regha-agent: {refusal}");
+                return Ok(ExitCode::from(EXIT_CONFIG));
+            }
             tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
                 .enable_all()

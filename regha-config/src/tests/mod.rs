@@ -14,6 +14,7 @@ mod health;
 mod instances;
 mod load;
 mod nesting;
+mod reference;
 mod restart;
 mod service;
 mod stats;
