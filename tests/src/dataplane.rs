@@ -45,6 +45,16 @@ impl TestDataplane {
     }
 
     pub fn load_with(iface_mac: [u8; 6], flow_table_size: u32) -> Self {
+        Self::load_object_with(
+            &regha_agent::dataplane::EBPF_OBJECT,
+            iface_mac,
+            flow_table_size,
+        )
+    }
+
+    /// Loads `object` (another build of regha-ebpf: the bench compares
+    /// builds with it) the same way.
+    pub fn load_object_with(object: &[u8], iface_mac: [u8; 6], flow_table_size: u32) -> Self {
         crate::require_root();
         remove_stale_pins();
         use std::sync::atomic::{AtomicU32, Ordering};
@@ -59,7 +69,8 @@ impl TestDataplane {
             iface_mac,
             flow_table_size,
         };
-        let dataplane = Dataplane::load(&opts).unwrap_or_else(|e| panic!("load: {e}"));
+        let dataplane =
+            Dataplane::load_object(object, &opts).unwrap_or_else(|e| panic!("load: {e}"));
         let maps = dataplane
             .maps()
             .unwrap_or_else(|e| panic!("open maps: {e}"));

@@ -34,7 +34,7 @@ use aya::{
     Ebpf,
     programs::{TestRun, TestRunOptions, Xdp},
 };
-use regha_agent::dataplane::{BackendSpec, EBPF_DIR, ServiceSpec};
+use regha_agent::dataplane::{BackendSpec, EBPF_DIR, EBPF_OBJECT, ServiceSpec};
 use regha_model::{BackendState, HashMode, Protocol};
 use regha_tests::{
     dataplane::{TestDataplane, XdpAction},
@@ -213,11 +213,16 @@ fn main() {
     .with_payload(&[0u8; 14])
     .bytes();
 
+    // `--object PATH`: another build of the program (to compare builds
+    // without rebuilding the agent that embeds one).
+    let object =
+        arg_str("--object").map(|p| std::fs::read(&p).unwrap_or_else(|e| panic!("read {p}: {e}")));
+    let object: &[u8] = object.as_deref().unwrap_or(&EBPF_OBJECT);
     let sizes = [2u32, 16, 256];
     let mut dps: Vec<TestDataplane> = sizes
         .iter()
         .map(|n| {
-            let mut t = TestDataplane::load_with(LB_MAC, FLOW_TABLE);
+            let mut t = TestDataplane::load_object_with(object, LB_MAC, FLOW_TABLE);
             t.maps.apply_service(&service(*n)).expect("provision");
             // The first run inserts the ACK's flow: every later one is a hit.
             assert_eq!(t.run(&ack).0, XdpAction::Tx as u32);
