@@ -12,6 +12,9 @@ pub mod map_names {
     pub const REASONS: &str = "REASONS";
     pub const SERVICE_GENS: &str = "SERVICE_GENS";
     pub const SERVICE_PORTS: &str = "SERVICE_PORTS";
+    pub const FLOW_CACHE: &str = "FLOW_CACHE";
+    pub const HANDSHAKES: &str = "HANDSHAKES";
+    pub const BACKEND_SIGNALS: &str = "BACKEND_SIGNALS";
 }
 
 /// Name of the XDP program in the object.
@@ -27,6 +30,36 @@ pub const MAX_BACKENDS: u32 = 4096;
 /// of kernel memory (40-byte key, 8-byte value, hash element overhead); the
 /// agent can change it at load time.
 pub const DEFAULT_FLOW_TABLE_SIZE: u32 = 262_144;
+/// Slots of the flow cache (`FLOW_CACHE`, one 64-byte line each: 4 MiB),
+/// a power of two so a slot is a shift of the hash. It holds copies of
+/// flow-table entries for the established path, so its size sets how many
+/// busy connections skip the kernel's hash lookup (about 50 ns here);
+/// a collision costs the evicted connection one such lookup, never its
+/// backend (the flow table keeps every entry).
+pub const FLOW_CACHE_BITS: u32 = 16;
+pub const FLOW_CACHE_SIZE: u32 = 1 << FLOW_CACHE_BITS;
+/// Slots of the handshake table (`HANDSHAKES`, 8 bytes each: 2 MiB), a
+/// power of two. A pending handshake keeps its slot until another SYN
+/// hashes there: under a flood of R spoofed SYNs a second, that takes
+/// about SIZE / R seconds (a quarter of a second at a million SYNs a
+/// second), against a round trip of well under a millisecond on the
+/// segment an LB with direct server return sits on.
+pub const HANDSHAKE_BITS: u32 = 18;
+pub const HANDSHAKE_TABLE_SIZE: u32 = 1 << HANDSHAKE_BITS;
+/// `FlowCacheEntry::flags`: the copy was made when the flow was recorded,
+/// and `FLOWS` has not seen the flow used since. The kernel's LRU keeps an
+/// entry that was looked up again (its "second chance") and evicts first
+/// the ones that never were; the cache would hide every later packet from
+/// it, so the flow's next packet also looks it up in `FLOWS` once.
+pub const FLOW_CACHE_F_REFRESH: u8 = 1 << 0;
+/// A CPU that forwards a packet from the cache also looks its flow up in
+/// `FLOWS` when its count of packets to that backend is a multiple of this:
+/// a busy connection stays "used" in the LRU, and a copy that no longer
+/// matches the flow table (a user-space write, an eviction) is dropped
+/// within about this many packets. A power of two (a mask, not a division).
+pub const FLOW_REFRESH_EVERY: u64 = 64;
+const _: () = assert!(FLOW_REFRESH_EVERY.is_power_of_two());
+
 /// Default Maglev table size: a prime well above 100 x the backend count, as
 /// the Maglev paper recommends for < 1% imbalance (Katran uses the same).
 pub const DEFAULT_RING_SIZE: u32 = 65_537;
