@@ -9,7 +9,9 @@
 //! 1. 10,000 connections are opened as a client opens them (SYN, the ACK
 //!    that completes the handshake, a data packet) and left idle;
 //! 2. 1,000,000 SYNs arrive from distinct spoofed sources (TEST-NET-1
-//!    addresses and ports) and are never answered;
+//!    addresses and ports) and are never answered; the flow table, as user
+//!    space reads it (and issue 16 will sync it), still holds every one of
+//!    the 10,000 connections on its backend, and none of the SYNs;
 //! 3. the ring changes: a backend is added, or a backend that was down
 //!    comes back; the test checks that thousands of the 10,000 clients now
 //!    hash to another backend (else it would prove nothing);
@@ -18,8 +20,9 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
+use aya::maps::{HashMap, Map, MapData};
 use regha_agent::dataplane::{BackendSpec, ServiceSpec};
-use regha_common::{DEFAULT_FLOW_TABLE_SIZE, addr_from_v4, hash};
+use regha_common::{DEFAULT_FLOW_TABLE_SIZE, FlowKey, FlowValue, addr_from_v4, hash};
 use regha_model::{BackendState, HashMode, Protocol};
 use regha_tests::{
     dataplane::{LB_MAC, TestDataplane, XdpAction},
@@ -137,11 +140,43 @@ fn open_connections(t: &mut TestDataplane) -> Vec<u32> {
         .collect()
 }
 
-fn flood(t: &mut TestDataplane) {
+fn flood(t: &mut TestDataplane, first: &[u32]) {
     for i in 0..FLOOD {
         let (action, _) = t.run(&spoofed_syn(i));
         assert_eq!(action, XdpAction::Tx as u32, "spoofed SYN {i} not steered");
     }
+    let lost: Vec<u32> = (0..CONNECTIONS)
+        .filter(|i| {
+            let (src, sport) = connection(*i);
+            let key = FlowKey {
+                src: addr_from_v4(src.octets()),
+                dst: addr_from_v4(VIP.octets()),
+                sport,
+                dport: PORT,
+                proto: 6,
+                family: 4,
+                _pad: [0; 2],
+            };
+            t.maps.flow(&key).unwrap().map(|v| v.backend_id) != Some(first[*i as usize])
+        })
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "after the flood, {} of {CONNECTIONS} connections are not in the flow table on their \
+         backend (the first: {:?})",
+        lost.len(),
+        &lost[..lost.len().min(10)]
+    );
+    let flows: HashMap<MapData, FlowKey, FlowValue> =
+        Map::from_map_data(MapData::from_pin(t.pin_dir().join("flows")).unwrap())
+            .unwrap()
+            .try_into()
+            .unwrap();
+    assert_eq!(
+        flows.keys().count(),
+        CONNECTIONS as usize,
+        "the flow table holds the connections and nothing of the flood"
+    );
 }
 
 /// Step 4: every connection's next request reaches its first backend.
@@ -183,7 +218,7 @@ fn idle_connections_survive_a_syn_flood_and_a_backend_added() {
     let two = vec![backend(1, BackendState::Up), backend(2, BackendState::Up)];
     t.maps.apply_service(&service(two.clone())).unwrap();
     let first = open_connections(&mut t);
-    flood(&mut t);
+    flood(&mut t, &first);
     let mut three = two;
     three.push(backend(3, BackendState::Up));
     t.maps.apply_service(&service(three)).unwrap();
@@ -208,7 +243,7 @@ fn idle_connections_survive_a_syn_flood_and_a_backend_returning_from_down() {
         first.iter().all(|b| *b != 3),
         "a down backend took a connection"
     );
-    flood(&mut t);
+    flood(&mut t, &first);
     backends[2].state = BackendState::Up;
     t.maps.apply_service(&service(backends)).unwrap();
     let moved = check_connections(&mut t, &first);

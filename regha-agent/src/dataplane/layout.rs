@@ -409,7 +409,16 @@ mod tests {
             &pins(PinnedVersion::Missing, |_| Some(shape(8, 16))),
         );
         assert_eq!(p.pinned, Some(1));
-        assert!(p.compatible());
+        // Read as layout 1: the maps unchanged since are adopted, a map of
+        // the same name and shape that changed since is not trusted.
+        for m in &p.maps {
+            let want = if m.map.changed_in <= 1 {
+                Fate::Adopt
+            } else {
+                Fate::Fresh
+            };
+            assert_eq!(m.fate, want, "{}", m.map.name);
+        }
     }
 
     /// (what the pin of one map looks like, its fate, the others' fates)
