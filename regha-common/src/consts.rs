@@ -33,18 +33,23 @@ pub const DEFAULT_FLOW_TABLE_SIZE: u32 = 262_144;
 /// Slots of the flow cache (`FLOW_CACHE`, one 64-byte line each: 4 MiB),
 /// a power of two so a slot is a shift of the hash. It holds copies of
 /// flow-table entries for the established path, so its size sets how many
-/// busy connections skip the kernel's hash lookup (about 50 ns here);
-/// a collision costs the evicted connection one such lookup, never its
+/// busy connections skip the kernel's hash lookup (about 50 ns here); a
+/// collision costs the evicted connection one such lookup, never its
 /// backend (the flow table keeps every entry).
 pub const FLOW_CACHE_BITS: u32 = 16;
 pub const FLOW_CACHE_SIZE: u32 = 1 << FLOW_CACHE_BITS;
-/// Slots of the handshake table (`HANDSHAKES`, 8 bytes each: 2 MiB), a
-/// power of two. A pending handshake keeps its slot until another SYN
-/// hashes there: under a flood of R spoofed SYNs a second, that takes
-/// about SIZE / R seconds (a quarter of a second at a million SYNs a
-/// second), against a round trip of well under a millisecond on the
-/// segment an LB with direct server return sits on.
-pub const HANDSHAKE_BITS: u32 = 18;
+/// Slots of the handshake table (`HANDSHAKES`, 8 bytes each: 128 KiB), a
+/// power of two. Small on purpose: every SYN of a flood writes a random
+/// slot, and a table this size stays in the CPU's L2 cache where a larger
+/// one costs a miss to memory per SYN (measured: about 0.7 times the fresh
+/// floor more with the handshake in the 4 MiB flow cache's lines). A
+/// pending handshake keeps its slot until another SYN hashes there: about
+/// SIZE / R seconds at R new SYNs a second. Its ACK comes a round trip
+/// after the SYN (well under a millisecond on the segment an LB with
+/// direct server return sits on; 16 ms at a flood of a million SYNs a
+/// second); a retransmission a second or more after (Linux's initial RTO):
+/// told from a new SYN at up to several thousand new connections a second.
+pub const HANDSHAKE_BITS: u32 = 14;
 pub const HANDSHAKE_TABLE_SIZE: u32 = 1 << HANDSHAKE_BITS;
 /// `FlowCacheEntry::flags`: the copy was made when the flow was recorded,
 /// and `FLOWS` has not seen the flow used since. The kernel's LRU keeps an
@@ -52,6 +57,13 @@ pub const HANDSHAKE_TABLE_SIZE: u32 = 1 << HANDSHAKE_BITS;
 /// the ones that never were; the cache would hide every later packet from
 /// it, so the flow's next packet also looks it up in `FLOWS` once.
 pub const FLOW_CACHE_F_REFRESH: u8 = 1 << 0;
+/// `FlowCacheEntry::flags`: the client closed the connection (a FIN or a
+/// reset passed). Its 5-tuple may come back as a new connection (a client
+/// port reused); a SYN does not touch the cache (the line is usually
+/// cold), so the copy of a closing connection is trusted only after a
+/// look at the handshake table: a pending handshake that this packet
+/// completes means a new connection, which goes where its SYN went.
+pub const FLOW_CACHE_F_CLOSING: u8 = 1 << 1;
 /// A CPU that forwards a packet from the cache also looks its flow up in
 /// `FLOWS` when its count of packets to that backend is a multiple of this:
 /// a busy connection stays "used" in the LRU, and a copy that no longer

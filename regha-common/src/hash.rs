@@ -100,25 +100,25 @@ pub const fn hash_flow_words(
     finish(h, 40)
 }
 
-/// Seed of [`tuple_hash`] ("reghaflo"). Local to one LB: only the flow
-/// cache and the handshake table (`FLOW_CACHE`, `HANDSHAKES`) are placed by
-/// it, never a backend choice, so LB hosts need not agree on it; the agent
-/// uses it to find a connection's cache slot.
+/// Seed of [`tuple_hash`] ("reghaflo"). Local to one LB: only the slots of
+/// `FLOW_CACHE` and `HANDSHAKES` are placed by it, never a backend choice,
+/// so LB hosts need not agree on it; the agent uses it to find a
+/// connection's slots.
 const TUPLE_SEED: u64 = 0x7265_6768_6166_6c6f;
 /// An odd 64-bit constant with well-spread bits (2^64 / golden ratio).
 const MUL_A: u64 = 0x9e37_79b9_7f4a_7c15;
 /// The second multiplier of MurmurHash3's 64-bit finaliser.
 const MUL_B: u64 = 0xc4ce_b9fe_1a85_ec53;
 
-/// Hash of a connection's 5-tuple in word form (`FlowKey::words`), for the
-/// slots of the flow cache and the handshake table: a multiply and a
-/// shift-xor per word and a short finaliser, about 25 instructions, where
-/// the ring's MurmurHash3 over the same bytes takes about 80. Not keyed:
-/// someone who knows it can aim SYNs or packets at a connection's slots,
-/// which costs that connection a cache miss or its pending handshake
-/// record (its ACK then follows the ring, as after an LB failover), never
-/// a wrong backend: entries are only trusted on the full key (cache) or
-/// the connection and its secret initial sequence number (handshakes).
+/// Hash of a connection's 5-tuple in word form (`FlowKey::words`), for its
+/// slots in the flow cache and the handshake table: a multiply and a shift-xor per word and a short finaliser, about 25
+/// instructions, where the ring's MurmurHash3 over the same bytes takes
+/// about 80. Not keyed: someone who knows it can aim SYNs or packets at a
+/// connection's slots, which costs that connection a cache miss or its
+/// pending handshake (its ACK then follows the ring, as after an LB
+/// failover), never a wrong backend: a copy is only trusted on the full
+/// key, a handshake on the connection and its client's secret initial
+/// sequence number.
 #[inline(always)]
 pub const fn tuple_hash(w: &[u64; 5]) -> u64 {
     let mut h = TUPLE_SEED;
@@ -143,17 +143,19 @@ pub const fn flow_cache_slot(tuple_hash: u64) -> u32 {
     (tuple_hash >> (64 - crate::consts::FLOW_CACHE_BITS)) as u32
 }
 
+/// The handshake-table slot of a connection (`HANDSHAKE_TABLE_SIZE` slots):
+/// bits of its [`tuple_hash`] that neither the cache slot nor the check
+/// use.
+#[inline(always)]
+pub const fn handshake_slot(tuple_hash: u64) -> u32 {
+    (tuple_hash >> 32) as u32 & (crate::consts::HANDSHAKE_TABLE_SIZE - 1)
+}
+
 /// The check a flow-cache entry carries (`FlowCacheEntry::check`): the low
 /// half of the [`tuple_hash`], which the slot index does not use.
 #[inline(always)]
 pub const fn flow_check(tuple_hash: u64) -> u32 {
     tuple_hash as u32
-}
-
-/// The handshake-table slot of a connection (`HANDSHAKE_TABLE_SIZE` slots).
-#[inline(always)]
-pub const fn handshake_slot(tuple_hash: u64) -> u32 {
-    (tuple_hash >> (64 - crate::consts::HANDSHAKE_BITS)) as u32
 }
 
 /// The 40-bit `Handshake` fingerprint of a connection whose client chose

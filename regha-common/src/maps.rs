@@ -150,6 +150,11 @@ pub struct FlowCacheSlot {
     pub _pad: [u8; 12],
 }
 
+/// Byte offset of `FlowCacheSlot::entry` (after the 40-byte key).
+pub const FLOW_CACHE_ENTRY_OFFSET: usize = 40;
+/// Byte offset of `FlowCacheSlot::service_gen`.
+pub const FLOW_CACHE_GEN_OFFSET: usize = 48;
+
 /// The word of a [`FlowCacheSlot`] written last: the backend and service
 /// of the copy, and the check that ties it to the slot's key. All zero: an
 /// empty slot.
@@ -185,8 +190,9 @@ impl FlowCacheEntry {
 
 /// `HANDSHAKES` slot: a SYN the program steered, from the SYN until the
 /// client's first packet after it (the ACK completing the handshake), at
-/// the slot its connection hashes to. Read and written as one 8-byte word,
-/// so every reader sees one whole write. All zero: an empty slot.
+/// the slot its connection hashes to (`hash::handshake_slot`). Read and
+/// written as one 8-byte word, so every reader sees one whole write. All
+/// zero: an empty slot.
 #[repr(C, align(8))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Handshake {
@@ -274,6 +280,8 @@ const _: () = {
     assert!(size_of::<FlowValue>() == 12);
     assert!(size_of::<Counters>() == 24);
     assert!(size_of::<FlowCacheSlot>() == 64);
+    assert!(core::mem::offset_of!(FlowCacheSlot, entry) == FLOW_CACHE_ENTRY_OFFSET);
+    assert!(core::mem::offset_of!(FlowCacheSlot, service_gen) == FLOW_CACHE_GEN_OFFSET);
     assert!(size_of::<FlowCacheEntry>() == 8);
     assert!(size_of::<Handshake>() == 8);
     assert!(size_of::<Signals>() == 24);

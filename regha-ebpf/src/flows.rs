@@ -2,8 +2,9 @@
 //! its backend, in three places (`steer.rs` says when each is consulted):
 //!
 //! - `HANDSHAKES`: a SYN, from the SYN to the client's next packet. One
-//!   8-byte word per slot, so recording a SYN is one store and a flood of
-//!   spoofed SYNs only overwrites words: nothing is allocated or evicted.
+//!   8-byte word per slot in a table small enough to stay in cache, so
+//!   recording a SYN is one store and a flood of spoofed SYNs only
+//!   overwrites words: nothing is allocated or evicted.
 //! - `FLOWS`: the flow table proper, a kernel LRU hash written when a
 //!   handshake completes (or a flow is first seen past its SYN); shared by
 //!   all CPUs, readable and writable by user space.
@@ -20,7 +21,8 @@
 
 use aya_ebpf::bindings::BPF_ANY;
 use regha_common::{
-    FLOW_CACHE_F_REFRESH, FlowCacheEntry, FlowCacheSlot, FlowKey, FlowValue, Handshake,
+    FLOW_CACHE_ENTRY_OFFSET, FLOW_CACHE_F_CLOSING, FLOW_CACHE_F_REFRESH, FLOW_CACHE_GEN_OFFSET,
+    FlowCacheEntry, FlowCacheSlot, FlowKey, FlowValue, Handshake,
     hash::{flow_cache_slot, flow_check, handshake_fingerprint, handshake_slot, tuple_hash},
     ports_word,
 };
@@ -64,11 +66,11 @@ impl Tuple {
     }
 }
 
-/// A `FLOW_CACHE` hit: the copy, and whether `FLOWS` still has to see the
-/// flow used once (`FLOW_CACHE_F_REFRESH`).
+/// A `FLOW_CACHE` hit: the copy and its `FLOW_CACHE_F_*` flags.
+#[derive(Clone, Copy)]
 pub struct Cached {
     pub value: FlowValue,
-    pub refresh: bool,
+    pub flags: u8,
 }
 
 #[inline(always)]
@@ -84,17 +86,22 @@ fn key_word(slot: *mut FlowCacheSlot, i: usize) -> *mut u64 {
     slot.cast::<u64>().wrapping_add(i)
 }
 
+/// Pointers to the words of a slot's fields, at their offsets (asserted
+/// in regha-common: 8-aligned for the 8-byte ones).
 #[inline(always)]
 fn entry_word(slot: *mut FlowCacheSlot) -> *mut u64 {
-    // Byte 40: `entry`, 8-aligned (asserted layout of `FlowCacheSlot`).
-    slot.cast::<u64>().wrapping_add(5)
+    slot.cast::<u8>()
+        .wrapping_add(FLOW_CACHE_ENTRY_OFFSET)
+        .cast::<u64>()
 }
 
 #[inline(always)]
 fn gen_word(slot: *mut FlowCacheSlot) -> *mut u32 {
-    // Byte 48: `service_gen`.
-    slot.cast::<u32>().wrapping_add(12)
+    slot.cast::<u8>()
+        .wrapping_add(FLOW_CACHE_GEN_OFFSET)
+        .cast::<u32>()
 }
+
 
 /// Whether `slot` holds `t`'s key (its five words compared).
 #[inline(always)]
@@ -131,7 +138,7 @@ pub fn cached(t: &Tuple) -> Option<Cached> {
             service_id: u32::from(e.service_id),
             service_gen,
         },
-        refresh: e.flags & FLOW_CACHE_F_REFRESH != 0,
+        flags: e.flags,
     })
 }
 
@@ -160,20 +167,6 @@ pub fn cache(t: &Tuple, v: &FlowValue, flags: u8) {
     }
 }
 
-/// Drops the copy of `t`'s flow, if its slot holds it. A SYN does, for an
-/// earlier connection on its 5-tuple (a client port reused): that copy
-/// must not catch the new connection's ACK, which belongs where the SYN
-/// goes (`steer.rs` looks for a pending handshake before `FLOWS`).
-#[inline(always)]
-pub fn uncache(t: &Tuple) {
-    if let Some(slot) = cache_slot(t)
-        && holds(slot, t)
-    {
-        // SAFETY: as in `cache`.
-        unsafe { core::ptr::write_volatile(entry_word(slot), 0) };
-    }
-}
-
 /// `t`'s entry in the flow table.
 #[inline(always)]
 pub fn recorded(t: &Tuple) -> Option<FlowValue> {
@@ -184,31 +177,33 @@ pub fn recorded(t: &Tuple) -> Option<FlowValue> {
 }
 
 /// Records `t`'s flow in the flow table, and caches it (the cache's copy
-/// asks for the refresh that shows the LRU the flow in use).
+/// asks for the refresh that shows the LRU the flow in use; `flags` may
+/// add `FLOW_CACHE_F_CLOSING`).
 #[inline(always)]
-pub fn record(t: &Tuple, v: &FlowValue) {
+pub fn record(t: &Tuple, v: &FlowValue, flags: u8) {
     // A full table evicts its least recently used entry; an insert fails
     // only under memory pressure, and then the flow is still steered by
     // hash (and by the cached copy while it lasts).
     let _ = FLOWS.insert(t.key(), *v, BPF_ANY as u64);
-    cache(t, v, FLOW_CACHE_F_REFRESH);
+    cache(t, v, FLOW_CACHE_F_REFRESH | flags);
 }
 
-/// Brings `t`'s cached copy `v` and the flow table together: a lookup in
-/// `FLOWS` (which marks the entry used, for the LRU), then
-/// - the same entry: the copy is good (its refresh flag, if any, is cleared);
+/// Brings `t`'s cached copy `v` (with its `flags`) and the flow table
+/// together: a lookup in `FLOWS` (which marks the entry used, for the LRU),
+/// then
+/// - the same entry: the copy is good (its refresh flag is cleared);
 /// - another entry (a user-space write, another CPU re-choosing for a
 ///   backend that went down): the copy takes it;
 /// - none (the LRU evicted the entry while the cache still served the flow):
 ///   the flow is recorded again from the copy, on the backend it is on.
 #[inline(always)]
-pub fn refresh(t: &Tuple, v: &FlowValue) {
+pub fn refresh(t: &Tuple, v: &FlowValue, flags: u8) {
+    let keep = flags & FLOW_CACHE_F_CLOSING;
     match recorded(t) {
-        Some(now) if now == *v => cache(t, v, 0),
-        Some(now) => cache(t, &now, 0),
+        Some(now) => cache(t, &now, keep),
         None => {
             let _ = FLOWS.insert(t.key(), *v, BPF_ANY as u64);
-            cache(t, v, 0);
+            cache(t, v, keep);
         }
     }
 }

@@ -61,10 +61,10 @@ fn try_regha(ctx: &XdpContext) -> Result<u32, Reason> {
     let packets = stats::count_forward(&choice, bytes);
     // Now and then a cached flow is also looked up in the flow table, so
     // that the LRU sees it in use and the copy follows the table.
-    if let Some(v) = choice.cached
+    if let Some(c) = choice.cached
         && packets & (FLOW_REFRESH_EVERY - 1) == 0
     {
-        flows::refresh(&flows::Tuple::of(&pkt), &v);
+        flows::refresh(&flows::Tuple::of(&pkt), &c.value, c.flags);
     }
     Ok(xdp_action::XDP_TX)
 }

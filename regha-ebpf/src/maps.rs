@@ -82,12 +82,13 @@ pub static FLOW_CACHE: Array<
     { BPF_F_MMAPABLE as usize },
 > = Array::new();
 
-/// SYNs steered and not yet answered by the client's next packet, at the
+/// SYNs steered and not yet followed by the client's next packet, at the
 /// slot their connection hashes to (`hash::handshake_slot`): where the
 /// handshake's ACK finds the backend its SYN went to (even if the ring
 /// changed in between), and what tells a retransmitted SYN from a new one.
-/// An array of 8-byte words: recording a SYN is one store, and a spoofed
-/// SYN only overwrites another slot's word. Shared by all CPUs.
+/// 8-byte words: recording a SYN is one store (nothing allocated, nothing
+/// evicted), and the table is small enough to stay in cache under a flood.
+/// Shared by all CPUs; `BPF_F_MMAPABLE` for the agent and tests to read.
 #[btf_map]
 pub static HANDSHAKES: Array<
     Handshake,

@@ -35,6 +35,7 @@ const UDP_HLEN: usize = 8;
 const IP_MF: u16 = 0x2000;
 const IP_OFFSET: u16 = 0x1fff;
 const TCP_FLAG_SYN: u8 = 0x02;
+const TCP_FLAG_FIN: u8 = 0x01;
 const TCP_FLAG_RST: u8 = 0x04;
 const TCP_FLAG_ACK: u8 = 0x10;
 /// IPv6 extension headers we do not walk (hop-by-hop, routing, fragment,
@@ -124,6 +125,8 @@ pub struct Packet {
     /// TCP RST: the connection ends, so a flow seen first with it is not
     /// recorded.
     pub rst: bool,
+    /// TCP FIN or RST: the client closes the connection.
+    pub closing: bool,
     /// TCP sequence number (host order): a SYN's is the client's initial
     /// one, the handshake's ACK carries it plus one.
     pub seq: u32,
@@ -146,6 +149,7 @@ impl Packet {
             dport: 0,
             syn: false,
             rst: false,
+            closing: false,
             seq: 0,
             fragment: false,
             later_fragment: false,
@@ -298,6 +302,7 @@ fn parse_l4(ctx: &XdpContext, l4: usize, l4_len: usize, pkt: &mut Packet) -> Res
         pkt.dport = be16(tcp.dport);
         pkt.syn = tcp.flags & (TCP_FLAG_SYN | TCP_FLAG_ACK) == TCP_FLAG_SYN;
         pkt.rst = tcp.flags & TCP_FLAG_RST != 0;
+        pkt.closing = tcp.flags & (TCP_FLAG_FIN | TCP_FLAG_RST) != 0;
         pkt.seq = u32::from_be_bytes(tcp.seq);
     } else {
         let udp: *const UdpHdr = ptr_at(ctx, l4)?;

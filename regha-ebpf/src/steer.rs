@@ -3,29 +3,31 @@
 //!
 //! Established flow (the common case, arrays only): port bitmap ->
 //! `FLOW_CACHE` -> service generation -> backend.
-//! On a cache miss: `HANDSHAKES` (is this the ACK completing a handshake?),
-//! then `FLOWS` (a kernel hash lookup, ~50 ns), cached on a hit.
-//! SYN: `SERVICES` (hash) -> `HANDSHAKES` (a retransmission goes where the
-//! first SYN went) -> else the ring (array of arrays) -> backend; recorded
-//! in `HANDSHAKES` (one store), and a cached copy of an earlier connection
-//! on the 5-tuple dropped. Never a `FLOWS` insert or lookup: an unanswered
-//! SYN evicts nothing, and costs no walk of the flow table's buckets
-//! (hundreds of ns for a never-seen key, whose bucket is cold).
-//! The ACK completing a handshake: `HANDSHAKES` (the backend its SYN went
-//! to, even across a ring change, and ahead of any `FLOWS` entry of an
-//! earlier connection on the same 5-tuple) -> `SERVICES` -> `FLOWS`
+//! On a cache miss: the slot's pending handshake (is this the ACK
+//! completing it?), then `FLOWS` (a kernel hash lookup, ~50 ns), cached on
+//! a hit.
+//! SYN: `SERVICES` (hash) -> the slot's pending handshake (a retransmission
+//! goes where the first SYN went) -> else the ring (array of arrays) ->
+//! backend; recorded as the slot's pending handshake (one store), and a
+//! cached copy of an earlier connection on the 5-tuple dropped (the same
+//! line). Never a `FLOWS` insert or lookup: an unanswered SYN evicts
+//! nothing, and costs no walk of the flow table's buckets (hundreds of ns
+//! for a never-seen key, whose bucket is cold).
+//! The ACK completing a handshake: the pending handshake (the backend its
+//! SYN went to, even across a ring change, and ahead of any `FLOWS` entry
+//! of an earlier connection on the same 5-tuple) -> `SERVICES` -> `FLOWS`
 //! insert, cached. A flow in none of them (UDP; a connection seen
 //! mid-way, after an LB failover): `SERVICES` -> the ring -> `FLOWS`
 //! insert, cached.
 
 use regha_common::{
-    BACKEND_DRAINING, BACKEND_STATE_SHIFT, BACKEND_UP, FRAGMENT_PORT, FlowValue, Handshake,
-    PROTO_TCP, Reason, SERVICE_F_HASH_FLOW, SERVICE_F_NO_BACKEND, ServiceKey, ServiceValue, hash,
+    BACKEND_DRAINING, BACKEND_STATE_SHIFT, BACKEND_UP, FLOW_CACHE_F_CLOSING, FLOW_CACHE_F_REFRESH,
+    FRAGMENT_PORT, FlowValue, Handshake, PROTO_TCP, Reason, SERVICE_F_HASH_FLOW, SERVICE_F_NO_BACKEND, ServiceKey, ServiceValue, hash,
     store_addr_words,
 };
 
 use crate::{
-    flows::{self, Tuple},
+    flows::{self, Cached, Tuple},
     maps::{BACKENDS, RINGS, SERVICE_GENS, SERVICE_PORTS, SERVICES},
     parse::Packet,
 };
@@ -54,7 +56,7 @@ pub struct Choice {
     pub new_flow: bool,
     /// Found in the flow cache: the copy to check against `FLOWS` now and
     /// then (`main.rs`).
-    pub cached: Option<FlowValue>,
+    pub cached: Option<Cached>,
     pub signal: Signal,
 }
 
@@ -122,12 +124,19 @@ pub fn choose(pkt: &Packet, to_us: bool) -> Result<Choice, Reason> {
     // A copy whose service or backend no longer holds is passed over, and
     // so is a flow-table entry: the flow is then chosen anew below.
     if let Some(c) = flows::cached(&t)
+        && !reopened(pkt, &t, c.flags)
         && let Some(mut choice) = pinned(&c.value)
     {
-        if c.refresh {
-            flows::refresh(&t, &c.value);
+        let flags = c.flags | closing(pkt);
+        if flags & FLOW_CACHE_F_REFRESH != 0 {
+            flows::refresh(&t, &c.value, flags);
+        } else if flags != c.flags {
+            flows::cache(&t, &c.value, flags);
         }
-        choice.cached = Some(c.value);
+        choice.cached = Some(Cached {
+            value: c.value,
+            flags: flags & !FLOW_CACHE_F_REFRESH,
+        });
         return Ok(choice);
     }
     // The client's first packet after its SYN carries the SYN's sequence
@@ -142,7 +151,7 @@ pub fn choose(pkt: &Packet, to_us: bool) -> Result<Choice, Reason> {
     if let Some(v) = flows::recorded(&t)
         && let Some(choice) = pinned(&v)
     {
-        flows::cache(&t, &v, 0);
+        flows::cache(&t, &v, closing(pkt));
         return Ok(choice);
     }
     let svc = live_service(pkt)?;
@@ -164,8 +173,27 @@ fn record(pkt: &Packet, t: &Tuple, choice: &Choice) {
                 service_id: choice.service_id,
                 service_gen: choice.service_gen,
             },
+            closing(pkt),
         );
     }
+}
+
+/// `FLOW_CACHE_F_CLOSING` if the client is closing the connection.
+#[inline(always)]
+fn closing(pkt: &Packet) -> u8 {
+    if pkt.closing { FLOW_CACHE_F_CLOSING } else { 0 }
+}
+
+/// Whether `pkt` hit the copy of a closing connection but completes a
+/// handshake pending on the same 5-tuple: a new connection (a client port
+/// reused), which belongs where its SYN went, not where the old one was.
+/// (A SYN leaves the cache alone: its line is usually cold, and touching
+/// it cost a new connection about half a fresh floor more.)
+#[inline(always)]
+fn reopened(pkt: &Packet, t: &Tuple, flags: u8) -> bool {
+    flags & FLOW_CACHE_F_CLOSING != 0
+        && pkt.proto == PROTO_TCP
+        && flows::pending(t, pkt.seq.wrapping_sub(1)).is_some()
 }
 
 /// The handshake `h` completes: its SYN's backend, if its service is the
@@ -202,7 +230,7 @@ fn live_service(pkt: &Packet) -> Result<ServiceValue, Reason> {
 
 /// A SYN: a retransmission goes where its first SYN went; any other SYN
 /// starts a connection attempt on the ring's backend, recorded in the
-/// handshake table only.
+/// slot's pending handshake only.
 #[inline(always)]
 fn syn(pkt: &Packet, t: &Tuple) -> Result<Choice, Reason> {
     let svc = live_service(pkt)?;
@@ -222,7 +250,6 @@ fn syn(pkt: &Packet, t: &Tuple) -> Result<Choice, Reason> {
     }
     let mut choice = ring_pick(pkt, &svc, svc.flags & SERVICE_F_HASH_FLOW != 0)?;
     flows::remember_syn(t, pkt.seq, choice.backend_id, svc.generation);
-    flows::uncache(t);
     choice.signal = Signal::Syn;
     Ok(choice)
 }

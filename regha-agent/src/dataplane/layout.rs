@@ -502,9 +502,9 @@ mod tests {
         }
     }
 
-    /// Layout 1 (issue 13's predecessor) to 2: the maps it had are adopted,
-    /// the flow table with every flow in it; the cache, the handshake table
-    /// and the signals are created.
+    /// Layout 1 to 2 (issue 13): the maps it had are adopted, the flow table
+    /// with every flow in it; the flow cache, the handshake table and the
+    /// signals are created.
     #[test]
     fn an_upgrade_from_layout_1_keeps_the_flows_and_creates_the_new_maps() {
         let added = [m::FLOW_CACHE, m::HANDSHAKES, m::BACKEND_SIGNALS];

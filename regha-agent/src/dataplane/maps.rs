@@ -9,8 +9,8 @@ use std::{
 
 use aya::maps::{ArrayOfMaps, HashMap, Map, MapData, MapError, PerCpuArray};
 use regha_common::{
-    Backend, Counters, FlowCacheEntry, FlowKey, FlowValue, Handshake, MAX_RING_SIZE,
-    RING_MAP_FLAGS, Reason, ServiceKey, ServiceValue, Signals,
+    Backend, Counters, FLOW_CACHE_ENTRY_OFFSET, FLOW_CACHE_GEN_OFFSET, FlowCacheEntry, FlowKey,
+    FlowValue, Handshake, MAX_RING_SIZE, RING_MAP_FLAGS, Reason, ServiceKey, ServiceValue, Signals,
     hash::{flow_cache_slot, flow_check, handshake_fingerprint, handshake_slot, tuple_hash},
     layout::{PINNED_MAPS, PinnedMap},
     map_names,
@@ -42,9 +42,6 @@ pub struct MapWriter {
     backend_signals: PerCpuArray<MapData, Signals>,
     reasons: PerCpuArray<MapData, u64>,
 }
-
-/// Byte offset of `FlowCacheSlot::entry` (after the 40-byte key).
-const CACHE_ENTRY_OFFSET: usize = 40;
 
 pub(super) fn map_err(map: &'static str) -> impl FnOnce(MapError) -> DataplaneError {
     move |source| DataplaneError::Map { map, source }
@@ -291,7 +288,8 @@ impl MapWriter {
     pub fn cached_flow(&self, key: &FlowKey) -> Result<Option<FlowValue>, DataplaneError> {
         let h = tuple_hash(&key.words());
         let slot = flow_cache_slot(h);
-        let entry = FlowCacheEntry::from_word(self.flow_cache.load_u64(slot, CACHE_ENTRY_OFFSET)?);
+        let entry =
+            FlowCacheEntry::from_word(self.flow_cache.load_u64(slot, FLOW_CACHE_ENTRY_OFFSET)?);
         let bytes = self.flow_cache.read(slot)?;
         if entry.check != flow_check(h) || bytes[..40] != key_bytes(key) {
             return Ok(None);
@@ -299,7 +297,7 @@ impl MapWriter {
         Ok(Some(FlowValue {
             backend_id: u32::from(entry.backend_id),
             service_id: u32::from(entry.service_id),
-            service_gen: u32::from_ne_bytes(bytes[48..52].try_into().expect("4 bytes")),
+            service_gen: self.flow_cache.load_u32(slot, FLOW_CACHE_GEN_OFFSET)?,
         }))
     }
 
@@ -309,9 +307,11 @@ impl MapWriter {
     fn uncache_flow(&self, key: &FlowKey) -> Result<(), DataplaneError> {
         let h = tuple_hash(&key.words());
         let slot = flow_cache_slot(h);
-        let entry = FlowCacheEntry::from_word(self.flow_cache.load_u64(slot, CACHE_ENTRY_OFFSET)?);
+        let entry =
+            FlowCacheEntry::from_word(self.flow_cache.load_u64(slot, FLOW_CACHE_ENTRY_OFFSET)?);
         if entry.check == flow_check(h) && self.flow_cache.read(slot)?[..40] == key_bytes(key) {
-            self.flow_cache.store_u64(slot, CACHE_ENTRY_OFFSET, 0)?;
+            self.flow_cache
+                .store_u64(slot, FLOW_CACHE_ENTRY_OFFSET, 0)?;
         }
         Ok(())
     }

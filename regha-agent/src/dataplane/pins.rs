@@ -257,7 +257,7 @@ pub fn copy_entries(map: &PinnedMap, old: &Path, new: &Path) -> Result<u64, Data
         m::BACKEND_SIGNALS => copy_per_cpu::<Signals>(old, new),
         m::REASONS => copy_per_cpu::<u64>(old, new),
         // FLOW_CACHE, HANDSHAKES: a slot's index depends on the table's
-        // size, so a resized table starts empty (its loss, above, is small).
+        // size, so a resized one starts empty (`loss` says what that costs).
         _ => Ok(0),
     };
     copied.map_err(map_err(map.name))
