@@ -3,11 +3,12 @@
 
 pub mod admin;
 pub mod agent;
+pub mod backend_host;
 pub mod cli;
 pub mod dataplane;
+pub mod docs;
 pub mod health;
 pub mod ids;
-pub mod import;
 pub mod maglev;
 pub mod net;
 pub mod privileges;

@@ -1,17 +1,19 @@
 //! `regha-agent import` as an operator runs it: on the real reference pair
 //! (both LB hosts), then `regha-agent check-config` on what it wrote.
 //!
-//! The fixtures under `tests/fixtures/import/reference/` are verbatim
-//! copies of `../shared/reference/haproxy-keepalived-registry/`.
+//! The inputs are regha-import's golden cases `reference-master` and
+//! `reference-backup`: verbatim copies of
+//! `../shared/reference/haproxy-keepalived-registry/`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 const BIN: &str = env!("CARGO_BIN_EXE_regha-agent");
 
+/// `case/file` of regha-import's golden cases.
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/import")
+        .join("../regha-import/tests/golden")
         .join(name)
 }
 
@@ -41,10 +43,10 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-fn import_and_check(keepalived: &str, priority: &str, source: &str) {
-    let out = TempFile::new(keepalived);
-    let k = fixture(&format!("reference/{keepalived}"));
-    let h = fixture("reference/haproxy.cfg");
+fn import_and_check(case: &str, priority: &str, source: &str) {
+    let out = TempFile::new(case);
+    let k = fixture(&format!("{case}/keepalived.conf"));
+    let h = fixture(&format!("{case}/haproxy.cfg"));
     let run = regha(&[
         "import",
         "--keepalived",
@@ -79,7 +81,7 @@ fn import_and_check(keepalived: &str, priority: &str, source: &str) {
     assert!(yaml.contains(&format!("priority: {priority} ")), "{yaml}");
     assert!(yaml.contains(&format!("unicast_src: {source} ")), "{yaml}");
     assert!(
-        yaml.contains("- { address: 198.51.100.5, port: 5000 }"),
+        yaml.contains("- { address: 198.51.100.5, port: 5000, weight: 1 }"),
         "{yaml}"
     );
     assert!(!yaml.contains("admin:admin"));
@@ -102,12 +104,12 @@ fn import_and_check(keepalived: &str, priority: &str, source: &str) {
 
 #[test]
 fn reference_master_imports_and_passes_check_config() {
-    import_and_check("keepalived-master.conf", "101", "198.51.100.4");
+    import_and_check("reference-master", "101", "198.51.100.4");
 }
 
 #[test]
 fn reference_backup_imports_and_passes_check_config() {
-    import_and_check("keepalived-backup.conf", "100", "198.51.100.6");
+    import_and_check("reference-backup", "100", "198.51.100.6");
 }
 
 #[test]
@@ -117,21 +119,22 @@ fn fixtures_are_verbatim_copies_of_the_reference() {
     if !shared.is_dir() {
         return; // Outside this project's machine the copies stand alone.
     }
-    for name in [
-        "haproxy.cfg",
-        "keepalived-master.conf",
-        "keepalived-backup.conf",
+    for (name, copy) in [
+        ("haproxy.cfg", "reference-master/haproxy.cfg"),
+        ("haproxy.cfg", "reference-backup/haproxy.cfg"),
+        ("keepalived-master.conf", "reference-master/keepalived.conf"),
+        ("keepalived-backup.conf", "reference-backup/keepalived.conf"),
     ] {
         let a = std::fs::read(shared.join(name)).unwrap();
-        let b = std::fs::read(fixture(&format!("reference/{name}"))).unwrap();
-        assert!(a == b, "{name} differs from the reference");
+        let b = std::fs::read(fixture(copy)).unwrap();
+        assert!(a == b, "{copy} differs from the reference {name}");
     }
 }
 
 #[test]
 fn yaml_goes_to_stdout_and_errors_exit_1() {
-    let h = fixture("reference/haproxy.cfg");
-    let k = fixture("reference/keepalived-master.conf");
+    let h = fixture("reference-master/haproxy.cfg");
+    let k = fixture("reference-master/keepalived.conf");
     let run = regha(&[
         "import",
         "--haproxy",

@@ -34,11 +34,16 @@
 //! * [`restart`]: what a reload cannot apply ([`restart_only_changes`]).
 //! * [`duration`]: how durations are written; [`primes`]: Maglev's prime
 //!   ring sizes.
+//! * [`reference`]: every key, its type, default and meaning, written once
+//!   and rendered as the README's tables and the regha.yaml(5) man page;
+//!   [`example`]: the packaged example's guard (`unedited_example: true`).
 
 pub mod duration;
 pub mod error;
+pub mod example;
 pub mod load;
 pub mod primes;
+pub mod reference;
 pub mod restart;
 pub mod script_security;
 pub mod types;

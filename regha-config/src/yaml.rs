@@ -32,6 +32,7 @@ fn raw_config(c: &Config) -> raw::Config {
         vrrp: c.vrrp.as_ref().map(raw_vrrp),
         services: Some(c.services.iter().map(raw_service).collect()),
         stats: Some(c.stats.as_ref().map(raw_stats)),
+        unedited_example: None,
     }
 }
 

@@ -134,3 +134,18 @@ pub enum XdpAction {
     Tx = 3,
     Redirect = 4,
 }
+
+/// The id of the program behind a pinned XDP link, as `bpftool` shows it.
+pub fn link_prog_id(link: &std::path::Path) -> String {
+    let out = std::process::Command::new("bpftool")
+        .args(["link", "show", "pinned"])
+        .arg(link)
+        .output()
+        .expect("bpftool");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.split_whitespace()
+        .skip_while(|w| *w != "prog")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no prog id in `bpftool link show`: {text}"))
+        .to_owned()
+}

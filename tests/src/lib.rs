@@ -11,8 +11,11 @@
 //!   makes the images and `skopeo` pushes and pulls them.
 //! - `wait`: the one way to wait for something; `rng`: the one seeded
 //!   generator; `metrics`: `/metrics` read strictly.
+//! - `browser`: a headless Chromium driven over the DevTools protocol;
+//!   `unit`: the agent as the packaged systemd unit starts it.
 
 pub mod agent;
+pub mod browser;
 pub mod client;
 pub mod dataplane;
 pub mod haproxy;
@@ -26,6 +29,7 @@ pub mod registry;
 pub mod rng;
 pub mod skopeo;
 pub mod tempdir;
+pub mod unit;
 pub mod wait;
 
 /// Privileged tests need root; they fail, never skip, without it.

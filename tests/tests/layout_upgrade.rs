@@ -12,7 +12,6 @@ use std::{
     io::{Read, Write},
     net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener},
     path::Path,
-    process::Command,
     sync::{
         Arc,
         atomic::{AtomicBool, Ordering},
@@ -35,7 +34,7 @@ use regha_common::{
 };
 use regha_model::{BackendState, HashMode, Protocol};
 use regha_tests::{
-    dataplane::{TestDataplane, XdpAction, test_run},
+    dataplane::{TestDataplane, XdpAction, link_prog_id, test_run},
     lab::{HOST_IFACE, Switch},
     packet::{DEFAULT_SEQ, Frame, TCP_ACK, TCP_SYN},
 };
@@ -279,20 +278,6 @@ fn ask() -> Result<String, String> {
     s.read_to_string(&mut out)
         .map_err(|e| format!("read: {e}"))?;
     Ok(out)
-}
-
-fn link_prog_id(link: &Path) -> String {
-    let out = Command::new("bpftool")
-        .args(["link", "show", "pinned"])
-        .arg(link)
-        .output()
-        .expect("bpftool");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    text.split_whitespace()
-        .skip_while(|w| *w != "prog")
-        .nth(1)
-        .unwrap_or_else(|| panic!("no prog id in `bpftool link show`: {text}"))
-        .to_owned()
 }
 
 /// The upgrade as operators see it: the first agent's program steers real

@@ -10,7 +10,6 @@
 use std::{
     io::{Read, Write},
     net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener},
-    process::Command,
     sync::{
         Arc,
         atomic::{AtomicBool, Ordering},
@@ -24,7 +23,7 @@ use regha_agent::dataplane::{BackendSpec, Dataplane, DataplaneOptions, ServiceSp
 use regha_common::{addr_from_v4, hash};
 use regha_model::{BackendState, HashMode, Protocol};
 use regha_tests::{
-    dataplane::TestDataplane,
+    dataplane::{TestDataplane, link_prog_id},
     lab::{HOST_IFACE, Host, Lab, LabSpec, VIP},
 };
 
@@ -200,20 +199,6 @@ fn real_tcp_connections_are_steered_through_a_veth() {
         c1.new_flows + c2.new_flows,
         t.maps.service_counters(0).unwrap().new_flows
     );
-}
-
-fn link_prog_id(link: &std::path::Path) -> String {
-    let out = Command::new("bpftool")
-        .args(["link", "show", "pinned"])
-        .arg(link)
-        .output()
-        .expect("bpftool");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    text.split_whitespace()
-        .skip_while(|w| *w != "prog")
-        .nth(1)
-        .unwrap_or_else(|| panic!("no prog id in `bpftool link show`: {text}"))
-        .to_owned()
 }
 
 /// An agent restart or upgrade: a second load from the same pins reuses the

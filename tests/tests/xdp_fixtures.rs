@@ -10,7 +10,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use regha_agent::dataplane::{BackendSpec, ServiceSpec};
-use regha_common::{Counters, FlowKey, FlowValue, Reason, Signals, addr_from_v4, hash};
+use regha_common::{Counters, FlowKey, Reason, Signals, addr_from_v4, hash};
 use regha_model::{BackendState, HashMode, Protocol};
 use regha_tests::{
     dataplane::{LB_MAC, TestDataplane, XdpAction},

@@ -68,7 +68,7 @@ fn service(backends: Vec<BackendSpec>) -> ServiceSpec {
 /// TEST-NET-3, about twenty connections each, from its own port.
 fn connection(i: u32) -> (Ipv4Addr, u16) {
     let host = (i % 256) as u8;
-    let addr = if (i / 256) % 2 == 0 {
+    let addr = if (i / 256).is_multiple_of(2) {
         Ipv4Addr::new(198, 51, 100, host)
     } else {
         Ipv4Addr::new(203, 0, 113, host)

@@ -2,6 +2,7 @@
 
 mod bench;
 mod build_ebpf;
+mod deb;
 mod fuzz;
 mod lab;
 mod lint;
@@ -32,7 +33,8 @@ enum Task {
         big_layer_mib: u64,
     },
     /// Install every prerequisite on a fresh machine (idempotent; needs root):
-    /// Debian's LLVM 22 and bpftool, nightly rust-src, bpf-linker.
+    /// Debian's LLVM 22 and bpftool, nightly rust-src, bpf-linker, cargo-deb,
+    /// and what the tests run (registries, keepalived, promtool, chromium...).
     Setup,
     /// Build the XDP object (nightly, -Z build-std=core, bpfel-unknown-none, BTF).
     BuildEbpf {
@@ -44,6 +46,13 @@ enum Task {
     /// rustfmt --check and clippy -D warnings over the workspace and the
     /// eBPF crate.
     Lint,
+    /// The Debian package (cargo-deb, after build-ebpf): target/debian/regha_*.deb.
+    Deb {
+        /// Package the debug build the tests use instead of a release
+        /// build (what `cargo xtask test` does, to keep CI short).
+        #[arg(long)]
+        dev: bool,
+    },
     /// Run setup, build the XDP object, then the whole test suite (as root:
     /// the tests load BPF programs and create network namespaces). Without
     /// test arguments, also each fuzz target for 45 s.
@@ -117,11 +126,22 @@ fn main() -> Result<()> {
             build_ebpf::run()?;
             lint::run()
         }
+        Task::Deb { dev } => {
+            build_ebpf::run()?;
+            deb::run(if dev {
+                deb::Build::Dev
+            } else {
+                deb::Build::Release
+            })
+            .map(|_| ())
+        }
         Task::Test { args } => {
             setup::run()?;
             build_ebpf::run()?;
             // The end-to-end tests run the agent binary as operators do.
             util::exec(util::cargo().args(["build", "--locked", "-p", "regha-agent", "--bins"]))?;
+            // The package tests install it (tests/tests/package.rs).
+            deb::run(deb::Build::Dev)?;
             let mut cmd = util::cargo();
             cmd.args(["test", "--workspace", "--locked", "--no-fail-fast"]);
             let whole_suite = args.is_empty();

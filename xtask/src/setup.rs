@@ -14,7 +14,8 @@ use crate::util::{exec, output, succeeds};
 /// - iproute2: namespaces, veths, bridges in the tests;
 /// - docker-registry: the real backends of the end-to-end tests;
 /// - tcpdump: the tests watch the wire (gratuitous ARP);
-/// - keepalived: the VRRP peer of the interop tests.
+/// - keepalived: the VRRP peer of the interop tests;
+/// - prometheus (promtool), chromium, man-db, systemd: the package's tests.
 const APT_PACKAGES: &[&str] = &[
     "llvm-22-dev",
     "libpolly-22-dev",
@@ -30,9 +31,21 @@ const APT_PACKAGES: &[&str] = &[
     "skopeo",
     "haproxy",
     "wrk",
+    // `regha-agent backend-setup --policy` writes nftables rules (issue 18).
+    "nftables",
+    // The package and what ships with it (issue 15): promtool (in Debian's
+    // `prometheus`) for the alerting rules' tests, a headless browser for
+    // the stats page, and what the package test runs on the installed
+    // package (`man -l`, `systemd-analyze verify`; the image has both).
+    "prometheus",
+    "chromium",
+    "man-db",
+    "systemd",
 ];
 
 const BPF_LINKER_VERSION: &str = "0.13";
+/// cargo-deb for `cargo xtask deb` (builds on rustc 1.85 and later).
+const CARGO_DEB_VERSION: &str = "3.8.0";
 /// cargo-fuzz for `cargo xtask fuzz` (the targets build on nightly).
 const CARGO_FUZZ_VERSION: &str = "0.13.2";
 const LLVM_PREFIX: &str = "/usr/lib/llvm-22";
@@ -42,6 +55,7 @@ pub fn run() -> Result<()> {
     rust_src()?;
     bpf_linker()?;
     cargo_fuzz()?;
+    cargo_deb()?;
     Ok(())
 }
 
@@ -143,5 +157,21 @@ fn cargo_fuzz() -> Result<()> {
         "cargo-fuzz",
         "--version",
         &format!("={CARGO_FUZZ_VERSION}"),
+    ]))
+}
+
+fn cargo_deb() -> Result<()> {
+    if let Some(v) = output(Command::new("cargo-deb").arg("--version"))
+        && v.trim() == format!("cargo-deb {CARGO_DEB_VERSION}")
+    {
+        eprintln!("setup: {}", v.trim());
+        return Ok(());
+    }
+    exec(Command::new("cargo").args([
+        "install",
+        "--locked",
+        "cargo-deb",
+        "--version",
+        &format!("={CARGO_DEB_VERSION}"),
     ]))
 }

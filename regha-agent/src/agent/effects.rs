@@ -40,6 +40,14 @@ impl Drop for AbortOnDrop {
     }
 }
 
+impl AbortOnDrop {
+    /// Aborts the task and waits until it is gone (what it held, closed).
+    async fn end(mut self) {
+        self.0.abort();
+        let _ = (&mut self.0).await;
+    }
+}
+
 /// Where the loop's inputs arrive.
 pub(super) struct Receivers {
     pub health: mpsc::UnboundedReceiver<Reported>,
@@ -64,7 +72,8 @@ pub(super) struct Shell {
     macs: MacWatcher,
     vrrp: BTreeMap<u8, Instance>,
     vrrp_tx: mpsc::UnboundedSender<(u8, VrrpStatus)>,
-    stats: Option<AbortOnDrop>,
+    /// The stats listener's task and the address it listens on.
+    stats: Option<(std::net::SocketAddr, AbortOnDrop)>,
     admin_tx: mpsc::Sender<admin::socket::Command>,
     /// The latest status, for the stats listener.
     published: watch::Sender<Option<AgentStatus>>,
@@ -322,8 +331,20 @@ impl Shell {
 
     /// Starts a stats listener for `config`; the running one is replaced
     /// only once the new one listens. A listener that cannot start is
-    /// logged, not fatal: the load balancer matters more.
+    /// logged, not fatal: the load balancer matters more. On the same
+    /// address (auth turned on, say) the running one goes first, and its
+    /// socket is closed before the new one binds: an address cannot be
+    /// bound twice, and the old listener must not go on answering as it
+    /// was configured.
     async fn start_stats(&mut self, config: &StatsConfig) {
+        if self
+            .stats
+            .as_ref()
+            .is_some_and(|(at, _)| *at == config.listen)
+            && let Some((_, running)) = self.stats.take()
+        {
+            running.end().await;
+        }
         match crate::stats::start(
             config,
             self.iface.name.clone(),
@@ -332,7 +353,7 @@ impl Shell {
         )
         .await
         {
-            Ok(task) => self.stats = Some(AbortOnDrop(task)),
+            Ok(task) => self.stats = Some((config.listen, AbortOnDrop(task))),
             Err(e) => error!(error = %e, "stats listener not started"),
         }
     }

@@ -1,7 +1,7 @@
 //! From the config (and what the checks and the neighbour table say) to the
 //! reconciler's inputs: plain conversions, no I/O.
 
-use regha_config::{Config, HealthKind, ServiceConfig};
+use regha_config::{Config, ServiceConfig};
 use regha_model::{BackendIdentity, Health, ServiceIdentity};
 use std::{
     collections::HashMap,
@@ -10,7 +10,7 @@ use std::{
 
 use crate::{
     admin::AdminTable,
-    health::{CheckSpec, Probe},
+    health::CheckSpec,
     reconcile::{BackendInput, ServiceInput},
 };
 
@@ -27,20 +27,7 @@ pub fn checks(config: &Config) -> Vec<(BackendIdentity, CheckSpec)> {
     let mut out = Vec::new();
     for s in &config.services {
         let service = service_identity(s);
-        let probe = match &s.health.kind {
-            HealthKind::Http {
-                path,
-                host,
-                expect,
-                expect_header,
-            } => Probe::Http {
-                path: path.clone(),
-                host: host.clone(),
-                expect: expect.clone(),
-                expect_header: expect_header.clone(),
-            },
-            HealthKind::Tcp => Probe::Tcp,
-        };
+        let probe = s.health.kind.clone();
         for b in &s.backends {
             let addr = SocketAddr::new(b.address, b.port);
             out.push((

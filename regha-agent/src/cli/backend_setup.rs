@@ -1,191 +1,190 @@
-//! `regha-agent backend-setup`: what a registry host needs so that it can
-//! answer clients directly (DSR). The LB forwards packets addressed to the
-//! VIP unchanged but for the MACs, so the backend must accept them (the
-//! VIP on `lo`) without ever claiming the VIP on the wire, where only the
-//! LB may (`arp_ignore=1`: answer ARP only for addresses of the receiving
-//! interface; `arp_announce=2`: never use the VIP as the source of an ARP
-//! request). The kernel takes the maximum of `all` and the interface's
-//! value for both, so `all` is enough. IPv6 needs only the address: Linux
-//! answers neighbour solicitations only for addresses on the receiving
-//! interface.
-//!
-//! Prints the commands by default; `--apply` makes the changes (over
-//! netlink and /proc/sys) on this host, idempotently.
+//! `regha-agent backend-setup`: what a registry host needs behind regha
+//! (`crate::backend_host`). Prints it by default; `--apply` makes the
+//! changes on this host, idempotently; `--remove-policy` takes the access
+//! policy away again, restoring the host's firewall as it was.
 
-use std::{net::IpAddr, process::ExitCode};
+use std::{
+    io::Write,
+    net::IpAddr,
+    path::{Path, PathBuf},
+    process::{Command, ExitCode, Stdio},
+};
 
 use anyhow::{Context, Result, bail};
+use clap::Args;
+use regha_model::{Mac, Protocol};
 
-/// One change a DSR backend needs.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Step {
-    /// The VIP as a host address on `lo`.
-    Address(IpAddr),
-    /// A sysctl and its value.
-    Sysctl(&'static str, &'static str),
+use crate::backend_host::{
+    dsr,
+    firewall::{self, Net, Policy},
+};
+
+#[derive(Args, Debug)]
+pub struct BackendSetupArgs {
+    /// A VIP (repeatable). Default: the services' VIPs in --config.
+    #[arg(long = "vip")]
+    pub vips: Vec<IpAddr>,
+    /// Make the changes on this host instead of printing them.
+    #[arg(long)]
+    pub apply: bool,
+    /// The access policy: an LB's interface MAC (repeatable). With it,
+    /// connections to the VIP are accepted only in frames from these MACs.
+    #[arg(long = "lb-mac")]
+    pub lb_macs: Vec<Mac>,
+    /// The access policy: an LB's own address (repeatable), the source of
+    /// its health checks. Required with --lb-mac.
+    #[arg(long = "lb-address")]
+    pub lb_addresses: Vec<IpAddr>,
+    /// The access policy: a network that may also reach the registry on
+    /// this host's own address (repeatable), e.g. 203.0.113.224/27.
+    #[arg(long = "allow")]
+    pub allow: Vec<Net>,
+    /// The registry's port (repeatable; TCP). Default: the services' ports
+    /// in --config.
+    #[arg(long = "port")]
+    pub ports: Vec<u16>,
+    /// Where --apply keeps the policy's rules (include it from
+    /// /etc/nftables.conf to load it at boot).
+    #[arg(long, default_value = firewall::DEFAULT_FILE)]
+    pub policy_file: PathBuf,
+    /// Remove the access policy (its table and its file) and exit.
+    #[arg(long, conflicts_with_all = ["apply", "lb_macs", "lb_addresses", "allow"])]
+    pub remove_policy: bool,
 }
 
-impl Step {
-    /// The shell command that makes this change.
-    pub fn command(&self) -> String {
-        match self {
-            Step::Address(ip @ IpAddr::V4(_)) => format!("ip addr add {ip}/32 dev lo"),
-            Step::Address(ip @ IpAddr::V6(_)) => format!("ip -6 addr add {ip}/128 dev lo"),
-            Step::Sysctl(k, v) => format!("sysctl -w {k}={v}"),
-        }
+pub fn run(args: &BackendSetupArgs, opts: &crate::agent::AgentOptions) -> Result<ExitCode> {
+    if args.remove_policy {
+        remove_policy(&args.policy_file)?;
+        return Ok(ExitCode::SUCCESS);
     }
-}
-
-/// The changes for `vips`: each VIP on `lo`, and the ARP settings when any
-/// VIP is IPv4.
-pub fn plan(vips: &[IpAddr]) -> Vec<Step> {
-    let mut vips = vips.to_vec();
-    vips.sort_unstable();
-    vips.dedup();
-    let mut steps: Vec<Step> = vips.iter().map(|&ip| Step::Address(ip)).collect();
-    if vips.iter().any(IpAddr::is_ipv4) {
-        steps.push(Step::Sysctl("net.ipv4.conf.all.arp_ignore", "1"));
-        steps.push(Step::Sysctl("net.ipv4.conf.all.arp_announce", "2"));
-    }
-    steps
-}
-
-/// The commands, with comments, as printed.
-pub fn script(steps: &[Step]) -> String {
-    let mut out = String::from(
-        "# DSR settings for a regha backend: run on every registry host (as root).\n\
-         # The VIP on lo: the host accepts what the LB forwards to it.\n",
-    );
-    for s in steps.iter().filter(|s| matches!(s, Step::Address(_))) {
-        out += &format!("{}\n", s.command());
-    }
-    let sysctls: Vec<&Step> = steps
-        .iter()
-        .filter(|s| matches!(s, Step::Sysctl(..)))
-        .collect();
-    if !sysctls.is_empty() {
-        out += "# Never answer or announce the VIP on the wire: only the LB may.\n";
-        for s in &sysctls {
-            out += &format!("{}\n", s.command());
-        }
-        out += "# To keep them across reboots, /etc/sysctl.d/90-regha-dsr.conf:\n";
-        for s in &sysctls {
-            if let Step::Sysctl(k, v) = s {
-                out += &format!("#   {k} = {v}\n");
-            }
-        }
-    }
-    out += "# and the address in the network configuration (e.g. an `lo` stanza of\n\
-            # /etc/network/interfaces or a systemd-networkd .network file).\n";
-    out
-}
-
-fn sysctl_path(key: &str) -> String {
-    format!("/proc/sys/{}", key.replace('.', "/"))
-}
-
-async fn apply(steps: &[Step]) -> Result<()> {
-    let handle = crate::net::connect()?;
-    let lo = crate::net::Interface::lookup(&handle, "lo").await?;
-    for s in steps {
-        match s {
-            Step::Address(ip) => {
-                let prefix = if ip.is_ipv4() { 32 } else { 128 };
-                let added = lo.add_vip(&handle, (*ip, prefix)).await?;
-                println!(
-                    "{} {ip}/{prefix} on lo",
-                    if added { "added" } else { "kept" }
-                );
-            }
-            Step::Sysctl(k, v) => {
-                let path = sysctl_path(k);
-                std::fs::write(&path, v)
-                    .with_context(|| format!("set {k}={v} (write {path}); are you root?"))?;
-                println!("set {k} = {v}");
-            }
-        }
-    }
-    Ok(())
-}
-
-/// The VIPs named on the command line, or else the services' VIPs in the
-/// config file.
-pub fn run(vips: &[IpAddr], opts: &crate::agent::AgentOptions, do_apply: bool) -> Result<ExitCode> {
-    let vips: Vec<IpAddr> = if vips.is_empty() {
-        let config = regha_config::Config::load(&opts.config_path).map_err(|e| {
+    let config = || {
+        regha_config::Config::load(&opts.config_path).map_err(|e| {
             anyhow::anyhow!(
-                "no --vip given and {} cannot tell the VIPs:\n{e}",
+                "no --vip/--port given and {} cannot tell them:\n{e}",
                 opts.config_path.display()
             )
-        })?;
-        config.services.iter().map(|s| s.vip).collect()
+        })
+    };
+    let vips: Vec<IpAddr> = if args.vips.is_empty() {
+        config()?.services.iter().map(|s| s.vip).collect()
     } else {
-        vips.to_vec()
+        args.vips.clone()
     };
     if vips.is_empty() {
         bail!("no VIP: pass --vip ADDRESS (or a config with services)");
     }
-    let steps = plan(&vips);
-    if do_apply {
+    let policy = policy(args, &vips, config)?;
+    let steps = dsr::plan(&vips);
+    if args.apply {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?
-            .block_on(apply(&steps))?;
+            .block_on(dsr::apply(&steps))?;
+        if let Some(policy) = &policy {
+            apply_policy(policy, &args.policy_file)?;
+        }
     } else {
-        print!("{}", script(&steps));
+        print!("{}", dsr::script(&steps));
+        if let Some(policy) = &policy {
+            println!(
+                "# The access policy: nft -f {} (with this content):",
+                args.policy_file.display()
+            );
+            print!("{}", policy.ruleset());
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ipv4_vips_get_the_address_and_both_arp_settings_once() {
-        let vips: Vec<IpAddr> = ["192.0.2.100", "192.0.2.101", "192.0.2.100"]
-            .iter()
-            .map(|s| s.parse().unwrap())
+/// The access policy the options ask for, if any.
+fn policy(
+    args: &BackendSetupArgs,
+    vips: &[IpAddr],
+    config: impl Fn() -> Result<regha_config::Config>,
+) -> Result<Option<Policy>> {
+    if args.lb_macs.is_empty() && args.lb_addresses.is_empty() && args.allow.is_empty() {
+        return Ok(None);
+    }
+    if args.lb_macs.is_empty() || args.lb_addresses.is_empty() {
+        bail!(
+            "the access policy needs both --lb-mac (the VIP's traffic comes in frames from the LBs' MACs) and --lb-address (their health checks come from their addresses), for every LB"
+        );
+    }
+    let ports: Vec<(Protocol, u16)> = if args.ports.is_empty() {
+        let mut p: Vec<(Protocol, u16)> = (config()?.services.iter())
+            .filter(|s| vips.contains(&s.vip))
+            .flat_map(|s| {
+                std::iter::once((s.protocol, s.port))
+                    .chain(s.backends.iter().map(|b| (s.protocol, b.port)))
+            })
             .collect();
-        let cmds: Vec<String> = plan(&vips).iter().map(Step::command).collect();
-        assert_eq!(
-            cmds,
-            [
-                "ip addr add 192.0.2.100/32 dev lo",
-                "ip addr add 192.0.2.101/32 dev lo",
-                "sysctl -w net.ipv4.conf.all.arp_ignore=1",
-                "sysctl -w net.ipv4.conf.all.arp_announce=2",
-            ]
-        );
-    }
+        p.sort_unstable();
+        p.dedup();
+        p
+    } else {
+        args.ports.iter().map(|&p| (Protocol::Tcp, p)).collect()
+    };
+    Ok(Some(Policy {
+        vips: vips.to_vec(),
+        ports,
+        lb_macs: args.lb_macs.clone(),
+        lb_addresses: args.lb_addresses.clone(),
+        allow: args.allow.clone(),
+    }))
+}
 
-    #[test]
-    fn ipv6_only_needs_the_address() {
-        let cmds: Vec<String> = plan(&["2001:db8::100".parse().unwrap()])
-            .iter()
-            .map(Step::command)
-            .collect();
-        assert_eq!(cmds, ["ip -6 addr add 2001:db8::100/128 dev lo"]);
+/// Writes the rules to `file` and loads them (one transaction: the table is
+/// replaced, never half there).
+fn apply_policy(policy: &Policy, file: &Path) -> Result<()> {
+    let rules = policy.ruleset();
+    if let Some(dir) = file.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
     }
+    std::fs::write(file, &rules).with_context(|| format!("write {}", file.display()))?;
+    nft(&["-f", &file.display().to_string()], None)
+        .with_context(|| format!("load {}", file.display()))?;
+    println!(
+        "access policy loaded (table inet {}) and kept in {}: include it from /etc/nftables.conf to load it at boot",
+        firewall::TABLE,
+        file.display()
+    );
+    Ok(())
+}
 
-    #[test]
-    fn the_script_says_how_to_persist_the_sysctls() {
-        let s = script(&plan(&["192.0.2.100".parse().unwrap()]));
-        assert!(
-            s.contains("#   net.ipv4.conf.all.arp_announce = 2\n"),
-            "{s}"
-        );
-        assert!(
-            s.lines()
-                .all(|l| l.starts_with('#') || l.starts_with("ip ") || l.starts_with("sysctl "))
-        );
+fn remove_policy(file: &Path) -> Result<()> {
+    // `table` first makes the delete succeed whether or not it exists.
+    let script = format!("table inet {0}\ndelete table inet {0}\n", firewall::TABLE);
+    nft(&["-f", "-"], Some(&script)).context("remove the access policy's table")?;
+    match std::fs::remove_file(file) {
+        Ok(()) => println!("access policy removed, and {}", file.display()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => println!("access policy removed"),
+        Err(e) => return Err(e).with_context(|| format!("remove {}", file.display())),
     }
+    Ok(())
+}
 
-    #[test]
-    fn sysctl_keys_map_to_proc_paths() {
-        assert_eq!(
-            sysctl_path("net.ipv4.conf.all.arp_ignore"),
-            "/proc/sys/net/ipv4/conf/all/arp_ignore"
+/// Runs `nft` with `args`, feeding `stdin`; its error output on failure.
+fn nft(args: &[&str], stdin: Option<&str>) -> Result<()> {
+    let mut child = Command::new("nft")
+        .args(args)
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("cannot run nft: install the nftables package")?;
+    if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        pipe.write_all(text.as_bytes())?;
+    }
+    let out = child.wait_with_output()?;
+    if !out.status.success() {
+        bail!(
+            "nft {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
         );
     }
+    Ok(())
 }

@@ -1,6 +1,7 @@
 //! `regha-agent check-config`: validates, touches nothing. Problems make it
-//! exit 1; warnings (valid, but probably not what was meant) are printed
-//! and it still exits 0.
+//! exit 1; warnings (valid, but probably not what was meant) and notes (the
+//! packaged example's guard, what a reload would not apply) are printed and
+//! it still exits 0.
 
 use std::process::ExitCode;
 
@@ -55,6 +56,13 @@ pub fn run(opts: &AgentOptions) -> ExitCode {
                 .chain(config.script_warnings())
             {
                 println!("  warning: {w}");
+            }
+            if let Some(line) = regha_config::example::file_guard_line(&opts.config_path) {
+                println!(
+                    "  note: {}: {}",
+                    regha_config::example::GUARD_KEY,
+                    regha_config::example::note(line)
+                );
             }
             for note in against_running(opts, &config) {
                 println!("  note: {note}");

@@ -8,8 +8,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 
-use crate::import::{ImportOptions, Severity, import_with, read_inputs};
 use regha_config::Config;
+use regha_import::{ImportOptions, Severity, import_with, read_inputs};
 
 #[derive(clap::Args, Debug)]
 pub struct ImportArgs {
@@ -58,8 +58,11 @@ pub fn run(args: &ImportArgs) -> Result<ExitCode> {
         &options,
     ) {
         Ok(i) => i,
-        Err(e) => {
-            eprintln!("regha-agent import: {e}");
+        Err(failure) => {
+            for w in &failure.warnings {
+                eprintln!("{w}");
+            }
+            eprintln!("regha-agent import: {}", failure.error);
             return Ok(ExitCode::FAILURE);
         }
     };

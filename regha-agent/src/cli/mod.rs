@@ -86,14 +86,13 @@ pub enum Command {
         action: admin::VrrpCommand,
     },
     /// Print (or, with --apply, make) the settings a registry host needs
-    /// to be a DSR backend: the VIP on `lo`, arp_ignore=1, arp_announce=2.
+    /// to be a DSR backend: the VIP on `lo`, arp_ignore=1, arp_announce=2;
+    /// and with --lb-mac/--lb-address the access policy (nftables): the VIP
+    /// only through an LB, the host's own address only from the LBs and
+    /// --allow networks.
     BackendSetup {
-        /// A VIP (repeatable). Default: the services' VIPs in --config.
-        #[arg(long = "vip")]
-        vips: Vec<std::net::IpAddr>,
-        /// Make the changes on this host instead of printing them.
-        #[arg(long)]
-        apply: bool,
+        #[command(flatten)]
+        args: backend_setup::BackendSetupArgs,
     },
 }
 
@@ -150,6 +149,28 @@ impl Cli {
     }
 }
 
+/// The exit status of an agent that refuses its configuration before any
+/// setup (sysexits' `EX_CONFIG`): an invalid file, or the packaged example.
+/// The systemd unit does not restart on it (`RestartPreventExitStatus=78`):
+/// starting again would fail the same way until someone edits the file.
+pub const EXIT_CONFIG: u8 = 78;
+
+/// Refuses what the agent must not run, before it touches the system: a
+/// configuration that does not validate (every problem listed), and the
+/// packaged example's guard (`regha_config::example`).
+fn refuse_before_setup(opts: &AgentOptions) -> Result<(), String> {
+    if let Err(errors) = agent::load_config(opts) {
+        return Err(format!(
+            "invalid configuration in {}:\n{errors}",
+            opts.config_path.display()
+        ));
+    }
+    match regha_config::example::file_guard_line(&opts.config_path) {
+        Some(line) => Err(regha_config::example::refusal(&opts.config_path, line)),
+        None => Ok(()),
+    }
+}
+
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Some(Command::CheckConfig) => Ok(check_config::run(&cli.agent_options())),
@@ -157,11 +178,13 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Import { ref args }) => import::run(args),
         Some(Command::Backend { ref action }) => admin::backend(&cli.agent_options(), action),
         Some(Command::Vrrp { ref action }) => admin::vrrp(&cli.agent_options(), action),
-        Some(Command::BackendSetup { ref vips, apply }) => {
-            backend_setup::run(vips, &cli.agent_options(), apply)
-        }
+        Some(Command::BackendSetup { ref args }) => backend_setup::run(args, &cli.agent_options()),
         None => {
             let opts = cli.agent_options();
+            if let Err(refusal) = refuse_before_setup(&opts) {
+                eprintln!("regha-agent: {refusal}");
+                return Ok(ExitCode::from(EXIT_CONFIG));
+            }
             tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
                 .enable_all()

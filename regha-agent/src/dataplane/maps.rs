@@ -7,7 +7,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use aya::maps::{ArrayOfMaps, HashMap, Map, MapData, MapError, PerCpuArray};
+use aya::maps::{Array, ArrayOfMaps, HashMap, Map, MapData, MapError, PerCpuArray};
 use regha_common::{
     Backend, Counters, FLOW_CACHE_ENTRY_OFFSET, FLOW_CACHE_GEN_OFFSET, FlowCacheEntry, FlowKey,
     FlowValue, Handshake, MAX_RING_SIZE, RING_MAP_FLAGS, Reason, ServiceKey, ServiceValue, Signals,
@@ -16,7 +16,7 @@ use regha_common::{
     map_names,
 };
 
-use super::{DataplaneError, mmap::MmapArray};
+use super::{DataplaneError, held_rings, mmap::MmapArray};
 
 /// What one ring swap did, for logs and metrics.
 #[derive(Clone, Copy, Debug)]
@@ -33,6 +33,11 @@ pub struct MapWriter {
     pub(super) service_ports: MmapArray,
     pub(super) service_gens: MmapArray,
     rings: ArrayOfMaps<MapData, MapData>,
+    /// The same outer map read as plain ids (a lookup in an array of maps
+    /// from user space answers the inner map's id), and its own id: what
+    /// `held_rings` needs once opening a ring by id is refused.
+    ring_ids: Array<MapData, u32>,
+    rings_id: u32,
     backends: MmapArray,
     flows: HashMap<MapData, FlowKey, FlowValue>,
     flow_cache: MmapArray,
@@ -78,11 +83,16 @@ impl MapWriter {
                 MmapArray::new(open_data($name)?, $name)?
             };
         }
+        let ring_ids = open_data(map_names::RINGS)?;
+        let rings_id = ring_ids.info().map_err(map_err(map_names::RINGS))?.id();
+        let ring_ids = Array::try_from(Map::Array(ring_ids)).map_err(map_err(map_names::RINGS))?;
         Ok(Self {
             services: typed!(map_names::SERVICES),
             service_ports: mapped!(map_names::SERVICE_PORTS),
             service_gens: mapped!(map_names::SERVICE_GENS),
             rings: typed!(map_names::RINGS),
+            ring_ids,
+            rings_id,
             backends: mapped!(map_names::BACKENDS),
             flows: typed!(map_names::FLOWS),
             flow_cache: mapped!(map_names::FLOW_CACHE),
@@ -233,6 +243,7 @@ impl MapWriter {
         self.rings
             .set(service_id, mapped.map(), 0)
             .map_err(map_err(map_names::RINGS))?;
+        held_rings::hold(self.rings_id, service_id, mapped);
         Ok(RingSwap {
             service_id,
             size,
@@ -240,18 +251,35 @@ impl MapWriter {
         })
     }
 
-    /// Reads back the table the dataplane uses for `service_id`.
+    /// Reads back the table the dataplane uses for `service_id`. Without
+    /// `CAP_SYS_ADMIN` (the agent after its capability drop) only a ring
+    /// this process made or read before can be read (`held_rings`).
     pub fn ring(&self, service_id: u32) -> Result<Option<Vec<u32>>, DataplaneError> {
         let inner: MapData = match self.rings.get(&service_id, 0) {
             Ok(m) => m,
             Err(MapError::KeyNotFound) => return Ok(None),
+            Err(e) if permission_denied(&e) => return self.held_ring(service_id, e),
             Err(e) => return Err(map_err(map_names::RINGS)(e)),
         };
         let mapped = MmapArray::new(inner, map_names::RINGS)?;
-        (0..mapped.entries())
-            .map(|i| mapped.load_u32(i, 0))
-            .collect::<Result<Vec<_>, _>>()
-            .map(Some)
+        let slots = held_rings::slots(&mapped)?;
+        held_rings::hold(self.rings_id, service_id, mapped);
+        Ok(Some(slots))
+    }
+
+    fn held_ring(
+        &self,
+        service_id: u32,
+        refused: MapError,
+    ) -> Result<Option<Vec<u32>>, DataplaneError> {
+        let current = match self.ring_ids.get(&service_id, 0) {
+            Ok(id) => id,
+            Err(MapError::KeyNotFound) => return Ok(None),
+            Err(e) => return Err(map_err(map_names::RINGS)(e)),
+        };
+        held_rings::read(self.rings_id, service_id, current)
+            .map(|r| r.map(Some))
+            .unwrap_or_else(|| Err(map_err(map_names::RINGS)(refused)))
     }
 
     /// The flow-table entry of one connection, if any.
@@ -373,6 +401,11 @@ fn key_bytes(key: &FlowKey) -> [u8; 40] {
         chunk.copy_from_slice(&w.to_le_bytes());
     }
     out
+}
+
+/// Whether the kernel refused `e` for want of a capability.
+fn permission_denied(e: &MapError) -> bool {
+    matches!(e, MapError::SyscallError(s) if s.io_error.raw_os_error() == Some(libc::EPERM))
 }
 
 fn sum_counters(

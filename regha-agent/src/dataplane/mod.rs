@@ -13,6 +13,7 @@
 
 mod bpffs;
 mod error;
+mod held_rings;
 pub mod layout;
 mod maps;
 mod mmap;

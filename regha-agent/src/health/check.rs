@@ -13,25 +13,9 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-const USER_AGENT_VALUE: &str = "regha-health/0.1";
+use regha_config::HealthKind;
 
-/// What to check on a backend.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Probe {
-    /// `GET {path}`; healthy iff the status is in `expect` and, when
-    /// `expect_header` is set, the response carries that header (a registry
-    /// always sends `Docker-Distribution-API-Version`, which tells it apart
-    /// from any other server answering 200/401 on that port).
-    Http {
-        path: String,
-        /// `Host` header; `None` sends `{ip}:{port}` of the target.
-        host: Option<String>,
-        expect: Vec<u16>,
-        expect_header: Option<String>,
-    },
-    /// Healthy iff a TCP connection is established.
-    Tcp,
-}
+const USER_AGENT_VALUE: &str = "regha-health/0.1";
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CheckOutcome {
@@ -100,7 +84,7 @@ impl std::fmt::Display for FailReason {
 /// verdict (connect, and for HTTP the request and the response headers).
 /// Returns the outcome and the time it took.
 pub async fn run_probe(
-    probe: &Probe,
+    probe: &HealthKind,
     target: SocketAddr,
     timeout: Duration,
 ) -> (CheckOutcome, Duration) {
@@ -109,11 +93,11 @@ pub async fn run_probe(
     // for the response instead of each phase getting the full timeout.
     let deadline = start + timeout;
     let result = match probe {
-        Probe::Tcp => connect(target, deadline, timeout).await.map(|_stream| {
+        HealthKind::Tcp => connect(target, deadline, timeout).await.map(|_stream| {
             // Dropping the stream closes it: the connect was the check.
             format!("TCP connect in {}", fmt_latency(start.elapsed()))
         }),
-        Probe::Http {
+        HealthKind::Http {
             path,
             host,
             expect,
@@ -332,8 +316,8 @@ mod tests {
         (addr, handle)
     }
 
-    fn http(host: Option<&str>, expect: &[u16], expect_header: Option<&str>) -> Probe {
-        Probe::Http {
+    fn http(host: Option<&str>, expect: &[u16], expect_header: Option<&str>) -> HealthKind {
+        HealthKind::Http {
             path: "/v2/".to_owned(),
             host: host.map(str::to_owned),
             expect: expect.to_vec(),
@@ -434,7 +418,7 @@ mod tests {
     #[tokio::test]
     async fn closed_port_is_refused() {
         let addr = closed_port().await;
-        for probe in [http(None, &[200], None), Probe::Tcp] {
+        for probe in [http(None, &[200], None), HealthKind::Tcp] {
             let (outcome, _) = run_probe(&probe, addr, TIMEOUT).await;
             assert_eq!(outcome.reason(), Some(FailReason::Refused), "{outcome:?}");
             assert_eq!(outcome.detail(), "connection refused");
@@ -466,7 +450,8 @@ mod tests {
     async fn tcp_ok() {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         // The kernel completes the handshake from the backlog; no accept needed.
-        let (outcome, _) = run_probe(&Probe::Tcp, listener.local_addr().unwrap(), TIMEOUT).await;
+        let (outcome, _) =
+            run_probe(&HealthKind::Tcp, listener.local_addr().unwrap(), TIMEOUT).await;
         assert!(outcome.is_ok(), "{outcome:?}");
         assert!(
             outcome.detail().starts_with("TCP connect in "),
@@ -477,7 +462,7 @@ mod tests {
     #[tokio::test]
     async fn invalid_path_fails_without_connecting() {
         let mut probe = http(None, &[200], None);
-        if let Probe::Http { path, .. } = &mut probe {
+        if let HealthKind::Http { path, .. } = &mut probe {
             *path = "not a path".to_owned();
         }
         let (outcome, _) = run_probe(&probe, closed_port().await, TIMEOUT).await;

@@ -2,7 +2,8 @@
 //!
 //! This replaces HAProxy's `option httpchk GET /v2/` + `check inter 5000
 //! fall 3` in front of the registries. Each backend gets its own tokio task
-//! ([`spawn_checker`]) that runs a [`Probe`] every `interval`, each probe
+//! ([`spawn_checker`]) that runs the configured check (`regha_config::HealthKind`)
+//! every `interval`, each probe
 //! bounded by `timeout`:
 //!
 //! - HTTP: `GET {path}` with a `Host` header (the configured one, or the
@@ -36,6 +37,6 @@ mod check;
 mod counter;
 mod task;
 
-pub use check::{CheckOutcome, FailReason, Probe, run_probe};
+pub use check::{CheckOutcome, FailReason, run_probe};
 pub use counter::RiseFall;
 pub use task::{CheckSpec, HealthReport, spawn_checker};

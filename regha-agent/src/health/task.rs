@@ -8,7 +8,9 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 
-use super::check::{CheckOutcome, Probe, run_probe};
+use regha_config::HealthKind;
+
+use super::check::{CheckOutcome, run_probe};
 use regha_model::Health;
 
 use super::counter::RiseFall;
@@ -20,7 +22,8 @@ const MIN_INTERVAL: Duration = Duration::from_millis(1);
 /// Everything one checker needs about its backend.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CheckSpec {
-    pub probe: Probe,
+    /// The check, as the config says it.
+    pub probe: HealthKind,
     pub target: SocketAddr,
     pub interval: Duration,
     pub timeout: Duration,
@@ -206,7 +209,7 @@ mod tests {
         (addr, served)
     }
 
-    fn spec(target: SocketAddr, probe: Probe) -> CheckSpec {
+    fn spec(target: SocketAddr, probe: HealthKind) -> CheckSpec {
         CheckSpec {
             probe,
             target,
@@ -217,8 +220,8 @@ mod tests {
         }
     }
 
-    fn http() -> Probe {
-        Probe::Http {
+    fn http() -> HealthKind {
+        HealthKind::Http {
             path: "/v2/".to_owned(),
             host: None,
             expect: vec![200],
@@ -303,7 +306,7 @@ mod tests {
         };
         let (tx, mut rx) = watch::channel(HealthReport::new());
         let (_stop_tx, stop_rx) = watch::channel(false);
-        let handle = spawn_checker(spec(addr, Probe::Tcp), tx, stop_rx);
+        let handle = spawn_checker(spec(addr, HealthKind::Tcp), tx, stop_rx);
         let r = tokio::time::timeout(PROMPT, rx.wait_for(|r| r.checks >= 1))
             .await
             .unwrap()
@@ -352,7 +355,7 @@ mod tests {
         let (addr, _served) = scripted_server(&[]).await;
         let (tx, _rx) = watch::channel(HealthReport::new());
         let (stop_tx, stop_rx) = watch::channel(false);
-        let handle = spawn_checker(spec(addr, Probe::Tcp), tx, stop_rx);
+        let handle = spawn_checker(spec(addr, HealthKind::Tcp), tx, stop_rx);
         drop(stop_tx);
         tokio::time::timeout(PROMPT, handle)
             .await
@@ -365,7 +368,7 @@ mod tests {
         let (addr, _served) = scripted_server(&[]).await;
         let (tx, mut rx) = watch::channel(HealthReport::new());
         let (stop_tx, stop_rx) = watch::channel(false);
-        let mut s = spec(addr, Probe::Tcp);
+        let mut s = spec(addr, HealthKind::Tcp);
         s.interval = Duration::ZERO;
         let handle = spawn_checker(s, tx, stop_rx);
         tokio::time::timeout(PROMPT, rx.wait_for(|r| r.checks >= 3))

@@ -191,6 +191,21 @@ pub fn render(doc: &StatusDocument) -> String {
         "backend_check_duration",
         "How long the last health check took",
     );
+    let svc_ring_size = gauges::<ServiceLabels>(
+        &mut r,
+        "service_ring_size",
+        "Slots of the service's Maglev ring",
+    );
+    let be_weight = gauges::<BackendLabels>(
+        &mut r,
+        "backend_weight",
+        "The configured weight: the backend's share of the ring follows it among the backends up",
+    );
+    let be_ring_slots = gauges::<BackendLabels>(
+        &mut r,
+        "backend_ring_slots",
+        "Slots of the service's Maglev ring that hold the backend, as read from the ring the dataplane uses",
+    );
     let not_forwarded = counters::<ReasonLabels>(
         &mut r,
         "dataplane_not_forwarded_packets",
@@ -211,6 +226,9 @@ pub fn render(doc: &StatusDocument) -> String {
         svc_no_backend
             .get_or_create(&sl)
             .set(i64::from(svc.no_backend));
+        svc_ring_size
+            .get_or_create(&sl)
+            .set(i64::from(svc.ring_size));
         for b in &svc.backends {
             let bl = BackendLabels {
                 service: service.clone(),
@@ -247,6 +265,12 @@ pub fn render(doc: &StatusDocument) -> String {
             }
             if let Some(ms) = b.latency_ms {
                 be_check_time.get_or_create(&bl).set(ms / 1000.0);
+            }
+            if let Some(w) = b.weight {
+                be_weight.get_or_create(&bl).set(i64::from(w));
+            }
+            if let Some(slots) = b.ring_slots {
+                be_ring_slots.get_or_create(&bl).set(i64::from(slots));
             }
         }
     }

@@ -2,11 +2,15 @@
 //!
 //! - `/metrics`: Prometheus text (`metrics.rs`);
 //! - `/status`: the `regha-agent status --json` document (`crate::status`);
-//! - `/`: a page for people, like HAProxy's stats page (`page.rs`);
+//! - `/`: a page for people, like HAProxy's stats page (`page.rs`), with
+//!   rates, a graph per service (`graph.rs`) and the recent state changes
+//!   from the listener's own samples (`history.rs`);
 //!
 //! behind optional basic auth (`auth.rs`), served by hyper (`server.rs`).
 
 pub mod auth;
+pub mod graph;
+pub mod history;
 pub mod metrics;
 pub mod page;
 pub mod server;
@@ -60,5 +64,9 @@ pub async fn start(
         "stats listener: /, /metrics, /status"
     );
     let ctx = Arc::new(server::Context::new(iface, pin_dir, state, auth));
+    // A first look now, while the agent can still open every ring by its
+    // id (before its capability drop): rings adopted from an earlier run
+    // stay readable for the page and /metrics (`dataplane::held_rings`).
+    ctx.sample();
     Ok(tokio::spawn(server::serve(listener, ctx)))
 }

@@ -35,6 +35,10 @@ fn backend(
         syns: packets / 10,
         syn_retransmits: packets / 100,
         completions: packets / 20,
+        weight: Some(1),
+        // be1 holds the whole ring: be2 drains, and draining backends are
+        // left out of it.
+        ring_slots: Some(if state == BackendState::Up { 65537 } else { 0 }),
     }
 }
 
@@ -52,6 +56,7 @@ fn health(address: &str, admin: AdminState) -> BackendStatus {
         mac: None,
         admin,
         last_check_ok: Some(true),
+        weight: 1,
     }
 }
 
@@ -109,6 +114,7 @@ pub fn document(name: &str) -> StatusDocument {
             packets: 1000,
             bytes: 4096 * 3,
             new_flows: 100,
+            ring_size: 65537,
             backends: vec![
                 backend(be1, BackendState::Up, AdminState::Enabled, 750, 4096 * 2),
                 backend(be2, BackendState::Draining, AdminState::Drain, 250, 4096),

@@ -2,8 +2,16 @@
 //! The agent's loop never waits for it: the agent publishes its state on a
 //! watch channel after each reconcile, and the listener reads the maps
 //! itself, through its own handles on the pins, when a request comes.
+//! Beside the connections it runs two loops of its own for the page's
+//! history (`history.rs`): one samples the counters every
+//! [`SAMPLE_EVERY`], one notes each state change the agent publishes.
 
-use std::{convert::Infallible, path::PathBuf, sync::Mutex, time::Duration};
+use std::{
+    convert::Infallible,
+    path::PathBuf,
+    sync::Mutex,
+    time::{Duration, Instant, SystemTime},
+};
 
 use http_body_util::Full;
 use hyper::{
@@ -19,6 +27,7 @@ use tracing::debug;
 
 use super::{
     auth::{CHALLENGE, Credentials},
+    history::{History, SAMPLE_EVERY},
     metrics, page,
 };
 use crate::{
@@ -37,6 +46,8 @@ pub struct Context {
     pub auth: Option<Credentials>,
     /// Opened on the first request (the pins exist by then).
     maps: Mutex<Option<MapWriter>>,
+    /// The page's rates, graphs and changes.
+    pub history: Mutex<History>,
 }
 
 impl Context {
@@ -52,6 +63,19 @@ impl Context {
             state,
             auth,
             maps: Mutex::new(None),
+            history: Mutex::new(History::default()),
+        }
+    }
+
+    fn history(&self) -> std::sync::MutexGuard<'_, History> {
+        self.history.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Samples the counters into the history now.
+    pub fn sample(&self) {
+        match self.document() {
+            Ok(doc) => self.history().record(Instant::now(), &doc),
+            Err(e) => debug!(error = %e, "stats sample skipped"),
         }
     }
 
@@ -67,10 +91,54 @@ impl Context {
     }
 }
 
-/// Serves until the task is dropped.
+/// Serves, samples and watches until the task is dropped.
 pub async fn serve(listener: TcpListener, ctx: std::sync::Arc<Context>) {
+    tokio::join!(
+        accept(listener, ctx.clone()),
+        sample(ctx.clone()),
+        watch_changes(ctx)
+    );
+}
+
+/// Every [`SAMPLE_EVERY`], the counters into the history.
+async fn sample(ctx: std::sync::Arc<Context>) {
+    // `start` took the first sample.
+    let mut every =
+        tokio::time::interval_at(tokio::time::Instant::now() + SAMPLE_EVERY, SAMPLE_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        let (stream, peer) = match listener.accept().await {
+        every.tick().await;
+        ctx.sample();
+    }
+}
+
+/// Each status the agent publishes, compared with the one before.
+async fn watch_changes(ctx: std::sync::Arc<Context>) {
+    let mut rx = ctx.state.clone();
+    loop {
+        let status = rx.borrow_and_update().clone();
+        if let Some(status) = status {
+            ctx.history().observe(SystemTime::now(), &status);
+        }
+        if rx.changed().await.is_err() {
+            // The agent is gone: nothing more will change.
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+/// Accepts connections and serves each on a task of this listener's
+/// own: when the listener ends (a reload replaced it), its connections end
+/// with it, so a kept-alive one is not served on as the old configuration
+/// said (without the auth a reload turned on, say).
+async fn accept(listener: TcpListener, ctx: std::sync::Arc<Context>) {
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            Some(_) = connections.join_next() => continue,
+        };
+        let (stream, peer) = match accepted {
             Ok(c) => c,
             Err(e) => {
                 debug!(error = %e, "stats accept failed");
@@ -79,7 +147,7 @@ pub async fn serve(listener: TcpListener, ctx: std::sync::Arc<Context>) {
             }
         };
         let ctx = ctx.clone();
-        tokio::spawn(async move {
+        connections.spawn(async move {
             let svc = service_fn(move |req| {
                 let ctx = ctx.clone();
                 async move { Ok::<_, Infallible>(handle(&ctx, &req)) }
@@ -149,10 +217,13 @@ pub fn route(
             .insert(header::ALLOW, header::HeaderValue::from_static("GET, HEAD"));
         return r;
     }
-    let render: fn(&StatusDocument) -> (String, &'static str) = match path {
-        "/" => |d| (page::render(d), "text/html; charset=utf-8"),
-        "/metrics" => |d| (metrics::render(d), metrics::CONTENT_TYPE),
-        "/status" => |d| {
+    let render: fn(&Context, &StatusDocument) -> (String, &'static str) = match path {
+        "/" => |ctx, d| {
+            let view = ctx.history().view(Instant::now(), SystemTime::now(), d);
+            (page::render(d, &view), "text/html; charset=utf-8")
+        },
+        "/metrics" => |_, d| (metrics::render(d), metrics::CONTENT_TYPE),
+        "/status" => |_, d| {
             let mut json = serde_json::to_string_pretty(d).expect("plain data serializes");
             json.push('\n');
             (json, "application/json")
@@ -167,7 +238,7 @@ pub fn route(
     };
     match ctx.document() {
         Ok(doc) => {
-            let (body, content_type) = render(&doc);
+            let (body, content_type) = render(ctx, &doc);
             reply(StatusCode::OK, content_type, body)
         }
         Err(e) => reply(

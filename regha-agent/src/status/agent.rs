@@ -116,4 +116,7 @@ pub struct BackendStatus {
     /// Whether the last check passed (none before the first).
     #[serde(default)]
     pub last_check_ok: Option<bool>,
+    /// The configured weight.
+    #[serde(default)]
+    pub weight: u32,
 }

@@ -37,6 +37,9 @@ pub struct ServiceTraffic {
     pub packets: u64,
     pub bytes: u64,
     pub new_flows: u64,
+    /// Slots of the service's Maglev ring.
+    #[serde(default)]
+    pub ring_size: u32,
     pub backends: Vec<BackendTraffic>,
 }
 
@@ -76,6 +79,13 @@ pub struct BackendTraffic {
     /// its SYN).
     #[serde(default)]
     pub completions: u64,
+    /// The configured weight (what its share of the ring should follow).
+    #[serde(default)]
+    pub weight: Option<u32>,
+    /// Slots of the service's ring that hold it, as read from the ring the
+    /// dataplane uses (none when the ring could not be read).
+    #[serde(default)]
+    pub ring_slots: Option<u32>,
 }
 
 /// Reads the maps and joins them with `agent` (the running agent's state,
@@ -100,6 +110,21 @@ pub fn build(
         let svc_state = agent
             .as_ref()
             .and_then(|a| a.services.iter().find(|s| s.id == Some(value.id)));
+        // Read as it is, not recomputed: a ring the agent did not write as
+        // it meant to shows here. A ring that cannot be read leaves the
+        // shares out rather than the whole document.
+        let ring_counts = maps.ring(value.id).ok().flatten().map(|ring| {
+            let mut counts = BTreeMap::<u32, u32>::new();
+            for id in ring {
+                *counts.entry(id).or_default() += 1;
+            }
+            counts
+        });
+        let slots_of = |id: u32| {
+            ring_counts
+                .as_ref()
+                .map(|c| c.get(&id).copied().unwrap_or(0))
+        };
         let mut backends = Vec::new();
         if let Some(s) = svc_state {
             for b in &s.backends {
@@ -124,6 +149,8 @@ pub fn build(
                     syns: signals.syns,
                     syn_retransmits: signals.syn_retransmits,
                     completions: signals.completions,
+                    weight: Some(b.weight),
+                    ring_slots: slots_of(id),
                 });
             }
         }
@@ -137,6 +164,7 @@ pub fn build(
             packets: c.packets,
             bytes: c.bytes,
             new_flows: c.new_flows,
+            ring_size: value.ring_size,
             backends,
         });
     }

@@ -12,6 +12,7 @@ mod errors;
 mod health;
 mod load;
 mod nesting;
+mod reference;
 mod restart;
 mod service;
 mod stats;

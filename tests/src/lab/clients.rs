@@ -127,3 +127,46 @@ impl Lab {
         crate::oci::verify_pulled(&dir, &image.tag, image).unwrap_or_else(|e| panic!("{e}"));
     }
 }
+
+/// A client's egress limited to a rate (a `tbf` qdisc on its link), until
+/// dropped: a push then lasts long enough for a fault to land in its
+/// middle on any machine.
+pub struct Shaped<'a> {
+    host: &'a crate::lab::Host,
+}
+
+impl Drop for Shaped<'_> {
+    fn drop(&mut self) {
+        let _ = self
+            .host
+            .ns
+            .command("tc")
+            .args(["qdisc", "del", "dev", crate::lab::HOST_IFACE, "root"])
+            .output();
+    }
+}
+
+impl Lab {
+    /// Limits client `c`'s egress to `mbit` Mbit/s until the guard drops.
+    pub fn shape_client(&self, c: usize, mbit: u32) -> Shaped<'_> {
+        let host = &self.clients[c];
+        host.ns.exec(
+            "tc",
+            &[
+                "qdisc",
+                "replace",
+                "dev",
+                crate::lab::HOST_IFACE,
+                "root",
+                "tbf",
+                "rate",
+                &format!("{mbit}mbit"),
+                "burst",
+                "256kb",
+                "latency",
+                "100ms",
+            ],
+        );
+        Shaped { host }
+    }
+}

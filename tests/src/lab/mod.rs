@@ -39,7 +39,7 @@ use std::{
     time::Duration,
 };
 
-pub use clients::vip_port;
+pub use clients::{Shaped, vip_port};
 pub use lbs::Holders;
 pub use topology::{HOST_IFACE, Host, PREFIX, Switch};
 

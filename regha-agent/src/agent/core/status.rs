@@ -70,6 +70,7 @@ impl Core {
                                 admin: self.admin.get(&s.name, addr),
                                 last_check_ok: report
                                     .and_then(|r| r.last.as_ref().map(|o| o.is_ok())),
+                                weight: b.weight,
                             }
                         })
                         .collect(),

@@ -1,5 +1,7 @@
+use std::time::Instant;
+
 use super::*;
-use crate::stats::sample;
+use crate::stats::{history::History, sample};
 
 #[test]
 fn escape_covers_markup_and_quotes() {
@@ -23,7 +25,7 @@ fn units_read_like_a_person_writes_them() {
 
 #[test]
 fn the_page_has_every_backend_its_state_and_share() {
-    let html = render(&sample::document("registry"));
+    let html = render(&sample::document("registry"), &View::default());
     assert!(html.starts_with("<!DOCTYPE html>"));
     assert!(html.contains("<meta http-equiv=\"refresh\" content=\"5\">"));
     assert!(
@@ -49,7 +51,10 @@ fn the_page_has_every_backend_its_state_and_share() {
 
 #[test]
 fn names_from_outside_are_escaped_on_the_page() {
-    let html = render(&sample::document("<img src=x onerror=alert(1)>"));
+    let html = render(
+        &sample::document("<img src=x onerror=alert(1)>"),
+        &View::default(),
+    );
     assert!(!html.contains("<img"), "{html}");
     assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;"));
 }
@@ -60,7 +65,73 @@ fn a_resigned_instance_says_how_to_rejoin() {
     let v = &mut doc.agent.as_mut().unwrap().vrrp[0];
     v.resigned = true;
     v.state = regha_model::VrrpState::Initialize;
-    let html = render(&doc);
+    let html = render(&doc, &View::default());
     assert!(html.contains("resigned"));
     assert!(html.contains("regha-agent vrrp resume"));
+}
+
+#[test]
+fn weight_ring_share_and_the_expected_share_are_side_by_side() {
+    let html = render(&sample::document("registry"), &View::default());
+    // be1 holds every slot (be2 drains, out of the ring) and is expected
+    // to: its weight is the only one in the ring.
+    assert!(
+        html.contains(
+            "<td class=\"n\" title=\"65537 slots\">100.0%</td><td class=\"n\">100.0%</td>"
+        ),
+        "{html}"
+    );
+    assert!(html.contains("<td class=\"n\" title=\"0 slots\">0.0%</td><td class=\"n\">0.0%</td>"));
+    let mut doc = sample::document("registry");
+    doc.services[0].backends[0].ring_slots = Some(30000);
+    let html = render(&doc, &View::default());
+    assert!(
+        html.contains("<td class=\"n warn\" title=\"30000 slots\">45.8%</td>"),
+        "a ring share far from the weight's is marked: {html}"
+    );
+}
+
+#[test]
+fn rates_graph_and_changes_come_from_the_history() {
+    let t0 = Instant::now();
+    let wall = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    let mut h = History::default();
+    let mut doc = sample::document("registry");
+    h.observe(wall, doc.agent.as_ref().unwrap());
+    for i in 0..3u64 {
+        let s = &mut doc.services[0];
+        s.packets += 500;
+        s.backends[0].packets += 500;
+        s.backends[0].bytes += 5 * 1024 * 1024;
+        h.record(t0 + Duration::from_secs(5 * i), &doc);
+    }
+    let agent = doc.agent.as_mut().unwrap();
+    agent.services[0].backends[1].health = regha_model::Health::Down;
+    h.observe(wall + Duration::from_secs(10), agent);
+    let s = &mut doc.services[0];
+    s.packets += 500;
+    s.backends[0].packets += 500;
+    s.backends[0].bytes += 5 * 1024 * 1024;
+    let view = h.view(
+        t0 + Duration::from_secs(15),
+        wall + Duration::from_secs(15),
+        &doc,
+    );
+    let html = render(&doc, &view);
+    // 500 packets and 5 MiB per 5 s: 100 packets/s, 1 MiB/s.
+    assert!(
+        html.contains("<td class=\"n\">100</td><td class=\"n\">1.0 MiB/s</td>"),
+        "{html}"
+    );
+    assert!(html.contains("<svg class=\"graph\""));
+    assert_eq!(html.matches("<polyline").count(), 2, "one line per backend");
+    assert!(html.contains("health up \u{2192} down"), "{html}");
+    assert!(
+        html.contains("<td title=\"2023-11-14T22:13:30Z\">5s ago</td><td>192.0.2.12:5000</td>"),
+        "{html}"
+    );
+    assert!(
+        html.contains(">none since the agent started<"),
+        "no VRRP change: {html}"
+    );
 }

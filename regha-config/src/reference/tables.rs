@@ -1,0 +1,446 @@
+//! The reference itself: every section of the file, every key with its
+//! type, default and meaning. The README's configuration tables and the
+//! regha.yaml(5) man page are both rendered from this (see `mod.rs` for
+//! the text conventions); edit here, never in the README.
+
+use super::{Key, Section};
+
+/// The sections in the order the file and the README present them.
+pub static SECTIONS: &[Section] = &[
+    Section {
+        heading: "Top level",
+        intro: &[],
+        keys: &[
+            Key {
+                key: "`interface`",
+                ty: "string",
+                default: "none",
+                meaning: "The LB interface. The XDP program attaches here, VRRP speaks here and the VIPs are added here. Must be a valid Linux interface name: 1 to 15 bytes, not `.` or `..`, and no `/`, `:` or whitespace. It may be left out of the file if `--iface` supplies it. With neither, the agent refuses to start (`interface: not set: pass --iface or set interface:`).",
+            },
+            Key {
+                key: "`xdp_mode`",
+                ty: "`native` | `generic`",
+                default: "`native`",
+                meaning: "How the XDP program is attached. `native` runs in the driver and needs driver support. `generic` works on any interface but is slower.",
+            },
+            Key {
+                key: "`flow_table_size`",
+                ty: "integer, 1024..=16777216",
+                default: "262144",
+                meaning: "Entries in the LRU table that pins each established flow to its backend. Each entry costs about 100 bytes of kernel memory. A new size takes effect at the next start: the table is replaced by one of that size and its flows are copied over.",
+            },
+            Key {
+                key: "`hash_seed`",
+                ty: "integer, 0..=4294967295",
+                default: "0",
+                meaning: "Seed of the client hash. **Must be the same on every LB host.** Then, after a failover, every client lands on the backend it was already using.",
+            },
+            Key {
+                key: "`role`",
+                ty: "`master` | `backup`",
+                default: "none",
+                meaning: "A static role: `master` holds the VIPs and `backup` does not. It is required when there is no `vrrp` section. When both are set, the static role applies until VRRP decides.",
+            },
+            Key {
+                key: "`vrrp`",
+                ty: "map",
+                default: "none",
+                meaning: "The VRRP instance that decides which LB host holds the VIPs (see below). Either `role` or `vrrp` must be set.",
+            },
+            Key {
+                key: "`services`",
+                ty: "list, 1..=256",
+                default: "required",
+                meaning: "The `VIP:port/protocol` services to balance (see below).",
+            },
+            Key {
+                key: "`stats`",
+                ty: "map or `null`",
+                default: "`{ listen: 127.0.0.1:1158 }`",
+                meaning: "The HTTP stats listener (see below). `stats: null` (or an empty `stats:`) turns it off.",
+            },
+            Key {
+                key: "`unedited_example`",
+                ty: "`true`",
+                default: "absent",
+                meaning: "Marks the packaged example (`/etc/regha/regha.example.yaml`), which carries it. The agent refuses to run a file that has `unedited_example: true` and exits with status 78, which the systemd unit does not restart; `check-config` accepts it and says so. Copy the example to `/etc/regha/<interface>.yaml`, make it this host's, then delete the line.",
+            },
+        ],
+        rules: &[],
+    },
+    Section {
+        heading: "`vrrp`",
+        intro: &[
+            "This section is compatible with a keepalived `vrrp_instance` on the same VRID, so
+regha and keepalived can run side by side while a cluster migrates.",
+        ],
+        keys: &[
+            Key {
+                key: "`virtual_router_id`",
+                ty: "integer, 1..=255",
+                default: "required",
+                meaning: "The VRID. It must be the same on every LB host of the cluster.",
+            },
+            Key {
+                key: "`priority`",
+                ty: "integer, 1..=255",
+                default: "100",
+                meaning: "The highest priority becomes master. 255 means the owner of the addresses.",
+            },
+            Key {
+                key: "`advert_interval`",
+                ty: "duration",
+                default: "`1s`",
+                meaning: "Time between adverts. Version 2 takes whole seconds from `1s` to `255s`. Version 3 takes a multiple of 10 ms from `10ms` to `40.95s`.",
+            },
+            Key {
+                key: "`version`",
+                ty: "`2` | `3`",
+                default: "`2`",
+                meaning: "VRRP version: 2 is RFC 3768 (IPv4 only) and 3 is RFC 5798 (IPv4 or IPv6). IPv6 addresses need version 3.",
+            },
+            Key {
+                key: "`auth_pass`",
+                ty: "string, 1 to 8 bytes",
+                default: "none",
+                meaning: "Version 2 simple password authentication (keepalived's `auth_type PASS`). Using it with version 3 is an error. A password longer than 8 bytes is an error; keepalived would cut it short without saying so.",
+            },
+            Key {
+                key: "`preempt`",
+                ty: "boolean",
+                default: "`true`",
+                meaning: "Whether a host with a higher priority takes over from a master with a lower one. `false` is keepalived's `nopreempt`.",
+            },
+            Key {
+                key: "`preempt_delay`",
+                ty: "duration, at most `1000s`",
+                default: "`0s`",
+                meaning: "How long after start to wait before preempting.",
+            },
+            Key {
+                key: "`unicast_src`",
+                ty: "IP",
+                default: "none",
+                meaning: "Source address of unicast adverts. If unset, the interface's primary address is used. It must be of the same family as `virtual_ipaddresses` and must not be one of them.",
+            },
+            Key {
+                key: "`unicast_peers`",
+                ty: "list of IP",
+                default: "`[]`",
+                meaning: "Send adverts to these peers instead of multicasting them to `224.0.0.18` / `ff02::12`. No duplicates, none equal to `unicast_src` or to a virtual address, all of the same family as the VIPs.",
+            },
+            Key {
+                key: "`virtual_ipaddresses`",
+                ty: "list of `IP` or `IP/prefix`, 1..=255",
+                default: "required",
+                meaning: "The addresses the master holds. The prefix defaults to /32 (IPv4) or /128 (IPv6) and must be 1..=32 or 1..=128. No duplicates, and all of one family (one VRRP instance carries one family). Every service `vip` must be listed here.",
+            },
+            Key {
+                key: "`track_backends`",
+                ty: "map",
+                default: "none",
+                meaning: r#"Adjusts the priority by backend health. The tracked condition is "at least `min_healthy` backends are healthy", counted over all services."#,
+            },
+            Key {
+                key: "`track_backends.min_healthy`",
+                ty: "integer, 1..=the number of backends configured",
+                default: "1",
+                meaning: "The threshold.",
+            },
+            Key {
+                key: "`track_backends.weight`",
+                ty: "integer, -254..=254",
+                default: "0",
+                meaning: "Works as keepalived's `weight` on a tracked script. A positive weight is added to the priority while the condition holds. A negative weight is added (that is, subtracted) while it fails. 0 puts the instance in FAULT state, releasing the VIPs, while it fails. The result is kept within 1..=254, and tracking does not change a priority of 255.",
+            },
+            Key {
+                key: "`track_scripts`",
+                ty: "list",
+                default: "`[]`",
+                meaning: "keepalived's `vrrp_script` + `track_script`. Each: `name` (unique, `[A-Za-z0-9_.-]`), `script` (absolute path, then arguments split on whitespace; run without a shell), `interval` (`1s`), `timeout` (the interval), `weight` (-254..=254, `0`), `rise` (1), `fall` (1). Exit 0 is success. A run past its timeout is killed and counts as a failure. A script starts as OK and its first run decides; after that `rise` successes or `fall` failures in a row change it.",
+            },
+            Key {
+                key: "`track_interfaces`",
+                ty: "list",
+                default: "`[]`",
+                meaning: "keepalived's `track_interface`: `{ name, weight }`. Up means administratively up with carrier, watched through rtnetlink link events. The VRRP interface itself going down is always FAULT.",
+            },
+            Key {
+                key: "(weights)",
+                ty: "",
+                default: "",
+                meaning: "For every tracker (`track_backends`, `track_scripts`, `track_interfaces`): a positive weight is added while the check holds, a negative one while it fails; `0` puts the instance in FAULT (VIPs released, priority 0 sent, no adverts) while it fails. All weights are summed and the result kept in 1..=254; 255 is never changed.",
+            },
+            Key {
+                key: "`peer_priorities`",
+                ty: "list of 1..=255",
+                default: "`[]`",
+                meaning: "The other hosts' configured priorities; only `check-config` and the start-up log read it. Assuming mirrored trackers, a weight can change the master only if |weight| > |priority − peer|. A tracker at most the gap to every listed peer is a warning (the exit code stays 0). With 101/100, `weight: 2` and `-50` can flip it, `1` cannot.",
+            },
+            Key {
+                key: "`garp_master_delay`",
+                ty: "duration, at most `1000s`",
+                default: "`5s`",
+                meaning: "Second gratuitous ARP / NA burst after this; `0s`: none.",
+            },
+            Key {
+                key: "`garp_master_repeat`",
+                ty: "1..=255",
+                default: "`5`",
+                meaning: "Frames per VIP in each burst.",
+            },
+            Key {
+                key: "`garp_master_refresh`",
+                ty: "duration, at most `1000s`",
+                default: "`0s`",
+                meaning: "Re-announce this often while master; `0s` turns it off.",
+            },
+            Key {
+                key: "`garp_master_refresh_repeat`",
+                ty: "1..=255",
+                default: "`1`",
+                meaning: "Frames per VIP per refresh.",
+            },
+            Key {
+                key: "`notify.master`",
+                ty: "absolute path",
+                default: "none",
+                meaning: "Script run on becoming master.",
+            },
+            Key {
+                key: "`notify.backup`",
+                ty: "absolute path",
+                default: "none",
+                meaning: "Script run on becoming backup.",
+            },
+            Key {
+                key: "`notify.fault`",
+                ty: "absolute path",
+                default: "none",
+                meaning: "Script run on entering fault.",
+            },
+            Key {
+                key: "`notify.stop`",
+                ty: "absolute path",
+                default: "none",
+                meaning: "Script run when the instance stops.",
+            },
+        ],
+        rules: &[],
+    },
+    Section {
+        heading: "`services[]`",
+        intro: &[],
+        keys: &[
+            Key {
+                key: "`name`",
+                ty: "string matching `[A-Za-z0-9_.-]{1,63}`",
+                default: "required",
+                meaning: "Names the service in logs and stats. Must be unique.",
+            },
+            Key {
+                key: "`vip`",
+                ty: "IP",
+                default: "required",
+                meaning: "The address clients connect to. With `vrrp`, it must be in `vrrp.virtual_ipaddresses`.",
+            },
+            Key {
+                key: "`port`",
+                ty: "integer, 1..=65535",
+                default: "required",
+                meaning: "The port clients connect to.",
+            },
+            Key {
+                key: "`protocol`",
+                ty: "`tcp` | `udp`",
+                default: "`tcp`",
+                meaning: "The transport protocol. `vip`, `port` and `protocol` together must be unique across services. One VIP and port may carry both TCP and UDP.",
+            },
+            Key {
+                key: "`hash`",
+                ty: "`source` | `flow`",
+                default: "`source`",
+                meaning: "What picks the backend. `source` hashes the client address, so all of a client's connections go to one backend (HAProxy's `balance source`). `flow` hashes the 5-tuple, spreading one client's connections over the backends.",
+            },
+            Key {
+                key: "`forwarding`",
+                ty: "`dsr`",
+                default: "`dsr`",
+                meaning: "How packets reach a backend. `dsr` is direct server return at L2: only the destination MAC is rewritten, so the backend must hold the VIP on `lo` (`arp_ignore=1`, `arp_announce=2`) and answers the client directly. No other mode is implemented yet.",
+            },
+            Key {
+                key: "`ring_size`",
+                ty: "prime integer, from the number of backends to 16777216",
+                default: "65537",
+                meaning: "Number of slots in the Maglev lookup table. It must be prime; if it is not, the error suggests the next prime. For even shares, keep it at least about 100 times the number of backends.",
+            },
+            Key {
+                key: "`health`",
+                ty: "map",
+                default: "HTTP `GET /v2/` expecting 200 or 401, every 5s, timeout 2s, rise 2, fall 3",
+                meaning: "How each backend is checked (see below).",
+            },
+            Key {
+                key: "`backends`",
+                ty: "list, 1..=1024",
+                default: "required",
+                meaning: "The servers behind the VIP (see below). Across all services there may be at most 4096 backends.",
+            },
+        ],
+        rules: &[],
+    },
+    Section {
+        heading: "`services[].health`",
+        intro: &[
+            "Set at most one of `http` and `tcp`. With neither, the check is HTTP with the
+defaults below. A bare `http:` or `tcp:` with nothing after it selects that
+check with its defaults.",
+        ],
+        keys: &[
+            Key {
+                key: "`http`",
+                ty: "map",
+                default: "(the default check)",
+                meaning: "An HTTP `GET`. It passes when the status is in `expect` (and, if set, the header `expect_header` is present).",
+            },
+            Key {
+                key: "`http.path`",
+                ty: "string",
+                default: "`/v2/`",
+                meaning: "The request path. It must start with `/` and contain no spaces or control characters.",
+            },
+            Key {
+                key: "`http.host`",
+                ty: "string",
+                default: "the backend's `address:port`",
+                meaning: "The `Host` header. No spaces or control characters.",
+            },
+            Key {
+                key: "`http.expect`",
+                ty: "list of integers, 100..=599",
+                default: "`[200, 401]`",
+                meaning: "The accepted status codes. A registry answers 401 when its auth is on. The list must not be empty.",
+            },
+            Key {
+                key: "`http.expect_header`",
+                ty: "HTTP header name",
+                default: "none",
+                meaning: "A header the answer must carry, such as `Docker-Distribution-API-Version`, to be sure it was a registry that answered.",
+            },
+            Key {
+                key: "`tcp`",
+                ty: "`{}`",
+                default: "none",
+                meaning: "A plain TCP connect instead of HTTP. It has no options yet.",
+            },
+            Key {
+                key: "`interval`",
+                ty: "duration, more than 0 and at most `1h`",
+                default: "`5s`",
+                meaning: "Time between checks of each backend (HAProxy's `inter`).",
+            },
+            Key {
+                key: "`timeout`",
+                ty: "duration, more than 0 and at most `interval`",
+                default: "`2s`",
+                meaning: "How long one check may take.",
+            },
+            Key {
+                key: "`rise`",
+                ty: "integer, 1..=100",
+                default: "2",
+                meaning: "Consecutive successes before a down backend goes up (counted as HAProxy counts them).",
+            },
+            Key {
+                key: "`fall`",
+                ty: "integer, 1..=100",
+                default: "3",
+                meaning: "Consecutive failures before an up backend goes down.",
+            },
+        ],
+        rules: &[],
+    },
+    Section {
+        heading: "`services[].backends[]`",
+        intro: &[],
+        keys: &[
+            Key {
+                key: "`address`",
+                ty: "IP",
+                default: "required",
+                meaning: "The backend's own address, of the same family as the service `vip` (DSR at L2 forwards the packet unchanged) and not the VIP itself. Health checks go to `address:port`.",
+            },
+            Key {
+                key: "`port`",
+                ty: "integer, 1..=65535",
+                default: "the service `port`",
+                meaning: "Under `dsr` it must equal the service port, because the backend receives the packets on the VIP's port unchanged. It exists for future forwarding modes. `address:port` must be unique within a service.",
+            },
+            Key {
+                key: "`weight`",
+                ty: "integer, 1..=65535",
+                default: "1",
+                meaning: "Relative share of the Maglev table.",
+            },
+            Key {
+                key: "`mac`",
+                ty: "MAC address (`02:00:00:00:00:11`, or with `-` between the bytes)",
+                default: "none",
+                meaning: "A static unicast MAC to send to. If unset, the MAC is resolved from the kernel's neighbour table.",
+            },
+        ],
+        rules: &[],
+    },
+    Section {
+        heading: "`stats`",
+        intro: &[],
+        keys: &[
+            Key {
+                key: "`listen`",
+                ty: "`IP:port` (`[v6]:port` for IPv6)",
+                default: "`127.0.0.1:1158`",
+                meaning: "Where the stats listener binds: `/metrics` (Prometheus), `/status` (JSON) and `/` (a page like HAProxy's stats page). The port must not be 0.",
+            },
+            Key {
+                key: "`auth`",
+                ty: "map",
+                default: "none",
+                meaning: "HTTP basic auth for the listener.",
+            },
+            Key {
+                key: "`auth.user`",
+                ty: "string",
+                default: "required when `auth` is set",
+                meaning: "The user name. It must not be empty and must not contain `:`.",
+            },
+            Key {
+                key: "`auth.password_file`",
+                ty: "absolute path",
+                default: "one of the two",
+                meaning: "A file holding the password (one trailing line break ignored), so that the config itself can stay world-readable.",
+            },
+            Key {
+                key: "`auth.password_env`",
+                ty: "variable name",
+                default: "one of the two",
+                meaning: "An environment variable of the agent holding the password.",
+            },
+        ],
+        rules: &[],
+    },
+    Section {
+        heading: "Rules across fields",
+        intro: &["All of these are reported together with the errors for single fields:"],
+        keys: &[],
+        rules: &[
+            "`role` or `vrrp` must be set.",
+            "With `vrrp`, every `services[].vip` must be in `vrrp.virtual_ipaddresses`.",
+            "`vrrp.unicast_src` and `vrrp.unicast_peers` must not be virtual addresses and must be of their family. Version 2 allows IPv4 only.",
+            "`vrrp.track_backends.min_healthy` may not exceed the number of backends configured.",
+            "Service names are unique. So is each (`vip`, `port`, `protocol`) across services, and each (`address`, `port`) within a service.",
+            "A backend has the same address family as its service's VIP.",
+            "`ring_size` is at least the number of the service's backends.",
+            "There are at most 256 services, at most 1024 backends per service and at most 4096 backends in all.",
+        ],
+    },
+];
