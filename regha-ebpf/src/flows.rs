@@ -102,7 +102,6 @@ fn gen_word(slot: *mut FlowCacheSlot) -> *mut u32 {
         .cast::<u32>()
 }
 
-
 /// Whether `slot` holds `t`'s key (its five words compared).
 #[inline(always)]
 fn holds(slot: *mut FlowCacheSlot, t: &Tuple) -> bool {

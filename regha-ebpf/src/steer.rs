@@ -22,8 +22,8 @@
 
 use regha_common::{
     BACKEND_DRAINING, BACKEND_STATE_SHIFT, BACKEND_UP, FLOW_CACHE_F_CLOSING, FLOW_CACHE_F_REFRESH,
-    FRAGMENT_PORT, FlowValue, Handshake, PROTO_TCP, Reason, SERVICE_F_HASH_FLOW, SERVICE_F_NO_BACKEND, ServiceKey, ServiceValue, hash,
-    store_addr_words,
+    FRAGMENT_PORT, FlowValue, Handshake, PROTO_TCP, Reason, SERVICE_F_HASH_FLOW,
+    SERVICE_F_NO_BACKEND, ServiceKey, ServiceValue, hash, store_addr_words,
 };
 
 use crate::{
