@@ -135,6 +135,13 @@ pub async fn run(opts: AgentOptions) -> Result<()> {
             role_override: opts.role,
         },
     );
+    // The handlers go in before anything is started: a SIGTERM during the
+    // start (systemctl stop right after start) waits in them and stops the
+    // agent cleanly once it is up, where the default action would kill it
+    // with its VIPs and listeners half set up.
+    let mut hup = tokio::signal::unix::signal(SignalKind::hangup())?;
+    let mut term = tokio::signal::unix::signal(SignalKind::terminate())?;
+    let mut int = tokio::signal::unix::signal(SignalKind::interrupt())?;
     let (mut shell, mut rx) = Shell::new(opts, handle, iface, pin_dir, maps, dataplane);
     shell
         .step(&mut core, Event::Start { adopting, hold })
@@ -153,9 +160,6 @@ pub async fn run(opts: AgentOptions) -> Result<()> {
     );
     shell.step(&mut core, Event::PrivilegesDropped).await?;
 
-    let mut hup = tokio::signal::unix::signal(SignalKind::hangup())?;
-    let mut term = tokio::signal::unix::signal(SignalKind::terminate())?;
-    let mut int = tokio::signal::unix::signal(SignalKind::interrupt())?;
     loop {
         let deadline = core.next_deadline();
         let event = tokio::select! {
