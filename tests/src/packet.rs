@@ -10,6 +10,8 @@ pub const ETH_P_ARP: u16 = 0x0806;
 pub const TCP_SYN: u8 = 0x02;
 pub const TCP_ACK: u8 = 0x10;
 pub const TCP_PSH: u8 = 0x08;
+pub const TCP_FIN: u8 = 0x01;
+pub const TCP_RST: u8 = 0x04;
 
 #[derive(Clone, Debug)]
 pub enum L4 {

@@ -9,47 +9,29 @@
 //! The backend a packet should reach is computed apart from the program:
 //! the shared source hash indexes the ring read back from the kernel.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::Ipv4Addr;
 
 use aya::maps::{HashMap, Map, MapData};
 use regha_agent::dataplane::{BackendSpec, ServiceSpec};
 use regha_common::{FLOW_REFRESH_EVERY, FlowKey, FlowValue, Signals, addr_from_v4, hash};
-use regha_model::{BackendState, HashMode, Protocol};
+use regha_model::BackendState;
 use regha_tests::{
-    dataplane::{LB_MAC, TestDataplane, XdpAction},
-    packet::{Frame, TCP_ACK, TCP_PSH, TCP_SYN},
+    dataplane::{LB_MAC, TestDataplane, XdpAction, pin_to_cpu, source_hashed, test_backend},
+    packet::{Frame, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN},
 };
 
 const VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 100);
 const PORT: u16 = 5000;
 const SEED: u32 = 0x5eed;
 const RING: u32 = 4099;
-const TCP_RST: u8 = 0x04;
-const TCP_FIN: u8 = 0x01;
 const REQUEST: &[u8] = b"GET /v2/ HTTP/1.1\r\n\r\n";
 
 fn backend(id: u32, state: BackendState) -> BackendSpec {
-    BackendSpec {
-        id,
-        addr: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 10 + id as u8)),
-        port: PORT,
-        mac: [0x02, 0xbe, 0, 0, 0, id as u8],
-        weight: 1,
-        state,
-    }
+    test_backend(id, PORT, state)
 }
 
 fn service(backends: Vec<BackendSpec>) -> ServiceSpec {
-    ServiceSpec {
-        id: 0,
-        vip: IpAddr::V4(VIP),
-        port: PORT,
-        protocol: Protocol::Tcp,
-        hash: HashMode::Source,
-        seed: SEED,
-        ring_size: RING,
-        backends,
-    }
+    source_hashed(VIP, PORT, SEED, RING, backends)
 }
 
 fn two_backends() -> Vec<BackendSpec> {
@@ -387,20 +369,6 @@ fn a_reused_port_starts_over_on_the_current_ring() {
     let data = tcp(client, 42000, TCP_ACK | TCP_PSH, isn + 1, REQUEST);
     assert_eq!(steer(&mut t, &data, "new request").backend, after);
     assert_eq!(t.maps.flow(&k).unwrap().unwrap().backend_id, after);
-}
-
-fn pin_to_cpu(cpu: usize) {
-    // SAFETY: a zeroed cpu_set_t with one bit set, for this thread.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(cpu, &mut set);
-        assert_eq!(
-            libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &set),
-            0,
-            "sched_setaffinity to CPU {cpu}: {}",
-            std::io::Error::last_os_error()
-        );
-    }
 }
 
 /// In generic mode a connection's packets run on whichever CPU sent them:

@@ -18,14 +18,14 @@
 //! 4. every one of the 10,000 connections sends its next data packet: each
 //!    must reach the backend its handshake reached.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::Ipv4Addr;
 
 use aya::maps::{HashMap, Map, MapData};
 use regha_agent::dataplane::{BackendSpec, ServiceSpec};
 use regha_common::{DEFAULT_FLOW_TABLE_SIZE, FlowKey, FlowValue, addr_from_v4, hash};
-use regha_model::{BackendState, HashMode, Protocol};
+use regha_model::BackendState;
 use regha_tests::{
-    dataplane::{LB_MAC, TestDataplane, XdpAction},
+    dataplane::{LB_MAC, TestDataplane, XdpAction, source_hashed, test_backend},
     packet::{Frame, TCP_ACK, TCP_PSH, TCP_SYN},
 };
 
@@ -41,27 +41,11 @@ const ISN_BASE: u32 = 0x4000_0000;
 const REQUEST: &[u8] = b"GET /v2/ HTTP/1.1\r\n\r\n";
 
 fn backend(id: u32, state: BackendState) -> BackendSpec {
-    BackendSpec {
-        id,
-        addr: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 10 + id as u8)),
-        port: PORT,
-        mac: [0x02, 0xbe, 0, 0, 0, id as u8],
-        weight: 1,
-        state,
-    }
+    test_backend(id, PORT, state)
 }
 
 fn service(backends: Vec<BackendSpec>) -> ServiceSpec {
-    ServiceSpec {
-        id: 0,
-        vip: IpAddr::V4(VIP),
-        port: PORT,
-        protocol: Protocol::Tcp,
-        hash: HashMode::Source,
-        seed: SEED,
-        ring_size: RING,
-        backends,
-    }
+    source_hashed(VIP, PORT, SEED, RING, backends)
 }
 
 /// Connection `i`: a source among the 512 addresses of TEST-NET-2 and

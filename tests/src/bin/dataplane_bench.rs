@@ -56,7 +56,7 @@ use aya::{
 use regha_agent::dataplane::{BackendSpec, Dataplane, EBPF_DIR, EBPF_OBJECT, ServiceSpec};
 use regha_model::{BackendState, HashMode, Protocol};
 use regha_tests::{
-    dataplane::{TestDataplane, XdpAction},
+    dataplane::{TestDataplane, XdpAction, pin_to_cpu},
     packet::{Frame, TCP_ACK, TCP_PSH, TCP_SYN},
 };
 
@@ -94,20 +94,6 @@ const TWO_CPU_BACKENDS: u32 = 16;
 /// The benchmarked interface's MAC, the destination of every frame.
 const LB_MAC: [u8; 6] = [2, 0, 0, 0, 0, 1];
 const VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 100);
-
-fn pin_to_cpu(cpu: usize) {
-    // SAFETY: a zeroed cpu_set_t with one bit set, for this thread.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(cpu, &mut set);
-        assert_eq!(
-            libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &set),
-            0,
-            "sched_setaffinity: {}",
-            std::io::Error::last_os_error()
-        );
-    }
-}
 
 /// Mean ns per run over `packets`, one run each, and the last verdict.
 fn time_fresh(prog: &mut Xdp, packets: &[Vec<u8>]) -> (f64, u32) {
