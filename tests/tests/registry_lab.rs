@@ -12,22 +12,12 @@
 use std::time::{Duration, Instant};
 
 use regha_tests::{
-    lab::{Holders, Lab, LabSpec, LbKind},
-    oci::Image,
-    skopeo::Copy,
+    lab::{self, Holders, Lab, LabSpec, LbKind},
     wait::{seen, wait_for},
 };
 
 const MIB: u64 = 1 << 20;
 const COPY_LIMIT: Duration = Duration::from_secs(300);
-
-fn big_layer() -> u64 {
-    std::env::var("REGHA_LAB_BIG_LAYER_MIB")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(200)
-        * MIB
-}
 
 /// A lab with lb1 the VRRP master and every backend up.
 fn ready(spec: LabSpec) -> Lab {
@@ -48,26 +38,6 @@ fn the_one_that_moved(before: &[u64], after: &[u64]) -> Result<usize, String> {
             "backends that got packets: {moved:?} ({before:?} -> {after:?})"
         )),
     }
-}
-
-/// Starts a push of a big image from client 0 and waits until it is well
-/// under way (a few MiB reached a backend), so that a fault lands mid-push.
-fn push_under_way(lab: &Lab, img: &Image, repo: &str) -> Copy {
-    let before: u64 = lab.backend_packets().iter().sum();
-    let mut push = lab.push(0, img, repo);
-    // ~3000 full-size frames are about 4 MiB.
-    wait_for("the push to get going", Duration::from_secs(60))
-        .context(|| lab.logs())
-        .until(|| {
-            assert!(!push.done(), "the push ended before it got going");
-            let sent: u64 = lab.backend_packets().iter().sum();
-            seen(sent >= before + 3000, format!("{} packets", sent - before))
-        });
-    assert!(
-        !push.done(),
-        "the push finished before the fault: the test would prove nothing; raise REGHA_LAB_BIG_LAYER_MIB"
-    );
-    push
 }
 
 /// 1. Push and pull through the VIP; each client lands on one backend (the
@@ -134,8 +104,8 @@ fn a_dead_registry_is_taken_out_and_pushes_go_on() {
 ///    lb2, the client's ARP entry follows it, and the pulled image matches.
 fn master_fails_during_a_push(signal: i32, repo: &str) {
     let mut lab = ready(LabSpec::default());
-    let img = lab.image("big", &[MIB, big_layer()], 4);
-    let push = push_under_way(&lab, &img, repo);
+    let img = lab.image("big", &[MIB, lab::big_layer()], 4);
+    let push = lab.push_under_way(&img, repo);
     let t_fault = Instant::now();
     lab.agent(0).signal(signal);
     lab.agent_mut(0).wait_exit(Duration::from_secs(10));
@@ -206,7 +176,7 @@ fn a_partition_heals_to_one_master() {
 #[test]
 fn agent_restarted_on_the_master_during_a_pull() {
     let mut lab = ready(LabSpec::default());
-    let img = lab.image("r", &[big_layer()], 6);
+    let img = lab.image("r", &[lab::big_layer()], 6);
     lab.round_trip(0, &img, "lab/r", COPY_LIMIT);
     let (mut pull, dir) = lab.pull(0, "lab/r", "pulled-during-restart");
     std::thread::sleep(Duration::from_millis(300));
@@ -230,8 +200,8 @@ fn a_reload_adds_a_backend_during_a_push() {
         // on client1.
         ..LabSpec::default().sources(40, 16)
     });
-    let img = lab.image("big", &[big_layer()], 7);
-    let push = push_under_way(&lab, &img, "lab/reload");
+    let img = lab.image("big", &[lab::big_layer()], 7);
+    let push = lab.push_under_way(&img, "lab/reload");
     for lb in 0..2 {
         lab.agent(lb)
             .rewrite_config(&lab.regha_config(lb, &[0, 1, 2]));

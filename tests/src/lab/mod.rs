@@ -107,6 +107,9 @@ pub struct LabSpec {
     /// Health check `interval` (the reference's `inter 5000`; tests use
     /// less to run faster), `fall` 3 and `rise` 2 as HAProxy's.
     pub check_interval: Duration,
+    /// The regha LBs' `flow_table_size` (the default unless set): a small
+    /// table shows what a flood does to it.
+    pub flow_table_size: u32,
 }
 
 impl Default for LabSpec {
@@ -121,6 +124,7 @@ impl Default for LabSpec {
             vip_prefix: 24,
             advert_interval: Duration::from_secs(1),
             check_interval: Duration::from_millis(500),
+            flow_table_size: regha_common::DEFAULT_FLOW_TABLE_SIZE,
         }
     }
 }
@@ -188,6 +192,16 @@ impl LabSpec {
     pub fn build(self) -> Lab {
         Lab::new(self)
     }
+}
+
+/// Size of the big layer the lab pushes through faults:
+/// `REGHA_LAB_BIG_LAYER_MIB` MiB, 200 unless set.
+pub fn big_layer() -> u64 {
+    std::env::var("REGHA_LAB_BIG_LAYER_MIB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200)
+        << 20
 }
 
 /// The lab address of client `i` (0-based): .1, then .21, .22, ...
