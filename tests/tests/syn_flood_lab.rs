@@ -1,14 +1,15 @@
 //! A SYN flood on the lab (issue 13): idle keep-alive connections and a
 //! big push through the VIP, a bounded flood of SYNs from spoofed TEST-NET
 //! sources sent from the other client's namespace straight at the master's
-//! MAC (three times the size of the LBs' flow table), then a reload that adds a backend and so moves some of those clients'
-//! slots. Every idle connection's next request reaches the backend it was
-//! on (the backends' own sockets say so), the push completes, and the
-//! image pulled back matches its digests.
+//! MAC (three times the size of the LBs' flow table), then a reload that
+//! adds a backend and so moves some of those clients' slots. Every idle
+//! connection's next request reaches the backend it was on (the backends'
+//! own sockets say so), the push completes, and the image pulled back
+//! matches its digests.
 //!
-//! Before issue 13 every SYN inserted into the flow table, so a flood
-//! could push idle flows out of it; now a SYN writes one word of the
-//! handshake table and the flood never touches the flow table.
+//! Before issue 13 every SYN inserted into the flow table, and idle flows
+//! survived a flood by the kernel LRU's second chance; now a SYN writes
+//! one word of the handshake table and never touches the flow table.
 //! `REGHA_LAB_BIG_LAYER_MIB` sets the push's size (default 200).
 
 use std::{
