@@ -12,6 +12,9 @@ pub mod map_names {
     pub const REASONS: &str = "REASONS";
     pub const SERVICE_GENS: &str = "SERVICE_GENS";
     pub const SERVICE_PORTS: &str = "SERVICE_PORTS";
+    pub const FLOW_CACHE: &str = "FLOW_CACHE";
+    pub const HANDSHAKES: &str = "HANDSHAKES";
+    pub const BACKEND_SIGNALS: &str = "BACKEND_SIGNALS";
 }
 
 /// Name of the XDP program in the object.
@@ -27,6 +30,48 @@ pub const MAX_BACKENDS: u32 = 4096;
 /// of kernel memory (40-byte key, 8-byte value, hash element overhead); the
 /// agent can change it at load time.
 pub const DEFAULT_FLOW_TABLE_SIZE: u32 = 262_144;
+/// Slots of the flow cache (`FLOW_CACHE`, one 64-byte line each: 4 MiB),
+/// a power of two so a slot is a shift of the hash. It holds copies of
+/// flow-table entries for the established path, so its size sets how many
+/// busy connections skip the kernel's hash lookup (about 50 ns here); a
+/// collision costs the evicted connection one such lookup, never its
+/// backend (the flow table keeps every entry).
+pub const FLOW_CACHE_BITS: u32 = 16;
+pub const FLOW_CACHE_SIZE: u32 = 1 << FLOW_CACHE_BITS;
+/// Slots of the handshake table (`HANDSHAKES`, 8 bytes each: 128 KiB), a
+/// power of two. Small on purpose: every SYN of a flood writes a random
+/// slot, and a table this size stays in the CPU's L2 cache where a larger
+/// one costs a miss to memory per SYN (measured: about 0.7 times the fresh
+/// floor more with the handshake in the 4 MiB flow cache's lines). A
+/// pending handshake keeps its slot until another SYN hashes there: about
+/// SIZE / R seconds at R new SYNs a second. Its ACK comes a round trip
+/// after the SYN (well under a millisecond on the segment an LB with
+/// direct server return sits on; 16 ms at a flood of a million SYNs a
+/// second); a retransmission a second or more after (Linux's initial RTO):
+/// told from a new SYN at up to several thousand new connections a second.
+pub const HANDSHAKE_BITS: u32 = 14;
+pub const HANDSHAKE_TABLE_SIZE: u32 = 1 << HANDSHAKE_BITS;
+/// `FlowCacheEntry::flags`: the copy was made when the flow was recorded,
+/// and `FLOWS` has not seen the flow used since. The kernel's LRU keeps an
+/// entry that was looked up again (its "second chance") and evicts first
+/// the ones that never were; the cache would hide every later packet from
+/// it, so the flow's next packet also looks it up in `FLOWS` once.
+pub const FLOW_CACHE_F_REFRESH: u8 = 1 << 0;
+/// `FlowCacheEntry::flags`: the client closed the connection (a FIN or a
+/// reset passed). Its 5-tuple may come back as a new connection (a client
+/// port reused); a SYN does not touch the cache (the line is usually
+/// cold), so the copy of a closing connection is trusted only after a
+/// look at the handshake table: a pending handshake that this packet
+/// completes means a new connection, which goes where its SYN went.
+pub const FLOW_CACHE_F_CLOSING: u8 = 1 << 1;
+/// A CPU that forwards a packet from the cache also looks its flow up in
+/// `FLOWS` when its count of packets to that backend is a multiple of this:
+/// a busy connection stays "used" in the LRU, and a copy that no longer
+/// matches the flow table (a user-space write, an eviction) is dropped
+/// within about this many packets. A power of two (a mask, not a division).
+pub const FLOW_REFRESH_EVERY: u64 = 64;
+const _: () = assert!(FLOW_REFRESH_EVERY.is_power_of_two());
+
 /// Default Maglev table size: a prime well above 100 x the backend count, as
 /// the Maglev paper recommends for < 1% imbalance (Katran uses the same).
 pub const DEFAULT_RING_SIZE: u32 = 65_537;

@@ -100,6 +100,74 @@ pub const fn hash_flow_words(
     finish(h, 40)
 }
 
+/// Seed of [`tuple_hash`] ("reghaflo"). Local to one LB: only the slots of
+/// `FLOW_CACHE` and `HANDSHAKES` are placed by it, never a backend choice,
+/// so LB hosts need not agree on it; the agent uses it to find a
+/// connection's slots.
+const TUPLE_SEED: u64 = 0x7265_6768_6166_6c6f;
+/// An odd 64-bit constant with well-spread bits (2^64 / golden ratio).
+const MUL_A: u64 = 0x9e37_79b9_7f4a_7c15;
+/// The second multiplier of MurmurHash3's 64-bit finaliser.
+const MUL_B: u64 = 0xc4ce_b9fe_1a85_ec53;
+
+/// Hash of a connection's 5-tuple in word form (`FlowKey::words`), for its
+/// slots in the flow cache and the handshake table: a multiply and a shift-xor per word and a short finaliser, about 25
+/// instructions, where the ring's MurmurHash3 over the same bytes takes
+/// about 80. Not keyed: someone who knows it can aim SYNs or packets at a
+/// connection's slots, which costs that connection a cache miss or its
+/// pending handshake (its ACK then follows the ring, as after an LB
+/// failover), never a wrong backend: a copy is only trusted on the full
+/// key, a handshake on the connection and its client's secret initial
+/// sequence number.
+#[inline(always)]
+pub const fn tuple_hash(w: &[u64; 5]) -> u64 {
+    let mut h = TUPLE_SEED;
+    h = (h ^ w[0]).wrapping_mul(MUL_A);
+    h ^= h >> 29;
+    h = (h ^ w[1]).wrapping_mul(MUL_A);
+    h ^= h >> 29;
+    h = (h ^ w[2]).wrapping_mul(MUL_A);
+    h ^= h >> 29;
+    h = (h ^ w[3]).wrapping_mul(MUL_A);
+    h ^= h >> 29;
+    h = (h ^ w[4]).wrapping_mul(MUL_A);
+    h ^= h >> 32;
+    h = h.wrapping_mul(MUL_B);
+    h ^ (h >> 29)
+}
+
+/// The flow-cache slot of a connection (`FLOW_CACHE_SIZE` slots): the top
+/// bits of its [`tuple_hash`].
+#[inline(always)]
+pub const fn flow_cache_slot(tuple_hash: u64) -> u32 {
+    (tuple_hash >> (64 - crate::consts::FLOW_CACHE_BITS)) as u32
+}
+
+/// The handshake-table slot of a connection (`HANDSHAKE_TABLE_SIZE` slots):
+/// bits of its [`tuple_hash`] that neither the cache slot nor the check
+/// use.
+#[inline(always)]
+pub const fn handshake_slot(tuple_hash: u64) -> u32 {
+    (tuple_hash >> 32) as u32 & (crate::consts::HANDSHAKE_TABLE_SIZE - 1)
+}
+
+/// The check a flow-cache entry carries (`FlowCacheEntry::check`): the low
+/// half of the [`tuple_hash`], which the slot index does not use.
+#[inline(always)]
+pub const fn flow_check(tuple_hash: u64) -> u32 {
+    tuple_hash as u32
+}
+
+/// The 40-bit `Handshake` fingerprint of a connection whose client chose
+/// initial sequence number `isn`: never 0 (an empty slot). Two attempts of
+/// one 5-tuple differ in it (another ISN); a connection that merely shares
+/// the slot matches with odds of one in 2^40.
+#[inline(always)]
+pub const fn handshake_fingerprint(tuple_hash: u64, isn: u32) -> u64 {
+    let h = (tuple_hash ^ isn as u64).wrapping_mul(MUL_A) >> 24;
+    if h == 0 { 1 } else { h }
+}
+
 /// MurmurHash3 x86_32 of arbitrary bytes (for the agent's Maglev
 /// permutations; not used on the packet path).
 pub fn murmur3_32(data: &[u8], seed: u32) -> u32 {
@@ -124,6 +192,9 @@ pub fn murmur3_32(data: &[u8], seed: u32) -> u32 {
 
 #[cfg(test)]
 mod tests {
+    extern crate std;
+    use std::{collections::HashSet, vec, vec::Vec};
+
     use super::*;
 
     #[test]
@@ -137,6 +208,62 @@ mod tests {
             murmur3_32(b"The quick brown fox jumps over the lazy dog", 0),
             0x2e4f_f723
         );
+    }
+
+    /// The slots of many similar connections (one client, consecutive
+    /// ports; consecutive clients, one port) spread over the whole table.
+    #[test]
+    fn tuple_hash_spreads_similar_connections() {
+        let key = |client: u32, sport: u16| {
+            let mut src = [0u8; 16];
+            src[..4].copy_from_slice(&client.to_be_bytes());
+            let mut dst = [0u8; 16];
+            dst[..4].copy_from_slice(&[192, 0, 2, 100]);
+            crate::FlowKey {
+                src,
+                dst,
+                sport,
+                dport: 5000,
+                proto: 6,
+                family: 4,
+                _pad: [0; 2],
+            }
+        };
+        let n = 1u32 << 16;
+        for keys in [
+            (0..n)
+                .map(|i| key(0xc000_0201, i as u16))
+                .collect::<Vec<_>>(),
+            (0..n).map(|i| key(0x0a00_0000 + i, 40000)).collect(),
+        ] {
+            let mut buckets = vec![0u32; 256];
+            let mut checks = HashSet::new();
+            for k in &keys {
+                let h = tuple_hash(&k.words());
+                buckets[(flow_cache_slot(h) >> 8) as usize] += 1;
+                checks.insert(flow_check(h));
+            }
+            // 256 buckets of 256 expected each: a fair spread stays well
+            // within +-25%.
+            let (lo, hi) = (
+                *buckets.iter().min().unwrap(),
+                *buckets.iter().max().unwrap(),
+            );
+            assert!(lo > 192 && hi < 320, "uneven slots: {lo}..{hi}");
+            assert!(
+                checks.len() as u32 > n - 8,
+                "checks collide: {}",
+                checks.len()
+            );
+        }
+    }
+
+    #[test]
+    fn handshake_fingerprints_tell_attempts_apart() {
+        let h = tuple_hash(&[1, 2, 3, 4, 5]);
+        assert_ne!(handshake_fingerprint(h, 7), handshake_fingerprint(h, 8));
+        assert_eq!(handshake_fingerprint(h, 7), handshake_fingerprint(h, 7));
+        assert_ne!(handshake_fingerprint(h, 7), 0);
     }
 
     #[test]

@@ -16,7 +16,13 @@ use crate::consts::map_names as m;
 /// - 1: `SERVICES`, `SERVICE_PORTS`, `SERVICE_GENS`, `RINGS`, `BACKENDS`,
 ///   `FLOWS`, `SERVICE_STATS`, `BACKEND_STATS`, `REASONS`, as first pinned.
 ///   Pins without a layout record predate the record and are this layout.
-pub const LAYOUT_VERSION: u32 = 1;
+/// - 2: `FLOW_CACHE`, `HANDSHAKES` and `BACKEND_SIGNALS` added (issue 13:
+///   flows are recorded when their handshake completes; issue 12's
+///   per-backend signals). `FLOWS` keeps its key, value and meaning (a
+///   connection -> its backend and service generation), so an upgrade from
+///   layout 1 adopts it with every flow in it; only when an entry is first
+///   written changed (the ACK completing the handshake, not the SYN).
+pub const LAYOUT_VERSION: u32 = 2;
 
 /// File name, in the pin directory, of the layout record: a one-element
 /// array map holding the `LAYOUT_VERSION` of the pins beside it. The agent
@@ -45,7 +51,7 @@ const fn pinned(name: &'static str, pin: &'static str, changed_in: u32) -> Pinne
 }
 
 /// Every map the agent pins under `/sys/fs/bpf/regha/<iface>/`.
-pub const PINNED_MAPS: [PinnedMap; 9] = [
+pub const PINNED_MAPS: [PinnedMap; 12] = [
     pinned(m::SERVICES, "services", 1),
     pinned(m::SERVICE_PORTS, "service_ports", 1),
     pinned(m::SERVICE_GENS, "service_gens", 1),
@@ -55,6 +61,9 @@ pub const PINNED_MAPS: [PinnedMap; 9] = [
     pinned(m::SERVICE_STATS, "service_stats", 1),
     pinned(m::BACKEND_STATS, "backend_stats", 1),
     pinned(m::REASONS, "reasons", 1),
+    pinned(m::FLOW_CACHE, "flow_cache", 2),
+    pinned(m::HANDSHAKES, "handshakes", 2),
+    pinned(m::BACKEND_SIGNALS, "backend_signals", 2),
 ];
 
 const _: () = {

@@ -95,13 +95,180 @@ pub struct FlowValue {
     pub service_gen: u32,
 }
 
+impl FlowKey {
+    /// The key as the five 8-byte words it occupies in memory (each the
+    /// little-endian reading of its bytes): what the XDP program compares
+    /// and hashes (`hash::tuple_hash`), with no byte-wise work.
+    pub const fn words(&self) -> [u64; 5] {
+        let s = &self.src;
+        let d = &self.dst;
+        let [p0, p1] = self.sport.to_le_bytes();
+        let [q0, q1] = self.dport.to_le_bytes();
+        [
+            u64::from_le_bytes([s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]]),
+            u64::from_le_bytes([s[8], s[9], s[10], s[11], s[12], s[13], s[14], s[15]]),
+            u64::from_le_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]]),
+            u64::from_le_bytes([d[8], d[9], d[10], d[11], d[12], d[13], d[14], d[15]]),
+            u64::from_le_bytes([
+                p0,
+                p1,
+                q0,
+                q1,
+                self.proto,
+                self.family,
+                self._pad[0],
+                self._pad[1],
+            ]),
+        ]
+    }
+}
+
+/// The last of a key's [`FlowKey::words`], from its fields: what the XDP
+/// program builds from a parsed packet (ports in host order, no padding).
+#[inline(always)]
+pub const fn ports_word(sport: u16, dport: u16, proto: u8, family: u8) -> u64 {
+    sport as u64 | (dport as u64) << 16 | (proto as u64) << 32 | (family as u64) << 40
+}
+
+/// `FLOW_CACHE` slot: a copy of one `FLOWS` entry, at the slot its key
+/// hashes to (`hash::flow_cache_slot`). One cache line.
+///
+/// Written by the XDP program on any CPU and by the agent (through the
+/// mmap), read without locks, so a reader may meet a slot half rewritten.
+/// A writer therefore clears `entry` first, writes `key` and
+/// `service_gen`, and writes `entry` last, in one 8-byte store; a reader
+/// trusts a slot only when its key equals the packet's and `entry.check`
+/// equals the packet's check (`hash::flow_check`): a key of one write and
+/// an entry of another never pass both.
+#[repr(C, align(8))]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FlowCacheSlot {
+    pub key: FlowKey,
+    pub entry: FlowCacheEntry,
+    /// `FlowValue::service_gen` of the copy.
+    pub service_gen: u32,
+    pub _pad: [u8; 12],
+}
+
+/// Byte offset of `FlowCacheSlot::entry` (after the 40-byte key).
+pub const FLOW_CACHE_ENTRY_OFFSET: usize = 40;
+/// Byte offset of `FlowCacheSlot::service_gen`.
+pub const FLOW_CACHE_GEN_OFFSET: usize = 48;
+
+/// The word of a [`FlowCacheSlot`] written last: the backend and service
+/// of the copy, and the check that ties it to the slot's key. All zero: an
+/// empty slot.
+#[repr(C, align(8))]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FlowCacheEntry {
+    pub backend_id: u16,
+    pub service_id: u8,
+    /// `FLOW_CACHE_F_*`.
+    pub flags: u8,
+    /// `hash::flow_check` of the key.
+    pub check: u32,
+}
+
+impl FlowCacheEntry {
+    /// The entry as one 8-byte word (little-endian, as the program loads it).
+    pub const fn word(&self) -> u64 {
+        self.backend_id as u64
+            | (self.service_id as u64) << 16
+            | (self.flags as u64) << 24
+            | (self.check as u64) << 32
+    }
+
+    pub const fn from_word(w: u64) -> Self {
+        Self {
+            backend_id: w as u16,
+            service_id: (w >> 16) as u8,
+            flags: (w >> 24) as u8,
+            check: (w >> 32) as u32,
+        }
+    }
+}
+
+/// `HANDSHAKES` slot: a SYN the program steered, from the SYN until the
+/// client's first packet after it (the ACK completing the handshake), at
+/// the slot its connection hashes to (`hash::handshake_slot`). Read and
+/// written as one 8-byte word, so every reader sees one whole write. All
+/// zero: an empty slot.
+#[repr(C, align(8))]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Handshake {
+    /// With `fingerprint_hi`, the 40-bit `hash::handshake_fingerprint` of
+    /// the connection and the client's initial sequence number: a
+    /// retransmitted SYN carries the same, the ACK completing the handshake
+    /// that number plus one, a new connection on the same 5-tuple another.
+    /// A packet of an unrelated connection that lands on the slot matches
+    /// with odds of one in 2^40.
+    pub fingerprint: u32,
+    pub fingerprint_hi: u8,
+    /// The low 8 bits of the service generation the SYN was steered under.
+    pub service_gen: u8,
+    pub backend_id: u16,
+}
+
+impl Handshake {
+    /// Mask of the fingerprint's 40 bits.
+    pub const FINGERPRINT_MASK: u64 = (1 << 40) - 1;
+
+    pub const fn new(fingerprint: u64, service_gen: u8, backend_id: u16) -> Self {
+        Self {
+            fingerprint: fingerprint as u32,
+            fingerprint_hi: (fingerprint >> 32) as u8,
+            service_gen,
+            backend_id,
+        }
+    }
+
+    /// The 40-bit fingerprint.
+    pub const fn fingerprint(&self) -> u64 {
+        self.fingerprint as u64 | (self.fingerprint_hi as u64) << 32
+    }
+
+    pub const fn word(&self) -> u64 {
+        self.fingerprint() | (self.service_gen as u64) << 40 | (self.backend_id as u64) << 48
+    }
+
+    pub const fn from_word(w: u64) -> Self {
+        Self::new(
+            w & Self::FINGERPRINT_MASK,
+            (w >> 40) as u8,
+            (w >> 48) as u16,
+        )
+    }
+}
+
+/// `BACKEND_SIGNALS` value (per CPU): how the handshakes steered to a
+/// backend went, as the client's side shows them (with direct server
+/// return the LB never sees the backend's answers).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Signals {
+    /// SYNs that started a connection attempt to this backend (a
+    /// retransmitted SYN is not counted here).
+    pub syns: u64,
+    /// SYNs of an attempt already steered to it (same 5-tuple, same
+    /// initial sequence number) while the attempt was still pending: the
+    /// client heard no SYN-ACK in time.
+    pub syn_retransmits: u64,
+    /// Attempts seen completing: the client's first packet after the SYN
+    /// (the handshake's ACK, its first data, or a reset: each answers the
+    /// backend's SYN-ACK).
+    pub completions: u64,
+}
+
 /// `SERVICE_STATS` and `BACKEND_STATS` value (per CPU): what was forwarded.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Counters {
     pub packets: u64,
     pub bytes: u64,
-    /// Flows this program chose a backend for by hashing (flow-table misses).
+    /// Flows this program chose a backend for by hashing the ring: a SYN
+    /// starting a connection attempt, or a packet of a flow neither
+    /// recorded nor in its handshake (UDP, a connection seen mid-way).
+    /// Retransmitted SYNs and completing handshakes are not new flows.
     pub new_flows: u64,
 }
 
@@ -112,6 +279,15 @@ const _: () = {
     assert!(size_of::<FlowKey>() == 40);
     assert!(size_of::<FlowValue>() == 12);
     assert!(size_of::<Counters>() == 24);
+    assert!(size_of::<FlowCacheSlot>() == 64);
+    assert!(core::mem::offset_of!(FlowCacheSlot, entry) == FLOW_CACHE_ENTRY_OFFSET);
+    assert!(core::mem::offset_of!(FlowCacheSlot, service_gen) == FLOW_CACHE_GEN_OFFSET);
+    assert!(size_of::<FlowCacheEntry>() == 8);
+    assert!(size_of::<Handshake>() == 8);
+    assert!(size_of::<Signals>() == 24);
+    // The ids a flow-cache entry and a handshake hold must fit their fields.
+    assert!(crate::consts::MAX_BACKENDS <= 1 << 16);
+    assert!(crate::consts::MAX_SERVICES <= 1 << 8);
 };
 
 /// Writes an address in word form (see `hash::addr_words`) into a 16-byte
@@ -167,4 +343,8 @@ mod pod {
     unsafe impl aya::Pod for FlowKey {}
     unsafe impl aya::Pod for FlowValue {}
     unsafe impl aya::Pod for Counters {}
+    unsafe impl aya::Pod for FlowCacheSlot {}
+    unsafe impl aya::Pod for FlowCacheEntry {}
+    unsafe impl aya::Pod for Handshake {}
+    unsafe impl aya::Pod for Signals {}
 }

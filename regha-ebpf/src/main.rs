@@ -1,20 +1,21 @@
 //! regha's XDP program.
 //!
 //! For each packet: parse (`parse.rs`), find its service and backend
-//! (`steer.rs`), rewrite the MACs for direct server return and `XDP_TX`;
-//! count everything (`stats.rs`). Anything that is not for a configured
+//! (`steer.rs`, with the flow state of `flows.rs`), rewrite the MACs for
+//! direct server return and `XDP_TX`; count everything (`stats.rs`). Anything that is not for a configured
 //! `VIP:port/proto` leaves untouched with `XDP_PASS`; malformed packets are
 //! passed (the stack drops them as it would without us), never transmitted.
 #![no_std]
 #![no_main]
 
+mod flows;
 mod maps;
 mod parse;
 mod stats;
 mod steer;
 
 use aya_ebpf::{Global, bindings::xdp_action, macros::xdp, programs::XdpContext};
-use regha_common::Reason;
+use regha_common::{FLOW_REFRESH_EVERY, Reason};
 
 /// The MAC of the interface the program is attached to: the source of every
 /// frame we transmit. Set by the agent at load time.
@@ -57,7 +58,14 @@ fn try_regha(ctx: &XdpContext) -> Result<u32, Reason> {
         (*eth).src = ours;
     }
     let bytes = (ctx.data_end() - ctx.data()) as u64;
-    stats::count_forward(&choice, bytes);
+    let packets = stats::count_forward(&choice, bytes);
+    // Now and then a cached flow is also looked up in the flow table, so
+    // that the LRU sees it in use and the copy follows the table.
+    if let Some(c) = choice.cached
+        && packets & (FLOW_REFRESH_EVERY - 1) == 0
+    {
+        flows::refresh(&flows::Tuple::of(&pkt), &c.value, c.flags);
+    }
     Ok(xdp_action::XDP_TX)
 }
 

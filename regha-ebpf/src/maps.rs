@@ -4,16 +4,19 @@
 //! load time (`EbpfLoader::map_max_entries`).
 //!
 //! Arrays are looked up inline by the JIT (a bounds check and an add); hash
-//! maps cost a hash and a bucket walk each. The established-flow path
-//! therefore touches one hash map (`FLOWS`) and arrays only.
+//! maps cost a call, a hash and a bucket walk each (about 50 ns on this
+//! project's machines, whose kernels pay for every return from a call).
+//! The established-flow path therefore touches arrays only: it finds its
+//! flow in `FLOW_CACHE`, and `FLOWS` behind it only on a miss.
 
 use aya_ebpf::{
     btf_maps::{Array, ArrayOfMaps, HashMap, LruHashMap, PerCpuArray},
     macros::btf_map,
 };
 use regha_common::{
-    BPF_F_MMAPABLE, Backend, Counters, DEFAULT_FLOW_TABLE_SIZE, FlowKey, FlowValue, MAX_BACKENDS,
-    MAX_SERVICES, REASON_COUNT, RING_MAP_FLAGS, SERVICE_PORT_WORDS, ServiceKey, ServiceValue,
+    BPF_F_MMAPABLE, Backend, Counters, DEFAULT_FLOW_TABLE_SIZE, FLOW_CACHE_SIZE, FlowCacheSlot,
+    FlowKey, FlowValue, HANDSHAKE_TABLE_SIZE, Handshake, MAX_BACKENDS, MAX_SERVICES, REASON_COUNT,
+    RING_MAP_FLAGS, SERVICE_PORT_WORDS, ServiceKey, ServiceValue, Signals,
 };
 
 /// `VIP:port/proto` -> service (id, ring size, hash mode, seed, generation).
@@ -55,13 +58,43 @@ pub static RINGS: ArrayOfMaps<
 pub static BACKENDS: Array<Backend, { MAX_BACKENDS as usize }, { BPF_F_MMAPABLE as usize }> =
     Array::new();
 
-/// Connection 5-tuple -> backend id (and service incarnation): consulted
-/// first, so a flow stays on its backend when the ring changes. The common
+/// The flow table: connection 5-tuple -> backend id (and service
+/// incarnation), so a flow stays on its backend when the ring changes.
+/// Written when a flow's handshake completes (or a flow is first seen
+/// past its SYN), never for a SYN: unanswered SYNs never evict anything.
+/// Shared by all CPUs, readable and writable by user space. The common
 /// LRU (with its per-CPU local lists) measured cheaper per insert than
 /// `BPF_F_NO_COMMON_LRU` on these machines (~300 vs ~350 ns a new flow).
 #[btf_map]
 pub static FLOWS: LruHashMap<FlowKey, FlowValue, { DEFAULT_FLOW_TABLE_SIZE as usize }> =
     LruHashMap::new();
+
+/// Copies of `FLOWS` entries at the slot their key hashes to
+/// (`hash::flow_cache_slot`): the established path's lookup, one inline
+/// array access and a key compare instead of a kernel hash lookup. Shared
+/// by all CPUs, so a flow whose packets run on several CPUs (generic mode)
+/// has one copy. `BPF_F_MMAPABLE`: slots are cache-line aligned, and the
+/// agent drops a copy with one store when it writes `FLOWS` itself.
+#[btf_map]
+pub static FLOW_CACHE: Array<
+    FlowCacheSlot,
+    { FLOW_CACHE_SIZE as usize },
+    { BPF_F_MMAPABLE as usize },
+> = Array::new();
+
+/// SYNs steered and not yet followed by the client's next packet, at the
+/// slot their connection hashes to (`hash::handshake_slot`): where the
+/// handshake's ACK finds the backend its SYN went to (even if the ring
+/// changed in between), and what tells a retransmitted SYN from a new one.
+/// 8-byte words: recording a SYN is one store (nothing allocated, nothing
+/// evicted), and the table is small enough to stay in cache under a flood.
+/// Shared by all CPUs; `BPF_F_MMAPABLE` for the agent and tests to read.
+#[btf_map]
+pub static HANDSHAKES: Array<
+    Handshake,
+    { HANDSHAKE_TABLE_SIZE as usize },
+    { BPF_F_MMAPABLE as usize },
+> = Array::new();
 
 /// Service id -> forwarded packets, bytes, new flows (per CPU).
 #[btf_map]
@@ -70,6 +103,11 @@ pub static SERVICE_STATS: PerCpuArray<Counters, { MAX_SERVICES as usize }> = Per
 /// Backend id -> forwarded packets, bytes, new flows (per CPU).
 #[btf_map]
 pub static BACKEND_STATS: PerCpuArray<Counters, { MAX_BACKENDS as usize }> = PerCpuArray::new();
+
+/// Backend id -> SYNs, SYN retransmissions and completed handshakes (per
+/// CPU): the passive signals of a backend's health (issue 12).
+#[btf_map]
+pub static BACKEND_SIGNALS: PerCpuArray<Signals, { MAX_BACKENDS as usize }> = PerCpuArray::new();
 
 /// `regha_common::Reason` -> packets not forwarded for that reason (per CPU).
 #[btf_map]

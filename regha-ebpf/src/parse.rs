@@ -35,6 +35,8 @@ const UDP_HLEN: usize = 8;
 const IP_MF: u16 = 0x2000;
 const IP_OFFSET: u16 = 0x1fff;
 const TCP_FLAG_SYN: u8 = 0x02;
+const TCP_FLAG_FIN: u8 = 0x01;
+const TCP_FLAG_RST: u8 = 0x04;
 const TCP_FLAG_ACK: u8 = 0x10;
 /// IPv6 extension headers we do not walk (hop-by-hop, routing, fragment,
 /// destination options): such packets are passed, counted as unsupported.
@@ -82,7 +84,7 @@ struct Ipv6Hdr {
 struct TcpPorts {
     sport: [u8; 2],
     dport: [u8; 2],
-    _seq: [u8; 4],
+    seq: [u8; 4],
     _ack: [u8; 4],
     doff_res: u8,
     flags: u8,
@@ -120,6 +122,14 @@ pub struct Packet {
     pub dport: u16,
     /// TCP SYN without ACK: a new connection, so no flow-table lookup.
     pub syn: bool,
+    /// TCP RST: the connection ends, so a flow seen first with it is not
+    /// recorded.
+    pub rst: bool,
+    /// TCP FIN or RST: the client closes the connection.
+    pub closing: bool,
+    /// TCP sequence number (host order): a SYN's is the client's initial
+    /// one, the handshake's ACK carries it plus one.
+    pub seq: u32,
     /// Part of a fragmented IPv4 datagram (first or later fragment).
     pub fragment: bool,
     /// A later IPv4 fragment: no L4 header, ports unknown.
@@ -138,6 +148,9 @@ impl Packet {
             sport: 0,
             dport: 0,
             syn: false,
+            rst: false,
+            closing: false,
+            seq: 0,
             fragment: false,
             later_fragment: false,
         }
@@ -288,6 +301,9 @@ fn parse_l4(ctx: &XdpContext, l4: usize, l4_len: usize, pkt: &mut Packet) -> Res
         pkt.sport = be16(tcp.sport);
         pkt.dport = be16(tcp.dport);
         pkt.syn = tcp.flags & (TCP_FLAG_SYN | TCP_FLAG_ACK) == TCP_FLAG_SYN;
+        pkt.rst = tcp.flags & TCP_FLAG_RST != 0;
+        pkt.closing = tcp.flags & (TCP_FLAG_FIN | TCP_FLAG_RST) != 0;
+        pkt.seq = u32::from_be_bytes(tcp.seq);
     } else {
         let udp: *const UdpHdr = ptr_at(ctx, l4)?;
         // SAFETY: `ptr_at` checked the 8 UDP header bytes at `l4`.

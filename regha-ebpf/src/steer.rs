@@ -1,28 +1,63 @@
-//! Choosing the backend: the flow table first, then the service's Maglev ring.
+//! Choosing the backend: the flow state first (`flows.rs`), then the
+//! service's Maglev ring.
 //!
-//! Established flow: port bitmap (array) -> `FLOWS` (the one hash lookup)
-//! -> service generation (array) -> backend (array).
-//! New flow: port bitmap -> `SERVICES` (hash) -> ring (array of arrays)
-//! -> backend (array) -> `FLOWS` insert.
+//! Established flow (the common case, arrays only): port bitmap ->
+//! `FLOW_CACHE` -> service generation -> backend.
+//! On a cache miss: the slot's pending handshake (is this the ACK
+//! completing it?), then `FLOWS` (a kernel hash lookup, ~50 ns), cached on
+//! a hit.
+//! SYN: `SERVICES` (hash) -> the slot's pending handshake (a retransmission
+//! goes where the first SYN went) -> else the ring (array of arrays) ->
+//! backend; recorded as the slot's pending handshake (one store), and a
+//! cached copy of an earlier connection on the 5-tuple dropped (the same
+//! line). Never a `FLOWS` insert or lookup: an unanswered SYN evicts
+//! nothing, and costs no walk of the flow table's buckets (hundreds of ns
+//! for a never-seen key, whose bucket is cold).
+//! The ACK completing a handshake: the pending handshake (the backend its
+//! SYN went to, even across a ring change, and ahead of any `FLOWS` entry
+//! of an earlier connection on the same 5-tuple) -> `SERVICES` -> `FLOWS`
+//! insert, cached. A flow in none of them (UDP; a connection seen
+//! mid-way, after an LB failover): `SERVICES` -> the ring -> `FLOWS`
+//! insert, cached.
 
-use aya_ebpf::bindings::BPF_ANY;
 use regha_common::{
-    BACKEND_DRAINING, BACKEND_STATE_SHIFT, BACKEND_UP, FRAGMENT_PORT, FlowKey, FlowValue, Reason,
-    SERVICE_F_HASH_FLOW, SERVICE_F_NO_BACKEND, ServiceKey, ServiceValue, hash, store_addr_words,
+    BACKEND_DRAINING, BACKEND_STATE_SHIFT, BACKEND_UP, FLOW_CACHE_F_CLOSING, FLOW_CACHE_F_REFRESH,
+    FRAGMENT_PORT, FlowValue, Handshake, PROTO_TCP, Reason, SERVICE_F_HASH_FLOW,
+    SERVICE_F_NO_BACKEND, ServiceKey, ServiceValue, hash, store_addr_words,
 };
 
 use crate::{
-    maps::{BACKENDS, FLOWS, RINGS, SERVICE_GENS, SERVICE_PORTS, SERVICES},
+    flows::{self, Cached, Tuple},
+    maps::{BACKENDS, RINGS, SERVICE_GENS, SERVICE_PORTS, SERVICES},
     parse::Packet,
 };
+
+/// What a packet told about its backend's health (`BACKEND_SIGNALS`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    None,
+    /// A SYN starting a connection attempt.
+    Syn,
+    /// A SYN of an attempt already steered there.
+    SynRetransmit,
+    /// The client's first packet after the SYN: the handshake completed.
+    Completion,
+}
 
 /// Where a packet goes.
 pub struct Choice {
     pub service_id: u32,
+    /// The service incarnation the choice was made under (what `FLOWS`
+    /// records with it).
+    pub service_gen: u32,
     pub backend_id: u32,
     pub mac: [u8; 6],
-    /// Chosen by hashing (a new flow) rather than found in the flow table.
+    /// Chosen by hashing the ring (a new flow) rather than from flow state.
     pub new_flow: bool,
+    /// Found in the flow cache: the copy to check against `FLOWS` now and
+    /// then (`main.rs`).
+    pub cached: Option<Cached>,
+    pub signal: Signal,
 }
 
 /// Whether some service listens on `port` (any address, any protocol).
@@ -58,6 +93,13 @@ fn backend(id: u32) -> Option<([u8; 6], u8)> {
     ))
 }
 
+/// Backend `id` if it takes packets of flows already on it (up or draining).
+#[inline(always)]
+fn keeps_flows(id: u32) -> Option<[u8; 6]> {
+    let (mac, state) = backend(id)?;
+    (state == BACKEND_UP || state == BACKEND_DRAINING).then_some(mac)
+}
+
 /// Picks the backend for `pkt`, or says why there is none. `to_us`: the
 /// frame's destination MAC is this interface's.
 #[inline(always)]
@@ -72,79 +114,176 @@ pub fn choose(pkt: &Packet, to_us: bool) -> Result<Choice, Reason> {
     if !to_us {
         return Err(Reason::OtherHost);
     }
-    let mut key = FlowKey {
-        src: [0; 16],
-        dst: [0; 16],
-        sport: pkt.sport,
-        dport: pkt.dport,
-        proto: pkt.proto,
-        family: pkt.family,
-        _pad: [0; 2],
-    };
-    store_addr_words(&mut key.src, pkt.src);
-    store_addr_words(&mut key.dst, pkt.dst);
-
-    // A SYN opens a new connection, whatever an old entry says; fragments
-    // never use the flow table (see `ring_pick`).
-    // Otherwise a missing or stale entry, or one whose backend is down, is
-    // replaced below.
-    if !pkt.syn
-        && !pkt.fragment
-        && let Some(c) = flow_hit(&key)
-    {
-        return Ok(c);
+    if pkt.fragment {
+        return fragment(pkt);
     }
+    let t = Tuple::of(pkt);
+    if pkt.syn {
+        return syn(pkt, &t);
+    }
+    // A copy whose service or backend no longer holds is passed over, and
+    // so is a flow-table entry: the flow is then chosen anew below.
+    if let Some(c) = flows::cached(&t)
+        && !reopened(pkt, &t, c.flags)
+        && let Some(mut choice) = pinned(&c.value)
+    {
+        let flags = c.flags | closing(pkt);
+        if flags & FLOW_CACHE_F_REFRESH != 0 {
+            flows::refresh(&t, &c.value, flags);
+        } else if flags != c.flags {
+            flows::cache(&t, &c.value, flags);
+        }
+        choice.cached = Some(Cached {
+            value: c.value,
+            flags: flags & !FLOW_CACHE_F_REFRESH,
+        });
+        return Ok(choice);
+    }
+    // The client's first packet after its SYN carries the SYN's sequence
+    // number plus one (the ACK, or its first data if the ACK was lost).
+    if pkt.proto == PROTO_TCP
+        && let Some(h) = flows::pending(&t, pkt.seq.wrapping_sub(1))
+        && let Some(choice) = completion(pkt, &t, h)?
+    {
+        record(pkt, &t, &choice);
+        return Ok(choice);
+    }
+    if let Some(v) = flows::recorded(&t)
+        && let Some(choice) = pinned(&v)
+    {
+        flows::cache(&t, &v, closing(pkt));
+        return Ok(choice);
+    }
+    let svc = live_service(pkt)?;
+    let choice = ring_pick(pkt, &svc, svc.flags & SERVICE_F_HASH_FLOW != 0)?;
+    record(pkt, &t, &choice);
+    Ok(choice)
+}
 
+/// Records the flow `pkt` starts or was first seen with, in `FLOWS` and
+/// the cache; a flow that starts with a reset ends with it: nothing to
+/// remember.
+#[inline(always)]
+fn record(pkt: &Packet, t: &Tuple, choice: &Choice) {
+    if !pkt.rst {
+        flows::record(
+            t,
+            &FlowValue {
+                backend_id: choice.backend_id,
+                service_id: choice.service_id,
+                service_gen: choice.service_gen,
+            },
+            closing(pkt),
+        );
+    }
+}
+
+/// `FLOW_CACHE_F_CLOSING` if the client is closing the connection.
+#[inline(always)]
+fn closing(pkt: &Packet) -> u8 {
+    if pkt.closing { FLOW_CACHE_F_CLOSING } else { 0 }
+}
+
+/// Whether `pkt` hit the copy of a closing connection but completes a
+/// handshake pending on the same 5-tuple: a new connection (a client port
+/// reused), which belongs where its SYN went, not where the old one was.
+/// (A SYN leaves the cache alone: its line is usually cold, and touching
+/// it cost a new connection about half a fresh floor more.)
+#[inline(always)]
+fn reopened(pkt: &Packet, t: &Tuple, flags: u8) -> bool {
+    flags & FLOW_CACHE_F_CLOSING != 0
+        && pkt.proto == PROTO_TCP
+        && flows::pending(t, pkt.seq.wrapping_sub(1)).is_some()
+}
+
+/// The handshake `h` completes: its SYN's backend, if its service is the
+/// incarnation it was steered under and the backend still takes the flows
+/// it has. Otherwise the flow is chosen as one seen mid-way (`None`).
+#[inline(always)]
+fn completion(pkt: &Packet, t: &Tuple, h: Handshake) -> Result<Option<Choice>, Reason> {
+    let svc = live_service(pkt)?;
+    flows::complete(t);
+    let id = u32::from(h.backend_id);
+    if h.service_gen != svc.generation as u8 {
+        return Ok(None);
+    }
+    Ok(keeps_flows(id).map(|mac| Choice {
+        service_id: svc.id,
+        service_gen: svc.generation,
+        backend_id: id,
+        mac,
+        new_flow: false,
+        cached: None,
+        signal: Signal::Completion,
+    }))
+}
+
+/// The packet's service, if some backend takes new flows.
+#[inline(always)]
+fn live_service(pkt: &Packet) -> Result<ServiceValue, Reason> {
     let svc = service(pkt)?;
     if svc.flags & SERVICE_F_NO_BACKEND != 0 {
         return Err(Reason::NoBackend);
     }
-    let hash_flow = svc.flags & SERVICE_F_HASH_FLOW != 0;
-    if pkt.fragment {
-        // Fragments carry no ports past the first, so only the client's
-        // source can keep them together: every fragment of a datagram reaches
-        // the backend of the source hash, never through the flow table.
-        if hash_flow {
-            return Err(Reason::Unsupported);
-        }
-        return ring_pick(pkt, &svc, false);
-    }
-    let choice = ring_pick(pkt, &svc, hash_flow)?;
-    // A full table evicts its least recently used entry; an insert fails only
-    // under memory pressure, and then the flow is still steered by hash.
-    let _ = FLOWS.insert(
-        key,
-        FlowValue {
-            backend_id: choice.backend_id,
+    Ok(svc)
+}
+
+/// A SYN: a retransmission goes where its first SYN went; any other SYN
+/// starts a connection attempt on the ring's backend, recorded in the
+/// slot's pending handshake only.
+#[inline(always)]
+fn syn(pkt: &Packet, t: &Tuple) -> Result<Choice, Reason> {
+    let svc = live_service(pkt)?;
+    if let Some(h) = flows::pending(t, pkt.seq)
+        && h.service_gen == svc.generation as u8
+        && let Some(mac) = keeps_flows(u32::from(h.backend_id))
+    {
+        return Ok(Choice {
             service_id: svc.id,
             service_gen: svc.generation,
-        },
-        BPF_ANY as u64,
-    );
+            backend_id: u32::from(h.backend_id),
+            mac,
+            new_flow: false,
+            cached: None,
+            signal: Signal::SynRetransmit,
+        });
+    }
+    let mut choice = ring_pick(pkt, &svc, svc.flags & SERVICE_F_HASH_FLOW != 0)?;
+    flows::remember_syn(t, pkt.seq, choice.backend_id, svc.generation);
+    choice.signal = Signal::Syn;
     Ok(choice)
 }
 
-/// The flow table's backend for this connection, if the entry is still good:
-/// its service incarnation is current and its backend takes existing flows.
+/// Fragments carry no ports past the first, so only the client's source can
+/// keep them together: every fragment of a datagram reaches the backend of
+/// the source hash, never through the flow state.
 #[inline(always)]
-fn flow_hit(key: &FlowKey) -> Option<Choice> {
-    // SAFETY: `get` hands out a reference into the hash element, which a
-    // concurrent delete or LRU eviction may recycle; the value is copied
-    // out at once, before this program updates any map, so nothing reads
-    // it after that.
-    let fv = unsafe { FLOWS.get(key) }.copied()?;
-    let current = SERVICE_GENS.get_ptr(fv.service_id)?;
+fn fragment(pkt: &Packet) -> Result<Choice, Reason> {
+    let svc = live_service(pkt)?;
+    if svc.flags & SERVICE_F_HASH_FLOW != 0 {
+        return Err(Reason::Unsupported);
+    }
+    ring_pick(pkt, &svc, false)
+}
+
+/// The flow's backend from its flow state, if that still holds: its
+/// service incarnation is current and its backend takes existing flows.
+#[inline(always)]
+fn pinned(v: &FlowValue) -> Option<Choice> {
+    let current = SERVICE_GENS.get_ptr(v.service_id)?;
     // SAFETY: `get_ptr` returned a non-null, aligned pointer to the u32 of
     // slot `service_id`; the agent stores it atomically through the mmap.
-    if unsafe { core::ptr::read_volatile(current) } != fv.service_gen || fv.service_gen == 0 {
+    if unsafe { core::ptr::read_volatile(current) } != v.service_gen || v.service_gen == 0 {
         return None;
     }
-    let (mac, state) = backend(fv.backend_id)?;
-    (state == BACKEND_UP || state == BACKEND_DRAINING).then_some(Choice {
-        service_id: fv.service_id,
-        backend_id: fv.backend_id,
-        mac,
+    Some(Choice {
+        service_id: v.service_id,
+        service_gen: v.service_gen,
+        backend_id: v.backend_id,
+        mac: keeps_flows(v.backend_id)?,
         new_flow: false,
+        cached: None,
+        signal: Signal::None,
     })
 }
 
@@ -163,8 +302,8 @@ fn service(pkt: &Packet) -> Result<ServiceValue, Reason> {
         family: pkt.family,
     };
     store_addr_words(&mut key.addr, pkt.dst);
-    // SAFETY: as in `flow_hit`: the reference into the hash element is only
-    // used to copy the value out at once.
+    // SAFETY: as in `flows::recorded`: the reference into the hash element
+    // is only used to copy the value out at once.
     match unsafe { SERVICES.get(key) } {
         Some(v) => Ok(*v),
         None => Err(Reason::NotService),
@@ -191,9 +330,12 @@ fn ring_pick(pkt: &Packet, svc: &ServiceValue, hash_flow: bool) -> Result<Choice
         // backends, so anything else here is a table being replaced.
         Some((mac, state)) if state == BACKEND_UP => Ok(Choice {
             service_id: svc.id,
+            service_gen: svc.generation,
             backend_id: id,
             mac,
             new_flow: true,
+            cached: None,
+            signal: Signal::None,
         }),
         _ => Err(Reason::NoBackend),
     }

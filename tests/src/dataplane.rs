@@ -1,10 +1,14 @@
 //! A loaded regha dataplane for tests: the production loader and map writer,
 //! with pins in a directory of its own that is removed on drop.
 
-use std::path::PathBuf;
+use std::{
+    net::{IpAddr, Ipv4Addr},
+    path::PathBuf,
+};
 
 use aya::programs::{TestRun, TestRunOptions, Xdp};
-use regha_agent::dataplane::{Dataplane, DataplaneOptions, MapWriter};
+use regha_agent::dataplane::{BackendSpec, Dataplane, DataplaneOptions, MapWriter, ServiceSpec};
+use regha_model::{BackendState, HashMode, Protocol};
 
 /// Parent of every test's pin directory.
 const TEST_PIN_ROOT: &str = "/sys/fs/bpf/regha-test";
@@ -45,6 +49,16 @@ impl TestDataplane {
     }
 
     pub fn load_with(iface_mac: [u8; 6], flow_table_size: u32) -> Self {
+        Self::load_object_with(
+            &regha_agent::dataplane::EBPF_OBJECT,
+            iface_mac,
+            flow_table_size,
+        )
+    }
+
+    /// Loads `object` (another build of regha-ebpf: the bench compares
+    /// builds with it) the same way.
+    pub fn load_object_with(object: &[u8], iface_mac: [u8; 6], flow_table_size: u32) -> Self {
         crate::require_root();
         remove_stale_pins();
         use std::sync::atomic::{AtomicU32, Ordering};
@@ -59,7 +73,8 @@ impl TestDataplane {
             iface_mac,
             flow_table_size,
         };
-        let dataplane = Dataplane::load(&opts).unwrap_or_else(|e| panic!("load: {e}"));
+        let dataplane =
+            Dataplane::load_object(object, &opts).unwrap_or_else(|e| panic!("load: {e}"));
         let maps = dataplane
             .maps()
             .unwrap_or_else(|e| panic!("open maps: {e}"));
@@ -137,4 +152,53 @@ pub fn link_prog_id(link: &std::path::Path) -> String {
         .nth(1)
         .unwrap_or_else(|| panic!("no prog id in `bpftool link show`: {text}"))
         .to_owned()
+}
+
+/// Pins the calling thread to `cpu`: BPF_PROG_TEST_RUN runs the program on
+/// the calling CPU, so per-CPU maps and two-CPU cases need it.
+pub fn pin_to_cpu(cpu: usize) {
+    // SAFETY: a zeroed cpu_set_t with one bit set, for this thread.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        assert_eq!(
+            libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &set),
+            0,
+            "sched_setaffinity to CPU {cpu}: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+}
+
+/// Backend `id` of the flow-state tests: 192.0.2.(10 + id):`port`, a MAC
+/// that names it, weight 1.
+pub fn test_backend(id: u32, port: u16, state: BackendState) -> BackendSpec {
+    BackendSpec {
+        id,
+        addr: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 10 + id as u8)),
+        port,
+        mac: [0x02, 0xbe, 0, 0, 0, id as u8],
+        weight: 1,
+        state,
+    }
+}
+
+/// Service 0 of the flow-state tests: TCP `vip`:`port`, source hash.
+pub fn source_hashed(
+    vip: Ipv4Addr,
+    port: u16,
+    seed: u32,
+    ring_size: u32,
+    backends: Vec<BackendSpec>,
+) -> ServiceSpec {
+    ServiceSpec {
+        id: 0,
+        vip: IpAddr::V4(vip),
+        port,
+        protocol: Protocol::Tcp,
+        hash: HashMode::Source,
+        seed,
+        ring_size,
+        backends,
+    }
 }

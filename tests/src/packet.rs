@@ -10,6 +10,8 @@ pub const ETH_P_ARP: u16 = 0x0806;
 pub const TCP_SYN: u8 = 0x02;
 pub const TCP_ACK: u8 = 0x10;
 pub const TCP_PSH: u8 = 0x08;
+pub const TCP_FIN: u8 = 0x01;
+pub const TCP_RST: u8 = 0x04;
 
 #[derive(Clone, Debug)]
 pub enum L4 {
@@ -54,7 +56,13 @@ pub struct Frame {
     pub l3: L3,
     pub l4: L4,
     pub payload: Vec<u8>,
+    /// TCP sequence number (the client's: a SYN carries its initial one,
+    /// the handshake's ACK that plus one).
+    pub seq: u32,
 }
+
+/// The sequence number of every TCP frame unless set (`Frame::with_seq`).
+pub const DEFAULT_SEQ: u32 = 0x1000_0000;
 
 fn csum_add(mut sum: u32, data: &[u8]) -> u32 {
     let mut chunks = data.chunks_exact(2);
@@ -98,6 +106,7 @@ impl Frame {
                 flags,
             },
             payload: Vec::new(),
+            seq: DEFAULT_SEQ,
         }
     }
 
@@ -123,6 +132,12 @@ impl Frame {
 
     pub fn with_payload(mut self, payload: &[u8]) -> Self {
         self.payload = payload.to_vec();
+        self
+    }
+
+    /// TCP only: the sequence number.
+    pub fn with_seq(mut self, seq: u32) -> Self {
+        self.seq = seq;
         self
     }
 
@@ -171,7 +186,7 @@ impl Frame {
                 let mut h = Vec::with_capacity(20 + self.payload.len());
                 h.extend_from_slice(&sport.to_be_bytes());
                 h.extend_from_slice(&dport.to_be_bytes());
-                h.extend_from_slice(&0x1000_0000u32.to_be_bytes()); // seq
+                h.extend_from_slice(&self.seq.to_be_bytes());
                 h.extend_from_slice(
                     &(if flags & TCP_ACK != 0 {
                         0x2000_0000u32

@@ -39,20 +39,6 @@ fn ok(agent: &Agent, args: &[&str]) -> String {
     stdout
 }
 
-/// The backend (index) holding an established connection from `client`.
-/// The registry listens dual-stack, so `ss` may show the peer IPv4-mapped.
-fn holder(lab: &Lab, client: std::net::SocketAddr) -> Option<usize> {
-    let names = [
-        client.to_string(),
-        format!("[::ffff:{}]:{}", client.ip(), client.port()),
-    ];
-    lab.backends.iter().position(|b| {
-        b.ns.exec("ss", &["-Htn", "state", "established"])
-            .lines()
-            .any(|l| l.split_whitespace().any(|w| names.iter().any(|n| n == w)))
-    })
-}
-
 fn new_flows(agent: &Agent, id: u32) -> u64 {
     agent.maps().backend_counters(id).unwrap().new_flows
 }
@@ -101,7 +87,9 @@ fn drain_keeps_live_flows_disable_moves_them_and_both_survive_a_restart() {
     // The socket lives in the client's namespace; any thread may use it.
     let get = |c: &mut KeepAlive| c.get("/v2/");
     assert_eq!(get(&mut live), Ok(200));
-    let b = holder(&lab, live.local()).expect("a backend holds the connection");
+    let b = lab
+        .holder(live.local())
+        .expect("a backend holds the connection");
     let other = 1 - b;
     let (b_addr, b_ip) = (lab.backend_addr(b), lab.backends[b].ip.to_string());
     let state = agent.state().unwrap();
@@ -129,7 +117,7 @@ fn drain_keeps_live_flows_disable_moves_them_and_both_survive_a_restart() {
     for _ in 0..3 {
         assert_eq!(get(&mut live), Ok(200), "the live connection keeps working");
     }
-    assert_eq!(holder(&lab, live.local()), Some(b), "still on its backend");
+    assert_eq!(lab.holder(live.local()), Some(b), "still on its backend");
     assert!(lab.get_all().iter().all(|r| r == &Ok(200)));
     assert_eq!(
         new_flows(agent, b_id),
@@ -222,7 +210,7 @@ fn drain_keeps_live_flows_disable_moves_them_and_both_survive_a_restart() {
         .run(move || KeepAlive::open(IpAddr::V4(src), vip_port()))
         .unwrap();
     assert_eq!(get(&mut live), Ok(200));
-    assert_eq!(holder(&lab, live.local()), Some(b));
+    assert_eq!(lab.holder(live.local()), Some(b));
     ok(agent, &["backend", "disable", "registry", &b_ip]);
     wait_applied(
         agent,

@@ -36,7 +36,7 @@ use regha_model::{BackendState, HashMode, Protocol};
 use regha_tests::{
     dataplane::{TestDataplane, XdpAction, link_prog_id, test_run},
     lab::{HOST_IFACE, Switch},
-    packet::{Frame, TCP_ACK, TCP_SYN},
+    packet::{DEFAULT_SEQ, Frame, TCP_ACK, TCP_SYN},
 };
 
 const VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 100);
@@ -68,8 +68,11 @@ fn syn() -> Vec<u8> {
     Frame::tcp4(CLIENT, 40000, VIP, 5000, TCP_SYN).bytes()
 }
 
+/// The ACK completing `syn()`'s handshake (its sequence number plus one).
 fn ack() -> Vec<u8> {
-    Frame::tcp4(CLIENT, 40000, VIP, 5000, TCP_ACK).bytes()
+    Frame::tcp4(CLIENT, 40000, VIP, 5000, TCP_ACK)
+        .with_seq(DEFAULT_SEQ + 1)
+        .bytes()
 }
 
 /// The flow-table key of `syn()`/`ack()`.
@@ -84,6 +87,13 @@ fn flow_key() -> FlowKey {
     key.src[..4].copy_from_slice(&CLIENT.octets());
     key.dst[..4].copy_from_slice(&VIP.octets());
     key
+}
+
+/// Opens the connection as a client does: the SYN, then the ACK that
+/// completes the handshake and records the flow.
+fn open(dp: &mut Dataplane, what: &str) {
+    assert_steers(dp, &syn(), &format!("{what}: SYN"));
+    assert_steers(dp, &ack(), &format!("{what}: ACK"));
 }
 
 /// A packet through `dp` is sent to the backend: XDP_TX to its MAC.
@@ -132,7 +142,7 @@ fn compatible_pins_are_adopted_with_their_contents() {
     assert_eq!(first.dataplane.layout().pinned, None, "a fresh directory");
     assert_eq!(record(first.pin_dir()), LAYOUT_VERSION);
     first.maps.apply_service(&service(BE_MAC)).unwrap();
-    assert_steers(&mut first.dataplane, &syn(), "first program");
+    open(&mut first.dataplane, "first program");
     // A crashed replacement's leftovers: cleared, never adopted.
     let staging = first.pin_dir().join(STAGING_DIR);
     std::fs::create_dir(&staging).unwrap();
@@ -149,20 +159,20 @@ fn compatible_pins_are_adopted_with_their_contents() {
     // The same maps: the flow the first program recorded, its counters.
     let maps = second.maps().unwrap();
     assert_eq!(maps.flow(&flow_key()).unwrap().unwrap().backend_id, 1);
-    assert_eq!(maps.backend_counters(1).unwrap().packets, 1);
+    assert_eq!(maps.backend_counters(1).unwrap().packets, 2);
     assert_steers(
         &mut second,
         &ack(),
         "second program, on the first one's flow",
     );
-    assert_eq!(first.maps.backend_counters(1).unwrap().packets, 2);
+    assert_eq!(first.maps.backend_counters(1).unwrap().packets, 3);
 }
 
 #[test]
 fn a_pin_of_another_value_size_is_replaced_and_the_others_adopted() {
     let mut first = TestDataplane::load();
     first.maps.apply_service(&service(BE_MAC)).unwrap();
-    assert_steers(&mut first.dataplane, &syn(), "first program");
+    open(&mut first.dataplane, "first program");
     pin_wider_backend_stats(first.pin_dir());
 
     let mut second = Dataplane::load(&first.options(FLOWS)).unwrap();
@@ -188,14 +198,14 @@ fn a_pin_of_another_value_size_is_replaced_and_the_others_adopted() {
     assert_steers(&mut second, &ack(), "second program");
     let maps = second.maps().unwrap();
     assert_eq!(maps.backend_counters(1).unwrap().packets, 1);
-    assert_eq!(maps.service_counters(0).unwrap().packets, 2);
+    assert_eq!(maps.service_counters(0).unwrap().packets, 3);
 }
 
 #[test]
 fn a_resized_flow_table_is_copied_into_one_of_the_new_size() {
     let mut first = TestDataplane::load_with(regha_tests::dataplane::LB_MAC, FLOWS);
     first.maps.apply_service(&service(BE_MAC)).unwrap();
-    assert_steers(&mut first.dataplane, &syn(), "first program");
+    open(&mut first.dataplane, "first program");
 
     let mut second = Dataplane::load(&first.options(2 * FLOWS)).unwrap();
     assert_eq!(fates(second.layout()), vec![(m::FLOWS, Fate::Copy)]);
@@ -215,7 +225,7 @@ fn a_resized_flow_table_is_copied_into_one_of_the_new_size() {
 fn pins_of_a_newer_layout_are_replaced_whole() {
     let mut first = TestDataplane::load();
     first.maps.apply_service(&service(BE_MAC)).unwrap();
-    assert_steers(&mut first.dataplane, &syn(), "first program");
+    open(&mut first.dataplane, "first program");
     set_record(first.pin_dir(), LAYOUT_VERSION + 1);
 
     let mut second = Dataplane::load(&first.options(FLOWS)).unwrap();

@@ -19,9 +19,7 @@
 use std::time::{Duration, Instant};
 
 use regha_tests::{
-    lab::{Holders, Lab, LabSpec, LbKind, Stack},
-    oci::Image,
-    skopeo::Copy,
+    lab::{self, Holders, Lab, LabSpec, LbKind, Stack},
     wait::{seen, wait_for},
 };
 
@@ -48,14 +46,6 @@ macro_rules! over_both_families {
 const MIB: u64 = 1 << 20;
 const COPY_LIMIT: Duration = Duration::from_secs(300);
 
-fn big_layer() -> u64 {
-    std::env::var("REGHA_LAB_BIG_LAYER_MIB")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(200)
-        * MIB
-}
-
 /// A lab with lb1 the VRRP master and every backend up.
 fn ready(spec: LabSpec) -> Lab {
     let lab = Lab::new(spec);
@@ -75,26 +65,6 @@ fn the_one_that_moved(before: &[u64], after: &[u64]) -> Result<usize, String> {
             "backends that got packets: {moved:?} ({before:?} -> {after:?})"
         )),
     }
-}
-
-/// Starts a push of a big image from client 0 and waits until it is well
-/// under way (a few MiB reached a backend), so that a fault lands mid-push.
-fn push_under_way(lab: &Lab, img: &Image, repo: &str) -> Copy {
-    let before: u64 = lab.backend_packets().iter().sum();
-    let mut push = lab.push(0, img, repo);
-    // ~3000 full-size frames are about 4 MiB.
-    wait_for("the push to get going", Duration::from_secs(60))
-        .context(|| lab.logs())
-        .until(|| {
-            assert!(!push.done(), "the push ended before it got going");
-            let sent: u64 = lab.backend_packets().iter().sum();
-            seen(sent >= before + 3000, format!("{} packets", sent - before))
-        });
-    assert!(
-        !push.done(),
-        "the push finished before the fault: the test would prove nothing; raise REGHA_LAB_BIG_LAYER_MIB"
-    );
-    push
 }
 
 /// 1. Push and pull through the VIP; each client lands on one backend (the
@@ -160,8 +130,8 @@ fn a_dead_registry(stack: Stack) {
 ///    lb2, the client's ARP entry follows it, and the pulled image matches.
 fn master_fails_during_a_push(stack: Stack, signal: i32, repo: &str) {
     let mut lab = ready(LabSpec::default().stack(stack));
-    let img = lab.image("big", &[MIB, big_layer()], 4);
-    let push = push_under_way(&lab, &img, repo);
+    let img = lab.image("big", &[MIB, lab::big_layer()], 4);
+    let push = lab.push_under_way(&img, repo);
     let t_fault = Instant::now();
     lab.agent(0).signal(signal);
     lab.agent_mut(0).wait_exit(Duration::from_secs(10));
@@ -230,7 +200,7 @@ fn a_partition_heals(stack: Stack) {
 ///    completes and the image matches.
 fn agent_restarted_during_a_pull(stack: Stack) {
     let mut lab = ready(LabSpec::default().stack(stack));
-    let img = lab.image("r", &[big_layer()], 6);
+    let img = lab.image("r", &[lab::big_layer()], 6);
     lab.round_trip(0, &img, "lab/r", COPY_LIMIT);
     let (mut pull, dir) = lab.pull(0, "lab/r", "pulled-during-restart");
     std::thread::sleep(Duration::from_millis(300));
@@ -253,8 +223,8 @@ fn a_reload_adds_a_backend(stack: Stack) {
         // on client1.
         ..LabSpec::default().sources(40, 16).stack(stack)
     });
-    let img = lab.image("big", &[big_layer()], 7);
-    let push = push_under_way(&lab, &img, "lab/reload");
+    let img = lab.image("big", &[lab::big_layer()], 7);
+    let push = lab.push_under_way(&img, "lab/reload");
     for lb in 0..2 {
         lab.agent(lb)
             .rewrite_config(&lab.regha_config(lb, &[0, 1, 2]));
@@ -356,8 +326,8 @@ fn a_dual_stack_client_uses_both_families_and_a_failover_moves_both_vips() {
         regha_tests::oci::verify_pulled(&dir, "1", img).unwrap();
     }
 
-    let big4 = lab.image("big4", &[MIB, big_layer()], 11);
-    let big6 = lab.image("big6", &[MIB, big_layer()], 12);
+    let big4 = lab.image("big4", &[MIB, lab::big_layer()], 11);
+    let big6 = lab.image("big6", &[MIB, lab::big_layer()], 12);
     let before: u64 = lab.backend_packets().iter().sum();
     let mut pushes = [
         lab.push_over(false, 0, &big4, "lab/big4"),
@@ -367,7 +337,7 @@ fn a_dual_stack_client_uses_both_families_and_a_failover_moves_both_vips() {
         .context(|| lab.logs())
         .until(|| {
             assert!(
-                !pushes.iter_mut().any(Copy::done),
+                !pushes.iter_mut().any(regha_tests::skopeo::Copy::done),
                 "a push ended before it got going"
             );
             let sent: u64 = lab.backend_packets().iter().sum();

@@ -202,6 +202,7 @@ fn the_agent_runs_with_the_units_capabilities_and_needs_each_one_it_starts_with(
                 }
             });
         assert_eq!(listening, binds, "{}", agent.log());
-        assert!(agent.stop().success(), "{}", agent.log());
+        let st = agent.stop();
+        assert!(st.success(), "{st:?} {}", agent.log());
     }
 }

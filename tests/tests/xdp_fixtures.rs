@@ -10,7 +10,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use regha_agent::dataplane::{BackendSpec, ServiceSpec};
-use regha_common::{Counters, FlowKey, Reason, addr_from_v4, hash};
+use regha_common::{Counters, FlowKey, Reason, Signals, addr_from_v4, hash};
 use regha_model::{BackendState, HashMode, Protocol};
 use regha_tests::{
     dataplane::{LB_MAC, TestDataplane, XdpAction},
@@ -154,6 +154,7 @@ struct Snapshot {
     reasons: Vec<u64>,
     services: Vec<Counters>,
     backends: Vec<Counters>,
+    signals: Vec<Signals>,
 }
 
 fn snapshot(t: &TestDataplane) -> Snapshot {
@@ -168,6 +169,7 @@ fn snapshot(t: &TestDataplane) -> Snapshot {
         backends: (0..8)
             .map(|i| t.maps.backend_counters(i).unwrap())
             .collect(),
+        signals: (0..8).map(|i| t.maps.signals(i).unwrap()).collect(),
     }
 }
 
@@ -243,6 +245,10 @@ fn check(
             assert_eq!(
                 after.backends, before.backends,
                 "{name}: backend counters moved"
+            );
+            assert_eq!(
+                after.signals, before.signals,
+                "{name}: backend signals moved"
             );
             false
         }

@@ -21,6 +21,14 @@
 //! equal what the reference expects, packets and bytes: together they add up
 //! to the packets sent.
 //!
+//! The flow state (issue 13) never changes a verdict here (the rings stay
+//! put), but the generator makes it work: a few clients, ports and sequence
+//! numbers recur, so SYNs are retransmitted, ACKs complete earlier SYNs,
+//! flows are cached and hit and 5-tuples reused. Each backend's signals
+//! (issue 12) must then hold: every forwarded SYN counted once (as an
+//! attempt or a retransmission), and never more completions than SYNs, nor
+//! than non-SYN TCP packets sent to it.
+//!
 //! A UDP first fragment whose IP packet ends inside the UDP header (a tiny
 //! fragment, RFC 1858) is malformed. This test found that parse.rs read
 //! such a fragment's ports from the Ethernet padding past the IP packet and
@@ -223,6 +231,8 @@ struct Parsed {
     fragment: bool,
     /// An IPv4 fragment past the first: no L4 header.
     later_fragment: bool,
+    /// TCP with SYN and without ACK: a connection attempt.
+    syn: bool,
 }
 
 fn be16(p: &[u8], at: usize) -> u16 {
@@ -273,6 +283,7 @@ fn parse_v4(p: &[u8], l3: usize) -> Result<Parsed, Reason> {
         dport: 0,
         fragment: frag & 0x3fff != 0,
         later_fragment: frag & 0x1fff != 0,
+        syn: false,
     };
     if !parsed.later_fragment {
         parse_l4(&p[l3 + ihl..l3 + total], &mut parsed)?;
@@ -306,6 +317,7 @@ fn parse_v6(p: &[u8], l3: usize) -> Result<Parsed, Reason> {
         dport: 0,
         fragment: false,
         later_fragment: false,
+        syn: false,
     };
     parse_l4(&p[l3 + 40..l3 + 40 + payload], &mut parsed)?;
     Ok(parsed)
@@ -321,6 +333,7 @@ fn parse_l4(l4: &[u8], parsed: &mut Parsed) -> Result<(), Reason> {
         if doff < 20 || doff > l4.len() {
             return Err(Reason::Malformed);
         }
+        parsed.syn = l4[13] & 0x12 == 0x02;
     } else {
         if l4.len() < 8 {
             return Err(Reason::Malformed);
@@ -337,6 +350,14 @@ fn parse_l4(l4: &[u8], parsed: &mut Parsed) -> Result<(), Reason> {
 }
 
 impl Model {
+    /// Whether a forwarded packet is a SYN the program counts in its
+    /// backend's signals (as a new attempt or a retransmission; which of
+    /// the two depends on the handshake table, which the reference does not
+    /// model): TCP, not a fragment (fragments skip all flow state).
+    fn counts_as_syn(&self, p: &[u8]) -> bool {
+        parse(p).is_ok_and(|pkt| pkt.proto == TCP && !pkt.fragment && pkt.syn)
+    }
+
     fn classify(&self, p: &[u8]) -> Verdict {
         let pkt = match parse(p) {
             Ok(pkt) => pkt,
@@ -394,8 +415,25 @@ type Rng = regha_tests::rng::SplitMix64;
 /// Ports the generator aims at: every service port, neighbours, and 0.
 const PORTS: [u16; 10] = [5000, 53, 514, 8080, 8443, 5001, 22, 0, 443, 65535];
 
+/// A few clients, ports and sequence numbers recur, so that packets meet
+/// the flow state of earlier ones: SYNs retransmitted, the ACK completing
+/// an earlier SYN (its sequence number plus one), flows cached and hit, a
+/// SYN on a 5-tuple already recorded.
+const ISN: u32 = 0x5eed_0000;
+const RECURRING_PORTS: [u16; 3] = [40000, 40001, 40002];
+
+fn sequence_number(r: &mut Rng) -> u32 {
+    if r.chance(60) {
+        *r.pick(&[ISN, ISN + 1, ISN + 1 + 64])
+    } else {
+        r.next_u64() as u32
+    }
+}
+
 fn client4(r: &mut Rng) -> Ipv4Addr {
-    if r.chance(50) {
+    if r.chance(25) {
+        Ipv4Addr::new(198, 18, 2, 1 + r.byte() % 4)
+    } else if r.chance(50) {
         Ipv4Addr::new(198, 18, r.byte() & 1, r.byte())
     } else {
         Ipv4Addr::from(r.next_u64() as u32)
@@ -403,7 +441,9 @@ fn client4(r: &mut Rng) -> Ipv4Addr {
 }
 
 fn client6(r: &mut Rng) -> Ipv6Addr {
-    if r.chance(50) {
+    if r.chance(25) {
+        Ipv6Addr::new(0x2001, 0xdb8, 2, 0, 0, 0, 0, 1 + u16::from(r.byte() % 4))
+    } else if r.chance(50) {
         Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, r.u16() & 0xff)
     } else {
         Ipv6Addr::from(u128::from(r.next_u64()) << 64 | u128::from(r.next_u64()))
@@ -414,7 +454,13 @@ fn client6(r: &mut Rng) -> Ipv6Addr {
 /// other protocol), with the optional parts chosen at random.
 fn service_frame(r: &mut Rng, specs: &[ServiceSpec]) -> Frame {
     let s = r.pick(specs);
-    let sport = if r.chance(10) { 0 } else { r.u16() };
+    let sport = if r.chance(10) {
+        0
+    } else if r.chance(30) {
+        *r.pick(&RECURRING_PORTS)
+    } else {
+        r.u16()
+    };
     let flags = *r.pick(&[0x02, 0x10, 0x18, 0x12, 0x11, 0x04, 0x00, 0xff]);
     let proto = if r.chance(90) {
         s.protocol.number()
@@ -437,7 +483,8 @@ fn service_frame(r: &mut Rng, specs: &[ServiceSpec]) -> Frame {
         IpAddr::V4(vip) => Frame::tcp4(client4(r), sport, vip, s.port, flags),
         IpAddr::V6(vip) => Frame::tcp6(client6(r), sport, vip, s.port, flags),
     }
-    .with_l4(l4);
+    .with_l4(l4)
+    .with_seq(sequence_number(r));
     let payload = match r.below(50) {
         0 => r.range(200, 1400),
         1..=10 => 0,
@@ -780,6 +827,9 @@ struct Tally {
     reasons: [u64; regha_common::REASON_COUNT as usize],
     services: [(u64, u64); SERVICE_COUNT],
     backends: [(u64, u64); BACKEND_SLOTS],
+    /// Per backend: SYNs counted in its signals, as attempts or as
+    /// retransmissions (each forwarded SYN is exactly one of the two).
+    syns: [u64; BACKEND_SLOTS],
 }
 
 impl Tally {
@@ -801,16 +851,23 @@ impl Tally {
                 .backend_counters(i as u32)
                 .expect("read BACKEND_STATS"));
         }
+        for (i, n) in out.syns.iter_mut().enumerate() {
+            let s = t.maps.signals(i as u32).expect("read BACKEND_SIGNALS");
+            *n = s.syns + s.syn_retransmits;
+        }
         out
     }
 
-    fn add(&mut self, v: Verdict, bytes: u64) {
+    fn add(&mut self, v: Verdict, bytes: u64, syn: bool) {
         match v {
             Verdict::Tx { service, backend } => {
                 let s = &mut self.services[service as usize];
                 *s = (s.0 + 1, s.1 + bytes);
                 let b = &mut self.backends[backend as usize];
                 *b = (b.0 + 1, b.1 + bytes);
+                if syn {
+                    self.syns[backend as usize] += 1;
+                }
             }
             Verdict::Pass(r) | Verdict::Drop(r) => self.reasons[r as usize] += 1,
         }
@@ -818,6 +875,40 @@ impl Tally {
 
     fn packets(&self) -> u64 {
         self.reasons.iter().sum::<u64>() + self.services.iter().map(|s| s.0).sum::<u64>()
+    }
+}
+
+/// Completions can only follow SYNs: per backend, never more completions
+/// than SYNs counted there (each completes a SYN steered to that backend,
+/// once), and a chunk adds no more than the non-SYN TCP packets it sent
+/// there. `seen`: completions per backend after the last chunk (updated).
+fn completions_hold(
+    t: &TestDataplane,
+    seen: &mut [u64; BACKEND_SLOTS],
+    sent: &[u64; BACKEND_SLOTS],
+) -> Result<(), String> {
+    let mut errors = Vec::new();
+    for b in 0..BACKEND_SLOTS {
+        let s = t.maps.signals(b as u32).expect("read BACKEND_SIGNALS");
+        let added = s.completions - seen[b];
+        if s.completions > s.syns {
+            errors.push(format!(
+                "backend {b}: {} completions but {} SYNs",
+                s.completions, s.syns
+            ));
+        }
+        if added > sent[b] {
+            errors.push(format!(
+                "backend {b}: {added} completions from {} non-SYN TCP packets",
+                sent[b]
+            ));
+        }
+        seen[b] = s.completions;
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors.join("; "))
     }
 }
 
@@ -984,6 +1075,11 @@ fn random_and_mutated_packets_keep_the_invariants() {
     let mut counter_reports: Vec<String> = Vec::new();
     let mut chunk: Vec<(u64, &'static str, Vec<u8>, Verdict)> = Vec::new();
     let mut sent = 0u64;
+    // Per backend: completions so far, and non-SYN TCP packets forwarded
+    // to it in the current chunk.
+    let mut completions = [0u64; BACKEND_SLOTS];
+    let mut chunk_tcp = [0u64; BACKEND_SLOTS];
+    let mut completion_errors: Vec<String> = Vec::new();
     let mut run_time = std::time::Duration::ZERO;
     let started = Instant::now();
     for index in indices {
@@ -993,7 +1089,14 @@ fn random_and_mutated_packets_keep_the_invariants() {
         let result = run_one(&mut t, &model, &packet, verdict);
         run_time += run_start.elapsed();
         sent += 1;
-        want.add(verdict, packet.len() as u64);
+        let syn = matches!(verdict, Verdict::Tx { .. }) && model.counts_as_syn(&packet);
+        want.add(verdict, packet.len() as u64, syn);
+        if let Verdict::Tx { backend, .. } = verdict
+            && !syn
+            && parse(&packet).is_ok_and(|p| p.proto == TCP && !p.fragment)
+        {
+            chunk_tcp[backend as usize] += 1;
+        }
         *verdicts.entry((kind, verdict)).or_default() += 1;
         if let Err(got) = result {
             failed += 1;
@@ -1009,6 +1112,10 @@ fn random_and_mutated_packets_keep_the_invariants() {
         }
         chunk.push((index, kind, packet, verdict));
         if chunk.len() as u64 == CHUNK || sent == count || only.is_some() {
+            if let Err(e) = completions_hold(&t, &mut completions, &chunk_tcp) {
+                completion_errors.push(format!("after {sent} packets: {e}"));
+            }
+            chunk_tcp = [0; BACKEND_SLOTS];
             let got = Tally::read(&t);
             if got != want && counter_reports.len() >= MAX_REPORTED {
                 // Enough listed: count it and go on.
@@ -1052,6 +1159,11 @@ fn random_and_mutated_packets_keep_the_invariants() {
     for ((kind, verdict), n) in &verdicts {
         println!("  {kind:>18} -> {verdict:?}: {n}");
     }
+    assert!(
+        completion_errors.is_empty(),
+        "completions counted otherwise than handshakes allow:\n{}",
+        completion_errors.join("\n")
+    );
     if !failures.is_empty() || counter_mismatches > 0 {
         panic!(
             "{counter_mismatches} chunk(s) of {CHUNK} packets counted otherwise than the reference says:\n{}{}",
@@ -1061,6 +1173,23 @@ fn random_and_mutated_packets_keep_the_invariants() {
     }
     let got = Tally::read(&t);
     assert_eq!(got.packets(), sent, "counters add up to the packets sent");
+    // The recurring clients, ports and sequence numbers exercised the
+    // handshake table: attempts, retransmissions and completions.
+    if only.is_none() && count >= 100_000 {
+        let total = (1..BACKEND_SLOTS as u32)
+            .map(|b| t.maps.signals(b).unwrap())
+            .fold((0, 0, 0), |a, s| {
+                (a.0 + s.syns, a.1 + s.syn_retransmits, a.2 + s.completions)
+            });
+        assert!(
+            total.0 > 0 && total.1 > 0 && total.2 > 0,
+            "signals never exercised (SYNs, retransmissions, completions): {total:?}"
+        );
+        println!(
+            "xdp_random: signals: {} SYNs, {} retransmissions, {} completions",
+            total.0, total.1, total.2
+        );
+    }
     // Every kind of verdict was exercised, so the invariants were tested.
     if only.is_none() && count >= 100_000 {
         for v in [

@@ -136,6 +136,13 @@ pub async fn run(opts: AgentOptions) -> Result<()> {
             role_override: opts.role,
         },
     );
+    // The handlers go in before anything is started: a SIGTERM during the
+    // start (systemctl stop right after start) waits in them and stops the
+    // agent cleanly once it is up, where the default action would kill it
+    // with its VIPs and listeners half set up.
+    let mut hup = tokio::signal::unix::signal(SignalKind::hangup())?;
+    let mut term = tokio::signal::unix::signal(SignalKind::terminate())?;
+    let mut int = tokio::signal::unix::signal(SignalKind::interrupt())?;
     // The watchers dump on their own connections (see `net::connect`).
     let addresses = addresses::AddressWatcher::start(net::connect()?, iface.clone()).await?;
     let macs_handle = net::connect()?;
@@ -166,9 +173,6 @@ pub async fn run(opts: AgentOptions) -> Result<()> {
     );
     shell.step(&mut core, Event::PrivilegesDropped).await?;
 
-    let mut hup = tokio::signal::unix::signal(SignalKind::hangup())?;
-    let mut term = tokio::signal::unix::signal(SignalKind::terminate())?;
-    let mut int = tokio::signal::unix::signal(SignalKind::interrupt())?;
     loop {
         let deadline = core.next_deadline();
         let event = tokio::select! {

@@ -163,13 +163,19 @@ pub struct LayoutPlan {
 
 /// A map whose entries hold ids or generations that another map gives their
 /// meaning: carried over only with all of those (else it starts empty too).
-pub const CARRIED_WITH: [(&str, &[&str]); 6] = [
+pub const CARRIED_WITH: [(&str, &[&str]); 9] = [
     (m::SERVICE_GENS, &[m::SERVICES]),
     (m::SERVICE_PORTS, &[m::SERVICES]),
     (m::RINGS, &[m::SERVICES, m::BACKENDS]),
     (m::FLOWS, &[m::SERVICES, m::SERVICE_GENS, m::BACKENDS]),
     (m::SERVICE_STATS, &[m::SERVICES]),
     (m::BACKEND_STATS, &[m::BACKENDS]),
+    (
+        m::FLOW_CACHE,
+        &[m::FLOWS, m::SERVICES, m::SERVICE_GENS, m::BACKENDS],
+    ),
+    (m::HANDSHAKES, &[m::SERVICES, m::SERVICE_GENS, m::BACKENDS]),
+    (m::BACKEND_SIGNALS, &[m::BACKENDS]),
 ];
 
 /// What a map's contents are worth, said when it is replaced empty.
@@ -178,8 +184,14 @@ pub fn loss(name: &str) -> &'static str {
         m::FLOWS => {
             "established flows re-hash on their next packet: they stay on their backend unless its ring slot moved since they began"
         }
-        m::SERVICE_STATS | m::BACKEND_STATS | m::REASONS => {
+        m::SERVICE_STATS | m::BACKEND_STATS | m::BACKEND_SIGNALS | m::REASONS => {
             "counters restart from zero (a counter reset to Prometheus)"
+        }
+        m::FLOW_CACHE => {
+            "copies of flow-table entries: established packets read the flow table until they are cached again"
+        }
+        m::HANDSHAKES => {
+            "handshakes in progress: their ACKs follow the ring (the same backend, unless the ring changed since their SYN)"
         }
         _ => {
             "rewritten by the agent from its config and health checks; until its first reconcile, packets to the services pass to the stack"
@@ -397,7 +409,16 @@ mod tests {
             &pins(PinnedVersion::Missing, |_| Some(shape(8, 16))),
         );
         assert_eq!(p.pinned, Some(1));
-        assert!(p.compatible());
+        // Read as layout 1: the maps unchanged since are adopted, a map of
+        // the same name and shape that changed since is not trusted.
+        for m in &p.maps {
+            let want = if m.map.changed_in <= 1 {
+                Fate::Adopt
+            } else {
+                Fate::Fresh
+            };
+            assert_eq!(m.fate, want, "{}", m.map.name);
+        }
     }
 
     /// (what the pin of one map looks like, its fate, the others' fates)
@@ -440,14 +461,30 @@ mod tests {
                     (m::BACKENDS, Fate::Fresh),
                     (m::FLOWS, Fate::Fresh),
                     (m::BACKEND_STATS, Fate::Fresh),
+                    (m::FLOW_CACHE, Fate::Fresh),
+                    (m::HANDSHAKES, Fate::Fresh),
+                    (m::BACKEND_SIGNALS, Fate::Fresh),
                 ],
             ),
-            // Generations lost: flows recorded under them are not carried.
+            // Generations lost: flows recorded under them are not carried,
+            // nor copies of them, nor handshakes steered under them.
             (
                 m::SERVICE_GENS,
                 shape(4, 16),
                 Fate::Fresh,
-                vec![(m::SERVICE_GENS, Fate::Fresh), (m::FLOWS, Fate::Fresh)],
+                vec![
+                    (m::SERVICE_GENS, Fate::Fresh),
+                    (m::FLOWS, Fate::Fresh),
+                    (m::FLOW_CACHE, Fate::Fresh),
+                    (m::HANDSHAKES, Fate::Fresh),
+                ],
+            ),
+            // The flow table replaced empty: so are the cache's copies of it.
+            (
+                m::FLOWS,
+                shape(12, 16),
+                Fate::Fresh,
+                vec![(m::FLOWS, Fate::Fresh), (m::FLOW_CACHE, Fate::Fresh)],
             ),
         ];
         for (changed, pinned_shape, fate, others) in cases {
@@ -462,6 +499,24 @@ mod tests {
             assert_eq!(p.fate(changed), Some(fate), "{changed}");
             assert_eq!(fates(&p), others, "{changed}");
             assert!(!p.compatible());
+        }
+    }
+
+    /// Layout 1 to 2 (issue 13): the maps it had are adopted, the flow table
+    /// with every flow in it; the flow cache, the handshake table and the
+    /// signals are created.
+    #[test]
+    fn an_upgrade_from_layout_1_keeps_the_flows_and_creates_the_new_maps() {
+        let added = [m::FLOW_CACHE, m::HANDSHAKES, m::BACKEND_SIGNALS];
+        for record in [PinnedVersion::Missing, PinnedVersion::Known(1)] {
+            let view = pins(record, |n| (!added.contains(&n)).then_some(shape(8, 16)));
+            let p = plan(&expected(), &view);
+            assert_eq!(p.pinned, Some(1));
+            assert_eq!(
+                fates(&p),
+                added.iter().map(|n| (*n, Fate::Create)).collect::<Vec<_>>()
+            );
+            assert_eq!(p.fate(m::FLOWS), Some(Fate::Adopt));
         }
     }
 

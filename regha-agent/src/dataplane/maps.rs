@@ -9,8 +9,9 @@ use std::{
 
 use aya::maps::{Array, ArrayOfMaps, HashMap, Map, MapData, MapError, PerCpuArray};
 use regha_common::{
-    Backend, Counters, FlowKey, FlowValue, MAX_RING_SIZE, RING_MAP_FLAGS, Reason, ServiceKey,
-    ServiceValue,
+    Backend, Counters, FLOW_CACHE_ENTRY_OFFSET, FLOW_CACHE_GEN_OFFSET, FlowCacheEntry, FlowKey,
+    FlowValue, Handshake, MAX_RING_SIZE, RING_MAP_FLAGS, Reason, ServiceKey, ServiceValue, Signals,
+    hash::{flow_cache_slot, flow_check, handshake_fingerprint, handshake_slot, tuple_hash},
     layout::{PINNED_MAPS, PinnedMap},
     map_names,
 };
@@ -39,8 +40,11 @@ pub struct MapWriter {
     rings_id: u32,
     backends: MmapArray,
     flows: HashMap<MapData, FlowKey, FlowValue>,
+    flow_cache: MmapArray,
+    handshakes: MmapArray,
     service_stats: PerCpuArray<MapData, Counters>,
     backend_stats: PerCpuArray<MapData, Counters>,
+    backend_signals: PerCpuArray<MapData, Signals>,
     reasons: PerCpuArray<MapData, u64>,
 }
 
@@ -91,8 +95,11 @@ impl MapWriter {
             rings_id,
             backends: mapped!(map_names::BACKENDS),
             flows: typed!(map_names::FLOWS),
+            flow_cache: mapped!(map_names::FLOW_CACHE),
+            handshakes: mapped!(map_names::HANDSHAKES),
             service_stats: typed!(map_names::SERVICE_STATS),
             backend_stats: typed!(map_names::BACKEND_STATS),
+            backend_signals: typed!(map_names::BACKEND_SIGNALS),
             reasons: typed!(map_names::REASONS),
         })
     }
@@ -284,6 +291,75 @@ impl MapWriter {
         }
     }
 
+    /// Pins a connection to a backend, as the program would (a peer's flow
+    /// entries, say): the flow-table entry is written, then any cached copy
+    /// of the connection dropped, so the next packet reads the new entry.
+    pub fn set_flow(&mut self, key: &FlowKey, value: &FlowValue) -> Result<(), DataplaneError> {
+        self.flows
+            .insert(key, value, 0)
+            .map_err(map_err(map_names::FLOWS))?;
+        self.uncache_flow(key)
+    }
+
+    /// Unpins a connection: its flow-table entry and any cached copy go,
+    /// and its next packet is steered as a connection seen mid-way (the ring).
+    pub fn remove_flow(&mut self, key: &FlowKey) -> Result<(), DataplaneError> {
+        match self.flows.remove(key) {
+            Ok(()) | Err(MapError::KeyNotFound) => {}
+            Err(e) => return Err(map_err(map_names::FLOWS)(e)),
+        }
+        self.uncache_flow(key)
+    }
+
+    /// The program's cached copy of a connection's flow entry, if its slot
+    /// holds one (`FlowCacheSlot`).
+    pub fn cached_flow(&self, key: &FlowKey) -> Result<Option<FlowValue>, DataplaneError> {
+        let h = tuple_hash(&key.words());
+        let slot = flow_cache_slot(h);
+        let entry =
+            FlowCacheEntry::from_word(self.flow_cache.load_u64(slot, FLOW_CACHE_ENTRY_OFFSET)?);
+        let bytes = self.flow_cache.read(slot)?;
+        if entry.check != flow_check(h) || bytes[..40] != key_bytes(key) {
+            return Ok(None);
+        }
+        Ok(Some(FlowValue {
+            backend_id: u32::from(entry.backend_id),
+            service_id: u32::from(entry.service_id),
+            service_gen: self.flow_cache.load_u32(slot, FLOW_CACHE_GEN_OFFSET)?,
+        }))
+    }
+
+    /// Drops the cached copy of `key`'s flow, if its slot holds it: one
+    /// atomic store of the slot's entry word (the program then finds no
+    /// copy and reads the flow table).
+    fn uncache_flow(&self, key: &FlowKey) -> Result<(), DataplaneError> {
+        let h = tuple_hash(&key.words());
+        let slot = flow_cache_slot(h);
+        let entry =
+            FlowCacheEntry::from_word(self.flow_cache.load_u64(slot, FLOW_CACHE_ENTRY_OFFSET)?);
+        if entry.check == flow_check(h) && self.flow_cache.read(slot)?[..40] == key_bytes(key) {
+            self.flow_cache
+                .store_u64(slot, FLOW_CACHE_ENTRY_OFFSET, 0)?;
+        }
+        Ok(())
+    }
+
+    /// The backend a pending handshake of `key` was steered to: a SYN with
+    /// initial sequence number `isn` the client has not followed up yet.
+    pub fn pending_handshake(
+        &self,
+        key: &FlowKey,
+        isn: u32,
+    ) -> Result<Option<u32>, DataplaneError> {
+        let h = tuple_hash(&key.words());
+        let word = self.handshakes.load_u64(handshake_slot(h), 0)?;
+        let hs = Handshake::from_word(word);
+        Ok(
+            (word != 0 && hs.fingerprint() == handshake_fingerprint(h, isn))
+                .then_some(u32::from(hs.backend_id)),
+        )
+    }
+
     /// Forwarded packets, bytes and new flows of a service, summed over CPUs.
     pub fn service_counters(&self, service_id: u32) -> Result<Counters, DataplaneError> {
         sum_counters(&self.service_stats, service_id, map_names::SERVICE_STATS)
@@ -294,6 +370,20 @@ impl MapWriter {
         sum_counters(&self.backend_stats, backend_id, map_names::BACKEND_STATS)
     }
 
+    /// The handshakes steered to a backend (SYNs, retransmitted SYNs,
+    /// completions), summed over CPUs: its passive health signals.
+    pub fn signals(&self, backend_id: u32) -> Result<Signals, DataplaneError> {
+        let per_cpu = self
+            .backend_signals
+            .get(&backend_id, 0)
+            .map_err(map_err(map_names::BACKEND_SIGNALS))?;
+        Ok(per_cpu.iter().fold(Signals::default(), |acc, s| Signals {
+            syns: acc.syns + s.syns,
+            syn_retransmits: acc.syn_retransmits + s.syn_retransmits,
+            completions: acc.completions + s.completions,
+        }))
+    }
+
     /// Packets not forwarded for `reason`, summed over CPUs.
     pub fn reason_count(&self, reason: Reason) -> Result<u64, DataplaneError> {
         let per_cpu = self
@@ -302,6 +392,15 @@ impl MapWriter {
             .map_err(map_err(map_names::REASONS))?;
         Ok(per_cpu.iter().sum())
     }
+}
+
+/// A key's 40 bytes as the maps hold them.
+fn key_bytes(key: &FlowKey) -> [u8; 40] {
+    let mut out = [0u8; 40];
+    for (chunk, w) in out.chunks_exact_mut(8).zip(key.words()) {
+        chunk.copy_from_slice(&w.to_le_bytes());
+    }
+    out
 }
 
 /// Whether the kernel refused `e` for want of a capability.

@@ -31,7 +31,7 @@ use aya::{
     maps::{Array, ArrayOfMaps, HashMap, Map, MapData, MapError, MapInfo, PerCpuArray},
 };
 use regha_common::{
-    Backend, Counters, FlowKey, FlowValue, ServiceKey, ServiceValue,
+    Backend, Counters, FlowKey, FlowValue, ServiceKey, ServiceValue, Signals,
     layout::{LAYOUT_PIN, LAYOUT_VERSION, PINNED_MAPS, PinnedMap},
     map_names as m,
 };
@@ -254,7 +254,10 @@ pub fn copy_entries(map: &PinnedMap, old: &Path, new: &Path) -> Result<u64, Data
         m::BACKENDS => copy_array::<Backend>(old, new),
         m::RINGS => copy_rings(old, new),
         m::SERVICE_STATS | m::BACKEND_STATS => copy_per_cpu::<Counters>(old, new),
+        m::BACKEND_SIGNALS => copy_per_cpu::<Signals>(old, new),
         m::REASONS => copy_per_cpu::<u64>(old, new),
+        // FLOW_CACHE, HANDSHAKES: a slot's index depends on the table's
+        // size, so a resized one starts empty (`loss` says what that costs).
         _ => Ok(0),
     };
     copied.map_err(map_err(map.name))

@@ -152,6 +152,21 @@ pub fn render(doc: &StatusDocument) -> String {
     );
     let be_flows =
         counters::<BackendLabels>(&mut r, "backend_new_flows", "Flows assigned to the backend");
+    let be_syns = counters::<BackendLabels>(
+        &mut r,
+        "backend_syns",
+        "SYNs that started a connection attempt to the backend (retransmissions not counted)",
+    );
+    let be_syn_retransmits = counters::<BackendLabels>(
+        &mut r,
+        "backend_syn_retransmits",
+        "SYNs of a connection attempt already steered to the backend: the client heard no SYN-ACK in time",
+    );
+    let be_completions = counters::<BackendLabels>(
+        &mut r,
+        "backend_completions",
+        "Connection attempts to the backend seen completing: the client's first packet after its SYN",
+    );
     let be_up =
         gauges::<BackendLabels>(&mut r, "backend_up", "1 while the backend takes new flows");
     let be_state = gauges::<BackendStateLabels>(
@@ -235,6 +250,11 @@ pub fn render(doc: &StatusDocument) -> String {
             be_packets.get_or_create(&bl).inc_by(b.packets);
             be_bytes.get_or_create(&bl).inc_by(b.bytes);
             be_flows.get_or_create(&bl).inc_by(b.new_flows);
+            be_syns.get_or_create(&bl).inc_by(b.syns);
+            be_syn_retransmits
+                .get_or_create(&bl)
+                .inc_by(b.syn_retransmits);
+            be_completions.get_or_create(&bl).inc_by(b.completions);
             be_up
                 .get_or_create(&bl)
                 .set(i64::from(b.state == BackendState::Up));

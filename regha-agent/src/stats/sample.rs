@@ -32,6 +32,9 @@ fn backend(
         packets,
         bytes,
         new_flows: packets / 10,
+        syns: packets / 10,
+        syn_retransmits: packets / 100,
+        completions: packets / 20,
         weight: Some(1),
         // be1 holds the whole ring: be2 drains, and draining backends are
         // left out of it.

@@ -66,6 +66,19 @@ pub struct BackendTraffic {
     pub packets: u64,
     pub bytes: u64,
     pub new_flows: u64,
+    /// The backend's passive health signals, as the clients' side of its
+    /// handshakes shows them (`regha_common::Signals`): SYNs that started a
+    /// connection attempt to it, ...
+    #[serde(default)]
+    pub syns: u64,
+    /// ... SYNs of an attempt already steered to it (the client heard no
+    /// SYN-ACK in time), ...
+    #[serde(default)]
+    pub syn_retransmits: u64,
+    /// ... and attempts seen completing (the client's first packet after
+    /// its SYN).
+    #[serde(default)]
+    pub completions: u64,
     /// The configured weight (what its share of the ring should follow).
     #[serde(default)]
     pub weight: Option<u32>,
@@ -118,6 +131,7 @@ pub fn build(
                 let Some(id) = b.id else { continue };
                 let be = maps.backend(id)?;
                 let bc = maps.backend_counters(id)?;
+                let signals = maps.signals(id)?;
                 backends.push(BackendTraffic {
                     id,
                     address: b.address,
@@ -132,6 +146,9 @@ pub fn build(
                     packets: bc.packets,
                     bytes: bc.bytes,
                     new_flows: bc.new_flows,
+                    syns: signals.syns,
+                    syn_retransmits: signals.syn_retransmits,
+                    completions: signals.completions,
                     weight: Some(b.weight),
                     ring_slots: slots_of(id),
                 });

@@ -6,7 +6,7 @@
 //!   per run. The packet is TCP 192.0.2.1:40000 -> VIP 192.0.2.100:5000.
 //! - `fresh`: many distinct packets (new clients), one run each; the kernel
 //!   reports each run's time and the rows give the mean. This is how a new
-//!   flow is measured with a key the flow table has never seen.
+//!   flow is measured with keys the flow state has never seen.
 //!
 //! Rows:
 //! - `xdp-pass` (repeat): returns XDP_PASS, the cost of a test run itself;
@@ -14,19 +14,38 @@
 //! - `lru-insert` (repeat): the floor plus one insert of a never-seen key into
 //!   an LRU hash shaped like the flow table (full after its first 262144 runs,
 //!   so nearly every insert evicts): what any kernel-LRU flow table pays;
-//! - regha `established` (repeat): an ACK whose flow is in the table;
-//! - regha `new` (repeat): the same packet as a SYN, which by design always
-//!   hashes afresh and writes the flow table (service lookup, ring, LRU
-//!   insert replacing the tuple's entry);
-//! - regha `new-fresh` (fresh): SYNs of clients never seen, into a flow table
-//!   kept full, so every insert evicts: the cost of a new flow at steady state.
+//! - regha `established` (repeat): an ACK whose flow is recorded (and
+//!   cached): the bench asserts that every run but the first of a round is
+//!   a hit;
+//! - regha `new` (repeat): the same packet as a SYN. After the first run each
+//!   one is a retransmission of it (same 5-tuple, same initial sequence
+//!   number), which costs what a new SYN costs: the service, the handshake
+//!   table, the ring;
+//! - regha `new-fresh` (fresh): SYNs of clients never seen: a connection
+//!   attempt at steady state (the flow table is kept full, but a SYN no
+//!   longer writes it);
+//! - regha `new-conn` (fresh): whole connections of clients never seen, per
+//!   packet: the SYN, the ACK completing the handshake (which records the
+//!   flow in the full flow table: an insert that evicts), then
+//!   `DATA_PACKETS` data packets;
+//! - regha `established` and `new-fresh` on both CPUs at once (`cpus` 2): two
+//!   threads, one per CPU, each with its own flows (established) or clients
+//!   (new-fresh), through two programs sharing the same pinned maps, as one
+//!   program runs on every CPU of an LB; reported with the ratio to the
+//!   single-CPU figure of the same round (on a shared two-CPU machine this
+//!   is mostly noise: reported, not a target).
 //!
-//! regha rows run with 2, 16 and 256 backends (ring size 65537).
+//! regha rows run with 2, 16 and 256 backends (ring size 65537); the two-CPU
+//! rows with 16.
 //!
-//! regha is the object embedded in the agent; the reference programs are
-//! loaded at run time from `--baselines PATH` (`cargo xtask bench` passes the
-//! staged `target/bpf/regha-baselines`), by default the `regha-baselines`
-//! beside the object the agent embedded (`regha_agent::dataplane::EBPF_DIR`).
+//! `--only CASE,...` runs only those regha cases (the floors always run).
+//!
+//! regha is the object embedded in the agent (or `--object PATH`, another
+//! build, to compare builds without rebuilding the agent); the reference
+//! programs are loaded at run time from `--baselines PATH` (`cargo xtask
+//! bench` passes the staged `target/bpf/regha-baselines`), by default the
+//! `regha-baselines` beside the object the agent embedded
+//! (`regha_agent::dataplane::EBPF_DIR`).
 
 use std::{net::IpAddr, net::Ipv4Addr, path::PathBuf};
 
@@ -34,11 +53,11 @@ use aya::{
     Ebpf,
     programs::{TestRun, TestRunOptions, Xdp},
 };
-use regha_agent::dataplane::{BackendSpec, EBPF_DIR, ServiceSpec};
+use regha_agent::dataplane::{BackendSpec, Dataplane, EBPF_DIR, EBPF_OBJECT, ServiceSpec};
 use regha_model::{BackendState, HashMode, Protocol};
 use regha_tests::{
-    dataplane::{TestDataplane, XdpAction},
-    packet::{Frame, TCP_ACK, TCP_SYN},
+    dataplane::{TestDataplane, XdpAction, pin_to_cpu},
+    packet::{Frame, TCP_ACK, TCP_PSH, TCP_SYN},
 };
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -52,38 +71,29 @@ struct Row {
     method: Method,
     /// The baseline program in regha-baselines, or `None` for regha itself.
     baseline: Option<&'static str>,
-    case: String,
+    case: &'static str,
     backends: u32,
+    /// CPUs running the case at once (each its own packets).
+    cpus: u32,
     ns: Vec<f64>,
 }
 
-impl Row {
-    fn median(&self) -> f64 {
-        let mut v = self.ns.clone();
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    }
+fn median(v: &[f64]) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
 }
 
 /// Flow-table capacity of the benchmarked dataplanes.
 const FLOW_TABLE: u32 = 65_536;
+/// Data packets of each `new-conn` connection after its handshake.
+const DATA_PACKETS: u32 = 8;
+/// Backends of the dataplane the two-CPU rows run on.
+const TWO_CPU_BACKENDS: u32 = 16;
 
 /// The benchmarked interface's MAC, the destination of every frame.
 const LB_MAC: [u8; 6] = [2, 0, 0, 0, 0, 1];
-
-fn pin_to_cpu(cpu: usize) {
-    // SAFETY: a zeroed cpu_set_t with one bit set, for this thread.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(cpu, &mut set);
-        assert_eq!(
-            libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &set),
-            0,
-            "sched_setaffinity: {}",
-            std::io::Error::last_os_error()
-        );
-    }
-}
+const VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 100);
 
 /// Mean ns per run over `packets`, one run each, and the last verdict.
 fn time_fresh(prog: &mut Xdp, packets: &[Vec<u8>]) -> (f64, u32) {
@@ -97,21 +107,54 @@ fn time_fresh(prog: &mut Xdp, packets: &[Vec<u8>]) -> (f64, u32) {
     (total / packets.len() as f64, verdict)
 }
 
-/// SYNs from `n` distinct clients, distinct per `round`.
-fn fresh_syns(n: u32, round: u32) -> Vec<Vec<u8>> {
+/// A 68-byte TCP packet from `src`:`sport` to the VIP.
+fn tcp(src: Ipv4Addr, sport: u16, flags: u8, seq: u32) -> Vec<u8> {
+    Frame::tcp4(src, sport, VIP, 5000, flags)
+        .with_seq(seq)
+        .with_payload(&[0u8; 14])
+        .bytes()
+}
+
+/// A never-seen client for `(round, i)`: `round` (< 16) picks a block of
+/// 2^20 addresses in 10.0.0.0/8, `cpu` (< 8) a 2^17 part of it.
+fn client(round: u32, cpu: u32, i: u32) -> Ipv4Addr {
+    Ipv4Addr::from(0x0a00_0000 | (round << 20) | (cpu << 17) | (i & 0x1_ffff))
+}
+
+/// SYNs from `n` distinct clients, distinct per `round` and `cpu`.
+fn fresh_syns(n: u32, round: u32, cpu: u32) -> Vec<Vec<u8>> {
     (0..n)
-        .map(|i| {
-            let src = Ipv4Addr::from(0x0a00_0000 | (round << 20) | i);
-            Frame::tcp4(
-                src,
-                40000 + (i % 1000) as u16,
-                Ipv4Addr::new(192, 0, 2, 100),
-                5000,
-                TCP_SYN,
-            )
-            .with_payload(&[0u8; 14])
-            .bytes()
+        .map(|i| tcp(client(round, cpu, i), 40000 + (i % 1000) as u16, TCP_SYN, i))
+        .collect()
+}
+
+/// ACKs of flows never seen (mid-way): each one is recorded, so they fill
+/// the flow table.
+fn fresh_acks(n: u32, round: u32) -> Vec<Vec<u8>> {
+    (0..n)
+        .map(|i| tcp(client(round, 0, i), 40000 + (i % 1000) as u16, TCP_ACK, i))
+        .collect()
+}
+
+/// `n` packets of whole connections from never-seen clients: each a SYN,
+/// the ACK completing it, and `DATA_PACKETS` data packets.
+fn fresh_connections(n: u32, round: u32) -> Vec<Vec<u8>> {
+    let per = 2 + DATA_PACKETS;
+    (0..n.div_ceil(per))
+        .flat_map(|c| {
+            let (src, sport) = (client(round, 1, c), 40000 + (c % 1000) as u16);
+            let isn = c.wrapping_mul(2_654_435_761);
+            let mut packets = vec![
+                tcp(src, sport, TCP_SYN, isn),
+                tcp(src, sport, TCP_ACK, isn.wrapping_add(1)),
+            ];
+            packets.extend(
+                (0..DATA_PACKETS)
+                    .map(|d| tcp(src, sport, TCP_ACK | TCP_PSH, isn.wrapping_add(1 + 14 * d))),
+            );
+            packets
         })
+        .take(n as usize)
         .collect()
 }
 
@@ -132,7 +175,7 @@ fn time(prog: &mut Xdp, packet: &[u8], repeat: u32) -> (f64, u32) {
 fn service(n: u32) -> ServiceSpec {
     ServiceSpec {
         id: 0,
-        vip: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 100)),
+        vip: IpAddr::V4(VIP),
         port: 5000,
         protocol: Protocol::Tcp,
         hash: HashMode::Source,
@@ -174,11 +217,39 @@ fn arg(name: &str, default: u32) -> u32 {
         .unwrap_or(default)
 }
 
+/// Runs `case` on CPUs 0 and 1 at once, `programs[c]` on CPU `c`, each with
+/// its own packets; the mean of the two ns/packet figures.
+fn two_cpus(
+    programs: [&mut Xdp; 2],
+    case: &str,
+    established: &[Vec<u8>; 2],
+    repeat: u32,
+    fresh: &[Vec<Vec<u8>>; 2],
+) -> f64 {
+    let [p0, p1] = programs;
+    let run = |cpu: usize, prog: &mut Xdp| {
+        pin_to_cpu(cpu);
+        let (ns, verdict) = match case {
+            "established" => time(prog, &established[cpu], repeat),
+            _ => time_fresh(prog, &fresh[cpu]),
+        };
+        assert_eq!(verdict, XdpAction::Tx as u32, "{case} on CPU {cpu}");
+        ns
+    };
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(move || run(0, p0));
+        let b = s.spawn(move || run(1, p1));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    pin_to_cpu(0);
+    (a + b) / 2.0
+}
+
 fn main() {
     regha_tests::require_root();
-    let rounds = arg("--rounds", 7).max(1);
+    let rounds = arg("--rounds", 7).clamp(1, 15);
     let repeat = arg("--repeat", 2_000_000).max(1);
-    let fresh_per_round = arg("--fresh", 50_000).max(1);
+    let fresh_per_round = arg("--fresh", 50_000).clamp(1, 1 << 17);
     pin_to_cpu(0);
 
     let baselines_path = arg_str("--baselines")
@@ -194,53 +265,53 @@ fn main() {
         let p: &mut Xdp = baselines.program_mut(name).unwrap().try_into().unwrap();
         p.load().unwrap();
     }
-    let ack = Frame::tcp4(
-        Ipv4Addr::new(192, 0, 2, 1),
-        40000,
-        Ipv4Addr::new(192, 0, 2, 100),
-        5000,
-        TCP_ACK,
-    )
-    .with_payload(&[0u8; 14])
-    .bytes();
-    let syn = Frame::tcp4(
-        Ipv4Addr::new(192, 0, 2, 1),
-        40000,
-        Ipv4Addr::new(192, 0, 2, 100),
-        5000,
-        TCP_SYN,
-    )
-    .with_payload(&[0u8; 14])
-    .bytes();
+    let ack = tcp(Ipv4Addr::new(192, 0, 2, 1), 40000, TCP_ACK, 1);
+    let syn = tcp(Ipv4Addr::new(192, 0, 2, 1), 40000, TCP_SYN, 0);
+    // The two-CPU established rows: one flow per CPU.
+    let acks = [
+        ack.clone(),
+        tcp(Ipv4Addr::new(192, 0, 2, 2), 40000, TCP_ACK, 1),
+    ];
 
+    let object =
+        arg_str("--object").map(|p| std::fs::read(&p).unwrap_or_else(|e| panic!("read {p}: {e}")));
+    let object: &[u8] = object.as_deref().unwrap_or(&EBPF_OBJECT);
     let sizes = [2u32, 16, 256];
     let mut dps: Vec<TestDataplane> = sizes
         .iter()
         .map(|n| {
-            let mut t = TestDataplane::load_with(LB_MAC, FLOW_TABLE);
+            let mut t = TestDataplane::load_object_with(object, LB_MAC, FLOW_TABLE);
             t.maps.apply_service(&service(*n)).expect("provision");
-            // The first run inserts the ACK's flow: every later one is a hit.
-            assert_eq!(t.run(&ack).0, XdpAction::Tx as u32);
             t
         })
         .collect();
+    // A second program on the two-CPU rows' maps (its pins adopted), for
+    // the second CPU.
+    let two_cpu = sizes
+        .iter()
+        .position(|s| *s == TWO_CPU_BACKENDS)
+        .expect("a dataplane for the two-CPU rows");
+    let mut second = Dataplane::load_object(object, &dps[two_cpu].options(FLOW_TABLE))
+        .unwrap_or_else(|e| panic!("load a second program on the same maps: {e}"));
 
-    let row = |program, method, baseline, case: &str, backends| Row {
+    let row = |program, method, baseline, case, backends, cpus| Row {
         program,
         method,
         baseline,
-        case: case.into(),
+        case,
         backends,
+        cpus,
         ns: vec![],
     };
     let mut rows = vec![
-        row("xdp-pass", Method::Repeat, Some("bench_pass"), "pass", 0),
+        row("xdp-pass", Method::Repeat, Some("bench_pass"), "pass", 0, 1),
         row(
             "floor",
             Method::Repeat,
             Some("bench_floor"),
             "swap-macs-tx",
             0,
+            1,
         ),
         row(
             "lru-insert",
@@ -248,6 +319,7 @@ fn main() {
             Some("bench_lru_insert"),
             "floor+insert",
             0,
+            1,
         ),
         row(
             "floor",
@@ -255,50 +327,93 @@ fn main() {
             Some("bench_floor"),
             "swap-macs-tx",
             0,
+            1,
         ),
     ];
     for n in sizes {
-        rows.push(row("regha", Method::Repeat, None, "established", n));
-        rows.push(row("regha", Method::Repeat, None, "new", n));
-        rows.push(row("regha", Method::Fresh, None, "new-fresh", n));
+        rows.push(row("regha", Method::Repeat, None, "established", n, 1));
+        rows.push(row("regha", Method::Repeat, None, "new", n, 1));
+        rows.push(row("regha", Method::Fresh, None, "new-fresh", n, 1));
+        rows.push(row("regha", Method::Fresh, None, "new-conn", n, 1));
     }
-    // Fill every flow table with clients the measured rounds never use, so
-    // each fresh SYN evicts an entry, as at steady state.
+    rows.push(row(
+        "regha",
+        Method::Repeat,
+        None,
+        "established",
+        TWO_CPU_BACKENDS,
+        2,
+    ));
+    rows.push(row(
+        "regha",
+        Method::Fresh,
+        None,
+        "new-fresh",
+        TWO_CPU_BACKENDS,
+        2,
+    ));
+    // Fill every flow table with flows the measured rounds never use, so
+    // that each recorded flow evicts one, as at steady state. (SYNs record
+    // nothing: these are flows seen mid-way, one packet each.)
     for t in &mut dps {
         let prog = t.dataplane.program();
-        for p in fresh_syns(FLOW_TABLE + FLOW_TABLE / 8, 15) {
+        for p in fresh_acks(FLOW_TABLE + FLOW_TABLE / 8, 15) {
             time(prog, &p, 1);
         }
+        // Then the flows the established rows run on.
+        for a in &acks {
+            assert_eq!(time(prog, a, 1).1, XdpAction::Tx as u32);
+        }
+    }
+    if let Some(only) = arg_str("--only") {
+        let cases: Vec<&str> = only.split(',').collect();
+        rows.retain(|r| r.program != "regha" || cases.contains(&r.case));
     }
     for round in 0..rounds {
         eprintln!("round {}/{rounds}", round + 1);
-        let fresh = fresh_syns(fresh_per_round, round);
+        let fresh = fresh_syns(fresh_per_round, round, 0);
+        let connections = fresh_connections(fresh_per_round, round);
+        let fresh_pair = [
+            fresh_syns(fresh_per_round, round, 2),
+            fresh_syns(fresh_per_round, round, 3),
+        ];
         for row in rows.iter_mut() {
             let dp_index = sizes.iter().position(|s| *s == row.backends);
             let flows_before = match (row.baseline, dp_index) {
                 (None, Some(i)) => dps[i].maps.service_counters(0).unwrap().new_flows,
                 _ => 0,
             };
+            if row.cpus == 2 {
+                let i = dp_index.expect("regha rows have a dataplane");
+                let ns = two_cpus(
+                    [dps[i].dataplane.program(), second.program()],
+                    row.case,
+                    &acks,
+                    repeat,
+                    &fresh_pair,
+                );
+                row.ns.push(ns);
+                continue;
+            }
             let prog: &mut Xdp = match row.baseline {
                 Some(name) => baselines.program_mut(name).unwrap().try_into().unwrap(),
-                None => {
-                    let i = sizes.iter().position(|s| *s == row.backends).unwrap();
-                    dps[i].dataplane.program()
-                }
+                None => dps[dp_index.expect("regha rows have a dataplane")]
+                    .dataplane
+                    .program(),
             };
-            let (ns, verdict) = match (row.method, row.case.as_str()) {
+            let (ns, verdict) = match (row.method, row.case) {
+                (Method::Fresh, "new-conn") => time_fresh(prog, &connections),
                 (Method::Fresh, _) => time_fresh(prog, &fresh),
                 (Method::Repeat, "new") => time(prog, &syn, repeat),
                 (Method::Repeat, _) => time(prog, &ack, repeat),
             };
             if row.case == "established" {
-                // Every measured run but (at most) the first must be a hit:
-                // the fresh rows may have evicted the entry since last round.
+                // Every measured run but (at most) the first must be a hit.
                 let i = dp_index.expect("regha rows have a dataplane");
                 let misses = dps[i].maps.service_counters(0).unwrap().new_flows - flows_before;
                 assert!(
                     misses <= 1,
-                    "established: {misses} of {repeat} runs missed the flow table"
+                    "established: {misses} of {repeat} runs missed the flow state"
                 );
             }
             let want = if row.program == "xdp-pass" {
@@ -314,42 +429,60 @@ fn main() {
             row.ns.push(ns);
         }
     }
+    report(&rows, rounds, repeat, fresh_per_round, ack.len());
+}
+
+fn report(rows: &[Row], rounds: u32, repeat: u32, fresh: u32, packet_len: usize) {
     let floor_of = |m: Method| {
         rows.iter()
             .find(|r| r.program == "floor" && r.method == m)
+            .map(|r| median(&r.ns))
             .expect("a floor row for each method")
-            .median()
+    };
+    // The single-CPU row a two-CPU row compares with, round by round.
+    let single = |r: &Row| {
+        rows.iter()
+            .find(|s| s.cpus == 1 && s.case == r.case && s.backends == r.backends)
     };
     println!(
-        "\nBPF_PROG_TEST_RUN, CPU 0, {}-byte TCP packets, median of {rounds} rounds; \
-         repeat: {repeat} runs of one packet, fresh: {fresh_per_round} distinct packets once each\n",
-        ack.len()
+        "\nBPF_PROG_TEST_RUN, CPU 0, {packet_len}-byte TCP packets, median of {rounds} rounds; \
+         repeat: {repeat} runs of one packet, fresh: {fresh} distinct packets once each; \
+         new-conn: SYN, ACK, {DATA_PACKETS} data packets per connection\n"
     );
     println!(
-        "{:<10} {:<14} {:<7} {:>8} {:>12} {:>10}",
-        "program", "case", "method", "backends", "ns/packet", "x floor"
+        "{:<10} {:<14} {:<7} {:>8} {:>4} {:>12} {:>10} {:>12}",
+        "program", "case", "method", "backends", "cpus", "ns/packet", "x floor", "x one CPU"
     );
     let mut json = Vec::new();
-    for r in &rows {
-        let m = r.median();
+    for r in rows {
+        let m = median(&r.ns);
         let floor = floor_of(r.method);
         let method = format!("{:?}", r.method).to_lowercase();
+        // Per round, then the median: both figures come from the same round.
+        let vs_single = (r.cpus > 1).then(|| single(r)).flatten().map(|s| {
+            let ratios: Vec<f64> = r.ns.iter().zip(&s.ns).map(|(a, b)| a / b).collect();
+            median(&ratios)
+        });
         println!(
-            "{:<10} {:<14} {:<7} {:>8} {:>12.1} {:>10.2}",
+            "{:<10} {:<14} {:<7} {:>8} {:>4} {:>12.1} {:>10.2} {:>12}",
             r.program,
             r.case,
             method,
             r.backends,
+            r.cpus,
             m,
-            m / floor
+            m / floor,
+            vs_single.map_or(String::new(), |v| format!("{v:.2}")),
         );
         json.push(serde_json::json!({
             "program": r.program,
             "case": r.case,
             "method": method,
             "backends": r.backends,
+            "cpus": r.cpus,
             "ns_per_packet": m,
             "ratio_to_floor": m / floor,
+            "ratio_to_one_cpu": vs_single,
             "rounds_ns": r.ns,
         }));
     }

@@ -177,6 +177,27 @@ impl Lab {
         (copy, dir)
     }
 
+    /// Starts a push of a big image from client 0 and waits until it is
+    /// well under way (a few MiB reached a backend), so that a fault lands
+    /// mid-push.
+    pub fn push_under_way(&self, img: &Image, repo: &str) -> skopeo::Copy {
+        let before: u64 = self.backend_packets().iter().sum();
+        let mut push = self.push(0, img, repo);
+        // ~3000 full-size frames are about 4 MiB.
+        wait_for("the push to get going", Duration::from_secs(60))
+            .context(|| self.logs())
+            .until(|| {
+                assert!(!push.done(), "the push ended before it got going");
+                let sent: u64 = self.backend_packets().iter().sum();
+                seen(sent >= before + 3000, format!("{} packets", sent - before))
+            });
+        assert!(
+            !push.done(),
+            "the push finished before the fault: the test would prove nothing; raise REGHA_LAB_BIG_LAYER_MIB"
+        );
+        push
+    }
+
     /// Pushes, pulls back and compares, from client `c`, over the stack's
     /// family.
     pub fn round_trip(&self, c: usize, image: &Image, repo: &str, limit: Duration) {

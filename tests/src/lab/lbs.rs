@@ -137,6 +137,7 @@ impl Lab {
             .collect();
         Config {
             stats: None,
+            flow_table_size: self.spec.flow_table_size,
             ..config::with_instances(instances, self.services_over(backends))
         }
     }
@@ -397,6 +398,22 @@ impl Lab {
             }
         }
         out
+    }
+
+    /// The backend (by index) holding `client`'s TCP connection, as the
+    /// backends' own sockets say (`ss`): the ground truth of where a
+    /// connection went, whatever the dataplane's counters say. The
+    /// registry listens dual-stack, so `ss` may show the peer IPv4-mapped.
+    pub fn holder(&self, client: std::net::SocketAddr) -> Option<usize> {
+        let names = [
+            client.to_string(),
+            format!("[::ffff:{}]:{}", client.ip(), client.port()),
+        ];
+        self.backends.iter().position(|b| {
+            b.ns.exec("ss", &["-Htn", "state", "established"])
+                .lines()
+                .any(|l| l.split_whitespace().any(|w| names.iter().any(|n| n == w)))
+        })
     }
 
     /// The MAC of LB `lb`, as `ip` prints it.

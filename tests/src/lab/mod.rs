@@ -162,6 +162,9 @@ pub struct LabSpec {
     pub ipv6: bool,
     /// What regha's LBs serve (and so which families clients use).
     pub stack: Stack,
+    /// The regha LBs' `flow_table_size` (the default unless set): a small
+    /// table shows what a flood does to it.
+    pub flow_table_size: u32,
 }
 
 impl Default for LabSpec {
@@ -178,6 +181,7 @@ impl Default for LabSpec {
             check_interval: Duration::from_millis(500),
             ipv6: false,
             stack: Stack::V4,
+            flow_table_size: regha_common::DEFAULT_FLOW_TABLE_SIZE,
         }
     }
 }
@@ -264,6 +268,16 @@ impl LabSpec {
 /// The hosts file the lab's clients see: the VIPs by name.
 fn hosts_file() -> String {
     format!("127.0.0.1 localhost\n::1 localhost\n{VIP} {VIP_NAME}\n{VIP6} {VIP6_NAME}\n")
+}
+
+/// Size of the big layer the lab pushes through faults:
+/// `REGHA_LAB_BIG_LAYER_MIB` MiB, 200 unless set.
+pub fn big_layer() -> u64 {
+    std::env::var("REGHA_LAB_BIG_LAYER_MIB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200)
+        << 20
 }
 
 /// The lab address of client `i` (0-based): .1, then .21, .22, ...

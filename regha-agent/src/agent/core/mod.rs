@@ -298,11 +298,30 @@ impl Core {
         )));
     }
 
+    /// Whether the MAC of the backend at `addr` is known: from the config or
+    /// from the neighbour table.
+    fn mac_known(&self, addr: IpAddr) -> bool {
+        self.macs.contains_key(&addr)
+            || self
+                .config
+                .services
+                .iter()
+                .flat_map(|s| &s.backends)
+                .any(|b| b.address == addr && b.mac.is_some())
+    }
+
     /// Plans the dataplane from what is known now and writes the difference;
     /// then tells the holders how many backends are up.
     fn reconcile(&mut self, now: Instant, out: &mut Vec<Effect>) {
         if let Some(until) = self.hold_writes_until {
-            let decided = self.health.values().all(|r| r.state != Health::Unknown);
+            // Decided: every check has a result, and every backend that is
+            // up has its MAC (written or learned); until then the adopted
+            // maps steer as before.
+            let decided = self.health.iter().all(|(k, r)| match r.state {
+                Health::Unknown => false,
+                Health::Up => self.mac_known(k.addr.ip()),
+                _ => true,
+            });
             if !decided && now < until {
                 return;
             }

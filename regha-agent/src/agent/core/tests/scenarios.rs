@@ -148,6 +148,26 @@ fn after_adoption_nothing_is_written_before_the_first_results() {
         .note("be2's check hangs: the hold ends at its deadline")
         .at(2500, "tick", Event::Tick)
         .golden("adoption_hold_ends");
+
+    // The checks decide before the neighbour table's MACs arrive (on a
+    // restart both come within milliseconds, in any order): a backend up
+    // without its MAC is not decided yet, or the first write would leave
+    // it out and its clients' flows would move (connections reset).
+    Run::new(STATIC)
+        .at(
+            0,
+            "start (adopting a steering dataplane)",
+            Event::Start {
+                adopting: true,
+                hold: std::time::Duration::from_millis(2500),
+            },
+        )
+        .health(40, BE1, Health::Up)
+        .health(41, BE2, Health::Up)
+        .mac(42, "192.0.2.11", 0x11)
+        .note("be2 up but its MAC unknown: still held")
+        .mac(43, "192.0.2.12", 0x12)
+        .golden("adoption_waits_for_macs");
 }
 
 #[test]
