@@ -1,10 +1,12 @@
 //! The command line: `regha-agent [run options]`, `check-config`, `status`,
-//! `import`, `backend-setup`, and the runtime commands `backend` and `vrrp`.
+//! `explain`, `import`, `backend-setup`, and the runtime commands `backend`
+//! and `vrrp`.
 //! One file per subcommand.
 
 mod admin;
 mod backend_setup;
 mod check_config;
+mod explain;
 mod import;
 mod status;
 
@@ -67,6 +69,14 @@ pub enum Command {
         /// JSON for scripts.
         #[arg(long)]
         json: bool,
+    },
+    /// Explain where a client's packets go and why, from the pinned maps:
+    /// per service its hash, ring slot and that slot's backend, and with
+    /// --port the connection's flow-table entry and flow-cache copy and
+    /// whether the program trusts them. Read-only: sends and writes nothing.
+    Explain {
+        #[command(flatten)]
+        args: explain::ExplainArgs,
     },
     /// Print a regha config equivalent to a HAProxy + keepalived pair; what
     /// cannot be mapped is listed on stderr as `file:line:` warnings.
@@ -175,6 +185,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Some(Command::CheckConfig) => Ok(check_config::run(&cli.agent_options())),
         Some(Command::Status { json }) => status::run(&cli.agent_options(), json),
+        Some(Command::Explain { ref args }) => explain::run(&cli.agent_options(), args),
         Some(Command::Import { ref args }) => import::run(args),
         Some(Command::Backend { ref action }) => admin::backend(&cli.agent_options(), action),
         Some(Command::Vrrp { ref action }) => admin::vrrp(&cli.agent_options(), action),

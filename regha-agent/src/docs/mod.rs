@@ -64,6 +64,7 @@ mod tests {
         for command in [
             "check\\-config",
             "status",
+            "explain",
             "import",
             "backend drain",
             "backend disable",
@@ -82,6 +83,7 @@ mod tests {
             "\\-\\-state\\-dir",
             "\\-\\-json",
             "\\-\\-apply",
+            "\\-\\-port",
         ] {
             assert!(page.contains(option), "{option} missing");
         }
