@@ -1,5 +1,5 @@
 //! The command line: `regha-agent [run options]`, `check-config`, `status`,
-//! `explain`, `import`, `backend-setup`, and the runtime commands `backend`
+//! `explain`, `trace`, `import`, `backend-setup`, and the runtime commands `backend`
 //! and `vrrp`.
 //! One file per subcommand.
 
@@ -9,6 +9,7 @@ mod check_config;
 mod explain;
 mod import;
 mod status;
+pub mod trace;
 
 use regha_model::{Role, XdpMode};
 use std::{path::PathBuf, process::ExitCode};
@@ -77,6 +78,14 @@ pub enum Command {
     Explain {
         #[command(flatten)]
         args: explain::ExplainArgs,
+    },
+    /// Log the program's decision for each packet from one client, as it
+    /// happens (root only): the program behind the pinned link is swapped
+    /// for the same one with the trace on, and back on exit. Off, the trace
+    /// costs the program nothing.
+    Trace {
+        #[command(flatten)]
+        args: trace::TraceArgs,
     },
     /// Print a regha config equivalent to a HAProxy + keepalived pair; what
     /// cannot be mapped is listed on stderr as `file:line:` warnings.
@@ -186,6 +195,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::CheckConfig) => Ok(check_config::run(&cli.agent_options())),
         Some(Command::Status { json }) => status::run(&cli.agent_options(), json),
         Some(Command::Explain { ref args }) => explain::run(&cli.agent_options(), args),
+        Some(Command::Trace { ref args }) => trace::run(&cli.agent_options(), args),
         Some(Command::Import { ref args }) => import::run(args),
         Some(Command::Backend { ref action }) => admin::backend(&cli.agent_options(), action),
         Some(Command::Vrrp { ref action }) => admin::vrrp(&cli.agent_options(), action),

@@ -65,6 +65,7 @@ mod tests {
             "check\\-config",
             "status",
             "explain",
+            "trace",
             "import",
             "backend drain",
             "backend disable",

@@ -266,7 +266,7 @@ pub enum Via {
 }
 
 /// The 16-byte form the maps hold addresses in, and its family.
-fn map_addr(ip: IpAddr) -> ([u8; 16], u8) {
+pub(crate) fn map_addr(ip: IpAddr) -> ([u8; 16], u8) {
     match ip {
         IpAddr::V4(a) => (addr_from_v4(a.octets()), FAMILY_V4),
         IpAddr::V6(a) => (a.octets(), FAMILY_V6),
