@@ -7,6 +7,7 @@ pub mod backend_host;
 pub mod cli;
 pub mod dataplane;
 pub mod docs;
+pub mod explain;
 pub mod health;
 pub mod ids;
 pub mod maglev;

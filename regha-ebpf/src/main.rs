@@ -13,6 +13,7 @@ mod maps;
 mod parse;
 mod stats;
 mod steer;
+mod trace;
 
 use aya_ebpf::{Global, bindings::xdp_action, macros::xdp, programs::XdpContext};
 use regha_common::{FLOW_REFRESH_EVERY, Reason};
@@ -49,7 +50,9 @@ fn try_regha(ctx: &XdpContext) -> Result<u32, Reason> {
     // same comparison); `EthHdr` is byte-aligned, and no other reference to
     // the header is alive (the parser's are gone).
     let to_us = mac_eq(unsafe { &(*eth).dst }, &ours);
-    let choice = steer::choose(&pkt, to_us)?;
+    let chosen = steer::choose(&pkt, to_us);
+    trace::decision(ctx, &pkt, &chosen);
+    let choice = chosen?;
 
     // SAFETY: as above; XDP may write the packet it was given (the frame
     // belongs to this invocation until it returns).

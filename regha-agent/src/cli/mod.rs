@@ -1,12 +1,15 @@
 //! The command line: `regha-agent [run options]`, `check-config`, `status`,
-//! `import`, `backend-setup`, and the runtime commands `backend` and `vrrp`.
+//! `explain`, `trace`, `import`, `backend-setup`, and the runtime commands `backend`
+//! and `vrrp`.
 //! One file per subcommand.
 
 mod admin;
 mod backend_setup;
 mod check_config;
+mod explain;
 mod import;
 mod status;
+pub mod trace;
 
 use regha_model::{Role, XdpMode};
 use std::{path::PathBuf, process::ExitCode};
@@ -67,6 +70,22 @@ pub enum Command {
         /// JSON for scripts.
         #[arg(long)]
         json: bool,
+    },
+    /// Explain where a client's packets go and why, from the pinned maps:
+    /// per service its hash, ring slot and that slot's backend, and with
+    /// --port the connection's flow-table entry and flow-cache copy and
+    /// whether the program trusts them. Read-only: sends and writes nothing.
+    Explain {
+        #[command(flatten)]
+        args: explain::ExplainArgs,
+    },
+    /// Log the program's decision for each packet from one client, as it
+    /// happens (root only): the program behind the pinned link is swapped
+    /// for the same one with the trace on, and back on exit. Off, the trace
+    /// costs the program nothing.
+    Trace {
+        #[command(flatten)]
+        args: trace::TraceArgs,
     },
     /// Print a regha config equivalent to a HAProxy + keepalived pair; what
     /// cannot be mapped is listed on stderr as `file:line:` warnings.
@@ -175,6 +194,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Some(Command::CheckConfig) => Ok(check_config::run(&cli.agent_options())),
         Some(Command::Status { json }) => status::run(&cli.agent_options(), json),
+        Some(Command::Explain { ref args }) => explain::run(&cli.agent_options(), args),
+        Some(Command::Trace { ref args }) => trace::run(&cli.agent_options(), args),
         Some(Command::Import { ref args }) => import::run(args),
         Some(Command::Backend { ref action }) => admin::backend(&cli.agent_options(), action),
         Some(Command::Vrrp { ref action }) => admin::vrrp(&cli.agent_options(), action),

@@ -314,6 +314,15 @@ impl MapWriter {
     /// The program's cached copy of a connection's flow entry, if its slot
     /// holds one (`FlowCacheSlot`).
     pub fn cached_flow(&self, key: &FlowKey) -> Result<Option<FlowValue>, DataplaneError> {
+        Ok(self.cached_flow_slot(key)?.map(|(_, v, _)| v))
+    }
+
+    /// [`cached_flow`](Self::cached_flow) with the slot it is in and its
+    /// `FLOW_CACHE_F_*` flags (for `explain`).
+    pub fn cached_flow_slot(
+        &self,
+        key: &FlowKey,
+    ) -> Result<Option<(u32, FlowValue, u8)>, DataplaneError> {
         let h = tuple_hash(&key.words());
         let slot = flow_cache_slot(h);
         let entry =
@@ -322,11 +331,12 @@ impl MapWriter {
         if entry.check != flow_check(h) || bytes[..40] != key_bytes(key) {
             return Ok(None);
         }
-        Ok(Some(FlowValue {
+        let value = FlowValue {
             backend_id: u32::from(entry.backend_id),
             service_id: u32::from(entry.service_id),
             service_gen: self.flow_cache.load_u32(slot, FLOW_CACHE_GEN_OFFSET)?,
-        }))
+        };
+        Ok(Some((slot, value, entry.flags)))
     }
 
     /// Drops the cached copy of `key`'s flow, if its slot holds it: one

@@ -105,6 +105,19 @@ impl Dataplane {
 
     /// Loads `object` (an upgrade, or a test build) the same way.
     pub fn load_object(object: &[u8], opts: &DataplaneOptions) -> Result<Self, DataplaneError> {
+        Self::load_traced(object, opts, None)
+    }
+
+    /// Loads `object` the same way, with the packet trace on for `client`
+    /// (`regha-agent trace`): the program then logs its decision for each
+    /// packet from that address through aya-log (`trace_logger`). With
+    /// `None` the trace code is removed by the verifier (see
+    /// `regha-ebpf/src/trace.rs`).
+    pub fn load_traced(
+        object: &[u8],
+        opts: &DataplaneOptions,
+        client: Option<std::net::IpAddr>,
+    ) -> Result<Self, DataplaneError> {
         let pin_dir = &opts.pin_dir;
         ensure_bpffs(pin_dir)?;
         std::fs::create_dir_all(pin_dir).map_err(|source| DataplaneError::PinDir {
@@ -127,6 +140,16 @@ impl Dataplane {
         loader
             .override_global("IFACE_MAC", &opts.iface_mac, true)
             .map_max_entries(map_names::FLOWS, opts.flow_table_size);
+        // The trace's globals (regha-ebpf/src/trace.rs), by their symbol names.
+        let trace_client = client.map(|ip| {
+            let (addr, _) = crate::explain::map_addr(ip);
+            regha_common::hash::addr_words(&addr)
+        });
+        if let Some(words) = &trace_client {
+            loader
+                .override_global("TRACE_ON", &1u8, true)
+                .override_global("TRACE_CLIENT", words, true);
+        }
         // An existing pin at the path is reused as it is (aya checks
         // nothing): only adopted maps may point at the old pins.
         let paths: Vec<(&str, PathBuf)> = plan
@@ -175,6 +198,17 @@ impl Dataplane {
             .program_mut(PROGRAM_NAME)
             .and_then(|p| p.try_into().ok())
             .expect("load() checked the program exists and is XDP")
+    }
+
+    /// The reader of the trace's log records (a program loaded with
+    /// `load_traced`), handing each to `logger`. Once only: the ring
+    /// buffer is taken from the program's maps.
+    pub fn trace_logger<L: log::Log>(
+        &mut self,
+        logger: L,
+    ) -> Result<aya_log::EbpfLogger<L>, DataplaneError> {
+        aya_log::EbpfLogger::init_with_logger(&mut self.ebpf, logger)
+            .map_err(|e| DataplaneError::Object(format!("the trace's log buffer: {e}")))
     }
 
     /// A writer over this dataplane's maps (those waiting in the staging

@@ -56,7 +56,7 @@ const FILES: &[(&str, &str)] = &[
     ),
     (
         "`/run/regha/IFACE.json`",
-        "The running agent's state, which `status` reads; beside it `IFACE.applied.yaml` (the configuration it applies), `IFACE.sock` (the root-only admin socket) and `IFACE.admin.json` (drains and disables, kept across restarts).",
+        "The running agent's state, which `status` reads (and `explain`, for service names); beside it `IFACE.applied.yaml` (the configuration it applies), `IFACE.sock` (the root-only admin socket) and `IFACE.admin.json` (drains and disables, kept across restarts).",
     ),
     (
         "`/sys/fs/bpf/regha/IFACE/`",

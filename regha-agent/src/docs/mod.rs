@@ -64,6 +64,8 @@ mod tests {
         for command in [
             "check\\-config",
             "status",
+            "explain",
+            "trace",
             "import",
             "backend drain",
             "backend disable",
@@ -82,6 +84,7 @@ mod tests {
             "\\-\\-state\\-dir",
             "\\-\\-json",
             "\\-\\-apply",
+            "\\-\\-port",
         ] {
             assert!(page.contains(option), "{option} missing");
         }
