@@ -51,6 +51,22 @@ fn ready(spec: LabSpec) -> Lab {
     let lab = Lab::new(spec);
     lab.wait_sole_master(0, Duration::from_secs(15));
     lab.wait_backends_up(Duration::from_secs(15));
+    // The mode the LBs really attached in, as the kernel reports it
+    // (`ip link` says "xdpgeneric" for generic, "xdp" for the driver).
+    for (i, lb) in lab.lbs.iter().enumerate() {
+        if lab.agents.get(i).is_some_and(Option::is_some) {
+            let link = lb.ns.exec("ip", &["link", "show", lab::HOST_IFACE]);
+            let generic = link.contains(" xdpgeneric");
+            let native = !generic && link.contains(" xdp");
+            let want_native = lab.spec.xdp_mode == regha_model::XdpMode::Native;
+            assert!(
+                (want_native && native) || (!want_native && generic),
+                "lb{} should attach in {} mode: {link}",
+                i + 1,
+                lab.spec.xdp_mode
+            );
+        }
+    }
     lab
 }
 
@@ -70,10 +86,12 @@ fn the_one_that_moved(before: &[u64], after: &[u64]) -> Result<usize, String> {
 /// 1. Push and pull through the VIP; each client lands on one backend (the
 ///    source hash), and different clients spread over both.
 fn each_client_on_one_backend(stack: Stack) {
-    let lab = ready(LabSpec {
-        clients: 4,
-        ..LabSpec::default().stack(stack)
-    });
+    each_client_on_one_backend_of(LabSpec::default().stack(stack));
+}
+
+fn each_client_on_one_backend_of(spec: LabSpec) {
+    let stack = spec.stack;
+    let lab = ready(LabSpec { clients: 4, ..spec });
     let img = lab.image("small", &[MIB, 256 * 1024], 1);
     let mut landed = Vec::new();
     for c in 0..lab.clients.len() {
@@ -128,8 +146,9 @@ fn a_dead_registry(stack: Stack) {
 /// 3. The master LB fails during a big push: the push completes without
 ///    error or retry (skopeo runs with `--retry-times 0`), the VIP moved to
 ///    lb2, the client's ARP entry follows it, and the pulled image matches.
-fn master_fails_during_a_push(stack: Stack, signal: i32, repo: &str) {
-    let mut lab = ready(LabSpec::default().stack(stack));
+fn master_fails_during_a_push(spec: LabSpec, signal: i32, repo: &str) {
+    let stack = spec.stack;
+    let mut lab = ready(spec);
     let img = lab.image("big", &[MIB, lab::big_layer()], 4);
     let push = lab.push_under_way(&img, repo);
     let t_fault = Instant::now();
@@ -165,9 +184,9 @@ fn master_fails_during_a_push(stack: Stack, signal: i32, repo: &str) {
 
 over_both_families! {
     master_agent_sigkilled_during_a_big_push, master_agent_sigkilled_during_a_big_ipv6_push
-        => |stack| master_fails_during_a_push(stack, libc::SIGKILL, "lab/kill");
+        => |stack| master_fails_during_a_push(LabSpec::default().stack(stack), libc::SIGKILL, "lab/kill");
     master_agent_stopped_during_a_big_push, master_agent_stopped_during_a_big_ipv6_push
-        => |stack| master_fails_during_a_push(stack, libc::SIGTERM, "lab/term");
+        => |stack| master_fails_during_a_push(LabSpec::default().stack(stack), libc::SIGTERM, "lab/term");
 }
 
 /// 4. lb1 is cut off the segment (both become master), then restored: exactly one
@@ -373,4 +392,23 @@ fn a_dual_stack_client_uses_both_families_and_a_failover_moves_both_vips() {
             .unwrap_or_else(|e| panic!("pull after the failover: {e}\n{}", lab.logs()));
         regha_tests::oci::verify_pulled(&dir, "1", img).unwrap();
     }
+}
+
+/// 9. Native XDP mode, the production default, end to end (issue 13): the
+///    LBs attach in the driver and forward with `XDP_TX` (the lab's other
+///    tests use generic mode; `LabSpec::native` says what the veths need).
+///    Push and pull with every client on one backend, then the master's
+///    agent SIGKILLed mid-push: the push completes through lb2.
+#[test]
+fn native_mode_push_and_pull_each_client_on_one_backend() {
+    each_client_on_one_backend_of(LabSpec::default().native());
+}
+
+#[test]
+fn native_mode_master_agent_sigkilled_during_a_big_push() {
+    master_fails_during_a_push(
+        LabSpec::default().native(),
+        libc::SIGKILL,
+        "lab/native-kill",
+    );
 }

@@ -33,6 +33,9 @@ const APT_PACKAGES: &[&str] = &[
     "wrk",
     // `regha-agent backend-setup --policy` writes nftables rules (issue 18).
     "nftables",
+    // The lab in native XDP mode (issue 13) turns the clients' TX checksum
+    // offload off, as frames arrive from a real wire.
+    "ethtool",
     // The package and what ships with it (issue 15): promtool (in Debian's
     // `prometheus`) for the alerting rules' tests, a headless browser for
     // the stats page, and what the package test runs on the installed

@@ -138,6 +138,7 @@ impl Lab {
         Config {
             stats: None,
             flow_table_size: self.spec.flow_table_size,
+            xdp_mode: self.spec.xdp_mode,
             ..config::with_instances(instances, self.services_over(backends))
         }
     }

@@ -41,6 +41,7 @@ use std::{
 
 pub use clients::{Shaped, vip_port};
 pub use lbs::Holders;
+use regha_model::XdpMode;
 pub use topology::{HOST_IFACE, Host, PREFIX, PREFIX6, Switch, ip6_of};
 
 use crate::{
@@ -165,6 +166,8 @@ pub struct LabSpec {
     /// The regha LBs' `flow_table_size` (the default unless set): a small
     /// table shows what a flood does to it.
     pub flow_table_size: u32,
+    /// The regha LBs' XDP mode: generic unless set (see [`LabSpec::native`]).
+    pub xdp_mode: XdpMode,
 }
 
 impl Default for LabSpec {
@@ -182,6 +185,7 @@ impl Default for LabSpec {
             ipv6: false,
             stack: Stack::V4,
             flow_table_size: regha_common::DEFAULT_FLOW_TABLE_SIZE,
+            xdp_mode: XdpMode::Generic,
         }
     }
 }
@@ -248,6 +252,20 @@ impl LabSpec {
         Self {
             stack,
             ipv6: self.ipv6 || stack != Stack::V4,
+            ..self
+        }
+    }
+
+    /// The LBs in native XDP mode, the production default, as on a real
+    /// NIC: on veth, a frame the LB sends back with `XDP_TX` needs NAPI on
+    /// the receiving peer, so the LBs' bridge-side ports get an XDP program
+    /// that passes everything; and a veth client hands TCP frames over with
+    /// their checksum left to offload, which `XDP_TX` never completes, so
+    /// the clients' TX checksum offload is off (frames from a real wire
+    /// carry their checksum).
+    pub fn native(self) -> Self {
+        Self {
+            xdp_mode: XdpMode::Native,
             ..self
         }
     }
@@ -320,6 +338,9 @@ pub struct Lab {
     /// client1's extra source addresses.
     pub sources: Vec<Ipv4Addr>,
     pub spec: LabSpec,
+    /// In native mode, the pass program on the LBs' bridge-side ports
+    /// (attached through BPF links, which go with it).
+    peer_xdp: Option<aya::Ebpf>,
     pub switch: Switch,
     /// Configs, registry storage, logs, images. Removed last.
     pub dir: TempDir,
@@ -374,6 +395,13 @@ impl Lab {
                 registries.push(Registry::start(be, dir.path(), &storage));
             }
         }
+        let peer_xdp = (spec.xdp_mode == XdpMode::Native).then(|| {
+            for c in &clients {
+                c.ns.exec("ethtool", &["-K", HOST_IFACE, "tx", "off"]);
+            }
+            let ports: Vec<String> = lbs.iter().map(|l| l.port.clone()).collect();
+            pass_on(&switch, &ports)
+        });
         let n = lbs.len();
         let mut lab = Self {
             agents: (0..n).map(|_| None).collect(),
@@ -385,6 +413,7 @@ impl Lab {
             backends,
             sources,
             spec,
+            peer_xdp,
             switch,
             dir,
         };
@@ -447,6 +476,32 @@ impl Lab {
 /// Tests hold their other guards (a `TestDataplane`, a skopeo copy, server
 /// threads) so that they drop before the lab: as locals made after it, or
 /// as fields declared before it.
+/// Attaches an XDP program that passes everything (`bench_pass` of the
+/// staged baselines object) in native mode to `ports` of the switch.
+fn pass_on(switch: &Switch, ports: &[String]) -> aya::Ebpf {
+    use aya::programs::{Xdp, XdpMode as AttachMode};
+    let path = Path::new(regha_agent::dataplane::EBPF_DIR).join("regha-baselines");
+    let mut obj = aya::Ebpf::load_file(&path).unwrap_or_else(|e| {
+        panic!(
+            "load {}: {e} (build it with `cargo xtask build-ebpf`)",
+            path.display()
+        )
+    });
+    let prog: &mut Xdp = obj
+        .program_mut("bench_pass")
+        .expect("bench_pass in the baselines object")
+        .try_into()
+        .expect("an XDP program");
+    prog.load().expect("load bench_pass");
+    switch.ns.run(|| {
+        for port in ports {
+            prog.attach(port, AttachMode::Driver)
+                .unwrap_or_else(|e| panic!("attach the pass program to {port} (native): {e}"));
+        }
+    });
+    obj
+}
+
 impl Drop for Lab {
     fn drop(&mut self) {
         self.agents.clear();
@@ -456,6 +511,7 @@ impl Drop for Lab {
         self.clients.clear();
         self.lbs.clear();
         self.backends.clear();
+        self.peer_xdp = None;
         // `switch`, then `dir`, drop after this in field order.
     }
 }
