@@ -64,6 +64,19 @@ impl Run {
         )
     }
 
+    /// A start that adopts a steering dataplane: writes are held until the
+    /// first results, at most 2.5 s.
+    fn start_adopting(&mut self) -> &mut Self {
+        self.at(
+            0,
+            "start (adopting a steering dataplane)",
+            Event::Start {
+                adopting: true,
+                hold: std::time::Duration::from_millis(2500),
+            },
+        )
+    }
+
     /// Both backends up with MACs: the service is written.
     fn both_up(&mut self, ms: u64) -> &mut Self {
         self.mac(ms, "192.0.2.11", 0x11)
@@ -118,14 +131,7 @@ fn vrrp_instance_is_started_informed_and_stopped() {
 #[test]
 fn after_adoption_nothing_is_written_before_the_first_results() {
     Run::new(STATIC)
-        .at(
-            0,
-            "start (adopting a steering dataplane)",
-            Event::Start {
-                adopting: true,
-                hold: std::time::Duration::from_millis(2500),
-            },
-        )
+        .start_adopting()
         .mac(5, "192.0.2.11", 0x11)
         .mac(5, "192.0.2.12", 0x12)
         .health(40, BE1, Health::Up)
@@ -134,14 +140,7 @@ fn after_adoption_nothing_is_written_before_the_first_results() {
         .golden("adoption_waits_for_checks");
 
     Run::new(STATIC)
-        .at(
-            0,
-            "start (adopting a steering dataplane)",
-            Event::Start {
-                adopting: true,
-                hold: std::time::Duration::from_millis(2500),
-            },
-        )
+        .start_adopting()
         .mac(5, "192.0.2.11", 0x11)
         .mac(5, "192.0.2.12", 0x12)
         .health(40, BE1, Health::Up)
@@ -154,14 +153,7 @@ fn after_adoption_nothing_is_written_before_the_first_results() {
     // without its MAC is not decided yet, or the first write would leave
     // it out and its clients' flows would move (connections reset).
     Run::new(STATIC)
-        .at(
-            0,
-            "start (adopting a steering dataplane)",
-            Event::Start {
-                adopting: true,
-                hold: std::time::Duration::from_millis(2500),
-            },
-        )
+        .start_adopting()
         .health(40, BE1, Health::Up)
         .health(41, BE2, Health::Up)
         .mac(42, "192.0.2.11", 0x11)
