@@ -21,6 +21,16 @@ use crate::{
 /// (draining) before it is removed from the dataplane.
 pub const DRAIN_PERIOD: Duration = Duration::from_secs(60);
 
+/// How long a serving backend that fails its checks keeps its established
+/// flows (it leaves the ring at once, so new flows avoid it). HAProxy keeps
+/// a marked-down server's sessions for good; regha keeps them this long, so
+/// that a flap shorter than it (this LB's own brief loss of the segment, a
+/// partition that heals: the checks fail, then pass again) costs no
+/// connection, and then lets them re-hash, so that the clients of a dead
+/// host get a reset from the backend that takes them over instead of
+/// waiting out TCP's retransmissions.
+pub const DOWN_GRACE: Duration = Duration::from_secs(10);
+
 /// A backend as the daemon sees it now.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BackendInput {
@@ -81,6 +91,9 @@ pub struct Reconciler {
     applied: BTreeMap<ServiceIdentity, ServiceSpec>,
     /// Backends removed from the config, with the time their drain ends.
     draining: BTreeMap<BackendIdentity, (Instant, BackendSpec)>,
+    /// Configured backends that failed their checks while serving, with the
+    /// time their [`DOWN_GRACE`] ends.
+    fading: BTreeMap<BackendIdentity, Instant>,
     seed: u32,
 }
 
@@ -109,13 +122,22 @@ impl Reconciler {
                 };
                 // Back in the config while draining: it is simply a backend again.
                 self.draining.remove(&key);
+                let was = self
+                    .applied
+                    .get(&input.identity)
+                    .and_then(|s| {
+                        s.backends
+                            .iter()
+                            .find(|o| o.addr == b.addr.ip() && o.port == b.addr.port())
+                    })
+                    .map(|o| o.state);
                 backends.push(BackendSpec {
                     id: self.ids.backend(key)?,
                     addr: b.addr.ip(),
                     port: b.addr.port(),
                     mac: b.mac.unwrap_or_default(),
                     weight: b.weight,
-                    state: state_of(b),
+                    state: self.graced(key, b, was, now),
                 });
             }
             // Backends that left the config: drain, then go.
@@ -127,7 +149,8 @@ impl Reconciler {
                     };
                     let still = input.backends.iter().any(|b| b.addr == key.addr);
                     if !still && !self.draining.contains_key(&key) {
-                        let was_serving = ob.state != BackendState::Down;
+                        let was_serving =
+                            ob.state != BackendState::Down && !self.fading.contains_key(&key);
                         let spec = BackendSpec {
                             state: if was_serving {
                                 BackendState::Draining
@@ -161,6 +184,17 @@ impl Reconciler {
                 },
             );
         }
+
+        // Graces of backends that left the config (or whose service did) end.
+        self.fading.retain(|k, _| {
+            wanted.get(&k.service).is_some_and(|s| {
+                s.backends.iter().any(|b| {
+                    b.addr == k.addr.ip()
+                        && b.port == k.addr.port()
+                        && b.state == BackendState::Draining
+                })
+            })
+        });
 
         // Drains that ended, or whose service went away: release their ids.
         let ended: Vec<BackendIdentity> = self
@@ -207,6 +241,43 @@ impl Reconciler {
         Ok(plan)
     }
 
+    /// [`state_of`], with [`DOWN_GRACE`]: a backend that was serving (`was`)
+    /// and now fails its checks, its MAC still known and no operator having
+    /// disabled it, drains (out of the ring, its flows kept) until the grace
+    /// ends, then goes down.
+    fn graced(
+        &mut self,
+        key: BackendIdentity,
+        b: &BackendInput,
+        was: Option<BackendState>,
+        now: Instant,
+    ) -> BackendState {
+        let state = state_of(b);
+        let fails = state == BackendState::Down
+            && b.health == Health::Down
+            && b.mac.is_some()
+            && b.admin != AdminState::Disabled;
+        if !fails {
+            self.fading.remove(&key);
+            return state;
+        }
+        let serving = matches!(was, Some(BackendState::Up | BackendState::Draining));
+        let until = match self.fading.get(&key) {
+            Some(until) => *until,
+            None if serving => {
+                self.fading.insert(key, now + DOWN_GRACE);
+                now + DOWN_GRACE
+            }
+            None => return state,
+        };
+        if until > now {
+            BackendState::Draining
+        } else {
+            self.fading.remove(&key);
+            state
+        }
+    }
+
     /// A new hash seed: every service is written again with it.
     pub fn set_seed(&mut self, seed: u32) {
         self.seed = seed;
@@ -214,7 +285,11 @@ impl Reconciler {
 
     /// The earliest moment a drain ends, if any: when to plan again.
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.draining.values().map(|(until, _)| *until).min()
+        self.draining
+            .values()
+            .map(|(until, _)| *until)
+            .chain(self.fading.values().copied())
+            .min()
     }
 
     /// Whether every backend of the service is out (VRRP tracking uses it).

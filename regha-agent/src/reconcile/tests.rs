@@ -65,13 +65,73 @@ fn a_health_transition_reapplies_the_service_with_the_same_ids() {
         .plan(&[service(&[(11, Health::Down), (12, Health::Up)])], now)
         .unwrap();
     assert_eq!(plan.apply.len(), 1);
+    // Out of the ring at once, its flows kept for DOWN_GRACE.
     assert_eq!(
         states(&plan.apply[0]),
-        vec![(11, BackendState::Down), (12, BackendState::Up)]
+        vec![(11, BackendState::Draining), (12, BackendState::Up)]
     );
     let ids = |s: &ServiceSpec| s.backends.iter().map(|b| b.id).collect::<Vec<_>>();
     assert_eq!(ids(&plan.apply[0]), ids(&first.apply[0]));
     assert!(!r.all_down(&service(&[]).identity));
+    assert_eq!(r.next_deadline(), Some(now + DOWN_GRACE));
+    let down = [service(&[(11, Health::Down), (12, Health::Up)])];
+    assert!(r.plan(&down, now + DOWN_GRACE / 2).unwrap().is_empty());
+    let plan = r.plan(&down, now + DOWN_GRACE).unwrap();
+    assert_eq!(
+        states(&plan.apply[0]),
+        vec![(11, BackendState::Down), (12, BackendState::Up)]
+    );
+    assert_eq!(r.next_deadline(), None, "the grace ended");
+    assert!(r.plan(&down, now + DOWN_GRACE * 3).unwrap().is_empty());
+}
+
+#[test]
+fn a_flap_shorter_than_the_grace_keeps_the_flows_and_restarts_the_grace_next_time() {
+    let mut r = Reconciler::new(Ids::default(), 0);
+    let t0 = Instant::now();
+    let up = [service(&[(11, Health::Up), (12, Health::Up)])];
+    let down = [service(&[(11, Health::Down), (12, Health::Up)])];
+    r.plan(&up, t0).unwrap();
+    r.plan(&down, t0).unwrap();
+    let back = r.plan(&up, t0 + DOWN_GRACE / 2).unwrap();
+    assert_eq!(
+        states(&back.apply[0]),
+        vec![(11, BackendState::Up), (12, BackendState::Up)]
+    );
+    assert_eq!(r.next_deadline(), None);
+    // A later failure gets a whole grace of its own.
+    let t1 = t0 + DOWN_GRACE * 2;
+    let plan = r.plan(&down, t1).unwrap();
+    assert_eq!(states(&plan.apply[0])[0], (11, BackendState::Draining));
+    assert_eq!(r.next_deadline(), Some(t1 + DOWN_GRACE));
+}
+
+#[test]
+fn no_grace_for_a_disabled_backend_one_without_a_mac_or_one_that_never_served() {
+    let t0 = Instant::now();
+    // Never up: down from the start.
+    let mut r = Reconciler::new(Ids::default(), 0);
+    let plan = r
+        .plan(&[service(&[(11, Health::Down), (12, Health::Up)])], t0)
+        .unwrap();
+    assert_eq!(states(&plan.apply[0])[0], (11, BackendState::Down));
+    assert_eq!(r.next_deadline(), None);
+    // Disabled by an operator: every flow moves at once.
+    let mut r = Reconciler::new(Ids::default(), 0);
+    let mut input = service(&[(11, Health::Up), (12, Health::Up)]);
+    r.plan(&[input.clone()], t0).unwrap();
+    input.backends[0].admin = AdminState::Disabled;
+    input.backends[0].health = Health::Down;
+    let plan = r.plan(&[input], t0).unwrap();
+    assert_eq!(states(&plan.apply[0])[0], (11, BackendState::Down));
+    // Its MAC lost: nothing could reach it.
+    let mut r = Reconciler::new(Ids::default(), 0);
+    let mut input = service(&[(11, Health::Up), (12, Health::Up)]);
+    r.plan(&[input.clone()], t0).unwrap();
+    input.backends[0].mac = None;
+    input.backends[0].health = Health::Down;
+    let plan = r.plan(&[input], t0).unwrap();
+    assert_eq!(states(&plan.apply[0])[0], (11, BackendState::Down));
 }
 
 #[test]
