@@ -235,6 +235,11 @@ impl Shell {
                     i.handle.backends_ok.send_replace(ok);
                 }
             }
+            Effect::SettleVrrp { router, settled } => {
+                if let Some(i) = self.vrrp.get(&router) {
+                    i.handle.settled.send_replace(settled);
+                }
+            }
             Effect::SyncVrrp { router, command } => {
                 if let Some(i) = self.vrrp.get(&router) {
                     i.handle.sync(command);

@@ -45,12 +45,17 @@ pub fn run(opts: &AgentOptions, json: bool) -> Result<ExitCode> {
 fn print_table(s: &StatusDocument) {
     match &s.agent {
         Some(a) => println!(
-            "interface {}  role {}  VIPs {}  agent pid {} (up {}s)",
+            "interface {}  role {}  VIPs {}  agent pid {} (up {}s)  health view {}",
             s.iface,
             a.role,
             render::vips(&a.vips),
             a.pid,
-            a.uptime_s
+            a.uptime_s,
+            if a.settled {
+                "settled"
+            } else {
+                "settling (no preemption)"
+            }
         ),
         None => println!(
             "interface {}  agent not running (dataplane pinned)",

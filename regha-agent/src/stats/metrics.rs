@@ -315,6 +315,13 @@ pub fn render(doc: &StatusDocument) -> String {
             "1 while this host holds the VIPs (master)",
             holds,
         );
+        let settled = Gauge::<i64>::default();
+        settled.set(i64::from(agent.settled));
+        r.register(
+            "health_view_settled",
+            "1 while this host's health view is settled (every check decided, none changed for a check interval, no write pending); an unsettled host does not preempt",
+            settled,
+        );
         let swaps = Counter::<u64>::default();
         swaps.inc_by(agent.ring_swaps);
         r.register(

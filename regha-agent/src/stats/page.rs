@@ -145,13 +145,18 @@ pub fn render(doc: &StatusDocument, view: &View) -> String {
                 .unwrap_or_default();
             let _ = writeln!(
                 h,
-                "<p class=\"meta\">role <b>{}</b> &middot; VIPs {} &middot; agent pid {} &middot; up {} &middot; ring swaps {}{} &middot; reloads every {REFRESH_S}s &middot; {}</p>",
+                "<p class=\"meta\">role <b>{}</b> &middot; VIPs {} &middot; agent pid {} &middot; up {} &middot; ring swaps {}{} &middot; health view {} &middot; reloads every {REFRESH_S}s &middot; {}</p>",
                 escape(&a.role.as_str().to_uppercase()),
                 escape(&render::vips(&a.vips)),
                 a.pid,
                 duration(a.uptime_s),
                 a.ring_swaps,
                 swap,
+                if a.settled {
+                    "settled"
+                } else {
+                    "settling (no preemption)"
+                },
                 utc(now)
             );
             if !a.vrrp.is_empty() {

@@ -30,6 +30,11 @@ pub struct AgentStatus {
     pub ring_swaps: u64,
     #[serde(default)]
     pub last_ring_swap_s: Option<f64>,
+    /// Whether this host's health view is settled: every check decided,
+    /// none changed for a check interval, no write pending. An unsettled
+    /// host does not take a VIP from a peer (`agent/core/settle.rs`).
+    #[serde(default)]
+    pub settled: bool,
 }
 
 /// What decides whether this host holds a VIP.

@@ -54,6 +54,12 @@
 //!   Takeover thus comes about `preempt_delay + Master_Down_Interval` after
 //!   the lower master is first heard, at startup and when tracking raises our
 //!   priority alike.
+//! - A host whose health view is not settled (the agent says so: see
+//!   `agent/core/settle.rs`) does not preempt: while it is unsettled, lower
+//!   priority adverts are accepted as if `preempt` were off, as during a
+//!   `preempt_delay` hold. Once settled, the next lower advert is discarded
+//!   and the down timer runs out as usual. It never stops a takeover when
+//!   no master is heard. A keepalived peer sees only a later preemption.
 //! - Tracking never changes an address owner's priority, and clamps every
 //!   other effective priority to 1..=254 (`vrrp_set_effective_priority`). A
 //!   backup's running down timer moves by the change in Skew_Time.
@@ -154,6 +160,9 @@ pub enum Event {
     Fault(bool),
     /// The instance's sync group decided (see [`SyncCommand`]).
     Sync(SyncCommand),
+    /// The agent's health view is settled (`true`) or not: an unsettled
+    /// host does not preempt (see the module notes).
+    Settled(bool),
     /// A reload changed the instance's settings in place (same VRID,
     /// version, family and address ownership), with the effective priority
     /// tracking gives the new settings (`None`: tracking says FAULT, fed
@@ -210,6 +219,8 @@ pub struct Machine {
     /// A sync group member whose down timer ran out: it would be master
     /// but for the group.
     wants_master: bool,
+    /// The agent's health view is not settled: no preemption.
+    unsettled: bool,
 }
 
 impl Machine {
@@ -229,6 +240,7 @@ impl Machine {
             faulted: false,
             group_fault: false,
             wants_master: false,
+            unsettled: false,
         }
     }
 
@@ -252,6 +264,7 @@ impl Machine {
             Event::Fault(true) => self.fault(&mut out),
             Event::Fault(false) => self.fault_cleared(now, &mut out),
             Event::Sync(command) => self.sync(command, now, &mut out),
+            Event::Settled(settled) => self.unsettled = !settled,
             Event::Reconfigure { params, priority } => {
                 self.reconfigure(params, priority, now, &mut out)
             }
@@ -419,7 +432,7 @@ impl Machine {
             return;
         }
         let lower = priority < self.priority;
-        if lower && self.params.preempt && !self.preempt_held(now) {
+        if lower && self.params.preempt && !self.preempt_held(now) && !self.unsettled {
             // Discard it: the down timer runs out and we preempt.
             return;
         }
@@ -859,6 +872,38 @@ mod tests {
         ];
         assert_eq!(m.handle(Event::Timer, down), expected);
         assert_eq!(m.deadline(), Some(down + SEC));
+    }
+
+    #[test]
+    fn an_unsettled_backup_does_not_preempt_until_it_is_settled() {
+        let t0 = Instant::now();
+        let mut m = backup(params(VrrpVersion::V2, 150, LB1), t0);
+        m.handle(Event::Settled(false), t0);
+        // A lower master is followed as if preempt were off...
+        let t1 = t0 + ms(500);
+        m.handle(advert(LB2, 100), t1);
+        assert_eq!(m.deadline(), Some(t1 + m.master_down_interval()));
+        let t2 = t1 + SEC;
+        m.handle(advert(LB2, 100), t2);
+        assert_eq!(m.deadline(), Some(t2 + m.master_down_interval()));
+        assert_eq!(m.state(), VrrpState::Backup);
+        // ...until the view settles: the next one is discarded, and the
+        // down timer runs out.
+        m.handle(Event::Settled(true), t2 + ms(10));
+        m.handle(advert(LB2, 100), t2 + SEC);
+        assert_eq!(m.deadline(), Some(t2 + m.master_down_interval()));
+        m.handle(Event::Timer, t2 + m.master_down_interval());
+        assert_eq!(m.state(), VrrpState::Master);
+    }
+
+    #[test]
+    fn an_unsettled_backup_still_takes_over_when_no_master_is_heard() {
+        let t0 = Instant::now();
+        let mut m = backup(params(VrrpVersion::V2, 150, LB1), t0);
+        m.handle(Event::Settled(false), t0);
+        let down = m.deadline().expect("down timer");
+        m.handle(Event::Timer, down);
+        assert_eq!(m.state(), VrrpState::Master);
     }
 
     /// What a backup's down timer does when an advert arrives.

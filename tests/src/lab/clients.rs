@@ -238,7 +238,17 @@ impl Drop for Shaped<'_> {
 impl Lab {
     /// Limits client `c`'s egress to `mbit` Mbit/s until the guard drops.
     pub fn shape_client(&self, c: usize, mbit: u32) -> Shaped<'_> {
-        let host = &self.clients[c];
+        Self::shape(&self.clients[c], mbit)
+    }
+
+    /// Limits backend `be`'s egress (what clients pull: direct server
+    /// return sends it straight to them) to `mbit` Mbit/s until the guard
+    /// drops.
+    pub fn shape_backend(&self, be: usize, mbit: u32) -> Shaped<'_> {
+        Self::shape(&self.backends[be], mbit)
+    }
+
+    fn shape(host: &crate::lab::Host, mbit: u32) -> Shaped<'_> {
         host.ns.exec(
             "tc",
             &[

@@ -125,6 +125,12 @@ pub trait VipHolder: Debug + Send {
     fn reconfigure(&mut self, spec: &HolderSpec) -> Option<Vec<Effect>>;
     /// The number of backends up (over all services) changed.
     fn backends_up(&mut self, up: u32) -> Vec<Effect>;
+    /// Whether the agent's health view is settled (see `settle.rs`); told
+    /// at every reconcile. An unsettled host does not take a VIP from a
+    /// peer that holds it.
+    fn settled(&mut self, _settled: bool) -> Vec<Effect> {
+        Vec::new()
+    }
     /// What the running mechanism reported.
     fn report(&mut self, report: &VrrpStatus);
     /// `vrrp resign`: leave now and stay out. `None`: not this holder's
@@ -255,6 +261,8 @@ pub struct VrrpHolder {
     up: Option<u32>,
     /// The sync group's fault as last sent to the instance.
     group_fault: Option<bool>,
+    /// Whether the health view is settled, as last sent to the instance.
+    settled: Option<bool>,
     /// A sync group's Master or Backup sent and not answered yet (no report
     /// since): not sent twice.
     pending: Option<SyncCommand>,
@@ -270,6 +278,7 @@ impl VrrpHolder {
             backends_ok: None,
             up: None,
             group_fault: None,
+            settled: None,
             pending: None,
         }
     }
@@ -284,6 +293,7 @@ impl VrrpHolder {
         self.running = true;
         self.backends_ok = None;
         self.group_fault = None;
+        self.settled = None;
         self.pending = None;
         let mut out = vec![
             Effect::RemoveVips(self.config.virtual_ipaddresses.clone()),
@@ -382,6 +392,17 @@ impl VipHolder for VrrpHolder {
         vec![Effect::TrackBackends {
             router: self.router(),
             ok,
+        }]
+    }
+
+    fn settled(&mut self, settled: bool) -> Vec<Effect> {
+        if !self.running || self.settled == Some(settled) {
+            return Vec::new();
+        }
+        self.settled = Some(settled);
+        vec![Effect::SettleVrrp {
+            router: self.router(),
+            settled,
         }]
     }
 

@@ -30,6 +30,7 @@
 mod admin;
 mod holder;
 mod reload;
+mod settle;
 mod status;
 mod sync;
 #[cfg(test)]
@@ -134,6 +135,12 @@ pub enum Effect {
         router: VirtualRouter,
         ok: bool,
     },
+    /// Whether the health view is settled (see `settle.rs`): an unsettled
+    /// instance does not preempt.
+    SettleVrrp {
+        router: VirtualRouter,
+        settled: bool,
+    },
     /// The instance's sync group decided (see `sync.rs`).
     SyncVrrp {
         router: VirtualRouter,
@@ -178,6 +185,13 @@ pub struct Core {
     /// Before [`Event::PrivilegesDropped`] any port can be bound.
     privileged: bool,
     started: bool,
+    /// Health decisions that arrive together become one write: the first
+    /// change opens a window of [`settle::COALESCE`], written when it ends.
+    coalesce_until: Option<Instant>,
+    /// The last change of a backend's health (see `settle.rs`).
+    last_change: Option<Instant>,
+    /// Whether the holders were last told the view is settled.
+    settled_told: Option<bool>,
 }
 
 impl Core {
@@ -203,6 +217,9 @@ impl Core {
             unclaimed_cleared: false,
             privileged: true,
             started: false,
+            coalesce_until: None,
+            last_change: None,
+            settled_told: None,
         }
     }
 
@@ -216,8 +233,17 @@ impl Core {
         match event {
             Event::Start { adopting, hold } => self.start(adopting, now + hold, &mut out),
             Event::Health { backend, report } => {
-                if self.health.contains_key(&backend) {
+                if let Some(old) = self.health.get(&backend) {
+                    if old.state != report.state {
+                        self.last_change = Some(now);
+                        self.coalesce_until.get_or_insert(now + settle::COALESCE);
+                    }
                     self.health.insert(backend, report);
+                }
+                if self.coalesce_until.is_some_and(|until| now < until) {
+                    // Written with the others when the window ends.
+                    self.tell_settled(now, &mut out);
+                    return out;
                 }
             }
             Event::Mac { addr, mac } => match mac {
@@ -260,10 +286,15 @@ impl Core {
     /// When [`Event::Tick`] is due: a drain ends, or the hold on writes
     /// after an adoption.
     pub fn next_deadline(&self) -> Option<Instant> {
-        [self.reconciler.next_deadline(), self.hold_writes_until]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.reconciler.next_deadline(),
+            self.hold_writes_until,
+            self.coalesce_until,
+            self.settle_deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     fn start(&mut self, adopting: bool, hold_until: Instant, out: &mut Vec<Effect>) {
@@ -313,6 +344,12 @@ impl Core {
     /// Plans the dataplane from what is known now and writes the difference;
     /// then tells the holders how many backends are up.
     fn reconcile(&mut self, now: Instant, out: &mut Vec<Effect>) {
+        self.coalesce_until = None;
+        self.write(now, out);
+        self.tell_settled(now, out);
+    }
+
+    fn write(&mut self, now: Instant, out: &mut Vec<Effect>) {
         if let Some(until) = self.hold_writes_until {
             // Decided: every check has a result, and every backend that is
             // up has its MAC (written or learned); until then the adopted

@@ -111,6 +111,7 @@ impl Core {
             vrrp,
             ring_swaps: facts.ring_swaps,
             last_ring_swap_s: facts.last_ring_swap_s,
+            settled: self.is_settled(now),
         }
     }
 }

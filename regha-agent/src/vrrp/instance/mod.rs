@@ -90,6 +90,9 @@ pub struct InstanceHandle {
     /// `track_backends`' condition ("at least min_healthy are up"), as the
     /// agent computes it; ignored without `track_backends`.
     pub backends_ok: watch::Sender<bool>,
+    /// Whether the agent's health view is settled; an unsettled host does
+    /// not preempt (see `vrrp/state.rs`).
+    pub settled: watch::Sender<bool>,
     reconfigure: mpsc::UnboundedSender<VrrpConfig>,
     sync: mpsc::UnboundedSender<SyncCommand>,
     stop: Option<oneshot::Sender<()>>,
@@ -129,6 +132,7 @@ pub fn start<I: VrrpIo + 'static>(
     let track_rx = io.trackers(&config)?;
     let (status_tx, status_rx) = watch::channel(VrrpStatus::initial(config.priority));
     let (backends_tx, backends_rx) = watch::channel(true);
+    let (settled_tx, settled_rx) = watch::channel(true);
     let (reconfigure_tx, reconfigure_rx) = mpsc::unbounded_channel();
     let (sync_tx, sync_rx) = mpsc::unbounded_channel();
     let (stop_tx, stop_rx) = oneshot::channel();
@@ -144,6 +148,7 @@ pub fn start<I: VrrpIo + 'static>(
     };
     let inputs = Inputs {
         backends: backends_rx,
+        settled: settled_rx,
         track: track_rx,
         reconfigure: reconfigure_rx,
         sync: sync_rx,
@@ -153,6 +158,7 @@ pub fn start<I: VrrpIo + 'static>(
     Ok(InstanceHandle {
         status: status_rx,
         backends_ok: backends_tx,
+        settled: settled_tx,
         reconfigure: reconfigure_tx,
         sync: sync_tx,
         stop: Some(stop_tx),
@@ -174,6 +180,7 @@ fn params(config: &VrrpConfig, src: IpAddr) -> Params {
 
 struct Inputs {
     backends: watch::Receiver<bool>,
+    settled: watch::Receiver<bool>,
     track: mpsc::UnboundedReceiver<TrackEvent>,
     reconfigure: mpsc::UnboundedReceiver<VrrpConfig>,
     sync: mpsc::UnboundedReceiver<SyncCommand>,
@@ -276,6 +283,14 @@ impl<I: VrrpIo> Instance<I> {
                     self.retrack().await;
                     None
                 }
+                r = inputs.settled.changed() => match r {
+                    Ok(()) => {
+                        let settled = *inputs.settled.borrow_and_update();
+                        debug!(vrid = self.config.virtual_router_id, settled, "health view");
+                        Some(Event::Settled(settled))
+                    }
+                    Err(_) => None,
+                },
                 Some(ev) = inputs.track.recv() => {
                     self.tracked(ev);
                     self.retrack().await;

@@ -68,6 +68,7 @@ impl Run {
 
     /// Feeds `event` at `ms` after the start and logs it with its effects.
     pub fn at(&mut self, ms: u64, what: &str, event: Event) -> &mut Self {
+        self.ticks_until(Duration::from_millis(ms));
         self.now = Duration::from_millis(ms);
         let effects = self.core.step(event, self.now());
         let _ = writeln!(self.log, "{ms:>6} ms  {what}");
@@ -75,6 +76,29 @@ impl Run {
             let _ = writeln!(self.log, "            -> {}", self.describe(e));
         }
         self
+    }
+
+    /// Fires every deadline of the core before `until` as the shell would,
+    /// logging the ticks that had effects.
+    fn ticks_until(&mut self, until: Duration) {
+        for _ in 0..1000 {
+            let Some(deadline) = self.core.next_deadline() else {
+                return;
+            };
+            let at = deadline.saturating_duration_since(self.base);
+            if at >= until {
+                return;
+            }
+            self.now = self.now.max(at);
+            let effects = self.core.step(Event::Tick, self.now());
+            if !effects.is_empty() {
+                let _ = writeln!(self.log, "{:>6} ms  tick", self.now.as_millis());
+                for e in &effects {
+                    let _ = writeln!(self.log, "            -> {}", self.describe(e));
+                }
+            }
+        }
+        panic!("the core's deadline never moved on (a busy loop in the shell)");
     }
 
     /// A checker's verdict at `ms`.
@@ -320,6 +344,9 @@ impl Run {
             Effect::TrackBackends { router, ok } => {
                 format!("VRRP {router}: track_backends holds: {ok}")
             }
+            Effect::SettleVrrp { router, settled } => {
+                format!("VRRP {router}: health view settled: {settled}")
+            }
             Effect::SyncVrrp { router, command } => {
                 format!("VRRP {router}: its sync group says {command:?}")
             }
@@ -345,7 +372,9 @@ impl Run {
 
     /// Compares the log with `golden/<name>.txt` (or writes it with
     /// `REGHA_BLESS=1`).
-    pub fn golden(&self, name: &str) {
+    pub fn golden(&mut self, name: &str) {
+        // What the last events leave pending (a coalesced write) happens.
+        self.ticks_until(self.now + Duration::from_millis(100));
         let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
             .join("src/agent/core/tests/golden")
             .join(format!("{name}.txt"));

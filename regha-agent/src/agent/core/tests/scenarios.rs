@@ -128,6 +128,29 @@ fn vrrp_instance_is_started_informed_and_stopped() {
         .golden("vrrp_lifecycle");
 }
 
+/// Issue 16's sequence, with the default 5 s checks: lb1 is cut off, its
+/// checks fail, tracking lowers it and it follows lb2; the partition heals
+/// and its backends come back 31 ms apart. One write carries both, and lb1
+/// may preempt only once no health has changed for a check interval.
+#[test]
+fn a_healed_partition_settles_before_preempting() {
+    Run::new(VRRP)
+        .start()
+        .both_up(100)
+        .vrrp(3000, 51, VrrpState::Master)
+        .note("cut off: both checks fail; a write when the window ends")
+        .health(20_000, BE1, Health::Down)
+        .health(20_010, BE2, Health::Down)
+        .vrrp(21_000, 51, VrrpState::Backup)
+        .note("healed: both back 31 ms apart, one write; unsettled until 5 s of quiet")
+        .health(30_000, BE1, Health::Up)
+        .health(30_031, BE2, Health::Up)
+        .status()
+        .at(34_000, "nothing happened yet", Event::Tick)
+        .at(36_000, "after the quiet interval", Event::Tick)
+        .golden("healed_partition");
+}
+
 #[test]
 fn after_adoption_nothing_is_written_before_the_first_results() {
     Run::new(STATIC)
@@ -135,7 +158,7 @@ fn after_adoption_nothing_is_written_before_the_first_results() {
         .mac(5, "192.0.2.11", 0x11)
         .mac(5, "192.0.2.12", 0x12)
         .health(40, BE1, Health::Up)
-        .note("every check decided: written at once")
+        .note("every check decided: written with the decisions that came with it")
         .health(60, BE2, Health::Up)
         .golden("adoption_waits_for_checks");
 
