@@ -9,9 +9,10 @@
 //! digest. At the end: exactly one master, every backend up and in the
 //! ring, and after teardown no namespace, process, pin or address left.
 //!
-//! `REGHA_SOAK_SECS` (default 150: CI runs this short version) and
-//! `REGHA_SOAK_SEED` (default 1) set the length and the schedule; the
-//! report prints both so a failing schedule can be replayed.
+//! `REGHA_SOAK_SECS` (default 150 per seed) and `REGHA_SOAK_SEEDS`
+//! (default `1,2`: CI runs 300 s over two schedules) or `REGHA_SOAK_SEED`
+//! (one) set the length and the schedules; the report prints both so a
+//! failing schedule can be replayed.
 
 use regha_model::Role;
 use std::{
@@ -200,11 +201,33 @@ fn stable_master(lab: &Lab, hold: Duration, limit: Duration) -> Duration {
     start.elapsed()
 }
 
+/// The seeds to run, one after the other: `REGHA_SOAK_SEED` alone if set,
+/// else `REGHA_SOAK_SEEDS` (comma-separated), else 1 and 2.
+fn seeds() -> Vec<u64> {
+    if let Ok(one) = std::env::var("REGHA_SOAK_SEED") {
+        return vec![one.parse().expect("REGHA_SOAK_SEED: a number")];
+    }
+    std::env::var("REGHA_SOAK_SEEDS")
+        .unwrap_or_else(|_| "1,2".into())
+        .split(',')
+        .map(|s| {
+            s.trim()
+                .parse()
+                .expect("REGHA_SOAK_SEEDS: numbers, comma-separated")
+        })
+        .collect()
+}
+
 #[test]
-fn soak_under_a_seeded_fault_schedule() {
+fn soak_under_seeded_fault_schedules() {
     let secs = env_u64("REGHA_SOAK_SECS", 150);
-    let seed = env_u64("REGHA_SOAK_SEED", 1);
-    eprintln!("soak: {secs} s, seed {seed} (REGHA_SOAK_SECS, REGHA_SOAK_SEED)");
+    for seed in seeds() {
+        soak(seed, secs);
+    }
+}
+
+fn soak(seed: u64, secs: u64) {
+    eprintln!("soak: {secs} s, seed {seed} (REGHA_SOAK_SECS, REGHA_SOAK_SEED, REGHA_SOAK_SEEDS)");
     let mut rng = SplitMix64(seed);
     let mut lab = Lab::new(LabSpec {
         clients: 3,
