@@ -252,6 +252,7 @@ fn check(be: &Proxy, diag: &mut Diag<'_>, notes: &mut Notes) -> HealthKind {
         host,
         expect,
         expect_header,
+        tls: None,
     }
 }
 
