@@ -241,6 +241,11 @@ impl TlsMaterial {
     }
 }
 
+/// Whether `name` can be `tls.server_name`: a DNS name or an IP address.
+pub fn valid_server_name(name: &str) -> bool {
+    ServerName::try_from(name).is_ok()
+}
+
 /// Every certificate of a PEM file, at least one.
 fn certificates(what: &str, bytes: &[u8]) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let certs = CertificateDer::pem_slice_iter(bytes)
