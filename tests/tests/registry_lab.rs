@@ -420,7 +420,9 @@ fn native_mode_master_agent_sigkilled_during_a_big_push() {
 ///     its name; be3's is signed by another CA. regha's checks trust the lab
 ///     CA: be1 and be2 are up, be3 is down with the TLS reason. A client
 ///     trusting the lab CA (skopeo with `ca.crt` in its certs directory,
-///     verifying) pushes and pulls through the VIP.
+///     verifying) pushes and pulls through the VIP. A reload whose CA file
+///     holds no certificate is refused, naming the field, and changes
+///     nothing; `check-config` warns about `verify: false`.
 #[test]
 fn tls_registries_checked_over_https_push_and_pull_through_the_vip() {
     use regha_config::{HealthKind, TlsCheck};
@@ -454,14 +456,24 @@ fn tls_registries_checked_over_https_push_and_pull_through_the_vip() {
             Registry::start_tls(&lab.backends[usize::from(be)], lab.dir(), &storage, &cert);
         lab.registries.push(registry);
     }
-    let mut service = lab.service();
-    if let HealthKind::Http { tls, .. } = &mut service.health.kind {
-        *tls = Some(Box::new(TlsCheck {
-            ca_file: Some(ca.cert.clone()),
-            ..TlsCheck::verified()
-        }));
-    }
-    lab.start_agent(0, &config::with_role(Role::Master, vec![service]), &[]);
+    let with_tls = |tls: TlsCheck| {
+        let mut service = lab.service();
+        if let HealthKind::Http { tls: t, .. } = &mut service.health.kind {
+            *t = Some(Box::new(tls));
+        }
+        config::with_role(Role::Master, vec![service])
+    };
+    let trusting = |ca_file: &std::path::Path| TlsCheck {
+        ca_file: Some(ca_file.to_path_buf()),
+        ..TlsCheck::verified()
+    };
+    let good = with_tls(trusting(&ca.cert));
+    let no_certificate = with_tls(trusting(&lab.path("regha-lab-ca/be1.key")));
+    let unverified = with_tls(TlsCheck {
+        verify: false,
+        ..TlsCheck::verified()
+    });
+    lab.start_agent(0, &good, &[]);
     for be in 0..2 {
         lab.wait_backend_health(be, Health::Up, Duration::from_secs(15));
     }
@@ -517,4 +529,50 @@ fn tls_registries_checked_over_https_push_and_pull_through_the_vip() {
         .wait(COPY_LIMIT)
         .expect_err("a client trusting another CA must refuse the registry");
     assert!(refused.contains("certificate"), "{refused}");
+
+    // A reload whose CA file holds no certificate: refused at load, the
+    // field named, the checks go on as they were.
+    let agent = lab.agent(0);
+    agent.rewrite_config(&no_certificate);
+    agent.signal(libc::SIGHUP);
+    wait_for("the reload to be rejected", Duration::from_secs(10))
+        .context(|| agent.log())
+        .until(|| agent.log().contains("reload rejected"));
+    let log = agent.log();
+    assert!(
+        log.contains("services[0].health.http.tls.ca_file")
+            && log.contains("holds no PEM certificate"),
+        "the rejection should name the field and say what is wrong:\n{log}"
+    );
+    std::thread::sleep(Duration::from_millis(600));
+    let state = agent.state().expect("the agent's state");
+    for be in 0..2 {
+        let b = backend_state(&state, &lab.backend_addr(be));
+        assert_eq!(
+            b.health,
+            Health::Up,
+            "be{} after the rejected reload",
+            be + 1
+        );
+    }
+    // check-config warns about verify: false.
+    agent.rewrite_config(&unverified);
+    let out = agent.cli(
+        &[],
+        &[
+            "--config",
+            &agent.config_path().display().to_string(),
+            "check-config",
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("warning: services[0].health.http.tls.verify: false"),
+        "{stdout}"
+    );
 }
