@@ -28,6 +28,8 @@
 //! * `validate`: raw to typed, one file per section, the checking framework
 //!   in `validate/check.rs` and the rules across sections in
 //!   `validate/cross.rs`.
+//! * [`tls`]: the HTTPS check's PEM files, read at load, and the rustls
+//!   client made from them.
 //! * `warnings` and `security`: what is valid but probably not meant or
 //!   unsafe; `scripts` and [`script_security`]: scripts only root may
 //!   change.
@@ -46,6 +48,7 @@ pub mod primes;
 pub mod reference;
 pub mod restart;
 pub mod script_security;
+pub mod tls;
 pub mod types;
 
 mod nesting;
@@ -66,5 +69,6 @@ pub use restart::restart_only_changes;
 pub use types::{
     BackendConfig, Config, DEFAULT_STATS_LISTEN, GarpConfig, HealthConfig, HealthKind,
     MAX_BACKENDS_PER_SERVICE, NotifyScripts, PasswordSource, Secret, ServiceConfig, StatsAuth,
-    StatsConfig, TrackBackends, TrackInterface, TrackScript, VrrpConfig, default_instance_name,
+    StatsConfig, TlsCheck, TrackBackends, TrackInterface, TrackScript, VrrpConfig,
+    default_instance_name,
 };

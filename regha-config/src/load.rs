@@ -129,7 +129,8 @@ fn kind(file_type: FileType) -> &'static str {
 impl Config {
     /// Reads, parses and validates the file at `path`: at most
     /// [`MAX_CONFIG_BYTES`] of UTF-8 text, with the scripts it names
-    /// checked on the file system ([`Config::script_errors`]).
+    /// checked on the file system ([`Config::script_errors`]) and the
+    /// HTTPS checks' PEM files read ([`Config::load_tls_material`]).
     pub fn load(path: impl AsRef<Path>) -> Result<Config, ConfigErrors> {
         let path = path.as_ref();
         let unreadable = |why: String| {
@@ -145,11 +146,12 @@ impl Config {
                 "it is not UTF-8 text (byte {at} is not): save it as UTF-8"
             ))
         })?;
-        let config = Self::from_yaml_str(&text)?;
+        let mut config = Self::from_yaml_str(&text)?;
         let unsafe_scripts = config.script_errors();
         if !unsafe_scripts.is_empty() {
             return Err(ConfigErrors(unsafe_scripts));
         }
+        config.load_tls_material()?;
         Ok(config)
     }
 }

@@ -257,6 +257,25 @@ pub(crate) struct Http {
     pub(crate) expect: Option<Vec<i64>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) expect_header: Option<String>,
+    /// `tls:` with nothing after it means TLS with the defaults.
+    #[serde(default, deserialize_with = "present")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) tls: Option<Option<Tls>>,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Tls {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) server_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) verify: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) ca_file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) client_cert: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) client_key: Option<String>,
 }
 
 /// No options yet; a map so that it can grow some.

@@ -4,6 +4,8 @@
 
 use regha_model::VrrpVersion;
 
+use crate::types::HealthKind;
+
 use super::{Config, ConfigError};
 
 /// The unsafe settings of `config`, each with its field path.
@@ -20,6 +22,16 @@ pub fn security_warnings(config: &Config) -> Vec<ConfigError> {
                 stats.listen
             ),
         ));
+    }
+    for (i, s) in config.services.iter().enumerate() {
+        if let HealthKind::Http { tls: Some(t), .. } = &s.health.kind
+            && !t.verify
+        {
+            out.push(ConfigError::new(
+                format!("services[{i}].health.http.tls.verify"),
+                "false: the checks trust any certificate for any name, so they cannot tell the registry from whatever else answers on its address; set ca_file (or install the CA in the system store) and verify: true",
+            ));
+        }
     }
     for (i, v) in config.vrrp.iter().enumerate() {
         if !v.unicast_peers.is_empty() {

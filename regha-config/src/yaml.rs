@@ -137,12 +137,25 @@ fn raw_health(h: &HealthConfig) -> raw::Health {
             host,
             expect,
             expect_header,
+            tls,
         } => (
             Some(Some(raw::Http {
                 path: Some(path.clone()),
                 host: host.clone(),
                 expect: Some(expect.iter().map(|&e| e.into()).collect()),
                 expect_header: expect_header.clone(),
+                tls: tls.as_ref().map(|t| {
+                    let path = |p: &Option<std::path::PathBuf>| {
+                        p.as_ref().map(|p| p.display().to_string())
+                    };
+                    Some(raw::Tls {
+                        server_name: t.server_name.clone(),
+                        verify: Some(t.verify),
+                        ca_file: path(&t.ca_file),
+                        client_cert: path(&t.client_cert),
+                        client_key: path(&t.client_key),
+                    })
+                }),
             })),
             None,
         ),

@@ -535,6 +535,7 @@ f: {}                              # empty
                 host: Some((*s).to_owned()),
                 expect: vec![200],
                 expect_header: Some((*s).to_owned()),
+                tls: None,
             };
             let mut service = config.services[0].clone();
             service.health.kind = health;

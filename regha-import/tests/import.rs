@@ -143,7 +143,8 @@ fn reference_master_field_by_field() {
             path: "/v2/".into(),
             host: Some("198.51.100.6".into()),
             expect: vec![200, 401],
-            expect_header: None
+            expect_header: None,
+            tls: None,
         }
     );
     assert_eq!(
@@ -457,7 +458,8 @@ fn modern_http_check_hash_type_and_a_listen_service() {
             path: "/v2/".into(),
             host: Some("registry.example.com".into()),
             expect: vec![200, 401],
-            expect_header: None
+            expect_header: None,
+            tls: None,
         }
     );
     // default-server inter 3s fall 3 rise 2; timeout check 2s.
@@ -489,7 +491,8 @@ fn modern_http_check_hash_type_and_a_listen_service() {
             path: "/v2/".into(),
             host: Some("mirror.example.com".into()),
             expect: vec![200],
-            expect_header: Some("Docker-Distribution-Api-Version".into())
+            expect_header: Some("Docker-Distribution-Api-Version".into()),
+            tls: None,
         }
     );
     assert!(mirror.backends.iter().all(|b| b.port == 5001));

@@ -25,6 +25,7 @@ pub mod metrics;
 pub mod netns;
 pub mod oci;
 pub mod packet;
+pub mod pki;
 pub mod registry;
 pub mod rng;
 pub mod skopeo;

@@ -4,7 +4,7 @@
 
 use std::{path::Path, process::Stdio};
 
-use crate::{lab::Host, netns::ProcessGuard};
+use crate::{lab::Host, netns::ProcessGuard, pki::ServerCert};
 
 /// The registry binary of the Debian package.
 pub const REGISTRY_BIN: &str = "/usr/bin/docker-registry";
@@ -20,6 +20,16 @@ impl Registry {
     /// Writes the config into `dir` and starts the registry on :5000 in the
     /// host's namespace.
     pub fn start(host: &Host, dir: &Path, storage: &Path) -> Self {
+        Self::start_with(host, dir, storage, None)
+    }
+
+    /// [`Registry::start`] serving HTTPS with `tls` (the registry's
+    /// `http.tls`), as most private registries do.
+    pub fn start_tls(host: &Host, dir: &Path, storage: &Path, tls: &ServerCert) -> Self {
+        Self::start_with(host, dir, storage, Some(tls))
+    }
+
+    fn start_with(host: &Host, dir: &Path, storage: &Path, tls: Option<&ServerCert>) -> Self {
         assert!(
             Path::new(REGISTRY_BIN).exists(),
             "{REGISTRY_BIN} is missing: `cargo xtask setup` installs Debian's docker-registry"
@@ -27,7 +37,7 @@ impl Registry {
         let config = dir.join(format!("registry-{}.yml", host.ip));
         // Written as JSON, which is YAML too: a document built as data,
         // not as text.
-        let doc = serde_json::json!({
+        let mut doc = serde_json::json!({
             "version": "0.1",
             "log": { "level": "warn" },
             "storage": {
@@ -36,6 +46,12 @@ impl Registry {
             },
             "http": { "addr": ":5000", "secret": "regha-lab-shared-secret" },
         });
+        if let Some(tls) = tls {
+            doc["http"]["tls"] = serde_json::json!({
+                "certificate": tls.cert,
+                "key": tls.key,
+            });
+        }
         let text = serde_json::to_string_pretty(&doc).expect("plain data");
         std::fs::write(&config, text).expect("write registry config");
         let mut r = Self {

@@ -1,8 +1,10 @@
 //! skopeo, the client of the registry lab: it pushes and pulls images
 //! through the VIP from inside a client namespace, as `docker push/pull`
 //! would, with TLS off (`--*-tls-verify=false`, as the reference setup's
-//! `--insecure-registry`) and no retries, so that a connection the LB broke
-//! shows up as a failed copy instead of a silent second attempt.
+//! `--insecure-registry`) or, against the lab's TLS registries, verifying
+//! them against the lab CA ([`Trust::CertDir`]), and no retries, so that a
+//! connection the LB broke shows up as a failed copy instead of a silent
+//! second attempt.
 //!
 //! skopeo 1.9 (Debian's) refuses an IPv6 literal in an image reference
 //! (`docker://[2001:db8::100]:5000/...`: "invalid reference format"), so
@@ -25,7 +27,24 @@ pub fn docker_ref(registry: &str, repo: &str, tag: &str) -> String {
     format!("docker://{registry}/{repo}:{tag}")
 }
 
-fn command(ns: &str, hosts: Option<&Path>, src: &str, dst: &str, log: &Path) -> Command {
+/// How skopeo treats the registry's TLS: as the reference setup's
+/// `--insecure-registry` (no verification, plain HTTP allowed), or
+/// verifying it against the CA in a certs directory (`ca.crt`), as a docker
+/// client with `/etc/docker/certs.d/<registry>/ca.crt` does.
+#[derive(Clone, Copy, Debug)]
+pub enum Trust<'a> {
+    Insecure,
+    CertDir(&'a Path),
+}
+
+fn command(
+    ns: &str,
+    hosts: Option<&Path>,
+    trust: Trust<'_>,
+    src: &str,
+    dst: &str,
+    log: &Path,
+) -> Command {
     assert!(
         Path::new(SKOPEO_BIN).exists(),
         "{SKOPEO_BIN} is missing: `cargo xtask setup` installs Debian's skopeo"
@@ -45,12 +64,19 @@ fn command(ns: &str, hosts: Option<&Path>, src: &str, dst: &str, log: &Path) -> 
         "--retry-times",
         "0",
         "--preserve-digests",
-        "--src-tls-verify=false",
-        "--dest-tls-verify=false",
-    ])
-    .args([src, dst])
-    .env("TMPDIR", log.parent().unwrap_or(Path::new("/tmp")))
-    .stdin(Stdio::null());
+    ]);
+    match trust {
+        Trust::Insecure => cmd.args(["--src-tls-verify=false", "--dest-tls-verify=false"]),
+        Trust::CertDir(dir) => cmd
+            .args(["--src-tls-verify=true", "--dest-tls-verify=true"])
+            .arg("--src-cert-dir")
+            .arg(dir)
+            .arg("--dest-cert-dir")
+            .arg(dir),
+    };
+    cmd.args([src, dst])
+        .env("TMPDIR", log.parent().unwrap_or(Path::new("/tmp")))
+        .stdin(Stdio::null());
     cmd
 }
 
@@ -65,24 +91,44 @@ pub struct Copy {
 impl Copy {
     /// Starts `skopeo copy src dst` in `ns`; its output goes to `log`.
     pub fn start(ns: &NetNs, src: &str, dst: &str, log: &Path) -> Self {
-        Self::spawn(ns.name(), None, src, dst, log)
+        Self::spawn(ns.name(), None, Trust::Insecure, src, dst, log)
     }
 
     /// [`Copy::start`] with names resolved through `hosts` (the lab's
     /// file: the VIPs by name) instead of the host's `/etc/hosts`.
     pub fn start_resolving(ns: &NetNs, hosts: &Path, src: &str, dst: &str, log: &Path) -> Self {
-        Self::spawn(ns.name(), Some(hosts), src, dst, log)
+        Self::spawn(ns.name(), Some(hosts), Trust::Insecure, src, dst, log)
+    }
+
+    /// [`Copy::start_resolving`] verifying the registry's certificate
+    /// against the CA in `certs` (`ca.crt`), over HTTPS only.
+    pub fn start_trusting(
+        ns: &NetNs,
+        hosts: &Path,
+        certs: &Path,
+        src: &str,
+        dst: &str,
+        log: &Path,
+    ) -> Self {
+        Self::spawn(ns.name(), Some(hosts), Trust::CertDir(certs), src, dst, log)
     }
 
     /// [`Copy::start`] by namespace name (for threads that do not own the
     /// namespace).
     pub fn start_in(ns: &str, src: &str, dst: &str, log: &Path) -> Self {
-        Self::spawn(ns, None, src, dst, log)
+        Self::spawn(ns, None, Trust::Insecure, src, dst, log)
     }
 
-    fn spawn(ns: &str, hosts: Option<&Path>, src: &str, dst: &str, log: &Path) -> Self {
+    fn spawn(
+        ns: &str,
+        hosts: Option<&Path>,
+        trust: Trust<'_>,
+        src: &str,
+        dst: &str,
+        log: &Path,
+    ) -> Self {
         let out = std::fs::File::create(log).expect("skopeo log");
-        let child = command(ns, hosts, src, dst, log)
+        let child = command(ns, hosts, trust, src, dst, log)
             .stdout(out.try_clone().expect("dup"))
             .stderr(out)
             .spawn()

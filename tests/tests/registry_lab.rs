@@ -412,3 +412,167 @@ fn native_mode_master_agent_sigkilled_during_a_big_push() {
         "lab/native-kill",
     );
 }
+
+/// 10. Registries serving HTTPS (issue 12), as most private registries do
+///     (the registry's `http.tls`), checked over HTTPS (`http.tls`, HAProxy's
+///     `check-ssl`): a lab CA signs be1's and be2's certificate, whose
+///     subject alternative names are the backends' addresses, the VIP and
+///     its name; be3's is signed by another CA. regha's checks trust the lab
+///     CA: be1 and be2 are up, be3 is down with the TLS reason. A client
+///     trusting the lab CA (skopeo with `ca.crt` in its certs directory,
+///     verifying) pushes and pulls through the VIP. A reload whose CA file
+///     holds no certificate is refused, naming the field, and changes
+///     nothing; `check-config` warns about `verify: false`.
+#[test]
+fn tls_registries_checked_over_https_push_and_pull_through_the_vip() {
+    use regha_config::{HealthKind, TlsCheck};
+    use regha_model::{Health, Role};
+    use regha_tests::{
+        agent::backend_state,
+        lab::{PORT, VIP, VIP_NAME, backend_ip, config},
+        pki::Ca,
+        registry::Registry,
+        skopeo::{self, Copy},
+    };
+    use std::net::IpAddr;
+
+    let mut lab = LabSpec::bare(1)
+        .bare_backends(3)
+        .check_interval(Duration::from_millis(200))
+        .vip_prefix(32)
+        .build();
+    let ca = Ca::new(lab.dir(), "regha-lab-ca");
+    let rogue = Ca::new(lab.dir(), "another-ca");
+    let storage = lab.path("storage");
+    for be in 0..3u8 {
+        let issuer = if be < 2 { &ca } else { &rogue };
+        let ip = IpAddr::V4(backend_ip(be));
+        let cert = issuer.server(
+            &format!("be{}", be + 1),
+            &[ip, IpAddr::V4(VIP)],
+            &[VIP_NAME],
+        );
+        let registry =
+            Registry::start_tls(&lab.backends[usize::from(be)], lab.dir(), &storage, &cert);
+        lab.registries.push(registry);
+    }
+    let with_tls = |tls: TlsCheck| {
+        let mut service = lab.service();
+        if let HealthKind::Http { tls: t, .. } = &mut service.health.kind {
+            *t = Some(Box::new(tls));
+        }
+        config::with_role(Role::Master, vec![service])
+    };
+    let trusting = |ca_file: &std::path::Path| TlsCheck {
+        ca_file: Some(ca_file.to_path_buf()),
+        ..TlsCheck::verified()
+    };
+    let good = with_tls(trusting(&ca.cert));
+    let no_certificate = with_tls(trusting(&lab.path("regha-lab-ca/be1.key")));
+    let unverified = with_tls(TlsCheck {
+        verify: false,
+        ..TlsCheck::verified()
+    });
+    lab.start_agent(0, &good, &[]);
+    for be in 0..2 {
+        lab.wait_backend_health(be, Health::Up, Duration::from_secs(15));
+    }
+    lab.wait_backend_health(2, Health::Down, Duration::from_secs(15));
+    let state = lab.agent(0).state().expect("the agent's state");
+    for be in 0..2 {
+        let b = backend_state(&state, &lab.backend_addr(be));
+        let last = b.last_check.as_deref().unwrap_or_default();
+        assert!(last.starts_with("HTTP 200 in "), "be{}: {last}", be + 1);
+    }
+    let rogue_be = backend_state(&state, &lab.backend_addr(2));
+    let last = rogue_be.last_check.as_deref().unwrap_or_default();
+    assert!(
+        last.contains("TLS handshake: invalid peer certificate: UnknownIssuer"),
+        "be3, whose certificate another CA signed, should fail its checks on TLS: {last}"
+    );
+
+    let certs = ca.certs_dir();
+    let img = lab.image("tls", &[MIB, 256 * 1024], 13);
+    let target = skopeo::docker_ref(&format!("{VIP_NAME}:{PORT}"), "lab/tls", &img.tag);
+    let push = Copy::start_trusting(
+        &lab.clients[0].ns,
+        &lab.hosts_file(),
+        &certs,
+        &img.reference(),
+        &target,
+        &lab.path("push-tls.log"),
+    );
+    push.wait(COPY_LIMIT)
+        .unwrap_or_else(|e| panic!("push over HTTPS: {e}\n{}", lab.logs()));
+    let dir = lab.path("pulled-tls");
+    let pull = Copy::start_trusting(
+        &lab.clients[0].ns,
+        &lab.hosts_file(),
+        &certs,
+        &target,
+        &format!("oci:{}:1", dir.display()),
+        &lab.path("pull-tls.log"),
+    );
+    pull.wait(COPY_LIMIT)
+        .unwrap_or_else(|e| panic!("pull over HTTPS: {e}\n{}", lab.logs()));
+    regha_tests::oci::verify_pulled(&dir, "1", &img).unwrap();
+    // The client verified: trusting another CA, the same pull fails.
+    let untrusting = Copy::start_trusting(
+        &lab.clients[0].ns,
+        &lab.hosts_file(),
+        &rogue.certs_dir(),
+        &target,
+        &format!("oci:{}:1", lab.path("pulled-untrusted").display()),
+        &lab.path("pull-untrusted.log"),
+    );
+    let refused = untrusting
+        .wait(COPY_LIMIT)
+        .expect_err("a client trusting another CA must refuse the registry");
+    assert!(refused.contains("certificate"), "{refused}");
+
+    // A reload whose CA file holds no certificate: refused at load, the
+    // field named, the checks go on as they were.
+    let agent = lab.agent(0);
+    agent.rewrite_config(&no_certificate);
+    agent.signal(libc::SIGHUP);
+    wait_for("the reload to be rejected", Duration::from_secs(10))
+        .context(|| agent.log())
+        .until(|| agent.log().contains("reload rejected"));
+    let log = agent.log();
+    assert!(
+        log.contains("services[0].health.http.tls.ca_file")
+            && log.contains("holds no PEM certificate"),
+        "the rejection should name the field and say what is wrong:\n{log}"
+    );
+    std::thread::sleep(Duration::from_millis(600));
+    let state = agent.state().expect("the agent's state");
+    for be in 0..2 {
+        let b = backend_state(&state, &lab.backend_addr(be));
+        assert_eq!(
+            b.health,
+            Health::Up,
+            "be{} after the rejected reload",
+            be + 1
+        );
+    }
+    // check-config warns about verify: false.
+    agent.rewrite_config(&unverified);
+    let out = agent.cli(
+        &[],
+        &[
+            "--config",
+            &agent.config_path().display().to_string(),
+            "check-config",
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("warning: services[0].health.http.tls.verify: false"),
+        "{stdout}"
+    );
+}

@@ -36,6 +36,8 @@ const APT_PACKAGES: &[&str] = &[
     // The lab in native XDP mode (issue 13) turns the clients' TX checksum
     // offload off, as frames arrive from a real wire.
     "ethtool",
+    // The TLS registries of the lab (issue 12): their CA and certificates.
+    "openssl",
     // The package and what ships with it (issue 15): promtool (in Debian's
     // `prometheus`) for the alerting rules' tests, a headless browser for
     // the stats page, and what the package test runs on the installed

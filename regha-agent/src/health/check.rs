@@ -1,19 +1,29 @@
-//! The probes: one HTTP request or one TCP connect against a backend, each
-//! bounded by a single timeout.
+//! The probes: one HTTP(S) request or one TCP connect against a backend,
+//! each bounded by a single timeout.
+//!
+//! HTTPS (`http.tls`, HAProxy's `check-ssl`): the same request after a TLS
+//! handshake with the rustls client the config load built from the PEM
+//! files ([`regha_config::tls`]): the checks read no file. The name sent and
+//! verified is `tls.server_name`, else the backend's address, for which
+//! rustls sends no SNI and the certificate must carry an IP SAN.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use http_body_util::Empty;
 use hyper::body::Bytes;
+use hyper::body::Incoming;
 use hyper::client::conn::http1;
 use hyper::header::{CONNECTION, HOST, HeaderValue, USER_AGENT};
-use hyper::{Method, Request};
+use hyper::{Method, Request, Response};
 use hyper_util::rt::TokioIo;
+use rustls::pki_types::ServerName;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::time::Instant;
+use tokio_rustls::TlsConnector;
 
-use regha_config::HealthKind;
+use regha_config::{HealthKind, TlsCheck};
 
 const USER_AGENT_VALUE: &str = "regha-health/0.1";
 
@@ -56,6 +66,9 @@ pub enum FailReason {
     Header,
     /// The peer did not speak HTTP/1 (unparseable or truncated response).
     Protocol,
+    /// The TLS handshake failed: an untrusted or mismatched certificate, a
+    /// client certificate refused, or a peer that does not speak TLS.
+    Tls,
     /// Any other I/O error (reset, unreachable, ...).
     Io,
 }
@@ -69,6 +82,7 @@ impl FailReason {
             Self::Status => "status",
             Self::Header => "header",
             Self::Protocol => "protocol",
+            Self::Tls => "tls",
             Self::Io => "io",
         }
     }
@@ -107,12 +121,14 @@ pub async fn run_probe(
             host,
             expect,
             expect_header,
+            tls,
         } => {
             let req = HttpCheck {
                 path,
                 host: host.as_deref(),
                 expect,
                 expect_header: expect_header.as_deref(),
+                tls: tls.as_deref(),
             };
             http_check(&req, target, source, start, deadline, timeout).await
         }
@@ -132,6 +148,7 @@ struct HttpCheck<'a> {
     host: Option<&'a str>,
     expect: &'a [u16],
     expect_header: Option<&'a str>,
+    tls: Option<&'a TlsCheck>,
 }
 
 async fn connect(
@@ -191,12 +208,57 @@ async fn http_check(
         .body(Empty::<Bytes>::new())
         .map_err(|e| (FailReason::Protocol, format!("invalid request: {e}")))?;
 
+    let tls = check.tls.map(|t| tls_client(t, target)).transpose()?;
+
     let stream = connect(target, source, deadline, timeout).await?;
     // Latency matters more than throughput for a one-shot request.
     let _ = stream.set_nodelay(true);
 
+    let response = match tls {
+        None => exchange(stream, req, deadline, timeout).await?,
+        Some((connector, name)) => {
+            let stream =
+                match tokio::time::timeout_at(deadline, connector.connect(name, stream)).await {
+                    Err(_elapsed) => return Err(timed_out(timeout, "TLS handshake")),
+                    Ok(Err(e)) => return Err(classify_handshake(&e)),
+                    Ok(Ok(stream)) => stream,
+                };
+            exchange(stream, req, deadline, timeout).await?
+        }
+    };
+    let latency = start.elapsed();
+
+    let status = response.status().as_u16();
+    if !check.expect.contains(&status) {
+        return Err((
+            FailReason::Status,
+            format!("HTTP {status} (expected {})", list(check.expect)),
+        ));
+    }
+    if let Some(h) = check.expect_header
+        && !response.headers().contains_key(h)
+    {
+        return Err((
+            FailReason::Header,
+            format!("HTTP {status} missing header {h}"),
+        ));
+    }
+    Ok(format!("HTTP {status} in {}", fmt_latency(latency)))
+}
+
+/// The request and the response's status and headers over `io` (TCP or
+/// TLS), within `deadline`.
+async fn exchange<S>(
+    io: S,
+    req: Request<Empty<Bytes>>,
+    deadline: Instant,
+    timeout: Duration,
+) -> Result<Response<Incoming>, Failure>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let exchange = async {
-        let (mut sender, conn) = http1::handshake::<_, Empty<Bytes>>(TokioIo::new(stream))
+        let (mut sender, conn) = http1::handshake::<_, Empty<Bytes>>(TokioIo::new(io))
             .await
             .map_err(|e| classify_hyper(&e))?;
         // Drive the connection in this future rather than a spawned task, so
@@ -225,33 +287,59 @@ async fn http_check(
         // Returning drops the connection: the body is never read, and the
         // socket closes as soon as the status and headers are in.
     };
-    let response = match tokio::time::timeout_at(deadline, exchange).await {
-        Err(_elapsed) => return Err(timed_out(timeout, "waiting for response")),
-        Ok(r) => r?,
-    };
-    let latency = start.elapsed();
+    match tokio::time::timeout_at(deadline, exchange).await {
+        Err(_elapsed) => Err(timed_out(timeout, "waiting for response")),
+        Ok(r) => r,
+    }
+}
 
-    let status = response.status().as_u16();
-    if !check.expect.contains(&status) {
+/// The TLS client of a check, and the name it sends and verifies: the
+/// configured one, else the backend's address (no SNI, an IP SAN).
+fn tls_client(
+    tls: &TlsCheck,
+    target: SocketAddr,
+) -> Result<(TlsConnector, ServerName<'static>), Failure> {
+    let Some(material) = &tls.material else {
+        // Config::load fills it in; a config parsed from text alone has none.
         return Err((
-            FailReason::Status,
-            format!("HTTP {status} (expected {})", list(check.expect)),
+            FailReason::Tls,
+            "the TLS material was not loaded with the config".to_owned(),
         ));
+    };
+    let name = match &tls.server_name {
+        Some(n) => ServerName::try_from(n.clone())
+            .map_err(|e| (FailReason::Tls, format!("server_name {n:?}: {e}")))?,
+        None => ServerName::IpAddress(target.ip().into()),
+    };
+    Ok((TlsConnector::from(material.client_config()), name))
+}
+
+/// A failed handshake: what rustls said (an unknown issuer, a name the
+/// certificate does not cover, an alert from the server), or the I/O error
+/// that cut it short.
+fn classify_handshake(e: &std::io::Error) -> Failure {
+    match rustls_source(e) {
+        Some(tls) => (FailReason::Tls, format!("TLS handshake: {tls}")),
+        None if e.kind() == std::io::ErrorKind::UnexpectedEof => (
+            FailReason::Tls,
+            "TLS handshake: the backend closed the connection (does it speak TLS?)".to_owned(),
+        ),
+        None => (FailReason::Io, format!("TLS handshake: {e}")),
     }
-    if let Some(h) = check.expect_header
-        && !response.headers().contains_key(h)
-    {
-        return Err((
-            FailReason::Header,
-            format!("HTTP {status} missing header {h}"),
-        ));
-    }
-    Ok(format!("HTTP {status} in {}", fmt_latency(latency)))
+}
+
+/// The rustls error inside an I/O error, if any.
+fn rustls_source(e: &std::io::Error) -> Option<&rustls::Error> {
+    e.get_ref()?.downcast_ref::<rustls::Error>()
 }
 
 fn classify_hyper(e: &hyper::Error) -> Failure {
     let reason = if e.is_parse() || e.is_parse_status() || e.is_incomplete_message() {
         FailReason::Protocol
+    } else if io_source(e).and_then(rustls_source).is_some() {
+        // TLS 1.3 settles client authentication after the client's side of
+        // the handshake: a refused certificate arrives as an alert here.
+        FailReason::Tls
     } else if io_source(e).is_some() {
         FailReason::Io
     } else {
@@ -339,6 +427,7 @@ mod tests {
             host: host.map(str::to_owned),
             expect: expect.to_vec(),
             expect_header: expect_header.map(str::to_owned),
+            tls: None,
         }
     }
 

@@ -10,6 +10,10 @@
 //!   backend's `ip:port`); healthy iff the status is in the expected list
 //!   (a registry answers 200, or 401 with auth on) and, optionally, the
 //!   response carries a given header (`Docker-Distribution-API-Version`).
+//!   With `tls` (HAProxy's `check-ssl`) the same request goes over TLS,
+//!   the certificate verified against `ca_file` or the system roots and the
+//!   backend's address or `server_name`; a failed handshake is the
+//!   failure reason `tls`.
 //! - TCP: healthy iff the connect completes.
 //!
 //! # State rules
@@ -36,6 +40,8 @@
 mod check;
 mod counter;
 mod task;
+#[cfg(test)]
+mod tls_tests;
 
 pub use check::{CheckOutcome, FailReason, run_probe};
 pub use counter::RiseFall;

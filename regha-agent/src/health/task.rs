@@ -264,6 +264,7 @@ mod tests {
             host: None,
             expect: vec![200],
             expect_header: None,
+            tls: None,
         }
     }
 

@@ -56,6 +56,7 @@ fn base_sets_every_key_and_parses_to_what_it_says() {
             host: Some("registry.example".into()),
             expect: vec![200, 401],
             expect_header: Some("Docker-Distribution-API-Version".into()),
+            tls: None,
         }
     );
     assert_eq!(
@@ -144,6 +145,7 @@ fn a_minimal_file_gets_every_default() {
             host: None,
             expect: vec![200, 401],
             expect_header: None,
+            tls: None,
         },
         interval: Duration::from_secs(5),
         timeout: Duration::from_secs(2),

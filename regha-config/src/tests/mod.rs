@@ -18,6 +18,7 @@ mod reference;
 mod restart;
 mod service;
 mod stats;
+mod tls;
 mod track;
 mod vrrp;
 mod warnings;

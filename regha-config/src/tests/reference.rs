@@ -115,6 +115,18 @@ services:
     health: { tcp: {} }
     backends: [{ address: 192.0.2.11 }]
     vrrp_instance: lb
+  - name: registry-tls
+    vip: 192.0.2.100
+    port: 5001
+    health:
+      http:
+        tls:
+          server_name: registry.example
+          ca_file: /etc/regha/ca.pem
+          client_cert: /etc/regha/client.pem
+          client_key: /etc/regha/client.key
+    backends: [{ address: 192.0.2.11, port: 5001 }]
+    vrrp_instance: lb
 stats:
   listen: 127.0.0.1:1158
   auth: { user: admin, password_env: REGHA_STATS_PASSWORD }

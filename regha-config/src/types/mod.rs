@@ -14,7 +14,7 @@ use regha_model::{Role, XdpMode};
 use crate::error::{ConfigError, ConfigErrors};
 use crate::validate::names::check_ifname;
 
-pub use service::{BackendConfig, HealthConfig, HealthKind, ServiceConfig};
+pub use service::{BackendConfig, HealthConfig, HealthKind, ServiceConfig, TlsCheck};
 pub use stats::{PasswordSource, StatsAuth, StatsConfig};
 pub use vrrp::{
     GarpConfig, NotifyScripts, Secret, TrackBackends, TrackInterface, TrackScript, VrrpConfig,

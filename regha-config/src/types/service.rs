@@ -2,6 +2,7 @@
 //! its backends.
 
 use std::net::IpAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use regha_model::{Forwarding, HashMode, Protocol};
@@ -77,6 +78,9 @@ pub enum HealthKind {
         /// `expect_header`: a header the answer must carry (e.g.
         /// `Docker-Distribution-API-Version`). Default none.
         expect_header: Option<String>,
+        /// `tls`: speak HTTPS (HAProxy's `check-ssl`). Default none: plain
+        /// HTTP.
+        tls: Option<Box<TlsCheck>>,
     },
     /// `tcp: {}`: a plain TCP connect.
     Tcp,
@@ -90,6 +94,56 @@ impl HealthKind {
             host: None,
             expect: vec![200, 401],
             expect_header: None,
+            tls: None,
+        }
+    }
+}
+
+/// `services[].health.http.tls`: the check's TLS client, as HAProxy's
+/// `check-ssl` with `verify`, `ca-file`, `crt` and `check-sni`.
+///
+/// The files are named here and read by [`Config::load`](super::Config::load)
+/// into [`TlsCheck::material`]: the agent drops the capabilities that would
+/// let it read files it does not own, and a reload re-reads them, so that a
+/// bad file refuses the config instead of failing the checks later.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsCheck {
+    /// `server_name`: the name sent as SNI and verified in the certificate
+    /// (a DNS name, or an IP address matched against the IP SANs). Default
+    /// none: no SNI (rustls sends none for an address) and the backend's
+    /// address verified as an IP SAN.
+    pub server_name: Option<String>,
+    /// `verify`: check the certificate chain and name. Default true;
+    /// false (HAProxy's `verify none`) is warned about at load and by
+    /// `check-config`.
+    pub verify: bool,
+    /// `ca_file`: an absolute path to the PEM CA certificates to trust.
+    /// Default none: the system's roots (with `verify`).
+    pub ca_file: Option<PathBuf>,
+    /// `client_cert`: an absolute path to the PEM client certificate chain,
+    /// sent when the backend asks for one. Default none.
+    pub client_cert: Option<PathBuf>,
+    /// `client_key`: an absolute path to the PEM private key of
+    /// `client_cert`. Default: the key in `client_cert`'s file (HAProxy's
+    /// `crt` holds both).
+    pub client_key: Option<PathBuf>,
+    /// What the files held, ready for the checks: filled by
+    /// [`Config::load`](super::Config::load) (or
+    /// [`Config::load_tls_material`](super::Config::load_tls_material));
+    /// none in a config parsed from text alone.
+    pub material: Option<crate::tls::TlsMaterial>,
+}
+
+impl TlsCheck {
+    /// `tls: {}`: the system roots, the backend's address as the name.
+    pub fn verified() -> Self {
+        Self {
+            server_name: None,
+            verify: true,
+            ca_file: None,
+            client_cert: None,
+            client_key: None,
+            material: None,
         }
     }
 }

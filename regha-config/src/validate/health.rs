@@ -5,7 +5,7 @@ use std::time::Duration;
 use super::check::{Check, at_most, each, maybe};
 use crate::duration;
 use crate::raw;
-use crate::types::{HealthConfig, HealthKind};
+use crate::types::{HealthConfig, HealthKind, TlsCheck};
 
 /// The longest interval between two checks (health and tracked scripts):
 /// a check rarer than hourly no longer tells when a backend went down.
@@ -83,10 +83,63 @@ fn http_check(c: &mut Check, at: &str, h: Option<&raw::Http>) -> Option<HealthKi
         }
         Some(name.to_owned())
     });
+    let tls = maybe(h.tls.as_ref(), |t| {
+        tls(c, &path("tls"), t.as_ref()).map(Box::new)
+    });
     Some(HealthKind::Http {
         path: url?,
         host: host?,
         expect: expect?,
         expect_header: expect_header?,
+        tls: tls?,
+    })
+}
+
+/// `http.tls`: the names and paths; the files themselves are read by
+/// `Config::load` (`tls.rs`).
+fn tls(c: &mut Check, at: &str, t: Option<&raw::Tls>) -> Option<TlsCheck> {
+    let none = raw::Tls::default();
+    let t = t.unwrap_or(&none);
+    let path = |key: &str| format!("{at}.{key}");
+    let server_name =
+        maybe(
+            t.server_name.as_deref(),
+            |name| match rustls::pki_types::ServerName::try_from(name) {
+                Ok(_) => Some(name.to_owned()),
+                Err(_) => c.fail(
+                    path("server_name"),
+                    format!("{name:?} is neither a DNS name nor an IP address"),
+                ),
+            },
+        );
+    let verify = t.verify.unwrap_or(true);
+    let ca_file = maybe(t.ca_file.as_deref(), |f| {
+        if !verify {
+            return c.fail(
+                path("ca_file"),
+                "set with verify: false, which trusts any certificate: remove one of them",
+            );
+        }
+        c.absolute(&path("ca_file"), f)
+    });
+    let client_cert = maybe(t.client_cert.as_deref(), |f| {
+        c.absolute(&path("client_cert"), f)
+    });
+    let client_key = maybe(t.client_key.as_deref(), |f| {
+        if t.client_cert.is_none() {
+            return c.fail(
+                path("client_key"),
+                "set without client_cert: give the certificate the key belongs to",
+            );
+        }
+        c.absolute(&path("client_key"), f)
+    });
+    Some(TlsCheck {
+        server_name: server_name?,
+        verify,
+        ca_file: ca_file?,
+        client_cert: client_cert?,
+        client_key: client_key?,
+        material: None,
     })
 }

@@ -235,8 +235,10 @@ fn binds(l: &Line, diag: &mut Diag<'_>) -> Vec<Bind> {
     out
 }
 
-/// Reads `inter`, `rise`, `fall`, `weight` and `port` from server or
-/// default-server words; the rest goes to `ignored`.
+/// Reads `inter`, `rise`, `fall`, `weight`, `port` and the TLS settings of
+/// the checks (`check-ssl`, `ssl`, `verify`, `ca-file`, `crt`, `check-sni`,
+/// `sni`, `verifyhost`) from server or default-server words; the rest goes
+/// to `ignored`.
 fn params(words: &[String], line: usize, p: &mut ServerParams, ignored: &mut Vec<String>) {
     let mut i = 0;
     while let Some(w) = words.get(i) {
@@ -247,10 +249,29 @@ fn params(words: &[String], line: usize, p: &mut ServerParams, ignored: &mut Vec
             "fall" => p.fall = value,
             "weight" => p.weight = value,
             "port" => p.check_port = value,
+            "verify" => p.verify = value,
+            "ca-file" => p.ca_file = value,
+            "crt" => p.crt = value,
+            "check-sni" => p.check_sni = value,
+            "sni" => p.sni = value,
+            "verifyhost" => p.verifyhost = value,
+            "ssl" | "check-ssl" | "no-ssl" | "no-check-ssl" => {
+                // `ssl` keeps a `check-ssl` of the same line (or of
+                // default-server): either way the checks use TLS.
+                if !(w == "ssl" && p.ssl.as_ref().is_some_and(|s| s.1 == "check-ssl")) {
+                    p.ssl = Some((line, w.clone()));
+                }
+                if w == "ssl" {
+                    // The traffic's TLS: the backend's own business under DSR.
+                    ignored.push(w.clone());
+                }
+                i += 1;
+                continue;
+            }
             // Flags: no value follows.
-            "check" | "backup" | "disabled" | "enabled" | "no-check" | "ssl" | "check-ssl"
-            | "send-proxy" | "send-proxy-v2" | "no-ssl" | "resolve-prefer" | "non-stick"
-            | "agent-check" | "no-agent-check" | "check-send-proxy" | "no-tls-tickets" => {
+            "check" | "backup" | "disabled" | "enabled" | "no-check" | "send-proxy"
+            | "send-proxy-v2" | "resolve-prefer" | "non-stick" | "agent-check"
+            | "no-agent-check" | "check-send-proxy" | "no-tls-tickets" => {
                 if !matches!(w.as_str(), "check" | "backup" | "disabled" | "enabled") {
                     ignored.push(w.clone());
                 }

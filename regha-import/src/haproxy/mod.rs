@@ -70,6 +70,22 @@ pub(crate) struct ServerParams {
     pub fall: Option<(usize, String)>,
     pub weight: Option<(usize, String)>,
     pub check_port: Option<(usize, String)>,
+    /// `check-ssl` or `ssl` (checks over TLS; `ssl` also encrypts the
+    /// traffic), or `no-check-ssl` / `no-ssl` (plain): (line, the word).
+    pub ssl: Option<(usize, String)>,
+    /// `verify none|required`.
+    pub verify: Option<(usize, String)>,
+    /// `ca-file <path>` (`@system-ca`: the system's roots).
+    pub ca_file: Option<(usize, String)>,
+    /// `crt <path>`: the client certificate, with its key.
+    pub crt: Option<(usize, String)>,
+    /// `check-sni <name>`: the SNI of the checks.
+    pub check_sni: Option<(usize, String)>,
+    /// `sni <expression>`: the SNI of the traffic (and of the checks
+    /// without `check-sni`).
+    pub sni: Option<(usize, String)>,
+    /// `verifyhost <name>`: the name verified in the certificate.
+    pub verifyhost: Option<(usize, String)>,
 }
 
 /// The settings a proxy takes from `defaults` unless it sets its own.

@@ -1,11 +1,13 @@
 //! A backend's HAProxy health check as `services[].health`: `option
 //! httpchk` and `http-check` as `http`, anything else as `tcp`, and the
 //! first server's `inter`/`rise`/`fall` (else `default-server`'s, else
-//! HAProxy's defaults) as its counts.
+//! HAProxy's defaults) as its counts. The first server's `check-ssl` (or
+//! `ssl`) with `verify`, `ca-file`, `crt` and `check-sni`/`sni`/`verifyhost`
+//! become `http.tls`.
 
 use std::time::Duration;
 
-use regha_config::{HealthConfig, HealthKind};
+use regha_config::{HealthConfig, HealthKind, TlsCheck};
 
 use crate::haproxy::{self, Proxy, ServerParams};
 use crate::notes::Notes;
@@ -43,6 +45,15 @@ pub(super) fn health(be: &Proxy, diag: &mut Diag<'_>) -> (HealthConfig, Notes) {
         if differs(|p| &p.inter) || differs(|p| &p.rise) || differs(|p| &p.fall) {
             diag.warn(s.line, format!("server {}: its inter/rise/fall differ from the first server's; regha has one health setting per service, the first server's", s.name), None);
         }
+        if differs(|p| &p.ssl)
+            || differs(|p| &p.verify)
+            || differs(|p| &p.ca_file)
+            || differs(|p| &p.crt)
+            || differs(|p| &p.check_sni)
+            || differs(|p| &p.sni)
+        {
+            diag.warn(s.line, format!("server {}: its TLS check settings differ from the first server's; regha has one health check per service, the first server's", s.name), None);
+        }
     }
     let interval = match pick(|p| &p.inter) {
         None => {
@@ -70,7 +81,20 @@ pub(super) fn health(be: &Proxy, diag: &mut Diag<'_>) -> (HealthConfig, Notes) {
     let rise = count(pick(|p| &p.rise), "rise", HAPROXY_RISE, diag, &mut notes);
     let fall = count(pick(|p| &p.fall), "fall", HAPROXY_FALL, diag, &mut notes);
     let timeout = timeout(be, interval, diag, &mut notes);
-    let kind = check(be, diag, &mut notes);
+    let mut kind = check(be, diag, &mut notes);
+    let ssl = pick(|p| &p.ssl).filter(|(_, w)| w == "check-ssl" || w == "ssl");
+    if let Some((line, word)) = ssl {
+        match &mut kind {
+            HealthKind::Http { tls, .. } => {
+                *tls = Some(Box::new(tls_check(&pick, line, &word, diag, &mut notes)));
+            }
+            HealthKind::Tcp => diag.warn(
+                line,
+                format!("{word} without `option httpchk`: HAProxy checked with a TLS handshake, regha's TCP check only connects"),
+                Some("add `http: { tls: ... }` to check the registry over HTTPS"),
+            ),
+        }
+    }
     let health = HealthConfig {
         kind,
         interval,
@@ -79,6 +103,121 @@ pub(super) fn health(be: &Proxy, diag: &mut Diag<'_>) -> (HealthConfig, Notes) {
         fall,
     };
     (health, notes)
+}
+
+/// `check-ssl` (or `ssl`, on `line`) and the server's TLS settings as
+/// `http.tls`; `param` picks a setting (the first server's, else
+/// default-server's).
+fn tls_check(
+    param: &dyn Fn(fn(&ServerParams) -> &Param) -> Param,
+    line: usize,
+    word: &str,
+    diag: &mut Diag<'_>,
+    notes: &mut Notes,
+) -> TlsCheck {
+    let mut tls = TlsCheck::verified();
+    notes.above(
+        "http.tls",
+        format!("{word}, {}: the checks speak HTTPS", diag.at(line)),
+    );
+    match param(|p| &p.verify) {
+        Some((l, v)) if v == "none" => {
+            tls.verify = false;
+            notes.beside("http.tls.verify", format!("verify none, {}", diag.at(l)));
+            diag.note(
+                l,
+                "verify none: the HTTPS checks trust any certificate (`verify: false`, which regha warns about)",
+                Some("set ca-file to the CA of the registries' certificates and verify required"),
+            );
+        }
+        Some((l, v)) if v == "required" => {
+            notes.beside(
+                "http.tls.verify",
+                format!("verify required, {}", diag.at(l)),
+            );
+        }
+        Some((l, v)) => diag.warn(
+            l,
+            format!("verify {v:?}: neither none nor required; regha verifies"),
+            None,
+        ),
+        None => notes.beside("http.tls.verify", "HAProxy's default: verify required"),
+    }
+    // HAProxy reads relative paths from `ca-base` / `crt-base`, which the
+    // import does not follow: such a path is left out, said out loud.
+    let absolute = |(l, path): (usize, String), key: &str, base: &str, diag: &mut Diag<'_>| {
+        if path.starts_with('/') {
+            Some((l, path))
+        } else {
+            diag.warn(
+                l,
+                format!("{key} {path}: not an absolute path (HAProxy reads it from its {base}): left out"),
+                Some("write the absolute path in the imported config"),
+            );
+            None
+        }
+    };
+    match param(|p| &p.ca_file) {
+        Some((l, path)) if path == "@system-ca" => {
+            notes.beside(
+                "http.tls",
+                format!("ca-file @system-ca, {}: the system's roots", diag.at(l)),
+            );
+        }
+        Some((l, _)) if !tls.verify => diag.note(
+            l,
+            "ca-file with verify none: not imported, nothing is verified",
+            None,
+        ),
+        Some(v) => {
+            if let Some((l, path)) = absolute(v, "ca-file", "ca-base", diag) {
+                notes.beside("http.tls.ca_file", format!("ca-file, {}", diag.at(l)));
+                tls.ca_file = Some(path.into());
+            }
+        }
+        None if tls.verify => notes.beside("http.tls", "no ca-file: the system's roots"),
+        None => {}
+    }
+    if let Some((l, path)) = param(|p| &p.crt).and_then(|v| absolute(v, "crt", "crt-base", diag)) {
+        notes.beside(
+            "http.tls.client_cert",
+            format!("crt, {}: certificate and key in one file", diag.at(l)),
+        );
+        tls.client_cert = Some(path.into());
+    }
+    // The name: `check-sni`, else a constant `sni str(NAME)`, else
+    // `verifyhost`; none: the backend's address, as HAProxy without SNI.
+    let sni = || {
+        param(|p| &p.sni).and_then(|(l, expr)| {
+        match expr.strip_prefix("str(").and_then(|e| e.strip_suffix(')')) {
+            Some(name) => Some((l, name.to_owned(), "sni")),
+            None => {
+                diag.warn(
+                    l,
+                    format!("sni {expr}: an expression of each request, which checks do not have: not imported"),
+                    Some("set http.tls.server_name to the name in the registries' certificates"),
+                );
+                None
+            }
+        }
+    })
+    };
+    let name = (param(|p| &p.check_sni).map(|(l, n)| (l, n, "check-sni")))
+        .or_else(sni)
+        .or_else(|| param(|p| &p.verifyhost).map(|(l, n)| (l, n, "verifyhost")));
+    if let Some((l, name, key)) = name {
+        if regha_config::tls::valid_server_name(&name) {
+            notes.beside("http.tls.server_name", format!("{key}, {}", diag.at(l)));
+            tls.server_name = Some(name);
+        } else {
+            diag.warn(
+                l,
+                format!("{key} {name:?}: neither a DNS name nor an IP address: left out"),
+                None,
+            );
+        }
+    }
+    tls
 }
 
 /// `rise` or `fall` (`key`): 1..=100, else HAProxy's `default`.
@@ -252,6 +391,7 @@ fn check(be: &Proxy, diag: &mut Diag<'_>, notes: &mut Notes) -> HealthKind {
         host,
         expect,
         expect_header,
+        tls: None,
     }
 }
 
