@@ -132,6 +132,20 @@ impl Config {
     /// checked on the file system ([`Config::script_errors`]) and the
     /// HTTPS checks' PEM files read ([`Config::load_tls_material`]).
     pub fn load(path: impl AsRef<Path>) -> Result<Config, ConfigErrors> {
+        let mut config = Self::read(path)?;
+        let unsafe_scripts = config.script_errors();
+        if !unsafe_scripts.is_empty() {
+            return Err(ConfigErrors(unsafe_scripts));
+        }
+        config.load_tls_material()?;
+        Ok(config)
+    }
+
+    /// Reads, parses and validates the file at `path` without touching the
+    /// files it names (scripts, PEM files): for a host that only needs its
+    /// shape, such as a backend running `backend-setup` with a copy of the
+    /// LBs' config. The agent itself uses [`Config::load`].
+    pub fn read(path: impl AsRef<Path>) -> Result<Config, ConfigErrors> {
         let path = path.as_ref();
         let unreadable = |why: String| {
             ConfigError::new(
@@ -146,12 +160,6 @@ impl Config {
                 "it is not UTF-8 text (byte {at} is not): save it as UTF-8"
             ))
         })?;
-        let mut config = Self::from_yaml_str(&text)?;
-        let unsafe_scripts = config.script_errors();
-        if !unsafe_scripts.is_empty() {
-            return Err(ConfigErrors(unsafe_scripts));
-        }
-        config.load_tls_material()?;
-        Ok(config)
+        Self::from_yaml_str(&text)
     }
 }

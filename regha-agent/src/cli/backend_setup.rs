@@ -58,7 +58,7 @@ pub fn run(args: &BackendSetupArgs, opts: &crate::agent::AgentOptions) -> Result
         return Ok(ExitCode::SUCCESS);
     }
     let config = || {
-        regha_config::Config::load(&opts.config_path).map_err(|e| {
+        regha_config::Config::read(&opts.config_path).map_err(|e| {
             anyhow::anyhow!(
                 "no --vip/--port given and {} cannot tell them:\n{e}",
                 opts.config_path.display()
