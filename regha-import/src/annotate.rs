@@ -303,12 +303,17 @@ fn flowed(
             if items.is_empty() {
                 return None;
             }
-            format!(
+            let one = format!(
                 "{:indent$}{key}: [{}]",
                 "",
                 items.join(", "),
                 indent = first.indent
-            )
+            );
+            if first.shift + one.len() <= FLOW_WIDTH || notes.get(outer).is_some() {
+                one
+            } else {
+                wrapped(first, key, &items)?
+            }
         }
         // `- k: v` over `k: v` lines: `- { k: v, k: v }`.
         Shape::Item {
@@ -340,7 +345,10 @@ fn flowed(
         }
         _ => return None,
     };
-    if first.shift + body.len() > FLOW_WIDTH {
+    // The lines after the first of a wrapped list carry their shift.
+    let too_long = (body.lines().enumerate())
+        .any(|(n, l)| l.len() + if n == 0 { first.shift } else { 0 } > FLOW_WIDTH);
+    if too_long {
         return None;
     }
     let closes = lines[i..=end]
@@ -356,6 +364,37 @@ fn flowed(
         shape: Shape::Other,
     };
     Some((line, end))
+}
+
+/// `key: [a, b, ...]` over several lines (a long list of status codes),
+/// the lines after the first aligned after its `[`: a flow sequence may
+/// span lines. None when an item alone is too long for a line.
+fn wrapped(first: &Line, key: &str, items: &[&str]) -> Option<String> {
+    let head = format!("{:indent$}{key}: [", "", indent = first.indent);
+    // Later lines get no shift from `write`: they carry it themselves.
+    let pad = first.shift + head.len();
+    let mut out = head;
+    let mut col = first.shift + out.len();
+    for (n, item) in items.iter().enumerate() {
+        let last = n + 1 == items.len();
+        let piece = format!("{item}{}", if last { "]" } else { "," });
+        if n > 0 {
+            if col + 1 + piece.len() > FLOW_WIDTH {
+                out.push('\n');
+                out.push_str(&" ".repeat(pad));
+                col = pad;
+            } else {
+                out.push(' ');
+                col += 1;
+            }
+        }
+        if pad + piece.len() > FLOW_WIDTH {
+            return None;
+        }
+        out.push_str(&piece);
+        col += piece.len();
+    }
+    Some(out)
 }
 
 /// Whether a scalar, as `to_yaml` wrote it in block style, reads the same

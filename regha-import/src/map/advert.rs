@@ -57,13 +57,6 @@ pub(super) fn version(
         notes.beside("version", note);
         version
     };
-    if v6 {
-        diag.warn(
-            i.line,
-            "IPv6 VRRP is validated but not implemented in regha yet: the instance would not run",
-            Some("keep keepalived for this instance until regha supports IPv6 VRRP"),
-        );
-    }
     version
 }
 
