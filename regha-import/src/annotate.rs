@@ -522,6 +522,30 @@ f: {}                              # empty
     }
 
     #[test]
+    fn a_long_list_of_scalars_wraps_as_one_flow_list() {
+        let codes: Vec<String> = (200..=230).map(|c| c.to_string()).collect();
+        let yaml = format!(
+            "a:\n  expect:\n{}\n",
+            codes
+                .iter()
+                .map(|c| format!("  - {c}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        let out = annotate(&yaml, &Notes::default());
+        let lines: Vec<&str> = out.text.lines().collect();
+        assert!(lines.len() > 2 && lines.len() < 6, "{}", out.text);
+        assert!(lines[1].starts_with("  expect: [200, 201,"), "{}", out.text);
+        assert!(
+            lines[2].starts_with("           2"),
+            "aligned after `[`:\n{}",
+            out.text
+        );
+        assert!(lines.iter().all(|l| l.len() <= FLOW_WIDTH), "{}", out.text);
+        assert_eq!(value(&out.text), value(&yaml));
+    }
+
+    #[test]
     fn only_what_reads_the_same_goes_on_one_line() {
         for safe in ["v", "'a, b'", "\"x\\n\"", "2001:db8::1", "/v2/", "-30"] {
             assert!(flow_safe(safe), "{safe}");

@@ -1,13 +1,16 @@
 //! The two inputs, read, mapped to one typed [`Config`], section by
 //! section, with the [`Notes`] that say where each value came from:
 //!
-//! * [`vrrp`]: the `vrrp_instance` as `vrrp:`, with [`advert`] (version,
-//!   interval, password), [`addresses`] and [`track`] (scripts,
-//!   interfaces, notify);
-//! * [`services`]: frontends and listens as `services`, with [`health`]
-//!   and [`backends`]; [`stats`]: the stats page; [`unmapped`]: the notes
-//!   on what nothing maps to;
-//! * here: the top level (`interface`, `hash_seed`, `role`).
+//! * [`vrrp`]: every `vrrp_instance` as an entry of `vrrp:`, with
+//!   [`advert`] (version, interval, password), [`addresses`] and [`track`]
+//!   (scripts, interfaces, notify), and [`sync`] (`vrrp_sync_group`);
+//! * [`services`]: HAProxy's frontends and listens as `services`, with
+//!   [`health`] and [`backends`]; [`stats`]: the stats page; [`unmapped`]:
+//!   the notes on what nothing maps to;
+//! * [`lvs`]: keepalived's `virtual_server`s as more `services`, with
+//!   [`lvs_health`]; HAProxy's service wins a VIP and port both have;
+//! * here: the top level (`interface`, `hash_seed`, `role`), and which
+//!   instance holds each service's VIP.
 //!
 //! Being a `Config` by construction, the output cannot name a key regha
 //! does not have; the values are checked here as check-config would, so
@@ -39,7 +42,8 @@ use crate::{ImportError, ImportOptions, haproxy, keepalived};
 pub(crate) struct Mapped {
     pub config: Config,
     pub notes: Notes,
-    /// `keepalived: file (vrrp_instance X)`, `haproxy:    file`.
+    /// `keepalived: file (vrrp_instance X, Y; 2 virtual_servers)`,
+    /// `haproxy:    file`.
     pub sources: Vec<String>,
 }
 

@@ -1,5 +1,9 @@
-//! keepalived's `vrrp_instance` (and the `vrrp_script`s it tracks) as
-//! regha's `vrrp:` section.
+//! keepalived's `vrrp_instance`s (and the `vrrp_script`s they track) as
+//! regha's `vrrp:` section: one entry per instance, under its keepalived
+//! name, as keepalived ran them all. An instance that cannot run beside
+//! those before it (the same VRID and family, since regha runs them all on
+//! one interface) is left out, and a VIP two instances list stays with the
+//! first.
 //!
 //! Differences the output explains: regha has no `state` (the highest
 //! priority wins, and every host starts as backup); `mcast_src_ip` becomes
