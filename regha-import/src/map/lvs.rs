@@ -51,13 +51,11 @@ pub(crate) fn services(
         let Some(protocol) = protocol(vs, &mut diag) else {
             continue;
         };
-        let targets = targets(vs, conf, &mut diag);
-        let vips: Vec<IpAddr> = targets.iter().map(|(v, _, _)| *v).collect();
-        forwarding_warnings(vs, &vips, &mut diag);
-        for (vip, port, line) in targets {
+        let mut kept = Vec::new();
+        for (vip, port, line) in targets(vs, conf, &mut diag) {
             if !held.is_empty() && !held.contains(&vip) {
                 diag.warn(
-                    vs.line,
+                    line,
                     format!("virtual_server {vip} {port} is not on a VRRP virtual address: regha serves only VIPs; not imported"),
                     Some("add the address to a vrrp_instance's virtual_ipaddress (or a `vrrp` instance's `virtual_ipaddresses`) if clients use it"),
                 );
@@ -67,12 +65,18 @@ pub(crate) fn services(
                 (taken.iter()).find(|t| (t.vip, t.port, t.protocol) == (vip, port, protocol))
             {
                 diag.warn(
-                    vs.line,
+                    line,
                     format!("virtual_server {vip} {port} is also HAProxy's service ({}): the HAProxy one is kept, this one is not imported", t.from),
                     Some("with LVS in front of HAProxy, HAProxy's servers are the real backends: regha sends clients to them directly; drop one of the two if that is not so"),
                 );
                 continue;
             }
+            kept.push((vip, port, line));
+        }
+        // Said only of what is imported.
+        let vips: Vec<IpAddr> = kept.iter().map(|(v, _, _)| *v).collect();
+        forwarding_warnings(vs, &vips, &mut diag);
+        for (vip, port, line) in kept {
             if out
                 .iter()
                 .any(|(s, _)| (s.vip, s.port, s.protocol) == (vip, port, protocol))
