@@ -164,6 +164,52 @@ fn yaml_goes_to_stdout_and_errors_exit_1() {
     assert!(text(&run.stderr).contains("/nonexistent/haproxy.cfg: cannot read it"));
 }
 
+/// keepalived alone is enough when it balances with its own
+/// `virtual_server`s (LVS direct routing); several instances in a sync
+/// group go through as a `vrrp` list. Both pass check-config.
+#[test]
+fn keepalived_alone_with_virtual_servers_and_a_dual_stack_sync_group() {
+    for (case, haproxy, services) in [
+        ("lvs-dr", false, "valid (3 service(s), 6 backend(s))"),
+        (
+            "sync-dual-stack",
+            true,
+            "valid (2 service(s), 4 backend(s))",
+        ),
+    ] {
+        let out = TempFile::new(case);
+        let k = fixture(&format!("{case}/keepalived.conf"));
+        let h = fixture(&format!("{case}/haproxy.cfg"));
+        let mut args = vec!["import", "--keepalived", k.to_str().unwrap()];
+        if haproxy {
+            args.extend(["--haproxy", h.to_str().unwrap()]);
+        }
+        args.extend(["--out", out.0.to_str().unwrap()]);
+        let run = regha(&args);
+        let stderr = text(&run.stderr);
+        assert!(run.status.success(), "{case}: import failed:\n{stderr}");
+        assert!(stderr.contains("it passes check-config"), "{stderr}");
+        let check = regha(&[
+            "--config",
+            out.0.to_str().unwrap(),
+            "--iface",
+            "lo",
+            "check-config",
+        ]);
+        let stdout = text(&check.stdout);
+        assert!(
+            check.status.success() && stdout.contains(services),
+            "{case}: check-config:\n{stdout}{}",
+            text(&check.stderr)
+        );
+    }
+    // Without virtual_servers, keepalived alone still has nothing to balance.
+    let k = fixture("keepalived-only/keepalived.conf");
+    let run = regha(&["import", "--keepalived", k.to_str().unwrap()]);
+    assert_eq!(run.status.code(), Some(1));
+    assert!(text(&run.stderr).contains("give --haproxy"));
+}
+
 /// `/dev/zero` as an input once read until the agent held gigabytes; now
 /// what is not a regular file is refused, named, before a byte is read.
 #[test]

@@ -303,12 +303,17 @@ fn flowed(
             if items.is_empty() {
                 return None;
             }
-            format!(
+            let one = format!(
                 "{:indent$}{key}: [{}]",
                 "",
                 items.join(", "),
                 indent = first.indent
-            )
+            );
+            if first.shift + one.len() <= FLOW_WIDTH || notes.get(outer).is_some() {
+                one
+            } else {
+                wrapped(first, key, &items)?
+            }
         }
         // `- k: v` over `k: v` lines: `- { k: v, k: v }`.
         Shape::Item {
@@ -340,7 +345,10 @@ fn flowed(
         }
         _ => return None,
     };
-    if first.shift + body.len() > FLOW_WIDTH {
+    // The lines after the first of a wrapped list carry their shift.
+    let too_long = (body.lines().enumerate())
+        .any(|(n, l)| l.len() + if n == 0 { first.shift } else { 0 } > FLOW_WIDTH);
+    if too_long {
         return None;
     }
     let closes = lines[i..=end]
@@ -356,6 +364,37 @@ fn flowed(
         shape: Shape::Other,
     };
     Some((line, end))
+}
+
+/// `key: [a, b, ...]` over several lines (a long list of status codes),
+/// the lines after the first aligned after its `[`: a flow sequence may
+/// span lines. None when an item alone is too long for a line.
+fn wrapped(first: &Line, key: &str, items: &[&str]) -> Option<String> {
+    let head = format!("{:indent$}{key}: [", "", indent = first.indent);
+    // Later lines get no shift from `write`: they carry it themselves.
+    let pad = first.shift + head.len();
+    let mut out = head;
+    let mut col = first.shift + out.len();
+    for (n, item) in items.iter().enumerate() {
+        let last = n + 1 == items.len();
+        let piece = format!("{item}{}", if last { "]" } else { "," });
+        if n > 0 {
+            if col + 1 + piece.len() > FLOW_WIDTH {
+                out.push('\n');
+                out.push_str(&" ".repeat(pad));
+                col = pad;
+            } else {
+                out.push(' ');
+                col += 1;
+            }
+        }
+        if pad + piece.len() > FLOW_WIDTH {
+            return None;
+        }
+        out.push_str(&piece);
+        col += piece.len();
+    }
+    Some(out)
 }
 
 /// Whether a scalar, as `to_yaml` wrote it in block style, reads the same
@@ -480,6 +519,30 @@ f: {}                              # empty
         assert_eq!(out.text, expected);
         assert_eq!(out.unplaced, ["nowhere"]);
         assert_eq!(value(&out.text), value(yaml));
+    }
+
+    #[test]
+    fn a_long_list_of_scalars_wraps_as_one_flow_list() {
+        let codes: Vec<String> = (200..=230).map(|c| c.to_string()).collect();
+        let yaml = format!(
+            "a:\n  expect:\n{}\n",
+            codes
+                .iter()
+                .map(|c| format!("  - {c}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        let out = annotate(&yaml, &Notes::default());
+        let lines: Vec<&str> = out.text.lines().collect();
+        assert!(lines.len() > 2 && lines.len() < 6, "{}", out.text);
+        assert!(lines[1].starts_with("  expect: [200, 201,"), "{}", out.text);
+        assert!(
+            lines[2].starts_with("           2"),
+            "aligned after `[`:\n{}",
+            out.text
+        );
+        assert!(lines.iter().all(|l| l.len() <= FLOW_WIDTH), "{}", out.text);
+        assert_eq!(value(&out.text), value(&yaml));
     }
 
     #[test]

@@ -20,7 +20,7 @@ pub enum ImportError {
         message: String,
     },
     #[error(
-        "{file}: no `vrrp_instance` block: leave --keepalived out for a static role, or point it at the file with the instance"
+        "{file}: no `vrrp_instance` and no `virtual_server` block: leave --keepalived out for a static role, or point it at the file with the instances"
     )]
     NoInstance { file: String },
     #[error("{file}: no `vrrp_instance {name}`; the file has: {available}")]

@@ -3,11 +3,11 @@
 //! replaces.
 //!
 //! ```text
-//!  keepalived.conf --keepalived/--> Keepalived --map/vrrp.rs------.
-//!                                                                 +--> Config + Notes
-//!  haproxy.cfg -----haproxy/-----> Proxies ----map/services.rs---'        |
-//!                                                                         v
-//!               YAML <--annotate.rs-- Config::to_yaml() + Notes + header
+//!  keepalived.conf --keepalived/--> Keepalived --map/vrrp.rs (instances, sync groups)--.
+//!                                       \-------map/lvs.rs (virtual_servers)-----------+--> Config + Notes
+//!  haproxy.cfg -----haproxy/-----> Proxies ----map/services.rs------------------------'        |
+//!                                                                                              v
+//!                                    YAML <--annotate.rs-- Config::to_yaml() + Notes + header
 //! ```
 //!
 //! The output is a typed [`regha_config::Config`], written by its own
@@ -25,7 +25,8 @@
 //! Where things are: `lex` holds what the two input languages share;
 //! `keepalived/` and `haproxy/` read each into its model (values as
 //! written, with their lines); `map/` checks and maps them to the config,
-//! section by section; `rstatus` turns `http-check expect rstatus` into
+//! section by section (services come from HAProxy's frontends, keepalived's
+//! `virtual_server`s, or both); `rstatus` turns `http-check expect rstatus` into
 //! status codes.
 
 mod annotate;
@@ -74,7 +75,8 @@ pub struct ImportFailure {
 pub struct ImportOptions {
     /// `--interface`: wins over keepalived's `interface`.
     pub interface: Option<String>,
-    /// `--instance`: the `vrrp_instance` to import when there are several.
+    /// `--instance`: import only this `vrrp_instance` (by default every
+    /// one is, as keepalived ran them all).
     pub instance: Option<String>,
     /// `--vip`: the service address when there is no keepalived config and
     /// HAProxy binds every address.

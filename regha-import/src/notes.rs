@@ -37,6 +37,13 @@ impl Notes {
         self.note(path).gap = true;
     }
 
+    /// No blank line before `path` after all.
+    pub fn no_gap(&mut self, path: &str) {
+        if let Some(n) = self.0.get_mut(path) {
+            n.gap = false;
+        }
+    }
+
     /// A comment line above `path`.
     pub fn above(&mut self, path: &str, text: impl Into<String>) {
         self.note(path).above.push(text.into());
@@ -57,6 +64,11 @@ impl Notes {
         for (path, note) in other.0 {
             self.0.insert(join(prefix, &path), note);
         }
+    }
+
+    /// Removes the notes of every path that starts with `prefix`.
+    pub fn drop_within(&mut self, prefix: &str) {
+        self.0.retain(|p, _| !p.starts_with(prefix));
     }
 
     pub fn get(&self, path: &str) -> Option<&Note> {

@@ -37,6 +37,17 @@ const CRLF_H: (&str, &str) = fixture!("crlf/haproxy.cfg", "crlf/haproxy.cfg");
 const ONELINE_K: (&str, &str) = fixture!("oneline/keepalived.conf", "oneline/keepalived.conf");
 const MODERN_H: (&str, &str) = fixture!("modern/haproxy.cfg", "modern/haproxy.cfg");
 const MULTI_K: (&str, &str) = fixture!("multi/keepalived.conf", "multi/keepalived.conf");
+const SYNC_K: (&str, &str) = fixture!(
+    "sync-dual-stack/keepalived.conf",
+    "sync-dual-stack/keepalived.conf"
+);
+const SYNC_H: (&str, &str) = fixture!("sync-dual-stack/haproxy.cfg", "sync-dual-stack/haproxy.cfg");
+const LVS_DR: (&str, &str) = fixture!("lvs-dr/keepalived.conf", "lvs-dr/keepalived.conf");
+const LVS_NAT: (&str, &str) = fixture!("lvs-nat/keepalived.conf", "lvs-nat/keepalived.conf");
+const LVS_MERGE: (&str, &str) = fixture!(
+    "lvs-and-haproxy/keepalived.conf",
+    "lvs-and-haproxy/keepalived.conf"
+);
 
 /// A fixture: (name, text).
 type Fixture = (&'static str, &'static str);
@@ -52,6 +63,9 @@ const PAIRS: &[(Fixture, Fixture)] = &[
     (MULTI_K, HAPROXY),
     (MULTI_K, MODERN_H),
     (UNICAST_K, MODERN_H),
+    (SYNC_K, SYNC_H),
+    (LVS_MERGE, HAPROXY),
+    (LVS_DR, HAPROXY),
 ];
 
 /// Validates the output as `check-config` does (`vrrp.track_scripts` and
@@ -556,16 +570,24 @@ fn one_line_blocks() {
 }
 
 #[test]
-fn several_instances_pick_the_one_holding_the_bound_vip() {
-    // modern/haproxy.cfg binds 198.51.100.70: VI_REGISTRY holds it.
+fn several_instances_are_all_imported_under_their_names() {
+    // keepalived ran both: so does regha, each service naming its holder.
     let out = run(MULTI_K, MODERN_H);
     let c = valid(&out.yaml);
-    assert_eq!(c.vrrp.first().unwrap().virtual_router_id, 61);
+    let names: Vec<(&str, u8)> = (c.vrrp.iter())
+        .map(|v| (v.name.as_str(), v.virtual_router_id))
+        .collect();
+    assert_eq!(names, [("VI_OTHER", 60), ("VI_REGISTRY", 61)]);
+    assert!(
+        (c.services.iter()).all(|s| s.vrrp_instance.as_deref() == Some("VI_REGISTRY")),
+        "{:?}",
+        c.services
+    );
     has(
         &out.warnings,
         "multi/keepalived.conf",
         2,
-        "VI_OTHER not imported",
+        "vrrp_instance VI_OTHER: no service is on its VIPs",
     );
     has(&out.warnings, "multi/keepalived.conf", 18, "auth_type AH");
     has(
@@ -580,26 +602,307 @@ fn several_instances_pick_the_one_holding_the_bound_vip() {
         12,
         "state MASTER with priority 90",
     );
-    assert_eq!(c.vrrp[0].auth_pass, None);
-
-    // `bind :5000` names no address: the first instance, said so.
-    let out = run(MULTI_K, HAPROXY);
-    assert_eq!(valid(&out.yaml).vrrp[0].virtual_router_id, 60);
-    has(
-        &out.warnings,
-        "multi/keepalived.conf",
-        11,
-        "choose with --instance",
+    assert_eq!(c.vrrp[1].auth_pass, None);
+    assert!(
+        out.yaml.contains(
+            "#   keepalived: multi/keepalived.conf (vrrp_instance VI_OTHER, VI_REGISTRY)\n"
+        )
     );
+
+    // --instance keeps one, under its own name.
     let opts = ImportOptions {
         instance: Some("VI_REGISTRY".into()),
         interface: Some("bond0".into()),
         ..Default::default()
     };
     let out = import_with(Some(MULTI_K), Some(HAPROXY), &opts).unwrap();
+    reads_back(&out);
     let c = valid(&out.yaml);
-    assert_eq!(c.vrrp[0].virtual_router_id, 61);
+    assert_eq!(c.vrrp.len(), 1);
+    assert_eq!(
+        (c.vrrp[0].name.as_str(), c.vrrp[0].virtual_router_id),
+        ("VI_REGISTRY", 61)
+    );
     assert_eq!(c.interface.as_deref(), Some("bond0"));
+    assert_eq!(c.services[0].vrrp_instance, None, "one instance: derived");
+    has(
+        &out.warnings,
+        "multi/keepalived.conf",
+        2,
+        "VI_OTHER not imported: --instance VI_REGISTRY",
+    );
+}
+
+#[test]
+fn dual_stack_instances_in_a_sync_group() {
+    let out = run(SYNC_K, SYNC_H);
+    let c = valid(&out.yaml);
+    let k = "sync-dual-stack/keepalived.conf";
+    let v: Vec<(&str, String, u8, Option<&str>)> = (c.vrrp.iter())
+        .map(|v| {
+            (
+                v.name.as_str(),
+                v.router().to_string(),
+                v.version.number(),
+                v.sync_group.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        v,
+        [
+            ("VI_V4", "51/ipv4".to_owned(), 2, Some("VG_REGISTRY")),
+            ("VI_V6", "51/ipv6".to_owned(), 3, Some("VG_REGISTRY")),
+        ]
+    );
+    assert_eq!(c.vrrp[1].advert_interval, Duration::from_millis(100));
+    assert_eq!(c.vrrp[0].auth_pass.as_deref(), Some("1111"));
+    // keepalived ignored the members' weighted track_script: left out, said
+    // at each line; the unweighted track_interface (FAULT) stays.
+    assert!(c.vrrp.iter().all(|v| v.track_scripts.is_empty()));
+    has(
+        &out.warnings,
+        k,
+        31,
+        "keepalived ignores a tracker's weight",
+    );
+    has(
+        &out.warnings,
+        k,
+        48,
+        "keepalived ignores a tracker's weight",
+    );
+    assert_eq!(c.vrrp[0].track_interfaces[0].name, "eth1");
+    has(&out.warnings, k, 15, "notify scripts per instance");
+    has(&out.warnings, k, 37, "version 3");
+    let holders: Vec<(String, Option<&str>)> = (c.services.iter())
+        .map(|s| (s.vip.to_string(), s.vrrp_instance.as_deref()))
+        .collect();
+    assert_eq!(
+        holders,
+        [
+            ("198.51.100.70".to_owned(), Some("VI_V4")),
+            ("2001:db8::70".to_owned(), Some("VI_V6"))
+        ]
+    );
+    assert!(out.yaml.contains("adverts are multicast to ff02::12"));
+    // Nothing said that IPv6 VRRP would not run.
+    assert!(
+        !out.warnings
+            .iter()
+            .any(|w| w.message.contains("not implemented"))
+    );
+}
+
+#[test]
+fn a_sync_group_of_one_imported_instance_is_not_written() {
+    let opts = ImportOptions {
+        instance: Some("VI_V4".into()),
+        ..Default::default()
+    };
+    let out = import_with(Some(SYNC_K), Some(SYNC_H), &opts).unwrap();
+    let c = valid(&out.yaml);
+    assert_eq!(c.vrrp[0].sync_group, None);
+    has(
+        &out.warnings,
+        "sync-dual-stack/keepalived.conf",
+        10,
+        "only one of its instances was imported",
+    );
+}
+
+#[test]
+fn instances_that_cannot_run_side_by_side() {
+    let k = "vrrp_instance A {\n interface eth0\n virtual_router_id 5\n virtual_ipaddress { 198.51.100.70 }\n}\n\
+             vrrp_instance B {\n interface eth1\n virtual_router_id 5\n virtual_ipaddress { 198.51.100.71 }\n}\n\
+             vrrp_instance C {\n interface eth1\n virtual_router_id 6\n virtual_ipaddress { 198.51.100.70\n 198.51.100.72 }\n unicast_peer { 198.51.100.71 }\n}\n\
+             vrrp_sync_group G {\n group { A C NOPE }\n}\n";
+    let out = import(Some(("k.conf", k)), Some(HAPROXY)).unwrap();
+    reads_back(&out);
+    let c = valid(&out.yaml);
+    let names: Vec<&str> = c.vrrp.iter().map(|v| v.name.as_str()).collect();
+    assert_eq!(names, ["A", "C"]);
+    has(
+        &out.warnings,
+        "k.conf",
+        6,
+        "VRID 5 (ipv4) is also vrrp_instance A's",
+    );
+    has(
+        &out.warnings,
+        "k.conf",
+        11,
+        "198.51.100.70 is also a virtual address of vrrp_instance A",
+    );
+    has(
+        &out.warnings,
+        "k.conf",
+        12,
+        "interface eth1: regha runs every instance on its one interface, eth0",
+    );
+    has(&out.warnings, "k.conf", 19, "no vrrp_instance NOPE");
+    assert_eq!(
+        c.vrrp[1].virtual_ipaddresses,
+        [("198.51.100.72".parse::<IpAddr>().unwrap(), 32)]
+    );
+    assert_eq!(
+        c.vrrp[1].unicast_peers,
+        ["198.51.100.71".parse::<IpAddr>().unwrap()]
+    );
+    assert!(c.vrrp.iter().all(|v| v.sync_group.as_deref() == Some("G")));
+}
+
+// ---- keepalived's load balancer ----
+
+#[test]
+fn lvs_direct_routing_alone_is_enough() {
+    let out = import(Some(LVS_DR), None).expect("keepalived alone, with virtual_servers");
+    reads_back(&out);
+    let c = valid(&out.yaml);
+    let k = "lvs-dr/keepalived.conf";
+    assert_eq!(c.role, None, "the VRRP instance holds the VIPs");
+    let svc: Vec<(String, u16, HashMode)> = (c.services.iter())
+        .map(|s| (s.vip.to_string(), s.port, s.hash))
+        .collect();
+    assert_eq!(
+        svc,
+        [
+            ("198.51.100.70".to_owned(), 5000, HashMode::Source),
+            ("198.51.100.70".to_owned(), 443, HashMode::Source),
+            ("198.51.100.71".to_owned(), 5000, HashMode::Source),
+        ]
+    );
+    // HTTP_GET: delay_loop, connect_timeout, nb_get_retry 2 -> fall 3.
+    let s = &c.services[0];
+    assert_eq!(
+        s.health.kind,
+        HealthKind::Http {
+            path: "/v2/".into(),
+            host: None,
+            expect: vec![200, 401],
+            expect_header: None
+        }
+    );
+    let h = &s.health;
+    assert_eq!(
+        (h.interval, h.timeout, h.rise, h.fall),
+        (Duration::from_secs(5), Duration::from_secs(2), 1, 3)
+    );
+    let weights: Vec<u32> = s.backends.iter().map(|b| b.weight).collect();
+    assert_eq!(weights, [3, 1]);
+    has(&out.warnings, k, 31, "delay_before_retry 1s apart");
+    // SSL_GET: the HTTP check on the same path and codes, warned.
+    let s = &c.services[1];
+    let HealthKind::Http { host, expect, .. } = &s.health.kind else {
+        panic!("{:?}", s.health.kind)
+    };
+    assert_eq!(host.as_deref(), Some("registry.example.com"));
+    assert_eq!((expect.len(), expect[0], expect[100]), (101, 200, 401));
+    assert_eq!(s.health.fall, 4);
+    let ssl = has(
+        &out.warnings,
+        k,
+        54,
+        "SSL_GET: keepalived checked this real server over TLS",
+    );
+    assert!(ssl.hint.unwrap().contains("`tls` under `health.http`"));
+    // TCP_CHECK; mh is Maglev on the source.
+    let s = &c.services[2];
+    assert_eq!(s.health.kind, HealthKind::Tcp);
+    assert_eq!(
+        (s.health.interval, s.health.timeout, s.health.fall),
+        (Duration::from_secs(3), Duration::from_secs(1), 2)
+    );
+    assert!(out.yaml.contains(
+        "#   keepalived: lvs-dr/keepalived.conf (vrrp_instance VI_1; 3 virtual_servers)\n"
+    ));
+    assert!(
+        !out.warnings.iter().any(|w| w.message.contains("lb_kind")),
+        "DR is regha's own"
+    );
+}
+
+#[test]
+fn lvs_nat_tun_schedulers_and_what_does_not_map() {
+    let out = import(Some(LVS_NAT), None).unwrap();
+    reads_back(&out);
+    let c = valid(&out.yaml);
+    let k = "lvs-nat/keepalived.conf";
+    let nat = has(&out.warnings, k, 15, "lb_kind NAT");
+    assert!(nat.message.contains("direct server return"));
+    assert!(
+        nat.hint
+            .unwrap()
+            .contains("regha-agent backend-setup --vip 198.51.100.80 --apply")
+    );
+    let tun = has(&out.warnings, k, 41, "lb_kind TUN");
+    assert!(tun.message.contains("198.51.100.81, 198.51.100.82"));
+    let wlc = has(
+        &out.warnings,
+        k,
+        14,
+        "lb_algo wlc cannot be done statelessly",
+    );
+    assert!(wlc.message.contains("`hash: flow`"));
+    has(&out.warnings, k, 40, "lb_algo rr");
+    has(&out.warnings, k, 17, "sorry_server");
+    has(&out.warnings, k, 18, "quorum");
+    has(&out.warnings, k, 22, "notify_down");
+    has(&out.warnings, k, 23, "MISC_CHECK");
+    has(&out.warnings, k, 27, "listens on port 5001");
+    has(&out.warnings, k, 28, "weight 0");
+    has(&out.warnings, k, 36, "fwmark in virtual_server_group");
+    has(&out.warnings, k, 46, "digest");
+    has(&out.warnings, k, 51, "virtual_server fwmark 1");
+    has(&out.warnings, k, 59, "not on a VRRP virtual address");
+    let svc: Vec<(String, HashMode, usize)> = (c.services.iter())
+        .map(|s| (s.vip.to_string(), s.hash, s.backends.len()))
+        .collect();
+    assert_eq!(
+        svc,
+        [
+            ("198.51.100.80".to_owned(), HashMode::Flow, 2),
+            ("198.51.100.81".to_owned(), HashMode::Flow, 1),
+            ("198.51.100.82".to_owned(), HashMode::Flow, 1),
+        ]
+    );
+    // MISC_CHECK is not run: a TCP connect, keepalived's default retry.
+    assert_eq!(c.services[0].health.kind, HealthKind::Tcp);
+    // connect_timeout 5 is bounded by delay_loop 4.
+    assert_eq!(c.services[1].health.timeout, Duration::from_secs(4));
+}
+
+#[test]
+fn haproxy_and_virtual_servers_merge_haproxy_wins_a_shared_port() {
+    let out = run(LVS_MERGE, HAPROXY);
+    let c = valid(&out.yaml);
+    let svc: Vec<(&str, u16)> = (c.services.iter())
+        .map(|s| (s.name.as_str(), s.port))
+        .collect();
+    assert_eq!(
+        svc,
+        [("docker-registry", 5000), ("vs_198.51.100.70_5001", 5001)]
+    );
+    let dup = has(
+        &out.warnings,
+        "lvs-and-haproxy/keepalived.conf",
+        12,
+        "is also HAProxy's service",
+    );
+    assert!(dup.message.contains("the HAProxy one is kept"));
+    assert!(out.yaml.contains("#   haproxy:    reference/haproxy.cfg\n"));
+}
+
+#[test]
+fn keepalived_without_instances_but_with_virtual_servers_is_a_static_master() {
+    let k = "virtual_server 198.51.100.70 5000 {\n lb_algo sh\n lb_kind DR\n real_server 198.51.100.5 5000 {\n  TCP_CHECK { connect_timeout 2 }\n }\n}\n";
+    let out = import(Some(("k.conf", k)), None).unwrap();
+    reads_back(&out);
+    let c = valid(&out.yaml);
+    assert_eq!(c.role, Some(Role::Master));
+    assert!(c.vrrp.is_empty());
+    assert_eq!(c.services[0].health.timeout, Duration::from_secs(2));
+    has(&out.warnings, "k.conf", 0, "no vrrp_instance");
 }
 
 // ---- errors ----
@@ -688,7 +991,8 @@ fn haproxy_alone_with_a_vip_is_a_static_master() {
 #[test]
 fn no_panic_on_any_prefix_of_any_fixture() {
     let texts = [
-        MASTER, BACKUP, HAPROXY, UNICAST_K, UNICAST_H, CRLF_K, CRLF_H, ONELINE_K, MODERN_H, MULTI_K,
+        MASTER, BACKUP, HAPROXY, UNICAST_K, UNICAST_H, CRLF_K, CRLF_H, ONELINE_K, MODERN_H,
+        MULTI_K, SYNC_K, SYNC_H, LVS_DR, LVS_NAT, LVS_MERGE,
     ];
     for (name, text) in texts {
         for (cut, _) in text.char_indices().step_by(7) {
@@ -696,6 +1000,7 @@ fn no_panic_on_any_prefix_of_any_fixture() {
             let _ = import(Some((name, part)), Some((name, part)));
             let _ = import(Some((name, part)), Some(HAPROXY));
             let _ = import(Some(MASTER), Some((name, part)));
+            let _ = import(Some((name, part)), None);
         }
     }
     for garbage in [

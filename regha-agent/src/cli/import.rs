@@ -1,5 +1,6 @@
 //! `regha-agent import`: prints a regha config equivalent to a HAProxy +
-//! keepalived pair; what it could not map goes to stderr, line by line.
+//! keepalived pair (or keepalived alone, with its LVS `virtual_server`s);
+//! what it could not map goes to stderr, line by line.
 
 use std::io::Write as _;
 use std::net::IpAddr;
@@ -13,7 +14,8 @@ use regha_import::{ImportOptions, Severity, import_with, read_inputs};
 
 #[derive(clap::Args, Debug)]
 pub struct ImportArgs {
-    /// keepalived.conf of this LB host (its vrrp_instance and vrrp_scripts).
+    /// keepalived.conf of this LB host: its vrrp_instances, vrrp_sync_groups
+    /// and vrrp_scripts, and its virtual_servers (LVS) as services.
     #[arg(long, value_name = "FILE")]
     pub keepalived: Option<PathBuf>,
     /// haproxy.cfg (frontends, backends, listens, the stats page).
@@ -25,7 +27,7 @@ pub struct ImportArgs {
     /// The LB interface, instead of keepalived's `interface`.
     #[arg(long, value_name = "NAME")]
     pub interface: Option<String>,
-    /// The vrrp_instance to import when the file has several.
+    /// Import only this vrrp_instance (default: every one).
     #[arg(long, value_name = "NAME")]
     pub instance: Option<String>,
     /// The service VIP when there is no keepalived config and HAProxy binds

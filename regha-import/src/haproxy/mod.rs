@@ -145,15 +145,6 @@ pub(crate) struct Proxies {
 }
 
 impl Proxies {
-    /// The explicit addresses proxies bind (to pick the VRRP instance).
-    pub fn bound_addresses(&self) -> Vec<IpAddr> {
-        self.proxies
-            .iter()
-            .flat_map(|p| &p.binds)
-            .filter_map(|b| b.address)
-            .collect()
-    }
-
     pub fn find(&self, name: &str) -> Option<&Proxy> {
         self.proxies
             .iter()

@@ -2,9 +2,11 @@
 //! stay as written (checked in [`crate::map`]); keywords that have no regha
 //! meaning are warned about here, once each.
 
-use super::keys::{AUTH_KEYS, GLOBAL_KEYS, INSTANCE_KEYS, INSTANCE_MINOR, MAIL_KEYS, SCRIPT_KEYS};
+use super::keys::{
+    AUTH_KEYS, GLOBAL_KEYS, INSTANCE_KEYS, INSTANCE_MINOR, MAIL_KEYS, SCRIPT_KEYS, SYNC_GROUP_KEYS,
+};
 use super::parse::{Entry, Stmt, split_known};
-use super::{At, Instance, Keepalived, Script, Vip};
+use super::{At, Instance, Keepalived, Script, SyncGroup, Vip};
 use crate::lex::Word;
 use crate::warning::{Diag, group_note};
 
@@ -187,7 +189,7 @@ pub(super) fn instance(name: &str, line: usize, block: &[Stmt], diag: &mut Diag<
                 format!("`{}`: regha does not use a VRRP virtual MAC; the VIP answers with the interface's MAC and gratuitous ARP moves it", e.key),
                 None,
             ),
-            "native_ipv6" => diag.warn(e.line, "`native_ipv6`: VRRP over IPv6 is not implemented in regha yet", None),
+            "native_ipv6" => i.native_ipv6 = Some(e.line),
             "lvs_sync_daemon_interface" => diag.warn(
                 e.line,
                 "`lvs_sync_daemon_interface`: regha keeps no connection state to sync: Maglev hashing sends each client to the same backend on every LB host (same `hash_seed`)",
@@ -285,4 +287,30 @@ fn vips(block: &[Stmt], diag: &mut Diag<'_>) -> Vec<At<Vip>> {
         i += 1;
     }
     out
+}
+
+/// `vrrp_sync_group NAME { ... }`.
+pub(super) fn sync_group(name: &str, line: usize, block: &[Stmt]) -> SyncGroup {
+    let mut g = SyncGroup {
+        name: name.to_owned(),
+        line,
+        ..SyncGroup::default()
+    };
+    for e in split_known(block, SYNC_GROUP_KEYS) {
+        match e.key.as_str() {
+            "group" => g.members.extend(
+                e.block
+                    .unwrap_or_default()
+                    .iter()
+                    .flat_map(|s| &s.words)
+                    .map(|w| At {
+                        v: w.text.clone(),
+                        line: w.line,
+                    }),
+            ),
+            "sync_group_tracking_weight" | "global_tracking" => g.tracking_weight = true,
+            k => g.unmapped.push((e.line, k.to_owned())),
+        }
+    }
+    g
 }

@@ -104,4 +104,26 @@ pub(super) const GLOBAL_KEYS: &[&str] = &[
     "vrrp_gna_interval",
     "vrrp_skip_check_adv_addr",
     "lvs_id",
+    "lvs_flush",
+    "lvs_timeouts",
+    "lvs_sync_daemon",
+];
+
+/// Keywords of `vrrp_sync_group`.
+pub(super) const SYNC_GROUP_KEYS: &[&str] = &[
+    "group",
+    "notify_master",
+    "notify_backup",
+    "notify_fault",
+    "notify_stop",
+    "notify",
+    "notify_deleted",
+    "smtp_alert",
+    "track_interface",
+    "track_script",
+    "track_file",
+    "track_process",
+    "track_bfd",
+    "global_tracking",
+    "sync_group_tracking_weight",
 ];

@@ -1,14 +1,20 @@
-//! keepalived.conf as regha reads it: the blocks it maps
-//! (`global_defs`, `vrrp_script`, `vrrp_instance`), values still as
-//! written, each with its line; [`crate::map`] checks and maps them.
+//! keepalived.conf as regha reads it: the blocks it maps (`global_defs`,
+//! `vrrp_script`, `vrrp_instance`, `vrrp_sync_group`, and the
+//! load-balancer blocks `virtual_server` and `virtual_server_group`),
+//! values still as written, each with its line; [`crate::map`] checks and
+//! maps them.
 //!
 //! ```text
-//!  text --parse.rs--> Stmt tree --blocks.rs--> Keepalived { instances, scripts }
+//!  text --parse.rs--> Stmt tree --blocks.rs--> Keepalived { instances, scripts, sync_groups }
+//!                              \--lvs.rs----> Keepalived { virtual_servers, vs_groups }
 //! ```
 
 mod blocks;
 mod keys;
+mod lvs;
 mod parse;
+
+pub(crate) use lvs::{CheckSettings, Checker, RealServer, Target, VirtualServer, VsGroup};
 
 use parse::parse;
 
@@ -74,6 +80,8 @@ pub(crate) struct Instance {
     pub unicast_src_ip: Option<At<String>>,
     pub unicast_peers: Vec<At<String>>,
     pub mcast_src_ip: Option<At<String>>,
+    /// `native_ipv6`: its line.
+    pub native_ipv6: Option<usize>,
     pub nopreempt: Option<usize>,
     pub preempt_delay: Option<At<String>>,
     /// Script name and the weight that overrides the script's, if any.
@@ -89,11 +97,28 @@ pub(crate) struct Instance {
     pub minor: Vec<(usize, String)>,
 }
 
+/// `vrrp_sync_group NAME { group { ... } ... }`, values as written.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct SyncGroup {
+    pub name: String,
+    pub line: usize,
+    /// The instance names of `group { ... }`.
+    pub members: Vec<At<String>>,
+    /// `sync_group_tracking_weight` (or the older `global_tracking`): the
+    /// members' tracker weights count; without it keepalived ignores them.
+    pub tracking_weight: bool,
+    /// `notify_*`, `track_*`, `smtp_alert`: (line, keyword).
+    pub unmapped: Vec<(usize, String)>,
+}
+
 /// What regha takes from a keepalived.conf.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Keepalived {
     pub instances: Vec<Instance>,
     pub scripts: Vec<Script>,
+    pub sync_groups: Vec<SyncGroup>,
+    pub virtual_servers: Vec<VirtualServer>,
+    pub vs_groups: Vec<VsGroup>,
     /// `global_defs { vrrp_version N }`.
     pub default_version: Option<At<String>>,
 }
@@ -117,18 +142,21 @@ pub(crate) fn read(
             "global_defs" => {
                 blocks::global_defs(block, &mut conf, &mut mail_lines, &mut diag);
             }
-            "vrrp_script" => conf.scripts.push(blocks::script(&name, s.line, block, &mut diag)),
-            "vrrp_instance" => conf.instances.push(blocks::instance(&name, s.line, block, &mut diag)),
-            "vrrp_sync_group" => diag.warn(
-                s.line,
-                format!("`vrrp_sync_group {name}`: regha runs one VRRP instance, there is nothing to sync"),
-                Some("one regha instance carries all the VIPs its services need"),
-            ),
-            "virtual_server" | "virtual_server_group" => diag.warn(
-                s.line,
-                format!("`{} {name}` (LVS) is not imported: the services come from haproxy.cfg", key.text),
-                Some("write its real servers as `services[].backends` by hand; `lb_kind DR` is what regha does"),
-            ),
+            "vrrp_script" => conf
+                .scripts
+                .push(blocks::script(&name, s.line, block, &mut diag)),
+            "vrrp_instance" => conf
+                .instances
+                .push(blocks::instance(&name, s.line, block, &mut diag)),
+            "vrrp_sync_group" => conf
+                .sync_groups
+                .push(blocks::sync_group(&name, s.line, block)),
+            "virtual_server" => {
+                let words: Vec<&str> = s.words[1..].iter().map(|w| w.text.as_str()).collect();
+                conf.virtual_servers
+                    .extend(lvs::virtual_server(&words, s.line, block, &mut diag));
+            }
+            "virtual_server_group" => conf.vs_groups.push(lvs::group(&name, s.line, block)),
             "include" => diag.warn(
                 s.line,
                 format!("`include {name}` is not followed"),

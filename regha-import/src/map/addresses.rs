@@ -53,10 +53,21 @@ pub(super) fn vips(
             );
             continue;
         }
-        if let Some((first, _)) = out.first()
-            && first.is_ipv6() != ip.is_ipv6()
+        // keepalived's family: IPv6 with `native_ipv6`, else the first
+        // address's.
+        let family_v6 = i
+            .native_ipv6
+            .map(|_| true)
+            .or(out.first().map(|(f, _)| f.is_ipv6()));
+        if let Some(v6) = family_v6
+            && v6 != ip.is_ipv6()
         {
-            diag.warn(v.line, format!("virtual_ipaddress {ip}: one VRRP instance carries one address family (the first address's): left out"), Some("keepalived splits mixed families itself; run a second regha config, or keep keepalived for them"));
+            let why = if i.native_ipv6.is_some() {
+                "`native_ipv6` makes the instance IPv6"
+            } else {
+                "one VRRP instance carries one address family, the first address's"
+            };
+            diag.warn(v.line, format!("virtual_ipaddress {ip}: {why}: left out"), Some("keepalived did not advertise it either; give it an instance of its own (a second `vrrp` entry, any VRID: the families' virtual routers are apart), in the same `sync_group` if it must move with this one"));
             continue;
         }
         if out.iter().any(|(o, _)| *o == ip) {
@@ -168,9 +179,10 @@ pub(super) fn unicast(
         }
     }
     if peers.is_empty() {
+        let group = if v6 { "ff02::12" } else { "224.0.0.18" };
         notes.above(
             "virtual_ipaddresses",
-            "No unicast_peers: adverts are multicast to 224.0.0.18.",
+            format!("No unicast_peers: adverts are multicast to {group}."),
         );
     }
     (src, peers)

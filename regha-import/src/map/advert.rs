@@ -44,10 +44,10 @@ pub(super) fn version(
     diag: &mut Diag<'_>,
     notes: &mut Notes,
 ) -> VrrpVersion {
-    let version = if v6 && version == VrrpVersion::V2 {
+    if v6 && version == VrrpVersion::V2 {
         diag.note(
             i.line,
-            "IPv6 virtual addresses need VRRP version 3: the import uses 3",
+            "IPv6 virtual addresses need VRRP version 3 (keepalived runs an IPv6 instance as version 3 too): the import uses 3",
             None,
         );
         notes.beside("version", "IPv6 needs version 3");
@@ -56,15 +56,7 @@ pub(super) fn version(
         let note = line.map_or_else(|| "keepalived's default".to_owned(), |l| diag.at(l));
         notes.beside("version", note);
         version
-    };
-    if v6 {
-        diag.warn(
-            i.line,
-            "IPv6 VRRP is validated but not implemented in regha yet: the instance would not run",
-            Some("keep keepalived for this instance until regha supports IPv6 VRRP"),
-        );
     }
-    version
 }
 
 /// `advert_int`, rounded to what the version can send.

@@ -1,13 +1,16 @@
 //! The two inputs, read, mapped to one typed [`Config`], section by
 //! section, with the [`Notes`] that say where each value came from:
 //!
-//! * [`vrrp`]: the `vrrp_instance` as `vrrp:`, with [`advert`] (version,
-//!   interval, password), [`addresses`] and [`track`] (scripts,
-//!   interfaces, notify);
-//! * [`services`]: frontends and listens as `services`, with [`health`]
-//!   and [`backends`]; [`stats`]: the stats page; [`unmapped`]: the notes
-//!   on what nothing maps to;
-//! * here: the top level (`interface`, `hash_seed`, `role`).
+//! * [`vrrp`]: every `vrrp_instance` as an entry of `vrrp:`, with
+//!   [`advert`] (version, interval, password), [`addresses`] and [`track`]
+//!   (scripts, interfaces, notify), and [`sync`] (`vrrp_sync_group`);
+//! * [`services`]: HAProxy's frontends and listens as `services`, with
+//!   [`health`] and [`backends`]; [`stats`]: the stats page; [`unmapped`]:
+//!   the notes on what nothing maps to;
+//! * [`lvs`]: keepalived's `virtual_server`s as more `services`, with
+//!   [`lvs_health`]; HAProxy's service wins a VIP and port both have;
+//! * here: the top level (`interface`, `hash_seed`, `role`), and which
+//!   instance holds each service's VIP.
 //!
 //! Being a `Config` by construction, the output cannot name a key regha
 //! does not have; the values are checked here as check-config would, so
@@ -17,8 +20,11 @@ mod addresses;
 mod advert;
 mod backends;
 mod health;
+mod lvs;
+mod lvs_health;
 mod services;
 mod stats;
+mod sync;
 mod track;
 mod unmapped;
 mod vrrp;
@@ -36,7 +42,8 @@ use crate::{ImportError, ImportOptions, haproxy, keepalived};
 pub(crate) struct Mapped {
     pub config: Config,
     pub notes: Notes,
-    /// `keepalived: file (vrrp_instance X)`, `haproxy:    file`.
+    /// `keepalived: file (vrrp_instance X, Y; 2 virtual_servers)`,
+    /// `haproxy:    file`.
     pub sources: Vec<String>,
 }
 
@@ -48,68 +55,158 @@ pub(crate) fn config(
     warnings: &mut Vec<Warning>,
 ) -> Result<Mapped, ImportError> {
     let proxies = haproxy.map(|(name, text)| (name, haproxy::read(name, text, warnings)));
-    let vrrp = match keepalived {
-        Some((name, text)) => {
-            let conf = keepalived::read(name, text, warnings)?;
-            let bound: Vec<IpAddr> = proxies
-                .as_ref()
-                .map(|(_, p)| p.bound_addresses())
-                .unwrap_or_default();
-            Some(vrrp::vrrp(name, &conf, &bound, options, warnings)?)
-        }
+    let kconf = match keepalived {
+        Some((name, text)) => Some((name, keepalived::read(name, text, warnings)?)),
         None => None,
     };
-    let vips: Vec<IpAddr> = vrrp
+    let has_lvs = kconf
         .as_ref()
-        .map(|v| {
-            let addresses = &v.config.virtual_ipaddresses;
-            addresses.iter().map(|(ip, _)| *ip).collect()
-        })
-        .unwrap_or_default();
-    let Some((haproxy_name, proxies)) = &proxies else {
+        .is_some_and(|(_, c)| !c.virtual_servers.is_empty());
+    let instances = match &kconf {
+        Some((name, conf)) if conf.instances.is_empty() && !has_lvs => {
+            return Err(ImportError::NoInstance {
+                file: (*name).to_owned(),
+            });
+        }
+        Some((name, conf)) => vrrp::vrrp(name, conf, options, warnings)?,
+        None => Vec::new(),
+    };
+    let vips: Vec<IpAddr> = (instances.iter())
+        .flat_map(|v| v.config.virtual_ipaddresses.iter().map(|(ip, _)| *ip))
+        .collect();
+    if proxies.is_none() && !has_lvs {
         let file = keepalived.map(|(n, _)| n).unwrap_or_default();
         return Err(ImportError::NoServices(format!(
-            "{file}: keepalived's VRRP instance alone has nothing to balance: \
+            "{file}: no `virtual_server`, and keepalived's VRRP instances alone have nothing to balance: \
              give --haproxy haproxy.cfg as well, for the services and their backends"
         )));
-    };
-    let mapped = services::services(haproxy_name, proxies, &vips, options.vip, warnings)?;
+    }
 
     let mut notes = Notes::default();
-    let mut sources = Vec::new();
-    if let (Some((name, _)), Some(v)) = (keepalived, &vrrp) {
-        sources.push(format!("keepalived: {name} (vrrp_instance {})", v.instance));
+    let mut services = Vec::new();
+    let mut stats = None;
+    let mut haproxy_error = None;
+    if let Some((name, proxies)) = &proxies {
+        match services::services(name, proxies, &vips, options.vip, warnings) {
+            Ok(mapped) => {
+                services = mapped.services;
+                stats = mapped.stats;
+                notes.mount("", mapped.notes);
+            }
+            Err(ImportError::NoServices(e)) if has_lvs => haproxy_error = Some(e),
+            Err(e) => return Err(e),
+        }
     }
-    sources.push(format!("haproxy:    {haproxy_name}"));
+    if let Some((name, conf)) = &kconf
+        && has_lvs
+    {
+        let h_name = proxies.as_ref().map_or("", |(n, _)| *n);
+        let taken: Vec<lvs::Taken> = (services.iter())
+            .map(|s| lvs::Taken {
+                vip: s.vip,
+                port: s.port,
+                protocol: s.protocol,
+                from: format!("`{}` from {h_name}", s.name),
+            })
+            .collect();
+        let names: Vec<String> = services.iter().map(|s| s.name.clone()).collect();
+        for (s, service_notes) in lvs::services(name, conf, &vips, &taken, &names, warnings) {
+            notes.mount(&format!("services[{}]", services.len()), service_notes);
+            services.push(s);
+        }
+        if let (Some(e), false) = (&haproxy_error, services.is_empty()) {
+            Diag::new(h_name, warnings).warn(
+                0,
+                format!("{e}: the services come from keepalived's virtual_servers alone"),
+                None,
+            );
+        }
+    }
+    if services.is_empty() {
+        return Err(ImportError::NoServices(haproxy_error.unwrap_or_else(|| {
+            format!(
+                "{}: no service could be imported from its virtual_servers (see the warnings above)",
+                keepalived.map(|(n, _)| n).unwrap_or_default()
+            )
+        })));
+    }
+    notes.gap("services");
 
-    let interface = interface(options, vrrp.as_ref(), &mut notes);
-    let hash_seed = hash_seed(&mut notes);
-    let role = match &vrrp {
-        Some(_) => None,
-        None => Some(static_role(haproxy_name, warnings, &mut notes)),
-    };
-    let mut stats = mapped.stats;
-    notes.mount("", mapped.notes);
-    if stats.is_none() {
-        stats = Some(stats::default_stats(&mut notes));
+    let mut sources = Vec::new();
+    if let Some((name, conf)) = &kconf {
+        let mut what: Vec<String> = Vec::new();
+        if !instances.is_empty() {
+            let names: Vec<&str> = instances.iter().map(|v| v.instance.as_str()).collect();
+            what.push(format!("vrrp_instance {}", names.join(", ")));
+        }
+        match conf.virtual_servers.len() {
+            0 => {}
+            1 => what.push("1 virtual_server".to_owned()),
+            n => what.push(format!("{n} virtual_servers")),
+        }
+        sources.push(format!("keepalived: {name} ({})", what.join("; ")));
     }
-    let vrrp = vrrp
-        .map(|v| {
-            notes.mount("vrrp", v.notes);
-            v.config
-        })
-        .into_iter()
-        .collect();
-    let config = Config {
+    if let Some((name, _)) = &proxies {
+        sources.push(format!("haproxy:    {name}"));
+    }
+
+    let interface = interface(options, &instances, keepalived, warnings, &mut notes);
+    let hash_seed = hash_seed(&mut notes);
+    let role = match (instances.is_empty(), &proxies, keepalived) {
+        (false, _, _) => None,
+        (true, _, Some((k, _))) => Some(static_role(
+            k,
+            "no vrrp_instance in the keepalived config",
+            warnings,
+            &mut notes,
+        )),
+        (true, Some((h, _)), None) => {
+            Some(static_role(h, "no keepalived config", warnings, &mut notes))
+        }
+        (true, None, None) => None,
+    };
+    if stats.is_none() {
+        stats = Some(stats::default_stats(proxies.is_some(), &mut notes));
+    }
+    let mut config = Config {
         interface,
         xdp_mode: XdpMode::default(),
         flow_table_size: regha_common::DEFAULT_FLOW_TABLE_SIZE,
         hash_seed,
         role,
-        vrrp,
-        services: mapped.services,
+        vrrp: instances.iter().map(|v| v.config.clone()).collect(),
+        services,
         stats,
     };
+    let lines: Vec<(String, usize)> = (instances.iter())
+        .map(|v| (v.instance.clone(), v.line))
+        .collect();
+    let several = instances.len() > 1;
+    for (i, v) in instances.into_iter().enumerate() {
+        let path = config.vrrp_path(i);
+        notes.mount(&path, v.notes);
+        if several && i == 0 {
+            notes.no_gap(&path);
+        }
+    }
+    if several {
+        notes.gap("vrrp");
+        notes.above(
+            "vrrp",
+            "keepalived's vrrp_instances, one entry each, as keepalived ran them: each its own",
+        );
+        notes.above(
+            "vrrp",
+            "election on its own virtual router (VRID and address family).",
+        );
+    }
+    holders(
+        &mut config,
+        kconf.as_ref().map(|(n, _)| *n),
+        &lines,
+        warnings,
+        &mut notes,
+    );
     Ok(Mapped {
         config,
         notes,
@@ -117,17 +214,66 @@ pub(crate) fn config(
     })
 }
 
-/// `--interface`, else keepalived's; else a placeholder comment.
+/// With several instances, each service names the one that holds its VIP
+/// (`vrrp_instance`), and an instance that holds no service's VIP is noted.
+fn holders(
+    config: &mut Config,
+    file: Option<&str>,
+    lines: &[(String, usize)],
+    warnings: &mut Vec<Warning>,
+    notes: &mut Notes,
+) {
+    if config.vrrp.len() < 2 {
+        return;
+    }
+    for (i, s) in config.services.iter_mut().enumerate() {
+        if let Some(v) = config.vrrp.iter().find(|v| v.holds(s.vip)) {
+            s.vrrp_instance = Some(v.name.clone());
+            notes.beside(
+                &format!("services[{i}].vrrp_instance"),
+                "the instance that holds the VIP",
+            );
+        }
+    }
+    let mut diag = Diag::new(file.unwrap_or_default(), warnings);
+    for (v, (name, line)) in config.vrrp.iter().zip(lines) {
+        if !config.services.iter().any(|s| v.holds(s.vip)) {
+            diag.note(
+                *line,
+                format!("vrrp_instance {name}: no service is on its VIPs; regha holds them as keepalived did, with nothing to balance on them"),
+                Some("if it carries addresses for something else, import the others with --instance and keep keepalived for this one"),
+            );
+        }
+    }
+}
+
+/// `--interface`, else the first instance's; else a placeholder comment.
+/// regha runs every instance on its one interface: another is warned.
 fn interface(
     options: &ImportOptions,
-    vrrp: Option<&vrrp::Vrrp>,
+    instances: &[vrrp::Vrrp],
+    keepalived: Option<(&str, &str)>,
+    warnings: &mut Vec<Warning>,
     notes: &mut Notes,
 ) -> Option<String> {
-    let interface = match (&options.interface, vrrp) {
+    let first = instances.iter().find_map(|v| v.interface.as_ref());
+    let interface = match (&options.interface, first) {
         (Some(i), _) => Some((i.clone(), "--interface on the command line".to_owned())),
-        (None, Some(v)) => v.interface.clone(),
+        (None, Some((name, at, _))) => Some((name.clone(), at.clone())),
         (None, None) => None,
     };
+    if options.interface.is_none()
+        && let (Some((chosen, _)), Some((name, _))) = (&interface, keepalived)
+    {
+        let mut diag = Diag::new(name, warnings);
+        for v in instances {
+            if let Some((other, _, line)) = &v.interface
+                && other != chosen
+            {
+                diag.warn(*line, format!("vrrp_instance {}: interface {other}: regha runs every instance on its one interface, {chosen}", v.instance), Some("VRRP and its VIPs move to the LB interface; pass --interface NAME to choose another"));
+            }
+        }
+    }
     // Above `interface`, or where it would be: `xdp_mode` follows it.
     let path = if interface.is_some() {
         "interface"
@@ -168,18 +314,20 @@ fn hash_seed(notes: &mut Notes) -> u32 {
     0
 }
 
-/// Without keepalived, the VIP needs a static role: `master`, warned.
-fn static_role(haproxy: &str, warnings: &mut Vec<Warning>, notes: &mut Notes) -> Role {
-    Diag::new(haproxy, warnings).warn(
+/// Without VRRP, the VIP needs a static role: `master`, warned.
+fn static_role(file: &str, why: &str, warnings: &mut Vec<Warning>, notes: &mut Notes) -> Role {
+    Diag::new(file, warnings).warn(
         0,
-        "no keepalived config: the output uses the static `role: master`, \
-         which holds the VIP unconditionally",
+        format!(
+            "{why}: the output uses the static `role: master`, \
+             which holds the VIP unconditionally"
+        ),
         Some("write `role: backup` on the other LB host, or import with --keepalived for VRRP failover"),
     );
     notes.gap("role");
     notes.above(
         "role",
-        "No keepalived config was imported: a static role holds the VIPs.",
+        "No VRRP instance was imported: a static role holds the VIPs.",
     );
     notes.beside("role", "`backup` on the other LB host");
     Role::Master

@@ -243,7 +243,7 @@ fn vip_for(
         *first_note = false;
         diag.note(
             b.line,
-            format!("HAProxy listened on every address; the service uses the first VIP, {first}, of the {} the VRRP instance holds", family.len()),
+            format!("HAProxy listened on every address; the service uses the first VIP, {first}, of the {} the VRRP instances hold", family.len()),
             Some("copy the service for each other VIP that clients connect to"),
         );
     }
@@ -299,7 +299,7 @@ fn service(
         ),
     );
     let bind_text = match b.address {
-        Some(a) => format!("bind {a}:{}", b.port),
+        Some(a) => format!("bind {}", std::net::SocketAddr::new(a, b.port)),
         None => format!("bind :{}", b.port),
     };
     let bind_at = format!("{bind_text}, {}", diag.at(b.line));

@@ -109,12 +109,16 @@ pub(super) fn stats(x: &Proxy, diag: &mut Diag<'_>) -> (StatsConfig, Notes) {
 }
 
 /// What HAProxy had no stats page for: regha's default listener, said so.
-pub(super) fn default_stats(notes: &mut Notes) -> StatsConfig {
+pub(super) fn default_stats(haproxy: bool, notes: &mut Notes) -> StatsConfig {
     let mut own = Notes::default();
     above_stats(&mut own);
     own.above(
         "",
-        "HAProxy had no stats page: regha's default listener is kept.",
+        if haproxy {
+            "HAProxy had no stats page: regha's default listener is kept."
+        } else {
+            "No HAProxy config was imported: regha's default listener is kept."
+        },
     );
     own.beside("listen", "the default");
     notes.mount("stats", own);

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use regha_config::{NotifyScripts, TrackInterface, TrackScript};
 
-use super::sanitize_name;
-use crate::keepalived::{At, Instance, Keepalived, Script, seconds};
+use super::{sanitize_name, sync};
+use crate::keepalived::{At, Instance, Keepalived, Script, SyncGroup, seconds};
 use crate::notes::Notes;
 use crate::warning::Diag;
 
@@ -23,6 +23,16 @@ const SHELL_CHARS: &[char] = &[
 /// written, if only as `{}`).
 const LEFT_OUT: &str = "notify";
 
+/// What to do about a weight keepalived ignored.
+const IGNORED_HINT: &str = "to have it move the group, add it back with weight 0 (its FAULT takes the whole group), or with the same weight on every member: regha applies the weights of a sync group's members";
+
+/// Why a weighted tracker of a sync group's member is left out.
+fn ignored_weight(what: &str, name: &str, weight: i32, group: &str) -> String {
+    format!(
+        "{what} {name} (weight {weight}): keepalived ignores a tracker's weight in vrrp_sync_group {group} (no `sync_group_tracking_weight`), so it did nothing: left out"
+    )
+}
+
 /// Whether a script looks like a check of HAProxy (`killall -0 haproxy`,
 /// `chk_haproxy.sh`, `pidof haproxy`, ...).
 fn checks_haproxy(name: &str, script: &str) -> bool {
@@ -33,6 +43,7 @@ fn checks_haproxy(name: &str, script: &str) -> bool {
 pub(super) fn scripts(
     i: &Instance,
     conf: &Keepalived,
+    group: Option<&SyncGroup>,
     diag: &mut Diag<'_>,
     notes: &mut Notes,
 ) -> Vec<TrackScript> {
@@ -52,6 +63,16 @@ pub(super) fn scripts(
         let Some((script, item)) = script(s, weight_override, diag, notes) else {
             continue;
         };
+        if let Some(g) = sync::ignores_weights(group)
+            && script.weight != 0
+        {
+            diag.warn(
+                t.line,
+                ignored_weight("track_script", name, script.weight, g),
+                Some(IGNORED_HINT),
+            );
+            continue;
+        }
         if out.iter().any(|o| o.name == script.name) {
             diag.warn(
                 t.line,
@@ -234,6 +255,7 @@ fn script(
 /// `track_interface`: valid interface names, each once.
 pub(super) fn interfaces(
     i: &Instance,
+    group: Option<&SyncGroup>,
     diag: &mut Diag<'_>,
     notes: &mut Notes,
 ) -> Vec<TrackInterface> {
@@ -257,6 +279,16 @@ pub(super) fn interfaces(
                 0
             }
         };
+        if let Some(g) = sync::ignores_weights(group)
+            && weight != 0
+        {
+            diag.warn(
+                t.line,
+                ignored_weight("track_interface", name, weight, g),
+                Some(IGNORED_HINT),
+            );
+            continue;
+        }
         notes.beside(&format!("track_interfaces[{}]", out.len()), diag.at(t.line));
         out.push(TrackInterface {
             name: name.clone(),

@@ -1,5 +1,9 @@
-//! keepalived's `vrrp_instance` (and the `vrrp_script`s it tracks) as
-//! regha's `vrrp:` section.
+//! keepalived's `vrrp_instance`s (and the `vrrp_script`s they track) as
+//! regha's `vrrp:` section: one entry per instance, under its keepalived
+//! name, as keepalived ran them all. An instance that cannot run beside
+//! those before it (the same VRID and family, since regha runs them all on
+//! one interface) is left out, and a VIP two instances list stays with the
+//! first.
 //!
 //! Differences the output explains: regha has no `state` (the highest
 //! priority wins, and every host starts as backup); `mcast_src_ip` becomes
@@ -12,51 +16,61 @@ use std::time::Duration;
 
 use regha_config::{GarpConfig, VrrpConfig};
 
-use super::{addresses, advert, track};
-use crate::keepalived::{At, Instance, Keepalived, seconds};
+use super::{addresses, advert, sync, track};
+use crate::keepalived::{At, Instance, Keepalived, SyncGroup, seconds};
 use crate::notes::Notes;
 use crate::warning::{Diag, Warning, group_note};
 use crate::{ImportError, ImportOptions};
 
-/// The `vrrp:` section, its notes (paths relative to `vrrp`), and what
-/// else the instance says.
+/// One instance of the `vrrp:` section, its notes (paths relative to
+/// the instance), and what else the instance says.
 pub(crate) struct Vrrp {
     pub config: VrrpConfig,
     pub notes: Notes,
-    /// The instance's name, for the output's header.
+    /// The instance's keepalived name, for the output's header.
     pub instance: String,
+    /// Its `vrrp_instance` line.
+    pub line: usize,
     /// keepalived's `interface` and the note on it.
-    pub interface: Option<(String, String)>,
+    pub interface: Option<(String, String, usize)>,
 }
 
-/// Picks the instance and maps it.
+/// Maps every `vrrp_instance` (or only `--instance NAME`), as keepalived
+/// ran them all; an instance regha cannot run beside the others is left
+/// out with a warning, and `vrrp_sync_group`s become `sync_group`.
 pub(crate) fn vrrp(
     file: &str,
     conf: &Keepalived,
-    bound: &[IpAddr],
     options: &ImportOptions,
     warnings: &mut Vec<Warning>,
-) -> Result<Vrrp, ImportError> {
+) -> Result<Vec<Vrrp>, ImportError> {
     let mut diag = Diag::new(file, warnings);
-    let inst = pick(file, conf, bound, options, &mut diag)?;
-    instance(inst, conf, options, &mut diag)
+    let chosen = pick(file, conf, options, &mut diag)?;
+    let groups = sync::membership(conf, &chosen, &mut diag);
+    let mut out: Vec<Vrrp> = Vec::new();
+    for i in chosen {
+        let group = groups.iter().find(|(m, _)| *m == i.name).map(|(_, g)| *g);
+        let v = instance(i, conf, options, group, &mut diag)?;
+        if let Some(v) = beside_others(v, &out, &mut diag) {
+            out.push(v);
+        }
+    }
+    sync::apply(conf, &groups, &mut out, &mut diag);
+    Ok(out)
 }
 
+/// Every instance, or the one `--instance` names.
 fn pick<'a>(
     file: &str,
     conf: &'a Keepalived,
-    bound: &[IpAddr],
     options: &ImportOptions,
     diag: &mut Diag<'_>,
-) -> Result<&'a Instance, ImportError> {
+) -> Result<Vec<&'a Instance>, ImportError> {
     let list = &conf.instances;
-    let Some(first) = list.first() else {
-        return Err(ImportError::NoInstance {
-            file: file.to_owned(),
-        });
+    let Some(name) = &options.instance else {
+        return Ok(list.iter().collect());
     };
-    let mut why = " (--instance)";
-    let chosen = if let Some(name) = &options.instance {
+    let chosen =
         list.iter()
             .find(|i| &i.name == name)
             .ok_or_else(|| ImportError::InstanceNotFound {
@@ -67,42 +81,102 @@ fn pick<'a>(
                     .map(|i| i.name.as_str())
                     .collect::<Vec<_>>()
                     .join(", "),
-            })?
-    } else {
-        // The instance holding an address HAProxy binds, else the first.
-        let matching = list.iter().find(|i| {
-            i.vips.iter().any(|v| {
-                let a = v.v.address.split('/').next().unwrap_or_default();
-                a.parse::<IpAddr>().is_ok_and(|a| bound.contains(&a))
-            })
-        });
-        why = if matching.is_some() {
-            " (it holds an address HAProxy binds)"
-        } else {
-            " (the first: HAProxy binds no address of any instance; choose with --instance NAME)"
-        };
-        matching.unwrap_or(first)
-    };
-    for other in list
-        .iter()
-        .filter(|i| i.name != chosen.name || i.line != chosen.line)
-    {
+            })?;
+    for other in list.iter().filter(|i| !std::ptr::eq(*i, chosen)) {
         diag.warn(
             other.line,
             format!(
-                "vrrp_instance {} not imported: regha runs one VRRP instance and {} was chosen{}",
-                other.name, chosen.name, why
+                "vrrp_instance {} not imported: --instance {} chose one",
+                other.name, chosen.name
             ),
-            Some("import it with --instance NAME into a second file if it carries regha's VIPs; an instance for something else stays with keepalived"),
+            Some("import without --instance to take every instance, as keepalived ran them all"),
         );
     }
-    Ok(chosen)
+    Ok(vec![chosen])
+}
+
+/// `v` made to run beside the instances already kept: a unique name, its
+/// own virtual router, VIPs no other instance holds, unicast addresses
+/// that are no other instance's VIP. None (warned) when nothing is left.
+fn beside_others(mut v: Vrrp, kept: &[Vrrp], diag: &mut Diag<'_>) -> Option<Vrrp> {
+    let line = v.line;
+    if let Some(o) = kept.iter().find(|o| o.config.router() == v.config.router()) {
+        diag.warn(
+            line,
+            format!(
+                "vrrp_instance {}: VRID {} ({}) is also vrrp_instance {}'s: regha runs one virtual router per VRID and family on its one interface; not imported",
+                v.instance,
+                v.config.virtual_router_id,
+                v.config.family().as_str(),
+                o.instance
+            ),
+            Some("keepalived ran them on different interfaces: give this one another VRID (on every host), or keep it with keepalived"),
+        );
+        return None;
+    }
+    let held = |ip: &IpAddr| kept.iter().find(|o| o.config.holds(*ip));
+    let before = v.config.virtual_ipaddresses.len();
+    v.config.virtual_ipaddresses.retain(|(ip, _)| match held(ip) {
+        Some(o) => {
+            diag.warn(
+                line,
+                format!(
+                    "vrrp_instance {}: {ip} is also a virtual address of vrrp_instance {}, which keeps it: left out here",
+                    v.instance, o.instance
+                ),
+                None,
+            );
+            false
+        }
+        None => true,
+    });
+    if v.config.virtual_ipaddresses.is_empty() {
+        diag.warn(
+            line,
+            format!(
+                "vrrp_instance {}: every virtual address belongs to another instance: not imported",
+                v.instance
+            ),
+            None,
+        );
+        return None;
+    }
+    if v.config.virtual_ipaddresses.len() != before {
+        // The per-address comments no longer line up with the list.
+        v.notes.drop_within("virtual_ipaddresses[");
+    }
+    if let Some(src) = v.config.unicast_src
+        && let Some(o) = held(&src)
+    {
+        diag.warn(line, format!("vrrp_instance {}: unicast source {src} is a virtual address of vrrp_instance {}: left out (it moves with that instance)", v.instance, o.instance), None);
+        v.config.unicast_src = None;
+    }
+    let peers = v.config.unicast_peers.len();
+    v.config.unicast_peers.retain(|p| held(p).is_none());
+    if v.config.unicast_peers.len() != peers {
+        diag.warn(line, format!("vrrp_instance {}: a unicast_peer is a virtual address of another instance: left out (it moves with that instance)", v.instance), None);
+        v.notes.drop_within("unicast_peers[");
+    }
+    let base = v.config.name.clone();
+    let mut n = 2;
+    while kept.iter().any(|o| o.config.name == v.config.name) {
+        v.config.name = format!("{base}-{n}");
+        n += 1;
+    }
+    if v.config.name != v.instance {
+        v.notes.beside(
+            "name",
+            format!("vrrp_instance {}: made a regha name", v.instance),
+        );
+    }
+    Some(v)
 }
 
 fn instance(
     i: &Instance,
     conf: &Keepalived,
     options: &ImportOptions,
+    group: Option<&SyncGroup>,
     diag: &mut Diag<'_>,
 ) -> Result<Vrrp, ImportError> {
     let name = &i.name;
@@ -177,8 +251,8 @@ fn instance(
     let (unicast_src, unicast_peers) =
         addresses::unicast(i, &virtual_ipaddresses, diag, &mut notes);
 
-    let track_scripts = track::scripts(i, conf, diag, &mut notes);
-    let track_interfaces = track::interfaces(i, diag, &mut notes);
+    let track_scripts = track::scripts(i, conf, group, diag, &mut notes);
+    let track_interfaces = track::interfaces(i, group, diag, &mut notes);
     let notify = track::notify(i, diag, &mut notes);
     group_note(diag, "settings with no regha equivalent, ignored", &i.minor);
 
@@ -191,7 +265,7 @@ fn instance(
                     None,
                 );
             }
-            Some((a.v.clone(), diag.at(a.line)))
+            Some((a.v.clone(), diag.at(a.line), a.line))
         }
         None => {
             diag.warn(
@@ -204,7 +278,10 @@ fn instance(
     };
 
     let config = VrrpConfig {
-        name: regha_config::default_instance_name(virtual_router_id.v),
+        name: super::sanitize_name(
+            name,
+            &regha_config::default_instance_name(virtual_router_id.v),
+        ),
         sync_group: None,
         virtual_router_id: virtual_router_id.v,
         priority,
@@ -227,6 +304,7 @@ fn instance(
         config,
         notes,
         instance: name.clone(),
+        line: i.line,
         interface,
     })
 }
