@@ -780,7 +780,8 @@ fn lvs_direct_routing_alone_is_enough() {
             path: "/v2/".into(),
             host: None,
             expect: vec![200, 401],
-            expect_header: None
+            expect_header: None,
+            tls: None,
         }
     );
     let h = &s.health;
@@ -791,11 +792,17 @@ fn lvs_direct_routing_alone_is_enough() {
     let weights: Vec<u32> = s.backends.iter().map(|b| b.weight).collect();
     assert_eq!(weights, [3, 1]);
     has(&out.warnings, k, 31, "delay_before_retry 1s apart");
-    // SSL_GET: the HTTP check on the same path and codes, warned.
+    // SSL_GET: the HTTPS check on the same path and codes, unverified as
+    // keepalived's, warned.
     let s = &c.services[1];
-    let HealthKind::Http { host, expect, .. } = &s.health.kind else {
+    let HealthKind::Http {
+        host, expect, tls, ..
+    } = &s.health.kind
+    else {
         panic!("{:?}", s.health.kind)
     };
+    let tls = tls.as_ref().expect("SSL_GET is an HTTPS check");
+    assert!(!tls.verify && tls.ca_file.is_none(), "{tls:?}");
     assert_eq!(host.as_deref(), Some("registry.example.com"));
     assert_eq!((expect.len(), expect[0], expect[100]), (101, 200, 401));
     assert_eq!(s.health.fall, 4);
@@ -805,7 +812,7 @@ fn lvs_direct_routing_alone_is_enough() {
         54,
         "SSL_GET: keepalived checked this real server over TLS",
     );
-    assert!(ssl.hint.unwrap().contains("`tls` under `health.http`"));
+    assert!(ssl.hint.unwrap().contains("under `health.http.tls`"));
     // TCP_CHECK; mh is Maglev on the source.
     let s = &c.services[2];
     assert_eq!(s.health.kind, HealthKind::Tcp);

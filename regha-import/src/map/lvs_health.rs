@@ -416,6 +416,7 @@ fn check(
         host,
         expect,
         expect_header: None,
+        tls: None,
     };
     if c.kind == "SSL_GET" {
         return ssl_get(http, c.line, diag, notes);
@@ -428,13 +429,32 @@ fn check(
 /// plain HTTP check on the same path and codes, warned: when the schema
 /// has it, set it here and soften the warning.
 fn ssl_get(http: HealthKind, line: usize, diag: &mut Diag<'_>, notes: &mut Notes) -> HealthKind {
+    let HealthKind::Http {
+        path,
+        host,
+        expect,
+        expect_header,
+        ..
+    } = http
+    else {
+        return http;
+    };
     diag.warn(
         line,
-        "SSL_GET: keepalived checked this real server over TLS; the import writes the same path and status codes as a plain HTTP check (`health.http`), which fails against a backend that speaks only TLS",
-        Some("enable regha's HTTPS check for this service (`tls` under `health.http`) when your regha has it, or check a plain-HTTP port of the backend"),
+        "SSL_GET: keepalived checked this real server over TLS without verifying its certificate; the import writes the HTTPS check (`health.http.tls`) with `verify: false`, which checks as keepalived did",
+        Some("to verify the registry's certificate, set `ca_file` (your registries' CA) and `server_name` (a name in their certificates) under `health.http.tls`, and remove `verify: false`"),
     );
-    notes.above("http", "was over TLS (SSL_GET): see the import's warning");
-    http
+    notes.above("http", "over TLS as keepalived's SSL_GET: see the import's warning");
+    HealthKind::Http {
+        path,
+        host,
+        expect,
+        expect_header,
+        tls: Some(Box::new(regha_config::TlsCheck {
+            verify: false,
+            ..regha_config::TlsCheck::verified()
+        })),
+    }
 }
 
 /// `200 401`, `200-299`: every code, sorted, each once; None when a word is
