@@ -35,6 +35,7 @@
 
 mod check;
 mod counter;
+pub mod suspicion;
 mod task;
 
 pub use check::{CheckOutcome, FailReason, run_probe};

@@ -97,6 +97,8 @@ impl Run {
             checks: 1,
             transitions: 1,
             decided_at: Some(now),
+            passed_in_a_row: u32::from(health == Health::Up),
+            fast: false,
         };
         let event = Event::Health {
             backend: BackendIdentity {
@@ -244,6 +246,11 @@ impl Run {
                     .map(|(k, s)| format!("{} every {:?}", k.addr, s.interval))
                     .collect::<Vec<_>>()
                     .join(", ")
+            ),
+            Effect::SuspectChecks { backend, suspect } => format!(
+                "{} checks of {}",
+                if *suspect { "fast" } else { "normal" },
+                backend.addr
             ),
             Effect::WatchMacs(addrs) => format!(
                 "watch MACs of {}",
