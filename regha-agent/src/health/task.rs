@@ -358,7 +358,13 @@ mod tests {
         let (addr, served) = scripted_server(SCRIPT).await;
         let (tx, mut rx) = watch::channel(HealthReport::new());
         let (stop_tx, stop_rx) = watch::channel(false);
-        let handle = spawn_checker(spec(addr, http()), Sources::unbound(), tx, stop_rx, not_fast());
+        let handle = spawn_checker(
+            spec(addr, http()),
+            Sources::unbound(),
+            tx,
+            stop_rx,
+            not_fast(),
+        );
 
         // Watch coalesces values a slow reader misses, so check every report
         // seen against the state the script dictates for that check count,
@@ -517,7 +523,13 @@ mod tests {
         };
         let (tx, mut rx) = watch::channel(HealthReport::new());
         let (_stop_tx, stop_rx) = watch::channel(false);
-        let handle = spawn_checker(spec(addr, HealthKind::Tcp), Sources::unbound(), tx, stop_rx, not_fast());
+        let handle = spawn_checker(
+            spec(addr, HealthKind::Tcp),
+            Sources::unbound(),
+            tx,
+            stop_rx,
+            not_fast(),
+        );
         let r = tokio::time::timeout(PROMPT, rx.wait_for(|r| r.checks >= 1))
             .await
             .unwrap()
@@ -566,7 +578,13 @@ mod tests {
         let (addr, _served) = scripted_server(&[]).await;
         let (tx, _rx) = watch::channel(HealthReport::new());
         let (stop_tx, stop_rx) = watch::channel(false);
-        let handle = spawn_checker(spec(addr, HealthKind::Tcp), Sources::unbound(), tx, stop_rx, not_fast());
+        let handle = spawn_checker(
+            spec(addr, HealthKind::Tcp),
+            Sources::unbound(),
+            tx,
+            stop_rx,
+            not_fast(),
+        );
         drop(stop_tx);
         tokio::time::timeout(PROMPT, handle)
             .await

@@ -349,7 +349,9 @@ fn health_cell(b: &BackendTraffic) -> String {
             "{health} <span class=\"warn\" title=\"{}: checks at the fast interval\">SUSPECT</span>",
             escape(reason)
         ),
-        (None, true) => format!("{health} <span title=\"checks at the fast interval\">(fast checks)</span>"),
+        (None, true) => {
+            format!("{health} <span title=\"checks at the fast interval\">(fast checks)</span>")
+        }
         (None, false) => health.to_owned(),
     }
 }

@@ -183,7 +183,14 @@ impl Run {
             .services
             .iter()
             .flat_map(|svc| &svc.backends)
-            .map(|b| format!("{} {} admin {}", b.address, b.health, b.admin))
+            .map(|b| {
+                let suspect = b
+                    .suspect
+                    .as_ref()
+                    .map(|r| format!(" suspect ({r})"))
+                    .unwrap_or_default();
+                format!("{} {} admin {}{suspect}", b.address, b.health, b.admin)
+            })
             .collect();
         let vrrp: Vec<String> = s
             .vrrp
