@@ -326,8 +326,10 @@ mod tests {
     /// Counts over one window in, verdict out.
     #[test]
     fn the_rule_from_a_table() {
-        // (what, delta: syns, retransmits, completions, suspect?)
-        const CASES: &[(&str, (u64, u64, u64), Option<&str>)] = &[
+        /// What, the window's delta (SYNs, retransmissions, completions),
+        /// and why it is suspect (none: it is not).
+        type Case = (&'static str, (u64, u64, u64), Option<&'static str>);
+        const CASES: &[Case] = &[
             ("idle", (0, 0, 0), None),
             ("healthy traffic", (50, 0, 50), None),
             (

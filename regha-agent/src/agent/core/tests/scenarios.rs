@@ -471,9 +471,9 @@ fn a_sync_group_fails_over_as_one() {
                     },
                     addr: "[2001:db8::11]:5000".parse().unwrap(),
                 },
-                report: crate::health::HealthReport {
+                report: HealthReport {
                     state: Health::Up,
-                    ..crate::health::HealthReport::new()
+                    ..HealthReport::new()
                 },
             },
         )
