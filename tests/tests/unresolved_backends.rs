@@ -28,12 +28,13 @@ const DECISION_TO_MAP_US: u64 = 500_000;
 /// `decision_to_map_us` of the last "service applied" line with `up=1`.
 fn last_decision_us(log: &str) -> Option<u64> {
     log.lines()
+        .rev()
         .filter(|l| l.contains("service applied") && l.contains(" up=1 "))
         .filter_map(|l| {
             let v = l.split("decision_to_map_us=").nth(1)?;
             v.split_whitespace().next()?.parse().ok()
         })
-        .last()
+        .next()
 }
 
 #[test]
