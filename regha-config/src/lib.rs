@@ -67,8 +67,8 @@ pub use error::{ConfigError, ConfigErrors};
 pub use load::{DEFAULT_CONFIG_PATH, MAX_CONFIG_BYTES};
 pub use restart::restart_only_changes;
 pub use types::{
-    BackendConfig, Config, DEFAULT_STATS_LISTEN, GarpConfig, HealthConfig, HealthKind,
-    MAX_BACKENDS_PER_SERVICE, NotifyScripts, PasswordSource, Secret, ServiceConfig, StatsAuth,
-    StatsConfig, TlsCheck, TrackBackends, TrackInterface, TrackScript, VrrpConfig,
-    default_instance_name,
+    BackendConfig, Config, DEFAULT_FAST_INTERVAL, DEFAULT_FAST_TIMEOUT, DEFAULT_STATS_LISTEN,
+    GarpConfig, HealthConfig, HealthKind, MAX_BACKENDS_PER_SERVICE, NotifyScripts, PasswordSource,
+    Secret, ServiceConfig, StatsAuth, StatsConfig, SuspectConfig, TlsCheck, TrackBackends,
+    TrackInterface, TrackScript, VrrpConfig, default_instance_name,
 };

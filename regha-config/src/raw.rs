@@ -244,6 +244,25 @@ pub(crate) struct Health {
     pub(crate) rise: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) fall: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) fast_interval: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) fast_timeout: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) suspect: Option<Suspect>,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Suspect {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) enabled: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) window: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) min_syns: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) min_retransmits: Option<i64>,
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]

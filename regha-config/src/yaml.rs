@@ -11,8 +11,9 @@
 use std::net::IpAddr;
 
 use super::{
-    BackendConfig, Config, HealthConfig, HealthKind, PasswordSource, ServiceConfig, StatsConfig,
-    TrackScript, VrrpConfig, duration, raw,
+    BackendConfig, Config, DEFAULT_FAST_INTERVAL, DEFAULT_FAST_TIMEOUT, HealthConfig, HealthKind,
+    PasswordSource, ServiceConfig, StatsConfig, SuspectConfig, TrackScript, VrrpConfig, duration,
+    raw,
 };
 
 impl Config {
@@ -168,6 +169,18 @@ fn raw_health(h: &HealthConfig) -> raw::Health {
         timeout: dur(h.timeout),
         rise: Some(h.rise.into()),
         fall: Some(h.fall.into()),
+        // The fast keys and `suspect` only where they differ from what
+        // leaving them out means: an imported config stays as short as it was.
+        fast_interval: (h.fast_interval != DEFAULT_FAST_INTERVAL.min(h.interval))
+            .then(|| duration::format(h.fast_interval)),
+        fast_timeout: (h.fast_timeout != DEFAULT_FAST_TIMEOUT.min(h.timeout))
+            .then(|| duration::format(h.fast_timeout)),
+        suspect: (h.suspect != SuspectConfig::default()).then(|| raw::Suspect {
+            enabled: Some(h.suspect.enabled),
+            window: dur(h.suspect.window),
+            min_syns: Some(h.suspect.min_syns.into()),
+            min_retransmits: Some(h.suspect.min_retransmits.into()),
+        }),
     }
 }
 

@@ -40,14 +40,19 @@ pub fn run(keep: bool, big_layer_mib: u64, stack: Option<&str>) -> Result<()> {
     util::exec(&mut cmd)
 }
 
-pub fn bench_e2e(runs: u32, secs: u32, push_mib: u64) -> Result<()> {
+pub fn bench_e2e(runs: u32, secs: u32, push_mib: u64, backends_only: bool) -> Result<()> {
     let bin = prepare("bench-e2e", "bench-e2e")?;
-    util::exec(std::process::Command::new(bin).args([
+    let mut cmd = std::process::Command::new(bin);
+    cmd.args([
         "--runs",
         &runs.to_string(),
         "--secs",
         &secs.to_string(),
         "--push-mib",
         &push_mib.to_string(),
-    ]))
+    ]);
+    if backends_only {
+        cmd.arg("--backends-only");
+    }
+    util::exec(&mut cmd)
 }

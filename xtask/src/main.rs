@@ -82,6 +82,10 @@ enum Task {
         /// Size of the push cut by the host loss, in MiB.
         #[arg(long, default_value_t = 200)]
         push_mib: u64,
+        /// Only the backend failures (a client's registry killed, its host
+        /// cut off): no wrk, no LB failover, no push.
+        #[arg(long)]
+        backends_only: bool,
     },
     /// Measure ns/packet of the XDP program against a floor with
     /// BPF_PROG_TEST_RUN; writes target/bench/dataplane.json.
@@ -136,7 +140,8 @@ fn main() -> Result<()> {
             runs,
             secs,
             push_mib,
-        } => lab::bench_e2e(runs, secs, push_mib),
+            backends_only,
+        } => lab::bench_e2e(runs, secs, push_mib, backends_only),
         Task::Setup => setup::run(),
         Task::BuildEbpf { release: _ } => build_ebpf::run().map(|_| ()),
         Task::Lint => {

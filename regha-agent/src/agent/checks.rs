@@ -16,6 +16,8 @@ use crate::{
 struct Checker {
     spec: CheckSpec,
     stop: watch::Sender<bool>,
+    /// Whether the backend is suspect: its checks run at the fast interval.
+    fast: watch::Sender<bool>,
 }
 
 /// A checker's report, for the agent's loop.
@@ -50,15 +52,19 @@ impl Checks {
             keep
         });
         for (key, spec) in wanted {
+            let mut suspect = false;
             if let Some(c) = self.running.get(&key) {
                 if c.spec == spec {
                     continue;
                 }
                 let _ = c.stop.send(true);
+                // A suspicion outlives a changed check.
+                suspect = *c.fast.borrow();
             }
             let (tx, mut rx) = watch::channel(HealthReport::new());
             let (stop_tx, stop_rx) = watch::channel(false);
-            spawn_checker(spec.clone(), self.sources.clone(), tx, stop_rx);
+            let (fast_tx, fast_rx) = watch::channel(suspect);
+            spawn_checker(spec.clone(), self.sources.clone(), tx, stop_rx, fast_rx);
             let reports = self.reports.clone();
             tokio::spawn(async move {
                 while rx.changed().await.is_ok() {
@@ -73,8 +79,17 @@ impl Checks {
                 Checker {
                     spec,
                     stop: stop_tx,
+                    fast: fast_tx,
                 },
             );
+        }
+    }
+
+    /// The backend is suspect (`true`): its checks run at the fast interval
+    /// from now on; or no longer (`false`).
+    pub fn set_suspect(&mut self, backend: &BackendIdentity, suspect: bool) {
+        if let Some(c) = self.running.get(backend) {
+            c.fast.send_replace(suspect);
         }
     }
 

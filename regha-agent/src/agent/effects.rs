@@ -25,6 +25,7 @@ use super::{
 use crate::{
     admin::{self, AdminTable, protocol::Response},
     dataplane::{Dataplane, MapWriter},
+    health::suspicion::Counts,
     net::{self, Interface, announce},
     reconcile::Plan,
     status::{AgentStatus, file},
@@ -176,10 +177,14 @@ impl Shell {
     /// publishes the status. An error here stops the agent: only the start
     /// fails that way.
     pub(super) async fn step(&mut self, core: &mut Core, event: Event) -> Result<()> {
+        // A sample of the signals that changed nothing is not worth a
+        // status write (five a second).
+        let mut quiet = matches!(event, Event::Signals(_));
         let mut queue = VecDeque::from([event]);
         while let Some(event) = queue.pop_front() {
             let mut failures: Vec<String> = Vec::new();
             for effect in core.step(event, Instant::now()) {
+                quiet = false;
                 if let Err(e) = self.run(effect, &mut queue, &failures).await {
                     let message = format!("{e:#}");
                     if self.starting {
@@ -191,12 +196,33 @@ impl Shell {
             }
         }
         self.starting = false;
+        if quiet {
+            return Ok(());
+        }
         let status = core.status(&self.facts, Instant::now());
         self.published.send_replace(Some(status.clone()));
         if let Err(e) = file::write(&self.opts.state_dir, &status) {
             warn!(error = %e, "cannot write the status file");
         }
         Ok(())
+    }
+
+    /// The handshake counters of the backends written to the dataplane,
+    /// for [`Event::Signals`]; a backend whose counters cannot be read is
+    /// left out of this sample.
+    pub(super) fn signals(&self, core: &Core) -> Event {
+        let counts = core
+            .sampled_backends()
+            .into_iter()
+            .filter_map(|(backend, id)| match self.maps.signals(id) {
+                Ok(s) => Some((backend, Counts::from(s))),
+                Err(e) => {
+                    tracing::debug!(backend = %backend.addr, id, error = %e, "cannot read the backend's signals");
+                    None
+                }
+            })
+            .collect();
+        Event::Signals(counts)
     }
 
     async fn run(
@@ -208,6 +234,9 @@ impl Shell {
         match effect {
             Effect::ExcludeSources(vips) => self.addresses.exclude(vips),
             Effect::SyncChecks(checks) => self.checks.sync(checks),
+            Effect::SuspectChecks { backend, suspect } => {
+                self.checks.set_suspect(&backend, suspect)
+            }
             Effect::WatchMacs(addrs) => self.macs.watch(addrs),
             Effect::WriteMaps { plan, decided } => self.write_maps(&plan, &decided),
             Effect::AddVips(vips) => {

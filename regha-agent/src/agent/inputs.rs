@@ -54,6 +54,8 @@ pub fn checks(config: &Config) -> Vec<(BackendIdentity, CheckSpec)> {
                     timeout: s.health.timeout,
                     rise: s.health.rise,
                     fall: s.health.fall,
+                    fast_interval: s.health.fast_interval,
+                    fast_timeout: s.health.fast_timeout,
                 },
             ));
         }

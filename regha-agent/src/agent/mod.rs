@@ -11,6 +11,7 @@
 //!  SIGHUP (reload), SIGTERM / SIGINT (stop) --------+--> Core::step --> effects (effects.rs):
 //!  admin socket (drain, disable, enable, resign) ---+      maps, VIPs + GARP, VRRP instances,
 //!  deadlines (drains, the hold after adoption) -----+      checkers, MAC watches, stats, files
+//!  dataplane signals (sampled every 200 ms) --------+      (suspect: fast checks)
 //!                                                   \--> status: state file + stats listener
 //! ```
 
@@ -173,9 +174,14 @@ pub async fn run(opts: AgentOptions) -> Result<()> {
     );
     shell.step(&mut core, Event::PrivilegesDropped).await?;
 
+    // The dataplane's signals, sampled beside everything else; a late tick
+    // is skipped, not caught up.
+    let mut sample = tokio::time::interval(crate::health::suspicion::SAMPLE_EVERY);
+    sample.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         let deadline = core.next_deadline();
         let event = tokio::select! {
+            _ = sample.tick() => shell.signals(&core),
             Some((backend, report)) = rx.health.recv() => Event::Health { backend, report },
             Some((addr, mac)) = rx.macs.recv() => Event::Mac { addr, mac: Some(mac) },
             Some((router, status)) = rx.vrrp.recv() => Event::Vrrp { router, status },

@@ -110,6 +110,13 @@ fn print_table(s: &StatusDocument) {
                 b.new_flows,
                 b.last_check.as_deref().unwrap_or("-")
             );
+            match (&b.suspect, b.fast_checks) {
+                (Some(reason), _) => {
+                    println!("        SUSPECT ({reason}): checks at the fast interval")
+                }
+                (None, true) => println!("        in transition: checks at the fast interval"),
+                (None, false) => {}
+            }
         }
     }
     println!();

@@ -80,6 +80,19 @@ impl RiseFall {
         }
     }
 
+    /// A definite failure (the connection was refused: nothing listens):
+    /// an up (or unknown) backend goes down at once, whatever `fall` says.
+    /// Returns the transition, as [`record`](Self::record) does.
+    pub fn record_definite_failure(&mut self) -> Option<Health> {
+        match self.state {
+            Health::Down => {
+                self.streak = 0;
+                None
+            }
+            Health::Up | Health::Unknown => Some(self.enter(Health::Down)),
+        }
+    }
+
     fn enter(&mut self, next: Health) -> Health {
         self.state = next;
         self.streak = 0;
@@ -257,6 +270,20 @@ mod tests {
             }
         }
         assert_eq!(transitions, vec![Up, Down, Up]);
+    }
+
+    #[test]
+    fn a_definite_failure_takes_an_up_backend_down_at_once() {
+        let mut rf = RiseFall::new(2, 3);
+        assert_eq!(rf.record_definite_failure(), Some(Down));
+        assert_eq!(rf.record(true), None);
+        // In the middle of a rise it restarts the count.
+        assert_eq!(rf.record_definite_failure(), None);
+        assert_eq!(rf.record(true), None);
+        assert_eq!(rf.record(true), Some(Up));
+        assert_eq!(rf.record(false), None);
+        assert_eq!(rf.record_definite_failure(), Some(Down));
+        assert_eq!(rf.streak(), 0);
     }
 
     #[test]

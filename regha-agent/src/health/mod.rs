@@ -39,6 +39,7 @@
 
 mod check;
 mod counter;
+pub mod suspicion;
 mod task;
 #[cfg(test)]
 mod tls_tests;

@@ -6,11 +6,10 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tokio::time::MissedTickBehavior;
 
 use regha_config::HealthKind;
 
-use super::check::{CheckOutcome, run_probe};
+use super::check::{CheckOutcome, FailReason, run_probe};
 use crate::net::Sources;
 use regha_model::Health;
 
@@ -30,6 +29,10 @@ pub struct CheckSpec {
     pub timeout: Duration,
     pub rise: u32,
     pub fall: u32,
+    /// Between checks while suspect or in transition.
+    pub fast_interval: Duration,
+    /// Of one check at the fast interval.
+    pub fast_timeout: Duration,
 }
 
 /// The latest view of one backend, replaced after every check.
@@ -50,6 +53,11 @@ pub struct HealthReport {
     pub transitions: u64,
     /// When the last transition was decided; `None` while still `Unknown`.
     pub decided_at: Option<Instant>,
+    /// Checks passed in a row, up to the last one (0 after a failure).
+    pub passed_in_a_row: u32,
+    /// The checks run at the fast interval: the backend is suspect or in
+    /// transition.
+    pub fast: bool,
 }
 
 impl HealthReport {
@@ -63,6 +71,8 @@ impl HealthReport {
             checks: 0,
             transitions: 0,
             decided_at: None,
+            passed_in_a_row: 0,
+            fast: false,
         }
     }
 }
@@ -79,16 +89,22 @@ impl Default for HealthReport {
 ///
 /// The task owns the report: it starts by publishing a fresh `Unknown`
 /// report (so `state` always mirrors its own rise/fall counter), then checks
-/// at once and every `spec.interval` after that. It ends when `shutdown`
-/// becomes `true` (or its sender is dropped: nobody could stop it any more)
-/// or when `tx` has no receivers left, including in the middle of a probe.
+/// at once and every `spec.interval` after that, or every
+/// `spec.fast_interval` (each probe bounded by `spec.fast_timeout`) while
+/// `fast` says the backend is suspect or while it is in transition (a
+/// contrary result counted, rise/fall not reached yet). When `fast` turns
+/// on, the next check is due `fast_interval` after the last one began:
+/// usually at once. It ends when `shutdown` becomes `true` (or its sender is
+/// dropped: nobody could stop it any more) or when `tx` has no receivers
+/// left, including in the middle of a probe.
 pub fn spawn_checker(
     spec: CheckSpec,
     sources: Sources,
     tx: watch::Sender<HealthReport>,
     shutdown: watch::Receiver<bool>,
+    fast: watch::Receiver<bool>,
 ) -> JoinHandle<()> {
-    tokio::spawn(run_checker(spec, sources, tx, shutdown))
+    tokio::spawn(run_checker(spec, sources, tx, shutdown, fast))
 }
 
 async fn run_checker(
@@ -96,38 +112,82 @@ async fn run_checker(
     sources: Sources,
     tx: watch::Sender<HealthReport>,
     mut shutdown: watch::Receiver<bool>,
+    mut fast: watch::Receiver<bool>,
 ) {
     let target = spec.target;
     // What was last said about the source, so that each change is logged once.
     let mut said: Option<(Option<SocketAddr>, Option<std::net::IpAddr>)> = None;
     let mut counter = RiseFall::new(spec.rise, spec.fall);
     tx.send_replace(HealthReport::new());
+    let mut suspect = *fast.borrow_and_update();
+    let mut fast_open = true;
+    let mut passed_in_a_row = 0u32;
+    let mut last_start: Option<Instant> = None;
+    // The first check runs at once.
+    let mut next = Instant::now();
+    let period = |fast: bool| {
+        if fast {
+            spec.fast_interval
+        } else {
+            spec.interval
+        }
+        .max(MIN_INTERVAL)
+    };
 
-    let mut ticker = tokio::time::interval(spec.interval.max(MIN_INTERVAL));
-    // Delay: a slow probe pushes the schedule back instead of causing a burst
-    // of catch-up checks that would hit a struggling backend harder.
-    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
-
-    loop {
-        // The first tick completes immediately: the first check runs at once.
-        tokio::select! {
-            biased;
-            () = stopped(&mut shutdown, &tx) => break,
-            _ = ticker.tick() => {}
+    'checks: loop {
+        loop {
+            tokio::select! {
+                biased;
+                () = stopped(&mut shutdown, &tx) => break 'checks,
+                () = tokio::time::sleep_until(next.into()) => break,
+                changed = fast.changed(), if fast_open => {
+                    if changed.is_err() {
+                        // Nobody can say "suspect" any more: keep what was said.
+                        fast_open = false;
+                        continue;
+                    }
+                    suspect = *fast.borrow_and_update();
+                    let fast_now = suspect || counter.streak() > 0;
+                    tracing::debug!(backend = %target, suspect, fast = fast_now, "check schedule");
+                    if let Some(start) = last_start {
+                        next = start + period(fast_now);
+                    }
+                    tx.send_modify(|r| r.fast = fast_now);
+                }
+            }
         }
         let (source, choice) = sources.choose(target.ip());
         if said != Some((source, choice.kernel_vip)) {
             said = Some((source, choice.kernel_vip));
             log_source(target, source, choice.kernel_vip);
         }
+        let fast_probe = suspect || counter.streak() > 0;
+        let timeout = if fast_probe {
+            spec.fast_timeout
+        } else {
+            spec.timeout
+        };
+        let start = Instant::now();
+        last_start = Some(start);
         let (outcome, latency) = tokio::select! {
             biased;
             () = stopped(&mut shutdown, &tx) => break,
-            r = run_probe(&spec.probe, target, source, spec.timeout) => r,
+            r = run_probe(&spec.probe, target, source, timeout) => r,
         };
 
         let from = counter.state();
-        let transition = counter.record(outcome.is_ok());
+        // A refused connection is definite (nothing listens: the process is
+        // gone): it takes an up backend down at once, where a timeout or a
+        // wrong answer counts as one of `fall`.
+        let transition = match outcome.reason() {
+            Some(FailReason::Refused) => counter.record_definite_failure(),
+            _ => counter.record(outcome.is_ok()),
+        };
+        passed_in_a_row = if outcome.is_ok() {
+            passed_in_a_row.saturating_add(1)
+        } else {
+            0
+        };
         let now = Instant::now();
         if let Some(to) = transition {
             log_transition(target, from, to, &outcome);
@@ -135,10 +195,17 @@ async fn run_checker(
             let result = outcome.detail();
             tracing::trace!(backend = %target, state = ?from, %result, "health check");
         }
+        // As `MissedTickBehavior::Delay`: a slow probe pushes the schedule
+        // back instead of causing a burst of catch-up checks that would hit
+        // a struggling backend harder.
+        let fast_next = suspect || counter.streak() > 0;
+        next = (start + period(fast_next)).max(now);
         tx.send_modify(|report| {
             report.checks += 1;
             report.last = Some(outcome);
             report.last_latency = Some(latency);
+            report.passed_in_a_row = passed_in_a_row;
+            report.fast = fast_next;
             if let Some(to) = transition {
                 report.state = to;
                 report.since = now;
@@ -203,7 +270,6 @@ fn log_transition(target: SocketAddr, from: Health, to: Health, outcome: &CheckO
 
 #[cfg(test)]
 mod tests {
-    use super::super::check::FailReason;
     use super::*;
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -255,7 +321,14 @@ mod tests {
             timeout: Duration::from_millis(500),
             rise: 2,
             fall: 3,
+            fast_interval: Duration::from_millis(20),
+            fast_timeout: Duration::from_millis(500),
         }
+    }
+
+    /// Never suspect.
+    fn not_fast() -> watch::Receiver<bool> {
+        watch::channel(false).1
     }
 
     fn http() -> HealthKind {
@@ -286,7 +359,13 @@ mod tests {
         let (addr, served) = scripted_server(SCRIPT).await;
         let (tx, mut rx) = watch::channel(HealthReport::new());
         let (stop_tx, stop_rx) = watch::channel(false);
-        let handle = spawn_checker(spec(addr, http()), Sources::unbound(), tx, stop_rx);
+        let handle = spawn_checker(
+            spec(addr, http()),
+            Sources::unbound(),
+            tx,
+            stop_rx,
+            not_fast(),
+        );
 
         // Watch coalesces values a slow reader misses, so check every report
         // seen against the state the script dictates for that check count,
@@ -338,6 +417,106 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn suspicion_and_transitions_use_the_fast_interval() {
+        // ok, then a failure (in transition: fast), two more passes, then ok.
+        const SCRIPT: &[bool] = &[true, false, true];
+        let (addr, served) = scripted_server(SCRIPT).await;
+        let (tx, mut rx) = watch::channel(HealthReport::new());
+        let (_stop_tx, stop_rx) = watch::channel(false);
+        let (fast_tx, fast_rx) = watch::channel(false);
+        let mut s = spec(addr, http());
+        s.interval = Duration::from_secs(3600);
+        let _handle = spawn_checker(s, Sources::unbound(), tx, stop_rx, fast_rx);
+        let first = tokio::time::timeout(PROMPT, rx.wait_for(|r| r.checks >= 1))
+            .await
+            .unwrap()
+            .unwrap()
+            .clone();
+        assert_eq!((first.state, first.fast), (Health::Up, false));
+        // Not suspect: the next check is an hour away.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(served.load(Ordering::SeqCst), 1);
+
+        // Suspect: checks at once and every 20 ms; the failure (fall=3) keeps
+        // them fast as a transition too.
+        fast_tx.send_replace(true);
+        let r = tokio::time::timeout(PROMPT, rx.wait_for(|r| r.checks >= 5))
+            .await
+            .expect("suspicion did not bring the checks forward")
+            .unwrap()
+            .clone();
+        assert_eq!(r.state, Health::Up);
+        assert!(r.fast);
+        assert!(r.passed_in_a_row >= 2, "{r:?}");
+
+        // No longer suspect, no transition under way: back to the hour.
+        fast_tx.send_replace(false);
+        tokio::time::timeout(PROMPT, rx.wait_for(|r| !r.fast))
+            .await
+            .unwrap()
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        let after = served.load(Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(served.load(Ordering::SeqCst), after);
+    }
+
+    #[tokio::test]
+    async fn a_transition_checks_at_the_fast_interval() {
+        // Up, then failures: fall=3 is reached at the fast interval, not
+        // after two more hours.
+        const SCRIPT: &[bool] = &[true, false, false, false];
+        let (addr, _served) = scripted_server(SCRIPT).await;
+        let (tx, mut rx) = watch::channel(HealthReport::new());
+        let (_stop_tx, stop_rx) = watch::channel(false);
+        let (fast_tx, fast_rx) = watch::channel(false);
+        let mut s = spec(addr, http());
+        s.interval = Duration::from_secs(3600);
+        let _handle = spawn_checker(s, Sources::unbound(), tx, stop_rx, fast_rx);
+        tokio::time::timeout(PROMPT, rx.wait_for(|r| r.checks >= 1))
+            .await
+            .unwrap()
+            .unwrap();
+        // One suspicion brings the first failure; the rest is the transition.
+        fast_tx.send_replace(true);
+        tokio::time::timeout(PROMPT, rx.wait_for(|r| r.checks >= 2))
+            .await
+            .unwrap()
+            .unwrap();
+        fast_tx.send_replace(false);
+        let r = tokio::time::timeout(PROMPT, rx.wait_for(|r| r.state == Health::Down))
+            .await
+            .expect("the transition did not run at the fast interval")
+            .unwrap()
+            .clone();
+        assert_eq!(r.checks, 4);
+    }
+
+    #[tokio::test]
+    async fn a_refused_check_takes_an_up_backend_down_at_once() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, mut rx) = watch::channel(HealthReport::new());
+        let (_stop_tx, stop_rx) = watch::channel(false);
+        let (fast_tx, fast_rx) = watch::channel(false);
+        let mut s = spec(addr, HealthKind::Tcp);
+        s.interval = Duration::from_secs(3600);
+        let _handle = spawn_checker(s, Sources::unbound(), tx, stop_rx, fast_rx);
+        tokio::time::timeout(PROMPT, rx.wait_for(|r| r.state == Health::Up))
+            .await
+            .unwrap()
+            .unwrap();
+        drop(listener);
+        fast_tx.send_replace(true);
+        let r = tokio::time::timeout(PROMPT, rx.wait_for(|r| r.checks >= 2))
+            .await
+            .unwrap()
+            .unwrap()
+            .clone();
+        assert_eq!((r.state, r.transitions), (Health::Down, 2), "{r:?}");
+    }
+
+    #[tokio::test]
     async fn first_failure_decides_down() {
         let addr = {
             let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -345,7 +524,13 @@ mod tests {
         };
         let (tx, mut rx) = watch::channel(HealthReport::new());
         let (_stop_tx, stop_rx) = watch::channel(false);
-        let handle = spawn_checker(spec(addr, HealthKind::Tcp), Sources::unbound(), tx, stop_rx);
+        let handle = spawn_checker(
+            spec(addr, HealthKind::Tcp),
+            Sources::unbound(),
+            tx,
+            stop_rx,
+            not_fast(),
+        );
         let r = tokio::time::timeout(PROMPT, rx.wait_for(|r| r.checks >= 1))
             .await
             .unwrap()
@@ -378,7 +563,7 @@ mod tests {
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut s = spec(addr, http());
         s.timeout = Duration::from_secs(60);
-        let handle = spawn_checker(s, Sources::unbound(), tx, stop_rx);
+        let handle = spawn_checker(s, Sources::unbound(), tx, stop_rx, not_fast());
         tokio::time::sleep(Duration::from_millis(50)).await;
         stop_tx.send(true).unwrap();
         tokio::time::timeout(PROMPT, handle)
@@ -394,7 +579,13 @@ mod tests {
         let (addr, _served) = scripted_server(&[]).await;
         let (tx, _rx) = watch::channel(HealthReport::new());
         let (stop_tx, stop_rx) = watch::channel(false);
-        let handle = spawn_checker(spec(addr, HealthKind::Tcp), Sources::unbound(), tx, stop_rx);
+        let handle = spawn_checker(
+            spec(addr, HealthKind::Tcp),
+            Sources::unbound(),
+            tx,
+            stop_rx,
+            not_fast(),
+        );
         drop(stop_tx);
         tokio::time::timeout(PROMPT, handle)
             .await
@@ -409,7 +600,7 @@ mod tests {
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut s = spec(addr, HealthKind::Tcp);
         s.interval = Duration::ZERO;
-        let handle = spawn_checker(s, Sources::unbound(), tx, stop_rx);
+        let handle = spawn_checker(s, Sources::unbound(), tx, stop_rx, not_fast());
         tokio::time::timeout(PROMPT, rx.wait_for(|r| r.checks >= 3))
             .await
             .unwrap()

@@ -204,6 +204,16 @@ pub fn render(doc: &StatusDocument) -> String {
         "service_ring_size",
         "Slots of the service's Maglev ring",
     );
+    let be_suspect = gauges::<BackendLabels>(
+        &mut r,
+        "backend_suspect",
+        "1 while the dataplane's signals make the backend suspect (its checks run at the fast interval until they decide), else 0",
+    );
+    let be_fast_checks = gauges::<BackendLabels>(
+        &mut r,
+        "backend_fast_checks",
+        "1 while the backend's checks run at the fast interval (suspect, or in transition), else 0",
+    );
     let be_weight = gauges::<BackendLabels>(
         &mut r,
         "backend_weight",
@@ -273,6 +283,14 @@ pub fn render(doc: &StatusDocument) -> String {
             }
             if let Some(ms) = b.latency_ms {
                 be_check_time.get_or_create(&bl).set(ms / 1000.0);
+            }
+            if b.health.is_some() {
+                be_suspect
+                    .get_or_create(&bl)
+                    .set(i64::from(b.suspect.is_some()));
+                be_fast_checks
+                    .get_or_create(&bl)
+                    .set(i64::from(b.fast_checks));
             }
             if let Some(w) = b.weight {
                 be_weight.get_or_create(&bl).set(i64::from(w));

@@ -345,6 +345,22 @@ fn service(h: &mut String, svc: &ServiceTraffic, view: &View, now: SystemTime) {
     );
 }
 
+/// The health verdict, with the suspicion (and its reason) or the fast
+/// checks of a transition beside it.
+fn health_cell(b: &BackendTraffic) -> String {
+    let health = b.health.map_or("-", |h| h.as_str());
+    match (&b.suspect, b.fast_checks) {
+        (Some(reason), _) => format!(
+            "{health} <span class=\"warn\" title=\"{}: checks at the fast interval\">SUSPECT</span>",
+            escape(reason)
+        ),
+        (None, true) => {
+            format!("{health} <span title=\"checks at the fast interval\">(fast checks)</span>")
+        }
+        (None, false) => health.to_owned(),
+    }
+}
+
 fn percent(v: Option<f64>) -> String {
     v.map_or("-".to_owned(), |v| format!("{v:.1}%"))
 }
@@ -411,7 +427,7 @@ fn backend(
         } else {
             format!("<b>{}</b>", admin.as_str().to_uppercase())
         },
-        b.health.map_or("-", |h| h.as_str()),
+        health_cell(b),
         changed,
         check,
         b.latency_ms

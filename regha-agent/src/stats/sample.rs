@@ -35,6 +35,8 @@ fn backend(
         syns: packets / 10,
         syn_retransmits: packets / 100,
         completions: packets / 20,
+        suspect: None,
+        fast_checks: false,
         weight: Some(1),
         // be1 holds the whole ring: be2 drains, and draining backends are
         // left out of it.
@@ -57,6 +59,8 @@ fn health(address: &str, admin: AdminState) -> BackendStatus {
         admin,
         last_check_ok: Some(true),
         weight: 1,
+        suspect: None,
+        fast_checks: false,
     }
 }
 

@@ -160,4 +160,12 @@ pub struct BackendStatus {
     /// The configured weight.
     #[serde(default)]
     pub weight: u32,
+    /// Why the dataplane's signals make the backend suspect (none when
+    /// they do not): its checks run at the fast interval until they decide.
+    #[serde(default)]
+    pub suspect: Option<String>,
+    /// Whether its checks run at the fast interval now (suspect, or in
+    /// transition between two states).
+    #[serde(default)]
+    pub fast_checks: bool,
 }

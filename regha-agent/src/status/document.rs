@@ -79,6 +79,12 @@ pub struct BackendTraffic {
     /// its SYN).
     #[serde(default)]
     pub completions: u64,
+    /// Why the dataplane's signals make it suspect (none when they do not).
+    #[serde(default)]
+    pub suspect: Option<String>,
+    /// Whether its checks run at the fast interval now.
+    #[serde(default)]
+    pub fast_checks: bool,
     /// The configured weight (what its share of the ring should follow).
     #[serde(default)]
     pub weight: Option<u32>,
@@ -149,6 +155,8 @@ pub fn build(
                     syns: signals.syns,
                     syn_retransmits: signals.syn_retransmits,
                     completions: signals.completions,
+                    suspect: b.suspect.clone(),
+                    fast_checks: b.fast_checks,
                     weight: Some(b.weight),
                     ring_slots: slots_of(id),
                 });

@@ -151,6 +151,7 @@ fn a_minimal_file_gets_every_default() {
         timeout: Duration::from_secs(2),
         rise: 2,
         fall: 3,
+        ..HealthConfig::default()
     };
     assert_eq!(s.health, health);
     assert_eq!(

@@ -112,7 +112,11 @@ services:
   - name: registry
     vip: 192.0.2.100
     port: 5000
-    health: { tcp: {} }
+    health:
+      tcp: {}
+      fast_interval: 100ms
+      fast_timeout: 300ms
+      suspect: { enabled: false, window: 2s, min_syns: 5, min_retransmits: 4 }
     backends: [{ address: 192.0.2.11 }]
     vrrp_instance: lb
   - name: registry-tls

@@ -14,7 +14,10 @@ use regha_model::{Role, XdpMode};
 use crate::error::{ConfigError, ConfigErrors};
 use crate::validate::names::check_ifname;
 
-pub use service::{BackendConfig, HealthConfig, HealthKind, ServiceConfig, TlsCheck};
+pub use service::{
+    BackendConfig, DEFAULT_FAST_INTERVAL, DEFAULT_FAST_TIMEOUT, HealthConfig, HealthKind,
+    ServiceConfig, SuspectConfig, TlsCheck,
+};
 pub use stats::{PasswordSource, StatsAuth, StatsConfig};
 pub use vrrp::{
     GarpConfig, NotifyScripts, Secret, TrackBackends, TrackInterface, TrackScript, VrrpConfig,

@@ -49,7 +49,53 @@ pub struct HealthConfig {
     pub rise: u32,
     /// `fall`: consecutive failures to go down, 1..=100. Default 3.
     pub fall: u32,
+    /// `fast_interval`: between checks while the backend is suspect or in
+    /// transition (HAProxy's `fastinter`), >0 and at most `interval`.
+    /// Default 250ms (or `interval` if shorter).
+    pub fast_interval: Duration,
+    /// `fast_timeout`: of one check at the fast interval, >0 and at most
+    /// `timeout`. Default 500ms (or `timeout` if shorter).
+    pub fast_timeout: Duration,
+    /// `suspect`: when the dataplane's signals make a backend suspect.
+    pub suspect: SuspectConfig,
 }
+
+/// `services[].health.suspect`: the rule that turns the dataplane's
+/// per-backend counters into suspicion (fast checks, never a verdict).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SuspectConfig {
+    /// `enabled`. Default true.
+    pub enabled: bool,
+    /// `window`: how far back the counters are summed, 200ms..=60s.
+    /// Default 1s.
+    pub window: Duration,
+    /// `min_syns`: connection attempts (new SYNs and SYN retransmissions)
+    /// in the window, none completed, that make a backend suspect,
+    /// 1..=1000000. Default 3.
+    pub min_syns: u32,
+    /// `min_retransmits`: SYN retransmissions in the window, more than the
+    /// completions, that make a backend suspect, 1..=1000000. Default 2.
+    pub min_retransmits: u32,
+}
+
+impl Default for SuspectConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            window: Duration::from_secs(1),
+            min_syns: 3,
+            min_retransmits: 2,
+        }
+    }
+}
+
+/// The default `fast_interval` (HAProxy's `fastinter` is `inter` by default;
+/// regha's is short, since it only runs while a backend is suspect or in
+/// transition).
+pub const DEFAULT_FAST_INTERVAL: Duration = Duration::from_millis(250);
+/// The default `fast_timeout`: a host that is cut off never refuses, so only
+/// a short timeout detects it quickly.
+pub const DEFAULT_FAST_TIMEOUT: Duration = Duration::from_millis(500);
 
 impl Default for HealthConfig {
     fn default() -> Self {
@@ -59,6 +105,9 @@ impl Default for HealthConfig {
             timeout: Duration::from_secs(2),
             rise: 2,
             fall: 3,
+            fast_interval: DEFAULT_FAST_INTERVAL,
+            fast_timeout: DEFAULT_FAST_TIMEOUT,
+            suspect: SuspectConfig::default(),
         }
     }
 }

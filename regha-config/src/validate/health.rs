@@ -5,7 +5,7 @@ use std::time::Duration;
 use super::check::{Check, at_most, each, maybe};
 use crate::duration;
 use crate::raw;
-use crate::types::{HealthConfig, HealthKind, TlsCheck};
+use crate::types::{HealthConfig, HealthKind, SuspectConfig, TlsCheck};
 
 /// The longest interval between two checks (health and tracked scripts):
 /// a check rarer than hourly no longer tells when a backend went down.
@@ -32,12 +32,93 @@ pub(super) fn health(c: &mut Check, at: &str, h: Option<&raw::Health>) -> Option
     });
     let rise = c.int(&path("rise"), h.rise, Some(d.rise), 1..=100);
     let fall = c.int(&path("fall"), h.fall, Some(d.fall), 1..=100);
+    let fast_interval = bounded(
+        c,
+        &path("fast_interval"),
+        h.fast_interval.as_deref(),
+        d.fast_interval,
+        interval,
+        "interval",
+    );
+    let fast_timeout = bounded(
+        c,
+        &path("fast_timeout"),
+        h.fast_timeout.as_deref(),
+        d.fast_timeout,
+        timeout,
+        "timeout",
+    );
+    let suspect = suspect(c, &path("suspect"), h.suspect.as_ref());
     Some(HealthConfig {
         kind: kind?,
         interval: interval?,
         timeout: timeout?,
         rise: rise?,
         fall: fall?,
+        fast_interval: fast_interval?,
+        fast_timeout: fast_timeout?,
+        suspect: suspect?,
+    })
+}
+
+/// A fast setting: more than 0 and at most its slow counterpart (`bound`,
+/// named `name`); unset, the default or the slow one if that is shorter.
+fn bounded(
+    c: &mut Check,
+    at: &str,
+    text: Option<&str>,
+    default: Duration,
+    bound: Option<Duration>,
+    name: &str,
+) -> Option<Duration> {
+    let Some(text) = text else {
+        return Some(bound.map_or(default, |b| default.min(b)));
+    };
+    let v = c.dur(at, Some(text), default)?;
+    let bound = bound?;
+    let text = format!("the `{name}`, {}", duration::format(bound));
+    c.result(at, at_most(v, bound, &text))
+}
+
+/// The window the dataplane's signals are summed over: long enough for a
+/// few samples, short enough to still mean "now".
+const MIN_SUSPECT_WINDOW: Duration = Duration::from_millis(200);
+const MAX_SUSPECT_WINDOW: Duration = Duration::from_secs(60);
+
+fn suspect(c: &mut Check, at: &str, s: Option<&raw::Suspect>) -> Option<SuspectConfig> {
+    let d = SuspectConfig::default();
+    let Some(s) = s else { return Some(d) };
+    let path = |key: &str| format!("{at}.{key}");
+    let window = c.dur(&path("window"), s.window.as_deref(), d.window);
+    let window = window.and_then(|w| {
+        if w < MIN_SUSPECT_WINDOW {
+            return c.fail(
+                path("window"),
+                format!(
+                    "{} is shorter than 200ms: the counters are sampled every 200ms",
+                    duration::format(w)
+                ),
+            );
+        }
+        c.result(&path("window"), at_most(w, MAX_SUSPECT_WINDOW, "1m"))
+    });
+    let min_syns = c.int(
+        &path("min_syns"),
+        s.min_syns,
+        Some(d.min_syns),
+        1..=1_000_000,
+    );
+    let min_retransmits = c.int(
+        &path("min_retransmits"),
+        s.min_retransmits,
+        Some(d.min_retransmits),
+        1..=1_000_000,
+    );
+    Some(SuspectConfig {
+        enabled: s.enabled.unwrap_or(d.enabled),
+        window: window?,
+        min_syns: min_syns?,
+        min_retransmits: min_retransmits?,
     })
 }
 

@@ -101,6 +101,9 @@ pub(super) fn health(be: &Proxy, diag: &mut Diag<'_>) -> (HealthConfig, Notes) {
         timeout,
         rise,
         fall,
+        fast_interval: regha_config::DEFAULT_FAST_INTERVAL.min(interval),
+        fast_timeout: regha_config::DEFAULT_FAST_TIMEOUT.min(timeout),
+        ..HealthConfig::default()
     };
     (health, notes)
 }

@@ -258,6 +258,9 @@ fn of(
         timeout,
         rise: 1,
         fall: fall.min(100),
+        fast_interval: regha_config::DEFAULT_FAST_INTERVAL.min(interval),
+        fast_timeout: regha_config::DEFAULT_FAST_TIMEOUT.min(timeout),
+        ..HealthConfig::default()
     };
     (health, notes)
 }
@@ -444,7 +447,10 @@ fn ssl_get(http: HealthKind, line: usize, diag: &mut Diag<'_>, notes: &mut Notes
         "SSL_GET: keepalived checked this real server over TLS without verifying its certificate; the import writes the HTTPS check (`health.http.tls`) with `verify: false`, which checks as keepalived did",
         Some("to verify the registry's certificate, set `ca_file` (your registries' CA) and `server_name` (a name in their certificates) under `health.http.tls`, and remove `verify: false`"),
     );
-    notes.above("http", "over TLS as keepalived's SSL_GET: see the import's warning");
+    notes.above(
+        "http",
+        "over TLS as keepalived's SSL_GET: see the import's warning",
+    );
     HealthKind::Http {
         path,
         host,

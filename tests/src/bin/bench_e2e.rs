@@ -13,6 +13,12 @@
 //! - failover: time from the master's failure to the VIP answering again,
 //!   median and max over `--runs`, for two failures: the LB processes
 //!   SIGKILLed, and the host lost (cut off the segment);
+//! - a backend failing (issue 12): the longest gap a client probing
+//!   `GET /v2/` every 20 ms sees when the registry it hashes to is killed,
+//!   and when that registry's host is cut off (its link down), median and
+//!   max over `--runs` (HAProxy at the reference `inter 5000 fall 3`, regha
+//!   at its defaults: `interval: 5s, fall: 3`, suspicion and fast checks);
+//!   `--backends-only` measures these alone;
 //! - whether a push in flight survives the host loss: `--runs` valid runs
 //!   (the client shaped to 400 Mbit/s so the cut lands mid-push; a run
 //!   where it did not is reported as invalid and tried again).
@@ -29,7 +35,7 @@ use std::{
 use anyhow::{Context, Result, bail};
 use regha_tests::{
     client::answers_200,
-    lab::{Lab, LabSpec, LbKind, PORT, VIP},
+    lab::{Lab, LabSpec, LbKind, PORT, VIP, probe::Prober},
 };
 use serde_json::json;
 
@@ -43,6 +49,8 @@ struct Args {
     runs: usize,
     secs: u32,
     push_mib: u64,
+    /// Only the backend failures (issue 12): no wrk, no LB failover, no push.
+    backends_only: bool,
 }
 
 fn args() -> Result<Args> {
@@ -50,6 +58,7 @@ fn args() -> Result<Args> {
         runs: 3,
         secs: 10,
         push_mib: 200,
+        backends_only: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -62,7 +71,10 @@ fn args() -> Result<Args> {
             "--runs" => a.runs = num("--runs")? as usize,
             "--secs" => a.secs = num("--secs")? as u32,
             "--push-mib" => a.push_mib = num("--push-mib")?,
-            other => bail!("unknown argument {other:?} (--runs N, --secs N, --push-mib N)"),
+            "--backends-only" => a.backends_only = true,
+            other => bail!(
+                "unknown argument {other:?} (--runs N, --secs N, --push-mib N, --backends-only)"
+            ),
         }
     }
     if a.runs == 0 {
@@ -310,6 +322,80 @@ fn settle(lab: &Lab) -> Result<()> {
     Ok(())
 }
 
+/// Packets received by each backend host (its lab interface), for either
+/// stack: HAProxy's connections come from the LB, regha's from the client.
+fn backend_rx_packets(lab: &Lab) -> Vec<u64> {
+    lab.backends
+        .iter()
+        .map(|b| {
+            let out = b.ns.exec(
+                "ip",
+                &[
+                    "-j",
+                    "-s",
+                    "link",
+                    "show",
+                    "dev",
+                    regha_tests::lab::HOST_IFACE,
+                ],
+            );
+            serde_json::from_str::<serde_json::Value>(&out)
+                .ok()
+                .and_then(|v| v[0]["stats64"]["rx"]["packets"].as_u64())
+                .unwrap_or(0)
+        })
+        .collect()
+}
+
+/// The backend client 0's probes reach: the one whose packet count grows
+/// most over 20 probes.
+fn client_backend(lab: &Lab) -> usize {
+    let before = backend_rx_packets(lab);
+    let src = IpAddr::V4(lab.clients[0].ip);
+    for _ in 0..20 {
+        lab.clients[0].ns.run(move || probe(src));
+    }
+    let after = backend_rx_packets(lab);
+    (0..after.len())
+        .max_by_key(|&i| after[i].saturating_sub(before[i]))
+        .unwrap_or(0)
+}
+
+/// One backend failure: the registry client 0 hashes to is killed (or its
+/// host cut off), and the longest gap between two answered probes (every
+/// 20 ms) over the next 16 s (HAProxy at `inter 5000 fall 3` needs up to
+/// 15 s). Then the backend is restored and the lab settles.
+fn backend_outage(lab: &mut Lab, cut: bool) -> Result<(Duration, u32)> {
+    let b = client_backend(lab);
+    let prober = Prober::start(
+        lab,
+        0,
+        Duration::from_millis(20),
+        Duration::from_millis(200),
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    if cut {
+        lab.switch.set_port(&lab.backends[b], false);
+    } else {
+        lab.registries[b].kill();
+    }
+    std::thread::sleep(Duration::from_secs(16));
+    let g = prober.stop();
+    if cut {
+        lab.switch.set_port(&lab.backends[b], true);
+    } else {
+        lab.registries[b].resume();
+    }
+    // Back up: `rise` (2) checks at up to 5 s apart.
+    if lab.spec.lbs[0] == LbKind::Regha {
+        lab.wait_backends_up(Duration::from_secs(30));
+    } else {
+        std::thread::sleep(Duration::from_secs(12));
+    }
+    settle(lab)?;
+    Ok((g.longest, g.failed))
+}
+
 fn median_max(v: &[Duration]) -> (f64, f64) {
     let mut s: Vec<f64> = v.iter().map(Duration::as_secs_f64).collect();
     s.sort_by(f64::total_cmp);
@@ -333,6 +419,39 @@ fn bench_stack(kind: LbKind, args: &Args) -> Result<serde_json::Value> {
         lab.wait_backends_up(Duration::from_secs(30));
     }
     settle(&lab)?;
+
+    let mut be_killed = Vec::new();
+    let mut be_cut = Vec::new();
+    for run in 0..args.runs {
+        eprintln!(
+            "== {name}: backend run {} of {}: the client's registry killed",
+            run + 1,
+            args.runs
+        );
+        let (gap, fails) = backend_outage(&mut lab, false)?;
+        eprintln!("   longest gap {gap:?} ({fails} failed probes)");
+        be_killed.push(gap);
+        eprintln!(
+            "== {name}: backend run {} of {}: the client's registry host cut off",
+            run + 1,
+            args.runs
+        );
+        let (gap, fails) = backend_outage(&mut lab, true)?;
+        eprintln!("   longest gap {gap:?} ({fails} failed probes)");
+        be_cut.push(gap);
+    }
+    let (bk_med, bk_max) = median_max(&be_killed);
+    let (bc_med, bc_max) = median_max(&be_cut);
+    let backend_rows = json!({
+        "backend_registry_killed_gap_s": { "median": bk_med, "max": bk_max, "runs": be_killed.iter().map(Duration::as_secs_f64).collect::<Vec<_>>() },
+        "backend_host_cut_gap_s": { "median": bc_med, "max": bc_max, "runs": be_cut.iter().map(Duration::as_secs_f64).collect::<Vec<_>>() },
+    });
+    if args.backends_only {
+        let mut v = backend_rows;
+        v["stack"] = json!(name);
+        return Ok(v);
+    }
+
     let img = lab.image("blob", &[BLOB_MIB * MIB], 11);
     lab.push(0, &img, "bench/blob")
         .wait(Duration::from_secs(120))
@@ -429,6 +548,8 @@ fn bench_stack(kind: LbKind, args: &Args) -> Result<serde_json::Value> {
         "failover_processes_killed_s": { "median": k_med, "max": k_max, "runs": killed.iter().map(Duration::as_secs_f64).collect::<Vec<_>>() },
         "failover_host_lost_s": { "median": c_med, "max": c_max, "runs": cut.iter().map(Duration::as_secs_f64).collect::<Vec<_>>() },
         "push_host_loss": { "valid_runs": valid, "attempts": attempts, "survived": survived, "mib": args.push_mib, "mbit_per_s": PUSH_MBIT },
+        "backend_registry_killed_gap_s": backend_rows["backend_registry_killed_gap_s"],
+        "backend_host_cut_gap_s": backend_rows["backend_host_cut_gap_s"],
     }))
 }
 
@@ -453,6 +574,22 @@ fn main() -> Result<()> {
     let n = |v: &serde_json::Value| v.as_f64().unwrap_or(f64::NAN);
     println!("\n| measure | HAProxy + keepalived | regha |");
     println!("|---|---|---|");
+    let gap_row = |label: &str, key: &'static str| {
+        row(label, &|r| {
+            format!("{:.2} / {:.2}", n(&r[key]["median"]), n(&r[key]["max"]))
+        });
+    };
+    gap_row(
+        "a client's registry killed → longest gap, median / max s",
+        "backend_registry_killed_gap_s",
+    );
+    gap_row(
+        "a client's registry host cut off → longest gap, median / max s",
+        "backend_host_cut_gap_s",
+    );
+    if args.backends_only {
+        return write_results(&args, &results);
+    }
     row("`GET /v2/` requests/s", &|r| {
         format!("{:.0}", n(&r["v2"]["rps"]))
     });
@@ -513,9 +650,13 @@ fn main() -> Result<()> {
             )
         },
     );
+    write_results(&args, &results)
+}
+
+fn write_results(args: &Args, results: &[serde_json::Value]) -> Result<()> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/bench");
     std::fs::create_dir_all(&dir)?;
-    let doc = json!({ "runs": args.runs, "secs": args.secs, "stacks": results });
+    let doc = json!({ "runs": args.runs, "secs": args.secs, "backends_only": args.backends_only, "stacks": results });
     std::fs::write(dir.join("e2e.json"), serde_json::to_string_pretty(&doc)?)?;
     println!("\nwritten to {}", dir.join("e2e.json").display());
     Ok(())

@@ -124,6 +124,10 @@ pub fn registry(
             timeout: (interval * 3 / 4).max(Duration::from_millis(100)),
             rise: 2,
             fall: 3,
+            fast_interval: regha_config::DEFAULT_FAST_INTERVAL.min(interval),
+            fast_timeout: regha_config::DEFAULT_FAST_TIMEOUT
+                .min((interval * 3 / 4).max(Duration::from_millis(100))),
+            ..HealthConfig::default()
         },
         backends: backends.into_iter().map(backend).collect(),
         vrrp_instance: None,

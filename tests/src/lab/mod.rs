@@ -31,6 +31,7 @@ pub mod capture;
 mod clients;
 pub mod config;
 mod lbs;
+pub mod probe;
 mod topology;
 
 use std::{

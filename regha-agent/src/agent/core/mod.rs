@@ -32,6 +32,7 @@ mod holder;
 mod reload;
 mod settle;
 mod status;
+mod suspicion;
 mod sync;
 #[cfg(test)]
 mod tests;
@@ -51,7 +52,10 @@ pub use status::ShellFacts;
 use super::inputs;
 use crate::{
     admin::{AdminTable, protocol::Request, protocol::Response},
-    health::{CheckSpec, HealthReport},
+    health::{
+        CheckSpec, HealthReport,
+        suspicion::{Counts, Tracker},
+    },
     ids::Ids,
     net::Vip,
     reconcile::{Plan, Reconciler},
@@ -75,6 +79,9 @@ pub enum Event {
     },
     /// The neighbour table gave (or lost) a backend's MAC.
     Mac { addr: IpAddr, mac: Option<[u8; 6]> },
+    /// The dataplane's handshake counters of the backends written to it
+    /// (totals, as read every `SAMPLE_EVERY`; see `health::suspicion`).
+    Signals(Vec<(BackendIdentity, Counts)>),
     /// A VRRP instance published its status.
     Vrrp {
         router: VirtualRouter,
@@ -106,6 +113,12 @@ pub enum Effect {
     ExcludeSources(Vec<IpAddr>),
     /// Run exactly these health checkers (unchanged ones keep their state).
     SyncChecks(Vec<(BackendIdentity, CheckSpec)>),
+    /// The backend is suspect (`true`): run its checks at the fast
+    /// interval; or no longer (`false`).
+    SuspectChecks {
+        backend: BackendIdentity,
+        suspect: bool,
+    },
     /// Learn (and keep learning) the MACs of these addresses.
     WatchMacs(Vec<IpAddr>),
     /// Write the dataplane. `decided`: per service in `plan.apply`, the
@@ -172,6 +185,8 @@ pub struct Core {
     config: Config,
     opts: CoreOptions,
     health: BTreeMap<BackendIdentity, HealthReport>,
+    /// Each checked backend's suspicion (see `suspicion.rs`).
+    suspicion: BTreeMap<BackendIdentity, Tracker>,
     macs: BTreeMap<IpAddr, [u8; 6]>,
     admin: AdminTable,
     reconciler: Reconciler,
@@ -210,6 +225,7 @@ impl Core {
             config,
             opts,
             health: BTreeMap::new(),
+            suspicion: BTreeMap::new(),
             macs: BTreeMap::new(),
             admin,
             holders,
@@ -238,6 +254,7 @@ impl Core {
                         self.last_change = Some(now);
                         self.coalesce_until.get_or_insert(now + settle::COALESCE);
                     }
+                    self.suspicion_report(backend, &report, now, &mut out);
                     self.health.insert(backend, report);
                 }
                 if self.coalesce_until.is_some_and(|until| now < until) {
@@ -245,6 +262,12 @@ impl Core {
                     self.tell_settled(now, &mut out);
                     return out;
                 }
+            }
+            Event::Signals(counts) => {
+                // Suspicion changes only the checks' schedule: nothing to
+                // plan.
+                self.signals(counts, now, &mut out);
+                return out;
             }
             Event::Mac { addr, mac } => match mac {
                 Some(m) => {
@@ -323,6 +346,7 @@ impl Core {
             .map(|(k, _)| (*k, self.health.remove(k).unwrap_or_default()))
             .collect();
         self.health = wanted;
+        self.suspicion.retain(|k, _| self.health.contains_key(k));
         out.push(Effect::SyncChecks(checks));
         out.push(Effect::WatchMacs(inputs::dynamic_mac_addresses(
             &self.config,

@@ -71,6 +71,11 @@ impl Core {
                                 last_check_ok: report
                                     .and_then(|r| r.last.as_ref().map(|o| o.is_ok())),
                                 weight: b.weight,
+                                suspect: self.suspect_reason(&BackendIdentity {
+                                    service: identity,
+                                    addr,
+                                }),
+                                fast_checks: report.is_some_and(|r| r.fast),
                             }
                         })
                         .collect(),

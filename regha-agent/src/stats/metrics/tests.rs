@@ -26,6 +26,8 @@ fn traffic_is_counted_per_service_and_backend() {
         r#"regha_backend_ring_slots{service="registry",backend="192.0.2.11:5000"} 65537"#,
         r#"regha_backend_ring_slots{service="registry",backend="192.0.2.12:5000"} 0"#,
         r#"regha_dataplane_not_forwarded_packets_total{reason="no_backend"} 0"#,
+        r#"regha_backend_suspect{service="registry",backend="192.0.2.11:5000"} 0"#,
+        r#"regha_backend_fast_checks{service="registry",backend="192.0.2.11:5000"} 0"#,
     ] {
         assert!(l.contains(&want), "missing {want:?} in:\n{text}");
     }
@@ -112,4 +114,24 @@ fn samples_come_out_in_order_and_help_reads_as_one_sentence() {
         .collect();
     assert!(packets[0].contains("192.0.2.11") && packets[1].contains("192.0.2.12"));
     assert!(!text.contains(".."), "{text}");
+}
+
+#[test]
+fn a_suspect_backend_and_its_fast_checks_are_gauges() {
+    let mut doc = sample::document("registry");
+    let b = &mut doc.services[0].backends[0];
+    b.suspect = Some("4 connection attempts in 1000ms, none completed".into());
+    b.fast_checks = true;
+    let text = render(&doc);
+    let l = lines(&text);
+    for want in [
+        r#"regha_backend_suspect{service="registry",backend="192.0.2.11:5000"} 1"#,
+        r#"regha_backend_fast_checks{service="registry",backend="192.0.2.11:5000"} 1"#,
+        r#"regha_backend_suspect{service="registry",backend="192.0.2.12:5000"} 0"#,
+    ] {
+        assert!(l.contains(&want), "missing {want:?} in:\n{text}");
+    }
+    let page = crate::stats::page::render(&doc, &crate::stats::history::View::default());
+    assert!(page.contains("SUSPECT"), "{page}");
+    assert!(page.contains("none completed"), "{page}");
 }

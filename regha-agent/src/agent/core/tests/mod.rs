@@ -121,6 +121,8 @@ impl Run {
             checks: 1,
             transitions: 1,
             decided_at: Some(now),
+            passed_in_a_row: u32::from(health == Health::Up),
+            fast: false,
         };
         let event = Event::Health {
             backend: BackendIdentity {
@@ -205,7 +207,14 @@ impl Run {
             .services
             .iter()
             .flat_map(|svc| &svc.backends)
-            .map(|b| format!("{} {} admin {}", b.address, b.health, b.admin))
+            .map(|b| {
+                let suspect = b
+                    .suspect
+                    .as_ref()
+                    .map(|r| format!(" suspect ({r})"))
+                    .unwrap_or_default();
+                format!("{} {} admin {}{suspect}", b.address, b.health, b.admin)
+            })
             .collect();
         let vrrp: Vec<String> = s
             .vrrp
@@ -268,6 +277,11 @@ impl Run {
                     .map(|(k, s)| format!("{} every {:?}", k.addr, s.interval))
                     .collect::<Vec<_>>()
                     .join(", ")
+            ),
+            Effect::SuspectChecks { backend, suspect } => format!(
+                "{} checks of {}",
+                if *suspect { "fast" } else { "normal" },
+                backend.addr
             ),
             Effect::WatchMacs(addrs) => format!(
                 "watch MACs of {}",

@@ -4,10 +4,11 @@ use std::net::SocketAddr;
 
 use regha_model::{Health, Role, VrrpState, XdpMode};
 
-use super::Run;
+use super::{Run, service_5000};
 use crate::{
     admin::protocol::{BackendAction, Request},
     agent::core::{CoreOptions, Event},
+    health::{CheckOutcome, FailReason, HealthReport, suspicion::Counts},
 };
 use regha_config::{BackendConfig, Config};
 
@@ -83,6 +84,80 @@ impl Run {
             .mac(ms, "192.0.2.12", 0x12)
             .health(ms + 5, BE1, Health::Up)
             .health(ms + 6, BE2, Health::Up)
+    }
+
+    /// The dataplane's handshake totals of `backend` at `ms`: SYNs, SYN
+    /// retransmissions, completions.
+    fn signals(
+        &mut self,
+        ms: u64,
+        backend: &str,
+        (syns, retransmits, completions): (u64, u64, u64),
+    ) -> &mut Self {
+        let addr: SocketAddr = backend.parse().unwrap();
+        let counts = Counts::new(syns, retransmits, completions);
+        self.at(
+            ms,
+            &format!("signals {backend}: {syns} SYNs, {retransmits} retransmitted, {completions} completed"),
+            Event::Signals(vec![(
+                regha_model::BackendIdentity {
+                    service: service_5000(),
+                    addr,
+                },
+                counts,
+            )]),
+        )
+    }
+
+    /// A checker's report at `ms`: its `checks`-th check passed (`ok`) or
+    /// timed out, `state` as its rise/fall counter says, `passed` checks
+    /// passed in a row.
+    fn check(
+        &mut self,
+        ms: u64,
+        backend: &str,
+        ok: bool,
+        state: Health,
+        checks: u64,
+        passed: u32,
+    ) -> &mut Self {
+        let addr: SocketAddr = backend.parse().unwrap();
+        let now = self.base + std::time::Duration::from_millis(ms);
+        let report = HealthReport {
+            state,
+            last: Some(if ok {
+                CheckOutcome::Ok {
+                    detail: "HTTP 200".into(),
+                }
+            } else {
+                CheckOutcome::Failed {
+                    reason: FailReason::Timeout,
+                    detail: "timed out".into(),
+                }
+            }),
+            last_latency: Some(std::time::Duration::from_millis(2)),
+            since: now,
+            checks,
+            transitions: 1,
+            decided_at: Some(now),
+            passed_in_a_row: passed,
+            fast: true,
+        };
+        let what = format!(
+            "check {checks} of {backend} {}: {state}",
+            if ok { "passed" } else { "timed out" }
+        );
+        self.at(
+            ms,
+            &what,
+            Event::Health {
+                backend: regha_model::BackendIdentity {
+                    service: service_5000(),
+                    addr,
+                },
+                report,
+            },
+        )
     }
 
     fn admin(&mut self, ms: u64, what: &str, request: Request) -> &mut Self {
@@ -419,9 +494,9 @@ fn a_sync_group_fails_over_as_one() {
                     },
                     addr: "[2001:db8::11]:5000".parse().unwrap(),
                 },
-                report: crate::health::HealthReport {
+                report: HealthReport {
                     state: Health::Up,
-                    ..crate::health::HealthReport::new()
+                    ..HealthReport::new()
                 },
             },
         )
@@ -487,4 +562,66 @@ fn a_reload_adds_an_ipv6_instance() {
         .status()
         .reload(6000, "back to one instance", VRRP)
         .golden("reload_dual_stack");
+}
+
+#[test]
+fn signals_make_a_backend_suspect_and_fast_checks_take_it_down() {
+    Run::new(STATIC)
+        .start()
+        .both_up(100)
+        .signals(1000, BE1, (100, 0, 100))
+        .signals(1000, BE2, (50, 0, 50))
+        .note("be1 stops completing handshakes; be2 serves on")
+        .signals(1200, BE1, (104, 0, 100))
+        .signals(1200, BE2, (60, 0, 60))
+        .status()
+        .note("suspect: more signals change nothing, the checks decide")
+        .check(1210, BE1, false, Health::Up, 2, 0)
+        .signals(1400, BE1, (110, 1, 100))
+        .check(1710, BE1, false, Health::Up, 3, 0)
+        .check(2210, BE1, false, Health::Down, 4, 0)
+        .status()
+        .note("down: out of the ring, no new signals, never suspect while down")
+        .signals(2400, BE1, (110, 1, 100))
+        .signals(2600, BE1, (115, 1, 100))
+        .status()
+        .golden("suspect_then_down");
+}
+
+#[test]
+fn a_flood_makes_backends_suspect_and_passing_checks_clear_them() {
+    Run::new(STATIC)
+        .start()
+        .both_up(100)
+        .signals(1000, BE1, (100, 0, 100))
+        .note("SYNs from spoofed sources: attempts that never complete")
+        .signals(1200, BE1, (5100, 0, 100))
+        .check(1210, BE1, true, Health::Up, 2, 2)
+        .signals(1400, BE1, (10_100, 0, 100))
+        .note("rise (2) passes after the suspicion began clear it")
+        .check(1460, BE1, true, Health::Up, 3, 3)
+        .status()
+        .note("the flood goes on: the evidence before the clearing is spent, new evidence makes it suspect again")
+        .signals(1600, BE1, (15_100, 0, 100))
+        .check(1610, BE1, true, Health::Up, 4, 4)
+        .check(1860, BE1, true, Health::Up, 5, 5)
+        .note("the flood ends: real clients complete again, nothing more")
+        .signals(2000, BE1, (15_110, 0, 110))
+        .signals(2200, BE1, (15_120, 0, 120))
+        .signals(2400, BE1, (15_130, 0, 130))
+        .status()
+        .golden("suspect_cleared");
+}
+
+#[test]
+fn retransmissions_that_dominate_make_a_backend_suspect() {
+    Run::new(STATIC)
+        .start()
+        .both_up(100)
+        .signals(1000, BE2, (100, 0, 100))
+        .note("a host that drops most SYNs: retransmissions outnumber completions")
+        .signals(1200, BE2, (110, 4, 103))
+        .check(1210, BE2, true, Health::Up, 2, 2)
+        .check(1460, BE2, true, Health::Up, 3, 3)
+        .golden("suspect_retransmits");
 }
