@@ -115,6 +115,7 @@ services:
     health: { tcp: {} }
     backends: [{ address: 192.0.2.11 }]
     vrrp_instance: lb
+    allow: [198.51.100.0/24]
 stats:
   listen: 127.0.0.1:1158
   auth: { user: admin, password_env: REGHA_STATS_PASSWORD }
