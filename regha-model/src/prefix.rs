@@ -147,10 +147,20 @@ mod tests {
         assert!(p.contains("198.51.100.7".parse().unwrap()));
         assert!(!p.contains("198.51.101.7".parse().unwrap()));
         assert!(!p.contains("2001:db8::1".parse().unwrap()));
-        assert_eq!("192.0.2.9".parse::<IpPrefix>().unwrap().to_string(), "192.0.2.9/32");
+        assert_eq!(
+            "192.0.2.9".parse::<IpPrefix>().unwrap().to_string(),
+            "192.0.2.9/32"
+        );
         assert_eq!("2001:db8::/32".parse::<IpPrefix>().unwrap().len(), 32);
         assert!("0.0.0.0/0".parse::<IpPrefix>().unwrap().is_everything());
-        for bad in ["198.51.100.1/24", "198.51.100.0/33", "2001:db8::/129", "office", "10.0.0.0/x", ""] {
+        for bad in [
+            "198.51.100.1/24",
+            "198.51.100.0/33",
+            "2001:db8::/129",
+            "office",
+            "10.0.0.0/x",
+            "",
+        ] {
             assert!(bad.parse::<IpPrefix>().is_err(), "{bad}");
         }
     }

@@ -101,6 +101,7 @@ fn services() -> Vec<ServiceSpec> {
             .map(|b| BackendSpec { port, ..b })
             .collect();
         ServiceSpec {
+            allow: Vec::new(),
             id,
             vip,
             port,

@@ -191,9 +191,7 @@ pub fn loss(name: &str) -> &'static str {
         | m::BACKEND_STATS
         | m::BACKEND_SIGNALS
         | m::REASONS
-        | m::SERVICE_DENIED => {
-            "counters restart from zero (a counter reset to Prometheus)"
-        }
+        | m::SERVICE_DENIED => "counters restart from zero (a counter reset to Prometheus)",
         m::FLOW_CACHE => {
             "copies of flow-table entries: established packets read the flow table until they are cached again"
         }

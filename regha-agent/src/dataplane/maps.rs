@@ -11,8 +11,9 @@ use aya::maps::{
     Array, ArrayOfMaps, HashMap, LpmTrie, Map, MapData, MapError, PerCpuArray, lpm_trie::Key,
 };
 use regha_common::{
-    ALLOW_ID_BITS, AllowData, Backend, Counters, ServiceAllow, FLOW_CACHE_ENTRY_OFFSET, FLOW_CACHE_GEN_OFFSET, FlowCacheEntry, FlowKey,
-    FlowValue, Handshake, MAX_RING_SIZE, RING_MAP_FLAGS, Reason, ServiceKey, ServiceValue, Signals,
+    ALLOW_ID_BITS, AllowData, Backend, Counters, FLOW_CACHE_ENTRY_OFFSET, FLOW_CACHE_GEN_OFFSET,
+    FlowCacheEntry, FlowKey, FlowValue, Handshake, MAX_RING_SIZE, RING_MAP_FLAGS, Reason,
+    ServiceAllow, ServiceKey, ServiceValue, Signals,
     hash::{flow_cache_slot, flow_check, handshake_fingerprint, handshake_slot, tuple_hash},
     layout::{PINNED_MAPS, PinnedMap},
     map_names,
@@ -446,7 +447,11 @@ impl MapWriter {
         Ok(out)
     }
 
-    pub(super) fn add_allow_prefix(&mut self, id: u32, p: AllowPrefix) -> Result<(), DataplaneError> {
+    pub(super) fn add_allow_prefix(
+        &mut self,
+        id: u32,
+        p: AllowPrefix,
+    ) -> Result<(), DataplaneError> {
         self.allow
             .insert(&p.key(id), 1, 0)
             .map_err(map_err(map_names::ALLOW))

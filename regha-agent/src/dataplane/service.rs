@@ -268,9 +268,8 @@ impl MapWriter {
         }
         let listed_before = existing.is_some_and(|v| v.flags & SERVICE_F_ALLOW != 0);
         let stale: Vec<AllowPrefix> = have.difference(&want).copied().collect();
-        let narrowed = existing.is_some()
-            && !want.is_empty()
-            && (!listed_before || !stale.is_empty());
+        let narrowed =
+            existing.is_some() && !want.is_empty() && (!listed_before || !stale.is_empty());
         if !want.is_empty() {
             for p in &stale {
                 self.remove_allow_prefix(spec.id, *p)?;
@@ -285,7 +284,11 @@ impl MapWriter {
 
     /// The second half, once the entry is written: a list that became empty
     /// loses its prefixes (after `SERVICE_ALLOW` stops asking for them).
-    fn finish_allow(&mut self, spec: &ServiceSpec, allow: &AllowChange) -> Result<(), DataplaneError> {
+    fn finish_allow(
+        &mut self,
+        spec: &ServiceSpec,
+        allow: &AllowChange,
+    ) -> Result<(), DataplaneError> {
         let now = self.service_allow(spec.id)?;
         if now.flags != allow.flags {
             self.set_service_allow(

@@ -57,11 +57,18 @@ fn service_and_backend_counts_are_bounded() {
 #[test]
 fn allow_lists_networks_and_hosts_and_defaults_to_everyone() {
     let c = parse(BASE);
-    let allow: Vec<String> = c.services[0].allow.iter().map(ToString::to_string).collect();
+    let allow: Vec<String> = c.services[0]
+        .allow
+        .iter()
+        .map(ToString::to_string)
+        .collect();
     assert_eq!(allow, ["198.51.100.0/24", "203.0.113.7/32"]);
     assert!(c.services[1].allow.is_empty());
     let v6 = "role: master\nservices:\n  - name: r6\n    vip: 2001:db8::100\n    port: 5000\n    allow: [\"2001:db8:1::/48\"]\n    backends: [{ address: \"2001:db8::11\" }]\n";
-    assert_eq!(parse(v6).services[0].allow[0].to_string(), "2001:db8:1::/48");
+    assert_eq!(
+        parse(v6).services[0].allow[0].to_string(),
+        "2001:db8:1::/48"
+    );
 }
 
 #[test]
@@ -73,7 +80,11 @@ fn allow_prefixes_are_bounded_in_all() {
         "role: master\nservices:\n  - name: r\n    vip: 192.0.2.100\n    port: 5000\n    allow: [{}]\n    backends: [{{ address: 192.0.2.11 }}]\n",
         list.join(", ")
     );
-    assert_error(&yaml, "services", "65537 `allow` prefixes in all: the dataplane holds at most 65536");
+    assert_error(
+        &yaml,
+        "services",
+        "65537 `allow` prefixes in all: the dataplane holds at most 65536",
+    );
 }
 
 rejects! {

@@ -155,8 +155,10 @@ fn allow_list(
     let mut ok = true;
     for (i, text) in list.iter().enumerate() {
         let item = format!("{at}[{i}]");
-        let Some(p) = c.result(&item, text.trim().parse::<IpPrefix>().map_err(|e| e.to_string()))
-        else {
+        let Some(p) = c.result(
+            &item,
+            text.trim().parse::<IpPrefix>().map_err(|e| e.to_string()),
+        ) else {
             ok = false;
             continue;
         };
@@ -176,7 +178,10 @@ fn allow_list(
             continue;
         }
         if let Some(first) = seen.insert(p, i) {
-            c.fail::<()>(&item, format!("{p} is also {at}[{first}]: list each network once"));
+            c.fail::<()>(
+                &item,
+                format!("{p} is also {at}[{first}]: list each network once"),
+            );
             ok = false;
             continue;
         }

@@ -174,6 +174,7 @@ fn time(prog: &mut Xdp, packet: &[u8], repeat: u32) -> (f64, u32) {
 
 fn service(n: u32) -> ServiceSpec {
     ServiceSpec {
+        allow: Vec::new(),
         id: 0,
         vip: IpAddr::V4(VIP),
         port: 5000,
