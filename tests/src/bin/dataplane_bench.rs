@@ -202,7 +202,7 @@ fn service(n: u32) -> ServiceSpec {
 
 /// The value after `name` on the command line, if given.
 /// The program name of the rows run with a 10,000-prefix allow-list.
-const ALLOW_PROGRAM: &str = "regha-allow10k";
+const ALLOW_PROGRAM: &str = "regha+10k";
 /// Backends of the allow-list rows (compared with the plain rows of the
 /// same size).
 const ALLOW_BACKENDS: u32 = 16;
@@ -216,9 +216,11 @@ fn allow_10k() -> Vec<IpPrefix> {
         .map(|i| IpPrefix::new(IpAddr::V4(Ipv4Addr::from(0x0a00_0000 | (i << 12))), 20).unwrap())
         .collect();
     out.push("192.0.2.0/24".parse().unwrap());
-    out.extend((0..5903u32).map(|i| {
-        IpPrefix::new(IpAddr::V4(Ipv4Addr::from(0x6440_0000 | (i << 8))), 24).unwrap()
-    }));
+    out.extend(
+        (0..5903u32).map(|i| {
+            IpPrefix::new(IpAddr::V4(Ipv4Addr::from(0x6440_0000 | (i << 8))), 24).unwrap()
+        }),
+    );
     out
 }
 
@@ -316,7 +318,9 @@ fn main() {
             allow: allow_10k(),
             ..service(ALLOW_BACKENDS)
         };
-        t.maps.apply_service(&spec).expect("provision the allow-list");
+        t.maps
+            .apply_service(&spec)
+            .expect("provision the allow-list");
         t
     });
     let dp_of = |row: &Row| {
