@@ -14,9 +14,10 @@ use aya_ebpf::{
     macros::btf_map,
 };
 use regha_common::{
-    AllowData, BPF_F_MMAPABLE, Backend, Counters, MAX_ALLOW_PREFIXES, ServiceAllow, DEFAULT_FLOW_TABLE_SIZE, FLOW_CACHE_SIZE, FlowCacheSlot,
-    FlowKey, FlowValue, HANDSHAKE_TABLE_SIZE, Handshake, MAX_BACKENDS, MAX_SERVICES, REASON_COUNT,
-    RING_MAP_FLAGS, SERVICE_PORT_WORDS, ServiceKey, ServiceValue, Signals,
+    AllowData, BPF_F_MMAPABLE, Backend, Counters, DEFAULT_FLOW_TABLE_SIZE, FLOW_CACHE_SIZE,
+    FlowCacheSlot, FlowKey, FlowValue, HANDSHAKE_TABLE_SIZE, Handshake, MAX_ALLOW_PREFIXES,
+    MAX_BACKENDS, MAX_SERVICES, REASON_COUNT, RING_MAP_FLAGS, SERVICE_PORT_WORDS, ServiceAllow,
+    ServiceKey, ServiceValue, Signals,
 };
 
 /// `VIP:port/proto` -> service (id, ring size, hash mode, seed, generation).

@@ -47,7 +47,7 @@ impl IpPrefix {
         self.addr
     }
 
-    pub fn len(&self) -> u8 {
+    pub fn prefix_len(&self) -> u8 {
         self.len
     }
 
@@ -151,7 +151,10 @@ mod tests {
             "192.0.2.9".parse::<IpPrefix>().unwrap().to_string(),
             "192.0.2.9/32"
         );
-        assert_eq!("2001:db8::/32".parse::<IpPrefix>().unwrap().len(), 32);
+        assert_eq!(
+            "2001:db8::/32".parse::<IpPrefix>().unwrap().prefix_len(),
+            32
+        );
         assert!("0.0.0.0/0".parse::<IpPrefix>().unwrap().is_everything());
         for bad in [
             "198.51.100.1/24",

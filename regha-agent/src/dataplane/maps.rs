@@ -492,7 +492,10 @@ impl AllowPrefix {
             std::net::IpAddr::V4(a) => regha_common::addr_from_v4(a.octets()),
             std::net::IpAddr::V6(a) => a.octets(),
         };
-        Self { addr, len: p.len() }
+        Self {
+            addr,
+            len: p.prefix_len(),
+        }
     }
 
     fn key(&self, service_id: u32) -> Key<AllowData> {

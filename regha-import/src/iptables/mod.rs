@@ -64,7 +64,7 @@ pub(crate) fn apply(
 fn map_rule(diag: &mut Diag<'_>, line: usize, r: &Rule, config: &mut Config) -> Option<usize> {
     let service = r.dest.and_then(|d| {
         config.services.iter().position(|s| {
-            d.len() == if s.vip.is_ipv4() { 32 } else { 128 }
+            d.prefix_len() == if s.vip.is_ipv4() { 32 } else { 128 }
                 && d.addr() == s.vip
                 && r.dport.is_none_or(|p| p == s.port)
         })
