@@ -51,6 +51,8 @@ pub struct ServiceInput {
     pub hash: HashMode,
     pub ring_size: u32,
     pub backends: Vec<BackendInput>,
+    /// Source networks allowed; empty: all.
+    pub allow: Vec<regha_model::IpPrefix>,
 }
 
 /// What to do to the dataplane.
@@ -181,6 +183,7 @@ impl Reconciler {
                     seed: self.seed,
                     ring_size: input.ring_size,
                     backends,
+                    allow: input.allow.clone(),
                 },
             );
         }

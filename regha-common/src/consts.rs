@@ -15,6 +15,9 @@ pub mod map_names {
     pub const FLOW_CACHE: &str = "FLOW_CACHE";
     pub const HANDSHAKES: &str = "HANDSHAKES";
     pub const BACKEND_SIGNALS: &str = "BACKEND_SIGNALS";
+    pub const ALLOW: &str = "ALLOW";
+    pub const SERVICE_ALLOW: &str = "SERVICE_ALLOW";
+    pub const SERVICE_DENIED: &str = "SERVICE_DENIED";
 }
 
 /// Name of the XDP program in the object.
@@ -97,6 +100,26 @@ pub const SERVICE_F_HASH_FLOW: u32 = 1 << 0;
 /// but the dataplane drops and counts "no backend" instead of using it.
 pub const SERVICE_F_NO_BACKEND: u32 = 1 << 1;
 
+/// `ServiceValue::flags`: the service has a source allow-list (`allow`):
+/// a packet that would start a flow is steered only if its source matches
+/// a prefix of the service in `ALLOW`. Services without the flag never
+/// look at the trie.
+pub const SERVICE_F_ALLOW: u32 = 1 << 2;
+
+/// Set in `SERVICE_GENS[id]` when the service at `id` is removed: no flow
+/// records a generation with this bit, so none matches, and the next service
+/// at `id` continues the count instead of reusing an old generation (whose
+/// flows could still sit in the flow table).
+pub const GENERATION_RETIRED: u32 = 1 << 31;
+
+/// Prefixes the `ALLOW` trie holds, over all services. An LPM trie
+/// allocates a node per prefix on insert (`BPF_F_NO_PREALLOC`), so the size
+/// costs nothing until used.
+pub const MAX_ALLOW_PREFIXES: u32 = 65_536;
+/// Leading bits of an `ALLOW` key that hold the service id: a prefix
+/// `A/n` of service `s` is the trie prefix of `ALLOW_ID_BITS + n` bits.
+pub const ALLOW_ID_BITS: u32 = 32;
+
 /// `Backend::state` values.
 pub const BACKEND_DOWN: u8 = 0;
 /// Takes new flows and keeps existing ones.
@@ -138,16 +161,21 @@ pub enum Reason {
     /// interface): passed to the stack, which ignores it as it would without
     /// us. Never forwarded: the host it was sent to forwards it.
     OtherHost = 5,
+    /// For a service with an allow-list, from a source it does not list: a
+    /// new flow refused, or a flow from a source a reload removed. Dropped
+    /// (and counted per service in `SERVICE_DENIED` too).
+    Denied = 6,
 }
 
 impl Reason {
-    pub const ALL: [Reason; 6] = [
+    pub const ALL: [Reason; 7] = [
         Reason::NotIp,
         Reason::NotService,
         Reason::Malformed,
         Reason::Unsupported,
         Reason::NoBackend,
         Reason::OtherHost,
+        Reason::Denied,
     ];
 
     /// Name used in metrics and status output.
@@ -159,6 +187,7 @@ impl Reason {
             Reason::Unsupported => "unsupported",
             Reason::NoBackend => "no_backend",
             Reason::OtherHost => "other_host",
+            Reason::Denied => "denied",
         }
     }
 }

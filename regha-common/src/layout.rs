@@ -22,7 +22,15 @@ use crate::consts::map_names as m;
 ///   connection -> its backend and service generation), so an upgrade from
 ///   layout 1 adopts it with every flow in it; only when an entry is first
 ///   written changed (the ACK completing the handshake, not the SYN).
-pub const LAYOUT_VERSION: u32 = 2;
+/// - 3: `ALLOW`, `SERVICE_ALLOW` and `SERVICE_DENIED` added (issue 18:
+///   per-service source allow-lists). `REASONS` grows by one slot
+///   (`denied`): only its size changes, so it is copied with its counters.
+///   `SERVICES` keeps its value; its flags gain `SERVICE_F_ALLOW`, which a
+///   layout-2 program ignores. Every other map is adopted as it is, flows
+///   included: a flow's generation keeps its meaning (`ServiceAllow` says
+///   which earlier generations stay trusted, and a new `SERVICE_ALLOW`
+///   starts at "none", which is what layout 2 meant).
+pub const LAYOUT_VERSION: u32 = 3;
 
 /// File name, in the pin directory, of the layout record: a one-element
 /// array map holding the `LAYOUT_VERSION` of the pins beside it. The agent
@@ -51,7 +59,7 @@ const fn pinned(name: &'static str, pin: &'static str, changed_in: u32) -> Pinne
 }
 
 /// Every map the agent pins under `/sys/fs/bpf/regha/<iface>/`.
-pub const PINNED_MAPS: [PinnedMap; 12] = [
+pub const PINNED_MAPS: [PinnedMap; 15] = [
     pinned(m::SERVICES, "services", 1),
     pinned(m::SERVICE_PORTS, "service_ports", 1),
     pinned(m::SERVICE_GENS, "service_gens", 1),
@@ -64,6 +72,9 @@ pub const PINNED_MAPS: [PinnedMap; 12] = [
     pinned(m::FLOW_CACHE, "flow_cache", 2),
     pinned(m::HANDSHAKES, "handshakes", 2),
     pinned(m::BACKEND_SIGNALS, "backend_signals", 2),
+    pinned(m::ALLOW, "allow", 3),
+    pinned(m::SERVICE_ALLOW, "service_allow", 3),
+    pinned(m::SERVICE_DENIED, "service_denied", 3),
 ];
 
 const _: () = {

@@ -272,7 +272,53 @@ pub struct Counters {
     pub new_flows: u64,
 }
 
+/// The data of an `ALLOW` key (after the kernel's 32-bit prefix length):
+/// the service id, big-endian so that it forms the key's leading bits, then
+/// the source address in the 16-byte form of the other maps. A prefix `A/n`
+/// of service `s` is stored with prefix length `ALLOW_ID_BITS + n`, so one
+/// trie holds every service's list, IPv4 and IPv6 alike (a service's
+/// packets are all of its VIP's family).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct AllowData {
+    pub service_id: [u8; 4],
+    pub addr: [u8; 16],
+}
+
+impl AllowData {
+    pub const fn new(service_id: u32, addr: [u8; 16]) -> Self {
+        Self {
+            service_id: service_id.to_be_bytes(),
+            addr,
+        }
+    }
+}
+
+/// `SERVICE_ALLOW` value (index: service id): what a flow recorded under an
+/// earlier generation of the service may still be trusted for.
+///
+/// A reload that narrows a service's allow-list bumps the service's
+/// generation (`SERVICE_GENS`) without starting a new incarnation: a flow
+/// recorded under a generation from `since_gen` up to (not including) the
+/// current one is of this incarnation, and is kept on its backend if its
+/// source still passes the list (then recorded again under the current
+/// generation), dropped as `Reason::Denied` otherwise. A flow of a
+/// generation before `since_gen` is of an earlier service at the id, and
+/// is chosen anew as before. Read only on a generation mismatch, never on
+/// the established path.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ServiceAllow {
+    /// The first generation of the service's current incarnation; 0: none
+    /// (no flow of an earlier generation is kept).
+    pub since_gen: u32,
+    /// `SERVICE_F_ALLOW` when the service has a list now.
+    pub flags: u32,
+}
+
 const _: () = {
+    assert!(size_of::<AllowData>() == 20);
+    assert!(size_of::<ServiceAllow>() == 8);
     assert!(size_of::<ServiceKey>() == 20);
     assert!(size_of::<ServiceValue>() == 20);
     assert!(size_of::<Backend>() == 32);
@@ -347,4 +393,6 @@ mod pod {
     unsafe impl aya::Pod for FlowCacheEntry {}
     unsafe impl aya::Pod for Handshake {}
     unsafe impl aya::Pod for Signals {}
+    unsafe impl aya::Pod for AllowData {}
+    unsafe impl aya::Pod for ServiceAllow {}
 }

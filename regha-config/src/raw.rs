@@ -223,6 +223,8 @@ pub(crate) struct Service {
     pub(crate) backends: Option<Vec<Backend>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) vrrp_instance: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) allow: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize, Serialize)]

@@ -128,6 +128,7 @@ fn raw_service(s: &ServiceConfig) -> raw::Service {
         health: Some(raw_health(&s.health)),
         backends: Some(s.backends.iter().map(raw_backend).collect()),
         vrrp_instance: s.vrrp_instance.clone(),
+        allow: (!s.allow.is_empty()).then(|| s.allow.iter().map(ToString::to_string).collect()),
     }
 }
 

@@ -8,6 +8,7 @@
 #![no_std]
 #![no_main]
 
+mod allow;
 mod flows;
 mod maps;
 mod parse;
@@ -33,7 +34,7 @@ pub fn regha(ctx: XdpContext) -> u32 {
         Err(reason) => {
             stats::count_reason(reason);
             match reason {
-                Reason::NoBackend => xdp_action::XDP_DROP,
+                Reason::NoBackend | Reason::Denied => xdp_action::XDP_DROP,
                 _ => xdp_action::XDP_PASS,
             }
         }

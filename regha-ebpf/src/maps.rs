@@ -10,13 +10,14 @@
 //! flow in `FLOW_CACHE`, and `FLOWS` behind it only on a miss.
 
 use aya_ebpf::{
-    btf_maps::{Array, ArrayOfMaps, HashMap, LruHashMap, PerCpuArray},
+    btf_maps::{Array, ArrayOfMaps, HashMap, LpmTrie, LruHashMap, PerCpuArray},
     macros::btf_map,
 };
 use regha_common::{
-    BPF_F_MMAPABLE, Backend, Counters, DEFAULT_FLOW_TABLE_SIZE, FLOW_CACHE_SIZE, FlowCacheSlot,
-    FlowKey, FlowValue, HANDSHAKE_TABLE_SIZE, Handshake, MAX_BACKENDS, MAX_SERVICES, REASON_COUNT,
-    RING_MAP_FLAGS, SERVICE_PORT_WORDS, ServiceKey, ServiceValue, Signals,
+    AllowData, BPF_F_MMAPABLE, Backend, Counters, DEFAULT_FLOW_TABLE_SIZE, FLOW_CACHE_SIZE,
+    FlowCacheSlot, FlowKey, FlowValue, HANDSHAKE_TABLE_SIZE, Handshake, MAX_ALLOW_PREFIXES,
+    MAX_BACKENDS, MAX_SERVICES, REASON_COUNT, RING_MAP_FLAGS, SERVICE_PORT_WORDS, ServiceAllow,
+    ServiceKey, ServiceValue, Signals,
 };
 
 /// `VIP:port/proto` -> service (id, ring size, hash mode, seed, generation).
@@ -112,3 +113,21 @@ pub static BACKEND_SIGNALS: PerCpuArray<Signals, { MAX_BACKENDS as usize }> = Pe
 /// `regha_common::Reason` -> packets not forwarded for that reason (per CPU).
 #[btf_map]
 pub static REASONS: PerCpuArray<u64, { REASON_COUNT as usize }> = PerCpuArray::new();
+
+/// Every service's source allow-list: (service id, source prefix) -> 1.
+/// Looked up only for services with `SERVICE_F_ALLOW`, and only where a
+/// flow is chosen (`allow.rs`). An LPM trie: the longest prefix of the
+/// key's service id and source decides, in one kernel lookup.
+#[btf_map]
+pub static ALLOW: LpmTrie<AllowData, u32, { MAX_ALLOW_PREFIXES as usize }> = LpmTrie::new();
+
+/// Service id -> which earlier generations' flows stay trusted once their
+/// source passes the list again (`ServiceAllow`). Read only when a flow's
+/// generation is not the current one.
+#[btf_map]
+pub static SERVICE_ALLOW: Array<ServiceAllow, { MAX_SERVICES as usize }> = Array::new();
+
+/// Service id -> packets dropped because their source is not in the
+/// service's allow-list (per CPU).
+#[btf_map]
+pub static SERVICE_DENIED: PerCpuArray<u64, { MAX_SERVICES as usize }> = PerCpuArray::new();

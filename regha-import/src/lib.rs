@@ -32,6 +32,7 @@
 mod annotate;
 mod error;
 mod haproxy;
+mod iptables;
 mod keepalived;
 mod lex;
 mod map;
@@ -81,6 +82,8 @@ pub struct ImportOptions {
     /// `--vip`: the service address when there is no keepalived config and
     /// HAProxy binds every address.
     pub vip: Option<IpAddr>,
+    /// `--iptables`: the old firewall rules, `(name, text)` (see `iptables/`).
+    pub iptables: Option<(String, String)>,
 }
 
 /// Imports with the default options. `keepalived` and `haproxy` are
@@ -103,11 +106,24 @@ pub fn import_with(
         (None, None) => Err(ImportError::NoInput),
         _ => map::config(keepalived, haproxy, options, &mut warnings),
     };
-    warning::finish(&mut warnings);
-    let mapped = match mapped {
+    let mut mapped = match mapped {
         Ok(mapped) => mapped,
-        Err(error) => return Err(ImportFailure { error, warnings }),
+        Err(error) => {
+            warning::finish(&mut warnings);
+            return Err(ImportFailure { error, warnings });
+        }
     };
+    if let Some((name, text)) = &options.iptables {
+        iptables::apply(
+            name,
+            text,
+            &mut mapped.config,
+            &mut mapped.notes,
+            &mut warnings,
+        );
+        mapped.sources.push(format!("iptables:   {name}"));
+    }
+    warning::finish(&mut warnings);
     let body = annotate::annotate(&mapped.config.to_yaml(), &mapped.notes);
     debug_assert!(
         body.unplaced.is_empty(),
@@ -140,6 +156,16 @@ fn header(sources: &[String]) -> String {
         .map(str::to_owned),
     );
     lines.iter().map(|l| annotate::comment_line(0, l)).collect()
+}
+
+/// Reads one more input (`--iptables`) as [`read_inputs`] reads the others.
+pub fn read_text(path: &Path) -> Result<String, ImportError> {
+    regha_config::load::read_bounded(path, regha_config::MAX_CONFIG_BYTES)
+        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+        .map_err(|e| ImportError::Read {
+            path: path.to_owned(),
+            source: e.into(),
+        })
 }
 
 /// Reads the two files (the only I/O of the import), as text: invalid UTF-8

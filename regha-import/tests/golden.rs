@@ -3,7 +3,8 @@
 //!
 //! A case holds its inputs, `keepalived.conf` and/or `haproxy.cfg`, and
 //! optionally `args` (the command-line options `--instance NAME`,
-//! `--interface NAME`, `--vip ADDRESS` on one line). Out: `expected.yaml`
+//! `--interface NAME`, `--vip ADDRESS` on one line) and `iptables` (the
+//! old firewall rules, as `--iptables` reads them). Out: `expected.yaml`
 //! and `expected.warnings` (each warning as stderr shows it), or
 //! `expected.error` when nothing can be imported. Each input is named
 //! `<case>/<file>` in warnings and comments. When nothing is imported,
@@ -25,6 +26,7 @@ const HAPROXY: &str = "haproxy.cfg";
 const YAML: &str = "expected.yaml";
 const WARNINGS: &str = "expected.warnings";
 const ERROR: &str = "expected.error";
+const IPTABLES: &str = "iptables";
 
 fn golden_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden")
@@ -72,6 +74,8 @@ fn run(dir: &Path) -> Vec<(&'static str, String)> {
         ))
     };
     let (k, h) = (input(KEEPALIVED), input(HAPROXY));
+    let mut options = options(dir);
+    options.iptables = input(IPTABLES);
     assert!(
         k.is_some() || h.is_some(),
         "{case}: neither {KEEPALIVED} nor {HAPROXY}"
@@ -79,7 +83,7 @@ fn run(dir: &Path) -> Vec<(&'static str, String)> {
     let result = import_with(
         k.as_ref().map(|(n, t)| (n.as_str(), t.as_str())),
         h.as_ref().map(|(n, t)| (n.as_str(), t.as_str())),
-        &options(dir),
+        &options,
     );
     let text = |warnings: &[Warning]| {
         let mut text = String::new();

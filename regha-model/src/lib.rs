@@ -9,6 +9,7 @@
 //! - `backend.rs`: what the dataplane does with a backend, what the checks
 //!   say, what an operator asked;
 //! - `mac.rs`: an Ethernet address as people write it;
+//! - `prefix.rs`: an IP network as people write it (a service's `allow`);
 //! - `vrrp.rs`: VRRP version, protocol state, address family and virtual
 //!   router (family + VRID), and the role a host plays;
 //! - `xdp.rs`: how the program is attached.
@@ -19,12 +20,14 @@
 mod word;
 pub mod backend;
 pub mod mac;
+pub mod prefix;
 pub mod service;
 pub mod vrrp;
 pub mod xdp;
 
 pub use backend::{AdminState, BackendState, Health};
 pub use mac::Mac;
+pub use prefix::{BadPrefix, IpPrefix};
 pub use service::{BackendIdentity, Forwarding, HashMode, Protocol, ServiceIdentity};
 pub use vrrp::{IpFamily, Role, VirtualRouter, VrrpState, VrrpVersion};
 pub use word::{UnknownWord, Word};

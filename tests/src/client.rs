@@ -200,6 +200,18 @@ impl KeepAlive {
         })
     }
 
+    /// Gives up a request after `limit` without an answer (a connection
+    /// whose packets are dropped would otherwise wait for ever).
+    pub fn with_timeout(self, limit: Duration) -> Self {
+        self.stream
+            .set_read_timeout(Some(limit))
+            .expect("set_read_timeout");
+        self.stream
+            .set_write_timeout(Some(limit))
+            .expect("set_write_timeout");
+        self
+    }
+
     /// The local (client) address of the connection.
     pub fn local(&self) -> SocketAddr {
         self.stream.local_addr().expect("a connected socket")

@@ -192,6 +192,7 @@ pub fn source_hashed(
     backends: Vec<BackendSpec>,
 ) -> ServiceSpec {
     ServiceSpec {
+        allow: Vec::new(),
         id: 0,
         vip: IpAddr::V4(vip),
         port,

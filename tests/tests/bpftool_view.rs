@@ -27,6 +27,7 @@ fn pinned_maps_dump_with_field_names() {
     let t = TestDataplane::load();
     let mut maps = t.dataplane.maps().unwrap();
     maps.apply_service(&ServiceSpec {
+        allow: Vec::new(),
         id: 3,
         vip: "192.0.2.100".parse().unwrap(),
         port: 5000,

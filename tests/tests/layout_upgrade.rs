@@ -46,6 +46,7 @@ const FLOWS: u32 = 4096;
 
 fn service(be_mac: [u8; 6]) -> ServiceSpec {
     ServiceSpec {
+        allow: Vec::new(),
         id: 0,
         vip: IpAddr::V4(VIP),
         port: 5000,

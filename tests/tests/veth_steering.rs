@@ -126,6 +126,7 @@ impl Steering {
             state: BackendState::Up,
         };
         ServiceSpec {
+            allow: Vec::new(),
             id: 0,
             vip: IpAddr::V4(VIP),
             port: 5000,

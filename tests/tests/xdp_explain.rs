@@ -45,6 +45,7 @@ fn backend(id: u32) -> BackendSpec {
 /// `grown`); service 1 (`VIP:6000`, 5-tuple hash) on 3 and 4 (and 6).
 fn services(grown: bool) -> [ServiceSpec; 2] {
     let source = ServiceSpec {
+        allow: Vec::new(),
         id: 0,
         vip: IpAddr::V4(VIP),
         port: SOURCE_PORT,
@@ -59,6 +60,7 @@ fn services(grown: bool) -> [ServiceSpec; 2] {
             .collect(),
     };
     let flow = ServiceSpec {
+        allow: Vec::new(),
         id: 1,
         port: FLOW_PORT,
         hash: HashMode::Flow,

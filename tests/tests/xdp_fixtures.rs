@@ -48,6 +48,7 @@ fn backend6(id: u32, last: u16, state: BackendState) -> BackendSpec {
 /// a UDP service (5-tuple hash), and the registry over IPv6.
 fn services() -> [ServiceSpec; 3] {
     let web = ServiceSpec {
+        allow: Vec::new(),
         id: 0,
         vip: IpAddr::V4(VIP4),
         port: 5000,
@@ -61,6 +62,7 @@ fn services() -> [ServiceSpec; 3] {
         ],
     };
     let dns = ServiceSpec {
+        allow: Vec::new(),
         id: 1,
         port: 53,
         protocol: Protocol::Udp,
@@ -72,6 +74,7 @@ fn services() -> [ServiceSpec; 3] {
         ..web.clone()
     };
     let web6 = ServiceSpec {
+        allow: Vec::new(),
         id: 2,
         vip: IpAddr::V6(VIP6),
         backends: vec![

@@ -29,6 +29,13 @@
 //! attempt or a retransmission), and never more completions than SYNs, nor
 //! than non-SYN TCP packets sent to it.
 //!
+//! Allow-lists (issue 18): services 0, 2 and 4 get source allow-lists
+//! drawn from the seed (networks around the recurring clients, of random
+//! lengths), the others none. A packet for a listed service from a source
+//! outside its list is never forwarded: it is dropped, counted as `denied`
+//! under the reason and under the service (a `Denied` verdict), whatever
+//! flow state its 5-tuple met.
+//!
 //! A UDP first fragment whose IP packet ends inside the UDP header (a tiny
 //! fragment, RFC 1858) is malformed. This test found that parse.rs read
 //! such a fragment's ports from the Ethernet padding past the IP packet and
@@ -43,7 +50,7 @@ use std::{
 
 use regha_agent::dataplane::{BackendSpec, ServiceSpec};
 use regha_common::{Counters, Reason, addr_from_v4, hash};
-use regha_model::{BackendState, HashMode, Protocol};
+use regha_model::{BackendState, HashMode, IpPrefix, Protocol};
 use regha_tests::{
     dataplane::{LB_MAC, TestDataplane, XdpAction},
     packet::{Frame, L4, arp_request},
@@ -89,11 +96,54 @@ fn b6(id: u32, state: BackendState) -> BackendSpec {
     backend(id, IpAddr::V6(a), state)
 }
 
+/// Allow-lists for services 0 (IPv4 TCP), 2 (IPv6 TCP) and 4 (IPv4 UDP,
+/// fragments) from the seed: networks around the generator's clients
+/// (`client4`, `client6`), of random lengths, so that some recurring
+/// clients are in and some out, and most random ones out.
+fn allow_lists(seed: u64) -> [Vec<IpPrefix>; 3] {
+    let mut r = Rng::nth_of(seed, 0xa110_0a11);
+    let mut v4 = || {
+        // Always some of the recurring clients (198.18.2.1-4), never all.
+        let recurring = IpPrefix::new(IpAddr::from([198, 18, 2, 0]), *r.pick(&[30u8, 31]));
+        let n = r.range(0, 3);
+        recurring
+            .into_iter()
+            .chain((0..n).map(|_| {
+                let base = Ipv4Addr::new(198, 18, r.byte() % 2, r.byte());
+                let len = *r.pick(&[23u8, 24, 28, 30, 31, 32]);
+                IpPrefix::new(IpAddr::V4(base), len).unwrap()
+            }))
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect::<Vec<_>>()
+    };
+    let (a, c) = (v4(), v4());
+    let mut r = Rng::nth_of(seed, 0x6a110);
+    let recurring = IpPrefix::new(
+        IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 2, 0, 0, 0, 0, 0)),
+        *r.pick(&[126u8, 127]),
+    );
+    let n = r.range(0, 3);
+    let b = recurring
+        .into_iter()
+        .chain((0..n).map(|_| {
+            let base = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, r.u16() & 0xff);
+            let len = *r.pick(&[48u8, 120, 121, 126, 128]);
+            IpPrefix::new(IpAddr::V6(base), len).unwrap()
+        }))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    [a, b, c]
+}
+
 /// IPv4 and IPv6, TCP and UDP, source and 5-tuple hashing, draining and
 /// down backends (never in a ring), and two services with no backend up.
 /// At most one source-hashed service per (IPv4 VIP, protocol): later
 /// fragments carry no port, so that pair alone names their service.
-fn services() -> Vec<ServiceSpec> {
+/// Services 0, 2 and 4 get the seed's allow-lists.
+fn services(seed: u64) -> Vec<ServiceSpec> {
+    let [allow0, allow2, allow4] = allow_lists(seed);
     use BackendState::{Down, Draining, Up};
     let svc = |id, vip, port, protocol, hash, ring_size, backends: Vec<BackendSpec>| {
         let backends = backends
@@ -101,6 +151,7 @@ fn services() -> Vec<ServiceSpec> {
             .map(|b| BackendSpec { port, ..b })
             .collect();
         ServiceSpec {
+            allow: Vec::new(),
             id,
             vip,
             port,
@@ -113,7 +164,7 @@ fn services() -> Vec<ServiceSpec> {
     };
     let (v4, v6, dead4) = (IpAddr::V4(VIP4), IpAddr::V6(VIP6), IpAddr::V4(VIP4_DEAD));
     let web4 = vec![b4(1, Up), b4(2, Up), b4(3, Draining), b4(4, Down)];
-    vec![
+    let mut list = vec![
         svc(0, v4, 5000, Protocol::Tcp, HashMode::Source, 65537, web4),
         svc(
             1,
@@ -170,7 +221,11 @@ fn services() -> Vec<ServiceSpec> {
             4099,
             vec![b6(14, Down)],
         ),
-    ]
+    ];
+    list[0].allow = allow0;
+    list[2].allow = allow2;
+    list[4].allow = allow4;
+    list
 }
 
 const SERVICE_COUNT: usize = 7;
@@ -187,6 +242,9 @@ enum Verdict {
     Pass(Reason),
     /// `XDP_DROP`, counted under the reason.
     Drop(Reason),
+    /// `XDP_DROP`: the source is not in this service's allow-list; counted
+    /// as `denied`, under the reason and the service.
+    Denied { service: u32 },
 }
 
 impl Verdict {
@@ -196,6 +254,7 @@ impl Verdict {
             Verdict::Tx { service, backend } => (0, service, backend),
             Verdict::Pass(r) => (1, r as u32, 0),
             Verdict::Drop(r) => (2, r as u32, 0),
+            Verdict::Denied { service } => (3, service, 0),
         }
     }
 }
@@ -392,6 +451,17 @@ impl Model {
         let Some(ring) = ring else {
             return Verdict::Drop(Reason::NoBackend);
         };
+        // The list is checked once the service takes flows, before the hash.
+        if !svc.allow.is_empty() {
+            let src = if pkt.v6 {
+                IpAddr::from(pkt.src)
+            } else {
+                IpAddr::from([pkt.src[0], pkt.src[1], pkt.src[2], pkt.src[3]])
+            };
+            if !svc.allow.iter().any(|p| p.contains(src)) {
+                return Verdict::Denied { service: svc.id };
+            }
+        }
         let h = match svc.hash {
             // The 5-tuple hash cannot follow a datagram's later fragments.
             HashMode::Flow if pkt.fragment => return Verdict::Pass(Reason::Unsupported),
@@ -826,6 +896,8 @@ fn hex(p: &[u8]) -> String {
 struct Tally {
     reasons: [u64; regha_common::REASON_COUNT as usize],
     services: [(u64, u64); SERVICE_COUNT],
+    /// Per service: packets denied by its allow-list.
+    denied: [u64; SERVICE_COUNT],
     backends: [(u64, u64); BACKEND_SLOTS],
     /// Per backend: SYNs counted in its signals, as attempts or as
     /// retransmissions (each forwarded SYN is exactly one of the two).
@@ -844,6 +916,12 @@ impl Tally {
                 .maps
                 .service_counters(i as u32)
                 .expect("read SERVICE_STATS"));
+        }
+        for (i, d) in out.denied.iter_mut().enumerate() {
+            *d = t
+                .maps
+                .service_denied(i as u32)
+                .expect("read SERVICE_DENIED");
         }
         for (i, b) in out.backends.iter_mut().enumerate() {
             *b = pb(t
@@ -870,6 +948,10 @@ impl Tally {
                 }
             }
             Verdict::Pass(r) | Verdict::Drop(r) => self.reasons[r as usize] += 1,
+            Verdict::Denied { service } => {
+                self.reasons[Reason::Denied as usize] += 1;
+                self.denied[service as usize] += 1;
+            }
         }
     }
 
@@ -946,7 +1028,7 @@ fn run_one(
                 return Err(format!("XDP_PASS but changed to {}", hex(&out)));
             }
         }
-        Verdict::Drop(_) => {
+        Verdict::Drop(_) | Verdict::Denied { .. } => {
             if action != XdpAction::Drop as u32 {
                 return Err(format!("{} (out {})", name(action), hex(&out)));
             }
@@ -977,6 +1059,14 @@ fn counted_as(t: &mut TestDataplane, packet: &[u8]) -> Option<Verdict> {
         .iter()
         .find(|r| after.reasons[**r as usize] != before.reasons[**r as usize])
     {
+        if *r == Reason::Denied
+            && let Some(service) =
+                (0..SERVICE_COUNT).find(|i| after.denied[*i] != before.denied[*i])
+        {
+            return Some(Verdict::Denied {
+                service: service as u32,
+            });
+        }
         return Some(if action == XdpAction::Drop as u32 {
             Verdict::Drop(*r)
         } else {
@@ -1033,7 +1123,11 @@ fn random_and_mutated_packets_keep_the_invariants() {
     );
 
     let mut t = TestDataplane::load();
-    let specs = services();
+    let specs = services(seed);
+    for s in specs.iter().filter(|s| !s.allow.is_empty()) {
+        let list: Vec<String> = s.allow.iter().map(ToString::to_string).collect();
+        println!("xdp_random: service {} allow {}", s.id, list.join(", "));
+    }
     for s in &specs {
         t.maps
             .apply_service(s)
@@ -1198,6 +1292,8 @@ fn random_and_mutated_packets_keep_the_invariants() {
             Verdict::Pass(Reason::Malformed),
             Verdict::Pass(Reason::Unsupported),
             Verdict::Drop(Reason::NoBackend),
+            Verdict::Denied { service: 0 },
+            Verdict::Denied { service: 2 },
         ] {
             assert!(
                 verdicts.keys().any(|(_, got)| *got == v),

@@ -36,6 +36,7 @@ fn backend(id: u32) -> BackendSpec {
 
 fn service() -> ServiceSpec {
     ServiceSpec {
+        allow: Vec::new(),
         id: 0,
         vip: IpAddr::V4(VIP),
         port: 5000,

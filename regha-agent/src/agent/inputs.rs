@@ -80,6 +80,7 @@ pub fn services(
                 protocol: s.protocol,
                 hash: s.hash,
                 ring_size: s.ring_size,
+                allow: s.allow.clone(),
                 backends: s
                     .backends
                     .iter()

@@ -34,6 +34,11 @@ pub struct ImportArgs {
     /// every address.
     #[arg(long, value_name = "ADDRESS")]
     pub vip: Option<IpAddr>,
+    /// The old firewall rules: a saved `iptables-save`, or a script of
+    /// `iptables` commands. A rule accepting a source network to a service's
+    /// VIP becomes the service's `allow:`; the others are warned about.
+    #[arg(long, value_name = "FILE")]
+    pub iptables: Option<PathBuf>,
 }
 
 /// Exit 0 when the output passes check-config; 1 when nothing could be
@@ -49,10 +54,21 @@ pub fn run(args: &ImportArgs) -> Result<ExitCode> {
         };
     let k_name = args.keepalived.as_ref().map(|p| p.display().to_string());
     let h_name = args.haproxy.as_ref().map(|p| p.display().to_string());
+    let iptables = match &args.iptables {
+        Some(path) => match regha_import::read_text(path) {
+            Ok(text) => Some((path.display().to_string(), text)),
+            Err(e) => {
+                eprintln!("regha-agent import: {e}");
+                return Ok(ExitCode::FAILURE);
+            }
+        },
+        None => None,
+    };
     let options = ImportOptions {
         interface: args.interface.clone(),
         instance: args.instance.clone(),
         vip: args.vip,
+        iptables,
     };
     let imported = match import_with(
         k_name.as_deref().zip(keepalived.as_deref()),

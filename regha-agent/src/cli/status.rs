@@ -82,7 +82,7 @@ fn print_table(s: &StatusDocument) {
     for svc in &s.services {
         println!();
         println!(
-            "service {} [{}] {}/{}{}  packets {}  bytes {}  new flows {}",
+            "service {} [{}] {}/{}{}  packets {}  bytes {}  new flows {}{}",
             svc.name.as_deref().unwrap_or("?"),
             svc.id,
             std::net::SocketAddr::new(svc.vip, svc.port),
@@ -90,7 +90,12 @@ fn print_table(s: &StatusDocument) {
             if svc.no_backend { "  NO BACKEND" } else { "" },
             svc.packets,
             svc.bytes,
-            svc.new_flows
+            svc.new_flows,
+            if svc.allow_list {
+                format!("  denied {}", svc.denied)
+            } else {
+                String::new()
+            }
         );
         println!(
             "  {:>4}  {:<22} {:<9} {:<9} {:<17} {:<8} {:>10} {:>12} {:>9}  last check",

@@ -163,7 +163,7 @@ pub struct LayoutPlan {
 
 /// A map whose entries hold ids or generations that another map gives their
 /// meaning: carried over only with all of those (else it starts empty too).
-pub const CARRIED_WITH: [(&str, &[&str]); 9] = [
+pub const CARRIED_WITH: [(&str, &[&str]); 12] = [
     (m::SERVICE_GENS, &[m::SERVICES]),
     (m::SERVICE_PORTS, &[m::SERVICES]),
     (m::RINGS, &[m::SERVICES, m::BACKENDS]),
@@ -176,6 +176,9 @@ pub const CARRIED_WITH: [(&str, &[&str]); 9] = [
     ),
     (m::HANDSHAKES, &[m::SERVICES, m::SERVICE_GENS, m::BACKENDS]),
     (m::BACKEND_SIGNALS, &[m::BACKENDS]),
+    (m::ALLOW, &[m::SERVICES]),
+    (m::SERVICE_ALLOW, &[m::SERVICES, m::SERVICE_GENS]),
+    (m::SERVICE_DENIED, &[m::SERVICES]),
 ];
 
 /// What a map's contents are worth, said when it is replaced empty.
@@ -184,9 +187,11 @@ pub fn loss(name: &str) -> &'static str {
         m::FLOWS => {
             "established flows re-hash on their next packet: they stay on their backend unless its ring slot moved since they began"
         }
-        m::SERVICE_STATS | m::BACKEND_STATS | m::BACKEND_SIGNALS | m::REASONS => {
-            "counters restart from zero (a counter reset to Prometheus)"
-        }
+        m::SERVICE_STATS
+        | m::BACKEND_STATS
+        | m::BACKEND_SIGNALS
+        | m::REASONS
+        | m::SERVICE_DENIED => "counters restart from zero (a counter reset to Prometheus)",
         m::FLOW_CACHE => {
             "copies of flow-table entries: established packets read the flow table until they are cached again"
         }
@@ -467,7 +472,8 @@ mod tests {
                 ],
             ),
             // Generations lost: flows recorded under them are not carried,
-            // nor copies of them, nor handshakes steered under them.
+            // nor copies of them, nor handshakes steered under them, nor
+            // which of them an allow-list reload kept.
             (
                 m::SERVICE_GENS,
                 shape(4, 16),
@@ -477,6 +483,7 @@ mod tests {
                     (m::FLOWS, Fate::Fresh),
                     (m::FLOW_CACHE, Fate::Fresh),
                     (m::HANDSHAKES, Fate::Fresh),
+                    (m::SERVICE_ALLOW, Fate::Fresh),
                 ],
             ),
             // The flow table replaced empty: so are the cache's copies of it.
@@ -507,7 +514,14 @@ mod tests {
     /// signals are created.
     #[test]
     fn an_upgrade_from_layout_1_keeps_the_flows_and_creates_the_new_maps() {
-        let added = [m::FLOW_CACHE, m::HANDSHAKES, m::BACKEND_SIGNALS];
+        let added = [
+            m::FLOW_CACHE,
+            m::HANDSHAKES,
+            m::BACKEND_SIGNALS,
+            m::ALLOW,
+            m::SERVICE_ALLOW,
+            m::SERVICE_DENIED,
+        ];
         for record in [PinnedVersion::Missing, PinnedVersion::Known(1)] {
             let view = pins(record, |n| (!added.contains(&n)).then_some(shape(8, 16)));
             let p = plan(&expected(), &view);
@@ -518,6 +532,32 @@ mod tests {
             );
             assert_eq!(p.fate(m::FLOWS), Some(Fate::Adopt));
         }
+    }
+
+    /// Layout 2 to 3 (issue 18): every map of layout 2 is adopted, flows
+    /// included; `REASONS`, one slot longer, is copied with its counters;
+    /// the allow-list maps are created.
+    #[test]
+    fn an_upgrade_from_layout_2_keeps_the_flows_and_the_counters() {
+        let added = [m::ALLOW, m::SERVICE_ALLOW, m::SERVICE_DENIED];
+        let view = pins(PinnedVersion::Known(2), |n| {
+            if added.contains(&n) {
+                None
+            } else if n == m::REASONS {
+                Some(shape(8, 15))
+            } else {
+                Some(shape(8, 16))
+            }
+        });
+        let p = plan(&expected(), &view);
+        assert_eq!(p.pinned, Some(2));
+        let mut want = vec![(m::REASONS, Fate::Copy)];
+        want.extend(added.iter().map(|n| (*n, Fate::Create)));
+        let mut got = fates(&p);
+        got.sort_by_key(|(n, _)| *n);
+        want.sort_by_key(|(n, _)| *n);
+        assert_eq!(got, want);
+        assert_eq!(p.fate(m::FLOWS), Some(Fate::Adopt));
     }
 
     #[test]

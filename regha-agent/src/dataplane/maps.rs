@@ -7,10 +7,13 @@ use std::{
     time::{Duration, Instant},
 };
 
-use aya::maps::{Array, ArrayOfMaps, HashMap, Map, MapData, MapError, PerCpuArray};
+use aya::maps::{
+    Array, ArrayOfMaps, HashMap, LpmTrie, Map, MapData, MapError, PerCpuArray, lpm_trie::Key,
+};
 use regha_common::{
-    Backend, Counters, FLOW_CACHE_ENTRY_OFFSET, FLOW_CACHE_GEN_OFFSET, FlowCacheEntry, FlowKey,
-    FlowValue, Handshake, MAX_RING_SIZE, RING_MAP_FLAGS, Reason, ServiceKey, ServiceValue, Signals,
+    ALLOW_ID_BITS, AllowData, Backend, Counters, FLOW_CACHE_ENTRY_OFFSET, FLOW_CACHE_GEN_OFFSET,
+    FlowCacheEntry, FlowKey, FlowValue, Handshake, MAX_RING_SIZE, RING_MAP_FLAGS, Reason,
+    ServiceAllow, ServiceKey, ServiceValue, Signals,
     hash::{flow_cache_slot, flow_check, handshake_fingerprint, handshake_slot, tuple_hash},
     layout::{PINNED_MAPS, PinnedMap},
     map_names,
@@ -46,6 +49,9 @@ pub struct MapWriter {
     backend_stats: PerCpuArray<MapData, Counters>,
     backend_signals: PerCpuArray<MapData, Signals>,
     reasons: PerCpuArray<MapData, u64>,
+    allow: LpmTrie<MapData, AllowData, u32>,
+    service_allow: Array<MapData, ServiceAllow>,
+    service_denied: PerCpuArray<MapData, u64>,
 }
 
 pub(super) fn map_err(map: &'static str) -> impl FnOnce(MapError) -> DataplaneError {
@@ -101,6 +107,9 @@ impl MapWriter {
             backend_stats: typed!(map_names::BACKEND_STATS),
             backend_signals: typed!(map_names::BACKEND_SIGNALS),
             reasons: typed!(map_names::REASONS),
+            allow: typed!(map_names::ALLOW),
+            service_allow: typed!(map_names::SERVICE_ALLOW),
+            service_denied: typed!(map_names::SERVICE_DENIED),
         })
     }
 
@@ -394,6 +403,71 @@ impl MapWriter {
         }))
     }
 
+    /// Packets of a service dropped because their source is not in its
+    /// allow-list, summed over CPUs.
+    pub fn service_denied(&self, service_id: u32) -> Result<u64, DataplaneError> {
+        let per_cpu = self
+            .service_denied
+            .get(&service_id, 0)
+            .map_err(map_err(map_names::SERVICE_DENIED))?;
+        Ok(per_cpu.iter().sum())
+    }
+
+    /// Which earlier generations of service `id` stay trusted (`ServiceAllow`).
+    pub fn service_allow(&self, id: u32) -> Result<ServiceAllow, DataplaneError> {
+        self.service_allow
+            .get(&id, 0)
+            .map_err(map_err(map_names::SERVICE_ALLOW))
+    }
+
+    pub(super) fn set_service_allow(
+        &mut self,
+        id: u32,
+        value: ServiceAllow,
+    ) -> Result<(), DataplaneError> {
+        self.service_allow
+            .set(id, value, 0)
+            .map_err(map_err(map_names::SERVICE_ALLOW))
+    }
+
+    /// Every prefix in service `id`'s allow-list, as the trie holds it.
+    pub fn allow_prefixes(&self, id: u32) -> Result<Vec<AllowPrefix>, DataplaneError> {
+        let mut out = Vec::new();
+        for k in self.allow.keys() {
+            let k = k.map_err(map_err(map_names::ALLOW))?;
+            let data = k.data();
+            if u32::from_be_bytes(data.service_id) == id {
+                out.push(AllowPrefix {
+                    addr: data.addr,
+                    len: (k.prefix_len() - ALLOW_ID_BITS) as u8,
+                });
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    pub(super) fn add_allow_prefix(
+        &mut self,
+        id: u32,
+        p: AllowPrefix,
+    ) -> Result<(), DataplaneError> {
+        self.allow
+            .insert(&p.key(id), 1, 0)
+            .map_err(map_err(map_names::ALLOW))
+    }
+
+    pub(super) fn remove_allow_prefix(
+        &mut self,
+        id: u32,
+        p: AllowPrefix,
+    ) -> Result<(), DataplaneError> {
+        match self.allow.remove(&p.key(id)) {
+            Ok(()) | Err(MapError::KeyNotFound) => Ok(()),
+            Err(e) => Err(map_err(map_names::ALLOW)(e)),
+        }
+    }
+
     /// Packets not forwarded for `reason`, summed over CPUs.
     pub fn reason_count(&self, reason: Reason) -> Result<u64, DataplaneError> {
         let per_cpu = self
@@ -401,6 +475,34 @@ impl MapWriter {
             .get(&(reason as u32), 0)
             .map_err(map_err(map_names::REASONS))?;
         Ok(per_cpu.iter().sum())
+    }
+}
+
+/// One prefix of a service's allow-list in the trie's form: the network's
+/// first address in the maps' 16-byte form, and its length in address bits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct AllowPrefix {
+    pub addr: [u8; 16],
+    pub len: u8,
+}
+
+impl AllowPrefix {
+    pub fn of(p: &regha_model::IpPrefix) -> Self {
+        let addr = match p.addr() {
+            std::net::IpAddr::V4(a) => regha_common::addr_from_v4(a.octets()),
+            std::net::IpAddr::V6(a) => a.octets(),
+        };
+        Self {
+            addr,
+            len: p.prefix_len(),
+        }
+    }
+
+    fn key(&self, service_id: u32) -> Key<AllowData> {
+        Key::new(
+            ALLOW_ID_BITS + u32::from(self.len),
+            AllowData::new(service_id, self.addr),
+        )
     }
 }
 

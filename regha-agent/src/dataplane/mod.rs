@@ -36,7 +36,7 @@ use aya::{
 pub use bpffs::ensure_bpffs;
 pub use error::DataplaneError;
 use layout::{Fate, LayoutPlan};
-pub use maps::{MapWriter, RingSwap};
+pub use maps::{AllowPrefix, MapWriter, RingSwap};
 use regha_common::{
     DEFAULT_FLOW_TABLE_SIZE, PROGRAM_NAME,
     layout::{LAYOUT_PIN, LAYOUT_VERSION, PINNED_MAPS},

@@ -255,7 +255,9 @@ pub fn copy_entries(map: &PinnedMap, old: &Path, new: &Path) -> Result<u64, Data
         m::RINGS => copy_rings(old, new),
         m::SERVICE_STATS | m::BACKEND_STATS => copy_per_cpu::<Counters>(old, new),
         m::BACKEND_SIGNALS => copy_per_cpu::<Signals>(old, new),
-        m::REASONS => copy_per_cpu::<u64>(old, new),
+        m::REASONS | m::SERVICE_DENIED => copy_per_cpu::<u64>(old, new),
+        m::SERVICE_ALLOW => copy_array::<regha_common::ServiceAllow>(old, new),
+        m::ALLOW => copy_allow(old, new),
         // FLOW_CACHE, HANDSHAKES: a slot's index depends on the table's
         // size, so a resized one starts empty (`loss` says what that costs).
         _ => Ok(0),
@@ -311,6 +313,19 @@ fn copy_per_cpu<V: Pod>(old: Map, new: Map) -> Result<u64, MapError> {
         new.set(i, old.get(&i, 0)?, 0)?;
     }
     Ok(u64::from(n))
+}
+
+/// Every prefix of every allow-list into the new trie.
+fn copy_allow(old: Map, new: Map) -> Result<u64, MapError> {
+    let old: aya::maps::LpmTrie<MapData, regha_common::AllowData, u32> = old.try_into()?;
+    let mut new: aya::maps::LpmTrie<MapData, regha_common::AllowData, u32> = new.try_into()?;
+    let mut copied = 0;
+    for entry in old.iter() {
+        let (k, v) = entry?;
+        new.insert(&k, v, 0)?;
+        copied += 1;
+    }
+    Ok(copied)
 }
 
 /// The outer slots point the new outer map at the same inner tables.

@@ -1,15 +1,15 @@
 //! One service as the dataplane carries it, and the order in which its maps
 //! are written so that no packet ever sees an inconsistent state.
 
-use std::net::IpAddr;
+use std::{collections::BTreeSet, net::IpAddr};
 
 use regha_common::{
-    Backend, FAMILY_V4, FAMILY_V6, FRAGMENT_PORT, SERVICE_F_HASH_FLOW, SERVICE_F_NO_BACKEND,
-    ServiceKey, ServiceValue, addr_from_v4,
+    Backend, FAMILY_V4, FAMILY_V6, FRAGMENT_PORT, SERVICE_F_ALLOW, SERVICE_F_HASH_FLOW,
+    SERVICE_F_NO_BACKEND, ServiceAllow, ServiceKey, ServiceValue, addr_from_v4,
 };
-use regha_model::{BackendState, HashMode, Protocol, ServiceIdentity};
+use regha_model::{BackendState, HashMode, IpPrefix, Protocol, ServiceIdentity};
 
-use super::{DataplaneError, MapWriter, RingSwap};
+use super::{DataplaneError, MapWriter, RingSwap, maps::AllowPrefix};
 use crate::maglev::{MaglevBackend, MaglevTable};
 
 /// One backend of a service.
@@ -45,6 +45,8 @@ pub struct ServiceSpec {
     /// Maglev table size, a prime.
     pub ring_size: u32,
     pub backends: Vec<BackendSpec>,
+    /// Source networks allowed to start flows; empty: every source.
+    pub allow: Vec<IpPrefix>,
 }
 
 fn addr16(addr: IpAddr) -> ([u8; 16], u8) {
@@ -114,17 +116,24 @@ impl ServiceSpec {
     }
 }
 
-/// Set in `SERVICE_GENS[id]` when the service at `id` is removed: no flow
-/// records a generation with this bit, so none matches, and the next service
-/// at `id` continues the count instead of reusing an old generation (whose
-/// flows could still sit in the flow table).
-pub const GENERATION_RETIRED: u32 = 1 << 31;
+pub use regha_common::GENERATION_RETIRED;
 
 /// The generation after `stored`: never 0, never with the retired bit, and
 /// never one used before at this id (until 2^31 re-creations wrap it).
 pub fn next_generation(stored: u32) -> u32 {
     let next = (stored & !GENERATION_RETIRED).wrapping_add(1) & !GENERATION_RETIRED;
     next.max(1)
+}
+
+/// What [`MapWriter::apply_service`] does to a service's allow-list.
+struct AllowChange {
+    /// `SERVICE_F_ALLOW` if the new list is not empty.
+    flags: u32,
+    /// The list now refuses some source the old one took: the service's
+    /// flows must each meet the new list (a generation bump).
+    narrowed: bool,
+    /// Prefixes to remove once the entry is written (the list became empty).
+    stale: Vec<AllowPrefix>,
 }
 
 /// What `apply_service` changed.
@@ -146,6 +155,12 @@ impl MapWriter {
     ///    before the larger size, a shrinking one after the smaller size;
     /// 4. the port bit that lets packets to this port be looked at at all.
     ///
+    /// An allow-list change goes around step 3 (`stage_allow`, `finish_allow`):
+    /// prefixes added first, prefixes removed before a generation bump when
+    /// the list narrows (each established flow then meets the new list on its
+    /// next packet, and only those from removed sources are dropped), or after
+    /// the entry when the list becomes empty.
+    ///
     /// Backends that left the spec are the caller's to remove, afterwards.
     pub fn apply_service(&mut self, spec: &ServiceSpec) -> Result<ApplyReport, DataplaneError> {
         let ring = spec.build_ring().map_err(DataplaneError::Ring)?;
@@ -165,15 +180,42 @@ impl MapWriter {
         }
         let key = spec.key();
         let existing = self.service(&key)?.filter(|v| v.id == spec.id);
+        let allow = self.stage_allow(spec, existing)?;
         let generation = match existing {
+            Some(v) if allow.narrowed => {
+                // Flows of this incarnation stay trusted once their source
+                // passes the new list (`ServiceAllow`); the bump makes each
+                // one's next packet look.
+                let since = match self.service_allow(spec.id)?.since_gen {
+                    0 => v.generation,
+                    since => since,
+                };
+                self.set_service_allow(
+                    spec.id,
+                    ServiceAllow {
+                        since_gen: since,
+                        flags: SERVICE_F_ALLOW,
+                    },
+                )?;
+                let next = next_generation(v.generation);
+                self.set_service_generation(spec.id, next)?;
+                next
+            }
             Some(v) => v.generation,
             None => {
                 let next = next_generation(self.service_generation(spec.id)?);
+                self.set_service_allow(
+                    spec.id,
+                    ServiceAllow {
+                        since_gen: next,
+                        flags: allow.flags,
+                    },
+                )?;
                 self.set_service_generation(spec.id, next)?;
                 next
             }
         };
-        let mut flags = 0;
+        let mut flags = allow.flags;
         if spec.hash == HashMode::Flow {
             flags |= SERVICE_F_HASH_FLOW;
         }
@@ -202,8 +244,65 @@ impl MapWriter {
         if !shrinking {
             self.write_service_entries(spec, &value)?;
         }
+        self.finish_allow(spec, &allow)?;
         self.set_service_port(spec.port, true)?;
         Ok(ApplyReport { ring: swap })
+    }
+
+    /// The first half of an allow-list change, before the service entry
+    /// is written: the new prefixes are added (so no source of the new list
+    /// is refused at any moment), and when the list narrows (a prefix
+    /// removed, or a list where there was none) the removed ones go, so that
+    /// the generation bump that follows makes every flow of the service
+    /// meet the new list. A list that becomes empty (every source
+    /// allowed) keeps its prefixes until the entry no longer asks for them.
+    fn stage_allow(
+        &mut self,
+        spec: &ServiceSpec,
+        existing: Option<ServiceValue>,
+    ) -> Result<AllowChange, DataplaneError> {
+        let want: BTreeSet<AllowPrefix> = spec.allow.iter().map(AllowPrefix::of).collect();
+        let have: BTreeSet<AllowPrefix> = self.allow_prefixes(spec.id)?.into_iter().collect();
+        for p in want.difference(&have) {
+            self.add_allow_prefix(spec.id, *p)?;
+        }
+        let listed_before = existing.is_some_and(|v| v.flags & SERVICE_F_ALLOW != 0);
+        let stale: Vec<AllowPrefix> = have.difference(&want).copied().collect();
+        let narrowed =
+            existing.is_some() && !want.is_empty() && (!listed_before || !stale.is_empty());
+        if !want.is_empty() {
+            for p in &stale {
+                self.remove_allow_prefix(spec.id, *p)?;
+            }
+        }
+        Ok(AllowChange {
+            flags: if want.is_empty() { 0 } else { SERVICE_F_ALLOW },
+            narrowed,
+            stale: if want.is_empty() { stale } else { Vec::new() },
+        })
+    }
+
+    /// The second half, once the entry is written: a list that became empty
+    /// loses its prefixes (after `SERVICE_ALLOW` stops asking for them).
+    fn finish_allow(
+        &mut self,
+        spec: &ServiceSpec,
+        allow: &AllowChange,
+    ) -> Result<(), DataplaneError> {
+        let now = self.service_allow(spec.id)?;
+        if now.flags != allow.flags {
+            self.set_service_allow(
+                spec.id,
+                ServiceAllow {
+                    flags: allow.flags,
+                    ..now
+                },
+            )?;
+        }
+        for p in &allow.stale {
+            self.remove_allow_prefix(spec.id, *p)?;
+        }
+        Ok(())
     }
 
     fn write_service_entries(
@@ -228,6 +327,10 @@ impl MapWriter {
         }
         let current = self.service_generation(spec.id)?;
         self.set_service_generation(spec.id, current | GENERATION_RETIRED)?;
+        self.set_service_allow(spec.id, ServiceAllow::default())?;
+        for p in self.allow_prefixes(spec.id)? {
+            self.remove_allow_prefix(spec.id, p)?;
+        }
         let port_still_used = self
             .service_entries()?
             .iter()

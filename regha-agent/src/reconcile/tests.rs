@@ -22,6 +22,7 @@ fn service(backends: &[(u8, Health)]) -> ServiceInput {
                 admin: AdminState::Enabled,
             })
             .collect(),
+        allow: Vec::new(),
     }
 }
 
@@ -275,4 +276,19 @@ fn a_drained_backend_removed_from_the_config_drains_for_drain_period() {
         .plan(&[service(&[(12, Health::Up)])], t0 + DRAIN_PERIOD)
         .unwrap();
     assert_eq!(states(&plan.apply[0]), vec![(12, BackendState::Up)]);
+}
+
+#[test]
+fn an_allow_list_change_reapplies_the_service_with_the_same_id() {
+    let mut r = Reconciler::new(Ids::default(), 0);
+    let now = Instant::now();
+    let open = [service(&[(11, Health::Up)])];
+    let first = r.plan(&open, now).unwrap();
+    let mut listed = service(&[(11, Health::Up)]);
+    listed.allow = vec!["198.51.100.0/24".parse().unwrap()];
+    let plan = r.plan(std::slice::from_ref(&listed), now).unwrap();
+    assert_eq!(plan.apply.len(), 1);
+    assert_eq!(plan.apply[0].id, first.apply[0].id);
+    assert_eq!(plan.apply[0].allow, listed.allow);
+    assert!(r.plan(&[listed], now).unwrap().is_empty());
 }

@@ -135,6 +135,11 @@ pub fn render(doc: &StatusDocument) -> String {
         "service_new_flows",
         "Flows (connections) the service's ring assigned",
     );
+    let svc_denied = counters::<ServiceLabels>(
+        &mut r,
+        "service_denied",
+        "Packets dropped at the LB because their source is not in the service's allow list",
+    );
     let svc_no_backend = gauges::<ServiceLabels>(
         &mut r,
         "service_no_backend",
@@ -241,6 +246,7 @@ pub fn render(doc: &StatusDocument) -> String {
         svc_packets.get_or_create(&sl).inc_by(svc.packets);
         svc_bytes.get_or_create(&sl).inc_by(svc.bytes);
         svc_flows.get_or_create(&sl).inc_by(svc.new_flows);
+        svc_denied.get_or_create(&sl).inc_by(svc.denied);
         svc_no_backend
             .get_or_create(&sl)
             .set(i64::from(svc.no_backend));

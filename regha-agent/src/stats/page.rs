@@ -294,6 +294,13 @@ fn service(h: &mut String, svc: &ServiceTraffic, view: &View, now: SystemTime) {
             ""
         }
     );
+    if svc.allow_list || svc.denied > 0 {
+        let _ = writeln!(
+            h,
+            "<p title=\"packets dropped at the LB: their source is not in the service's allow list\">denied (source not allowed): {}</p>",
+            svc.denied
+        );
+    }
     let (total_rate, rates) = view
         .rates
         .get(name)

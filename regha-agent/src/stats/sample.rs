@@ -154,6 +154,8 @@ pub fn document(name: &str) -> StatusDocument {
             packets: 1000,
             bytes: 4096 * 3,
             new_flows: 100,
+            denied: 3,
+            allow_list: true,
             ring_size: 65537,
             backends: vec![
                 backend(be1, BackendState::Up, AdminState::Enabled, 750, 4096 * 2),

@@ -37,6 +37,13 @@ pub struct ServiceTraffic {
     pub packets: u64,
     pub bytes: u64,
     pub new_flows: u64,
+    /// Packets dropped because their source is not in the service's
+    /// `allow` list (a new flow refused, or a flow from a removed network).
+    #[serde(default)]
+    pub denied: u64,
+    /// Whether the service has an `allow` list.
+    #[serde(default)]
+    pub allow_list: bool,
     /// Slots of the service's Maglev ring.
     #[serde(default)]
     pub ring_size: u32,
@@ -172,6 +179,8 @@ pub fn build(
             packets: c.packets,
             bytes: c.bytes,
             new_flows: c.new_flows,
+            denied: maps.service_denied(value.id)?,
+            allow_list: value.flags & regha_common::SERVICE_F_ALLOW != 0,
             ring_size: value.ring_size,
             backends,
         });

@@ -302,6 +302,12 @@ VIPs on `lo` and would answer a VIP-sourced packet to themselves.",
                 meaning: "Number of slots in the Maglev lookup table. It must be prime; if it is not, the error suggests the next prime. For even shares, keep it at least about 100 times the number of backends.",
             },
             Key {
+                key: "`allow`",
+                ty: "list of IP networks (`198.51.100.0/24`, `2001:db8::/32`, or an address for one host), of the `vip`'s family",
+                default: "none: every source",
+                meaning: "The clients that may reach the service. The XDP program drops a packet that would start a flow (a SYN, a packet no flow holds) from any other source, before the kernel sees it, and counts it as `denied` (in `status`, `/status`, the stats page and `regha_service_denied_total`). Established connections pay nothing for the list. A reload that removes a network ends the connections already open from it (their next packet is dropped and counted); connections from networks still listed go on untouched. Across all services there may be at most 65536 networks. An empty list is an error: leave `allow` out to allow everyone.",
+            },
+            Key {
                 key: "`health`",
                 ty: "map",
                 default: "HTTP `GET /v2/` expecting 200 or 401, every 5s, timeout 2s, rise 2, fall 3; fast checks every 250ms (timeout 500ms) while suspect or in transition",

@@ -43,7 +43,7 @@ fn unknown_keys_are_refused_at_every_level_with_a_position() {
     assert!(
         nested
             .message
-            .starts_with("line 32 column 7: unknown field `rize`, expected one of"),
+            .starts_with("line 33 column 7: unknown field `rize`, expected one of"),
         "{nested}"
     );
     assert_error(
@@ -76,7 +76,7 @@ fn yaml_type_and_syntax_errors_carry_line_and_column() {
     let e = &errors(&edit(&[("    port: 9000\n", "    port: [9000]\n")]))[0];
     assert_eq!(
         e.to_string(),
-        "services[1].port: line 38 column 11: invalid type: sequence, expected i64"
+        "services[1].port: line 39 column 11: invalid type: sequence, expected i64"
     );
     let e = &errors(&edit(&[("preempt: true", "preempt: yes")]))[0];
     assert_eq!(

@@ -57,6 +57,7 @@ services:
     hash: source
     forwarding: dsr
     ring_size: 65537
+    allow: [198.51.100.0/24, 203.0.113.7]
     health:
       http: { path: /v2/, host: registry.example, expect: [200, 401], expect_header: Docker-Distribution-API-Version }
       interval: 5s

@@ -119,6 +119,7 @@ services:
       suspect: { enabled: false, window: 2s, min_syns: 5, min_retransmits: 4 }
     backends: [{ address: 192.0.2.11 }]
     vrrp_instance: lb
+    allow: [198.51.100.0/24]
   - name: registry-tls
     vip: 192.0.2.100
     port: 5001

@@ -54,7 +54,47 @@ fn service_and_backend_counts_are_bounded() {
     );
 }
 
+#[test]
+fn allow_lists_networks_and_hosts_and_defaults_to_everyone() {
+    let c = parse(BASE);
+    let allow: Vec<String> = c.services[0]
+        .allow
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(allow, ["198.51.100.0/24", "203.0.113.7/32"]);
+    assert!(c.services[1].allow.is_empty());
+    let v6 = "role: master\nservices:\n  - name: r6\n    vip: 2001:db8::100\n    port: 5000\n    allow: [\"2001:db8:1::/48\"]\n    backends: [{ address: \"2001:db8::11\" }]\n";
+    assert_eq!(
+        parse(v6).services[0].allow[0].to_string(),
+        "2001:db8:1::/48"
+    );
+}
+
+#[test]
+fn allow_prefixes_are_bounded_in_all() {
+    let list: Vec<String> = (0..65_537u32)
+        .map(|i| format!("10.{}.{}.{}", i >> 16, (i >> 8) & 255, i & 255))
+        .collect();
+    let yaml = format!(
+        "role: master\nservices:\n  - name: r\n    vip: 192.0.2.100\n    port: 5000\n    allow: [{}]\n    backends: [{{ address: 192.0.2.11 }}]\n",
+        list.join(", ")
+    );
+    assert_error(
+        &yaml,
+        "services",
+        "65537 `allow` prefixes in all: the dataplane holds at most 65536",
+    );
+}
+
 rejects! {
+    allow_not_a_network: [("allow: [198.51.100.0/24,", "allow: [office,")] => "services[0].allow[0]", "\"office\" is not an IP network (not an IP address): write ADDRESS/LENGTH";
+    allow_host_bits_set: [("allow: [198.51.100.0/24,", "allow: [198.51.100.1/24,")] => "services[0].allow[0]", "bits set past the prefix length";
+    allow_length_too_long: [("allow: [198.51.100.0/24,", "allow: [198.51.100.0/33,")] => "services[0].allow[0]", "the length must be 0 to 32";
+    allow_other_family: [("allow: [198.51.100.0/24,", "allow: [\"2001:db8::/32\",")] => "services[0].allow[0]", "2001:db8::/32 is IPv6, but the vip 192.0.2.100 is IPv4";
+    allow_twice: [("203.0.113.7]", "198.51.100.0/24]")] => "services[0].allow[1]", "198.51.100.0/24 is also services[0].allow[0]: list each network once";
+    allow_empty: [("allow: [198.51.100.0/24, 203.0.113.7]", "allow: []")] => "services[0].allow", "empty: list the source networks allowed, or leave `allow` out";
+
     name_missing: [("  - name: metrics\n    vip", "  - vip")] => "services[1].name", "required";
     name_with_space: [("name: metrics", "name: \"my metrics\"")] => "services[1].name", "contains ' ': use only A-Z a-z 0-9 _ . -";
     name_too_long: [("name: metrics", &format!("name: {}", "m".repeat(64)))] => "services[1].name", "is longer than 63 bytes";

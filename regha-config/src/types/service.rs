@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use regha_model::{Forwarding, HashMode, Protocol};
+use regha_model::{Forwarding, HashMode, IpPrefix, Protocol};
 
 /// One `VIP:port/protocol` service.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -34,6 +34,10 @@ pub struct ServiceConfig {
     /// Default none: the instance whose `virtual_ipaddresses` list it
     /// ([`Config::holder_of`](super::Config::holder_of) either way).
     pub vrrp_instance: Option<String>,
+    /// `allow`: the source networks that may reach the service, of the
+    /// VIP's family. Default empty: every source. Packets from other
+    /// sources are dropped at the LB and counted (`denied`).
+    pub allow: Vec<IpPrefix>,
 }
 
 /// `services[].health`: how a backend is checked, counted as HAProxy does.

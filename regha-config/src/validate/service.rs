@@ -4,8 +4,10 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use regha_common::{DEFAULT_RING_SIZE, MAX_BACKENDS, MAX_RING_SIZE, MAX_SERVICES};
-use regha_model::{Forwarding, HashMode, Protocol};
+use regha_common::{
+    DEFAULT_RING_SIZE, MAX_ALLOW_PREFIXES, MAX_BACKENDS, MAX_RING_SIZE, MAX_SERVICES,
+};
+use regha_model::{Forwarding, HashMode, IpPrefix, Protocol};
 
 use super::backend::backends;
 use super::check::{Check, each};
@@ -34,6 +36,16 @@ pub(super) fn services(c: &mut Check, list: Option<&[raw::Service]>) -> Option<V
         .sum();
     if total > MAX_BACKENDS as usize {
         let msg = format!("{total} backends in all: the dataplane holds at most {MAX_BACKENDS}");
+        c.fail::<()>("services", msg);
+    }
+    let prefixes: usize = list
+        .iter()
+        .map(|s| s.allow.as_ref().map_or(0, Vec::len))
+        .sum();
+    if prefixes > MAX_ALLOW_PREFIXES as usize {
+        let msg = format!(
+            "{prefixes} `allow` prefixes in all: the dataplane holds at most {MAX_ALLOW_PREFIXES}; merge adjacent networks"
+        );
         c.fail::<()>("services", msg);
     }
     let mut names: HashMap<&str, String> = HashMap::new();
@@ -106,6 +118,7 @@ fn service(c: &mut Check, at: &str, s: &raw::Service) -> Option<ServiceConfig> {
             .result(&path("vrrp_instance"), check_name(n))
             .map(|()| Some(n.clone())),
     };
+    let allow = allow_list(c, &path("allow"), s.allow.as_deref(), vip);
     Some(ServiceConfig {
         name: name?,
         vip: vip?,
@@ -117,7 +130,64 @@ fn service(c: &mut Check, at: &str, s: &raw::Service) -> Option<ServiceConfig> {
         health: health?,
         backends: backends?,
         vrrp_instance: vrrp_instance?,
+        allow: allow?,
     })
+}
+
+/// `allow`: networks of the VIP's family, each once.
+fn allow_list(
+    c: &mut Check,
+    at: &str,
+    list: Option<&[String]>,
+    vip: Option<IpAddr>,
+) -> Option<Vec<IpPrefix>> {
+    let Some(list) = list else {
+        return Some(Vec::new());
+    };
+    if list.is_empty() {
+        return c.fail(
+            at,
+            "empty: list the source networks allowed, or leave `allow` out to allow every source",
+        );
+    }
+    let mut seen: HashMap<IpPrefix, usize> = HashMap::new();
+    let mut out = Vec::with_capacity(list.len());
+    let mut ok = true;
+    for (i, text) in list.iter().enumerate() {
+        let item = format!("{at}[{i}]");
+        let Some(p) = c.result(
+            &item,
+            text.trim().parse::<IpPrefix>().map_err(|e| e.to_string()),
+        ) else {
+            ok = false;
+            continue;
+        };
+        if let Some(vip) = vip
+            && vip.is_ipv4() != p.is_ipv4()
+        {
+            let (fam, other) = if vip.is_ipv4() {
+                ("IPv4", "IPv6")
+            } else {
+                ("IPv6", "IPv4")
+            };
+            c.fail::<()>(
+                &item,
+                format!("{p} is {other}, but the vip {vip} is {fam}: clients reach it over {fam} only; write an {fam} network, or a second service on an {other} VIP"),
+            );
+            ok = false;
+            continue;
+        }
+        if let Some(first) = seen.insert(p, i) {
+            c.fail::<()>(
+                &item,
+                format!("{p} is also {at}[{first}]: list each network once"),
+            );
+            ok = false;
+            continue;
+        }
+        out.push(p);
+    }
+    ok.then_some(out)
 }
 
 /// Maglev needs a prime table size (its permutations step through every slot

@@ -315,6 +315,7 @@ fn service(
         health,
         backends,
         vrrp_instance: None,
+        allow: Vec::new(),
     };
     Some((service, notes))
 }

@@ -54,7 +54,7 @@ use aya::{
     programs::{TestRun, TestRunOptions, Xdp},
 };
 use regha_agent::dataplane::{BackendSpec, Dataplane, EBPF_DIR, EBPF_OBJECT, ServiceSpec};
-use regha_model::{BackendState, HashMode, Protocol};
+use regha_model::{BackendState, HashMode, IpPrefix, Protocol};
 use regha_tests::{
     dataplane::{TestDataplane, XdpAction, pin_to_cpu},
     packet::{Frame, TCP_ACK, TCP_PSH, TCP_SYN},
@@ -174,6 +174,7 @@ fn time(prog: &mut Xdp, packet: &[u8], repeat: u32) -> (f64, u32) {
 
 fn service(n: u32) -> ServiceSpec {
     ServiceSpec {
+        allow: Vec::new(),
         id: 0,
         vip: IpAddr::V4(VIP),
         port: 5000,
@@ -200,6 +201,29 @@ fn service(n: u32) -> ServiceSpec {
 }
 
 /// The value after `name` on the command line, if given.
+/// The program name of the rows run with a 10,000-prefix allow-list.
+const ALLOW_PROGRAM: &str = "regha+10k";
+/// Backends of the allow-list rows (compared with the plain rows of the
+/// same size).
+const ALLOW_BACKENDS: u32 = 16;
+
+/// 10,000 prefixes, as an office-and-partners list might hold them: the
+/// bench's clients' networks (10.0.0.0/8 as 4,096 /20s, and 192.0.2.0/24),
+/// and 5,903 /24s elsewhere (100.64.0.0/10), so a lookup walks a trie of
+/// real depth.
+fn allow_10k() -> Vec<IpPrefix> {
+    let mut out: Vec<IpPrefix> = (0..4096u32)
+        .map(|i| IpPrefix::new(IpAddr::V4(Ipv4Addr::from(0x0a00_0000 | (i << 12))), 20).unwrap())
+        .collect();
+    out.push("192.0.2.0/24".parse().unwrap());
+    out.extend(
+        (0..5903u32).map(|i| {
+            IpPrefix::new(IpAddr::V4(Ipv4Addr::from(0x6440_0000 | (i << 8))), 24).unwrap()
+        }),
+    );
+    out
+}
+
 fn arg_str(name: &str) -> Option<String> {
     let args: Vec<String> = std::env::args().collect();
     args.iter()
@@ -285,6 +309,27 @@ fn main() {
             t
         })
         .collect();
+    // The allow-list rows' dataplane: the same service with 10,000
+    // prefixes (the clients of every case in them), last in `dps`.
+    let allow_dp = dps.len();
+    dps.push({
+        let mut t = TestDataplane::load_object_with(object, LB_MAC, FLOW_TABLE);
+        let spec = ServiceSpec {
+            allow: allow_10k(),
+            ..service(ALLOW_BACKENDS)
+        };
+        t.maps
+            .apply_service(&spec)
+            .expect("provision the allow-list");
+        t
+    });
+    let dp_of = |row: &Row| {
+        if row.program == ALLOW_PROGRAM {
+            Some(allow_dp)
+        } else {
+            sizes.iter().position(|s| *s == row.backends)
+        }
+    };
     // A second program on the two-CPU rows' maps (its pins adopted), for
     // the second CPU.
     let two_cpu = sizes
@@ -336,6 +381,14 @@ fn main() {
         rows.push(row("regha", Method::Fresh, None, "new-fresh", n, 1));
         rows.push(row("regha", Method::Fresh, None, "new-conn", n, 1));
     }
+    for (method, case) in [
+        (Method::Repeat, "established"),
+        (Method::Repeat, "new"),
+        (Method::Fresh, "new-fresh"),
+        (Method::Fresh, "new-conn"),
+    ] {
+        rows.push(row(ALLOW_PROGRAM, method, None, case, ALLOW_BACKENDS, 1));
+    }
     rows.push(row(
         "regha",
         Method::Repeat,
@@ -367,7 +420,7 @@ fn main() {
     }
     if let Some(only) = arg_str("--only") {
         let cases: Vec<&str> = only.split(',').collect();
-        rows.retain(|r| r.program != "regha" || cases.contains(&r.case));
+        rows.retain(|r| !r.program.starts_with("regha") || cases.contains(&r.case));
     }
     for round in 0..rounds {
         eprintln!("round {}/{rounds}", round + 1);
@@ -378,7 +431,7 @@ fn main() {
             fresh_syns(fresh_per_round, round, 3),
         ];
         for row in rows.iter_mut() {
-            let dp_index = sizes.iter().position(|s| *s == row.backends);
+            let dp_index = dp_of(row);
             let flows_before = match (row.baseline, dp_index) {
                 (None, Some(i)) => dps[i].maps.service_counters(0).unwrap().new_flows,
                 _ => 0,
@@ -430,6 +483,29 @@ fn main() {
         }
     }
     report(&rows, rounds, repeat, fresh_per_round, ack.len());
+    allow_report(&rows);
+}
+
+/// The allow-list rows against the plain rows of the same run and size:
+/// what 10,000 prefixes cost each case.
+fn allow_report(rows: &[Row]) {
+    println!("\nallow-list of 10,000 prefixes vs none ({ALLOW_BACKENDS} backends, same run):");
+    for r in rows.iter().filter(|r| r.program == ALLOW_PROGRAM) {
+        let Some(plain) = rows.iter().find(|p| {
+            p.program == "regha" && p.cpus == 1 && p.case == r.case && p.backends == r.backends
+        }) else {
+            continue;
+        };
+        let (a, b) = (median(&r.ns), median(&plain.ns));
+        println!(
+            "  {:<12} {:>8.1} ns vs {:>8.1} ns: x{:.2} (+{:.1} ns)",
+            r.case,
+            a,
+            b,
+            a / b,
+            a - b
+        );
+    }
 }
 
 fn report(rows: &[Row], rounds: u32, repeat: u32, fresh: u32, packet_len: usize) {

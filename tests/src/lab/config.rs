@@ -131,6 +131,7 @@ pub fn registry(
         },
         backends: backends.into_iter().map(backend).collect(),
         vrrp_instance: None,
+        allow: Vec::new(),
     }
 }
 

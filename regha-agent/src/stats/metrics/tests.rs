@@ -20,6 +20,7 @@ fn traffic_is_counted_per_service_and_backend() {
         r#"regha_backend_completions_total{service="registry",backend="192.0.2.12:5000"} 12"#,
         r#"regha_service_packets_total{service="registry"} 1000"#,
         r#"regha_service_bytes_total{service="registry"} 12288"#,
+        r#"regha_service_denied_total{service="registry"} 3"#,
         r#"regha_dataplane_not_forwarded_packets_total{reason="not_ip"} 7"#,
         r#"regha_service_ring_size{service="registry"} 65537"#,
         r#"regha_backend_weight{service="registry",backend="192.0.2.12:5000"} 1"#,

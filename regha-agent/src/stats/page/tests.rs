@@ -32,6 +32,10 @@ fn the_page_has_every_backend_its_state_and_share() {
         html.contains("<h2>service registry &mdash; 192.0.2.100:5000/tcp</h2>"),
         "{html}"
     );
+    assert!(
+        html.contains("denied (source not allowed): 3</p>"),
+        "the allow-list's denied count: {html}"
+    );
     for be in ["192.0.2.11:5000", "192.0.2.12:5000"] {
         assert!(html.contains(&format!("<td>{be}</td>")), "{be} missing");
     }
