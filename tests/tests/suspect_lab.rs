@@ -17,15 +17,14 @@
 //!   interval, and the push completes.
 
 use std::{
-    net::{IpAddr, Ipv4Addr},
+    net::IpAddr,
     time::{Duration, Instant},
 };
 
 use regha_model::Health;
 use regha_tests::{
     client::KeepAlive,
-    lab::{self, Lab, LabSpec, LbKind, capture::send_frames, probe::Prober, vip_port},
-    packet::{Frame, TCP_SYN},
+    lab::{self, Lab, LabSpec, LbKind, capture::send_frames, flood, probe::Prober, vip_port},
 };
 
 /// The bound the lab asserts for either fault: loose, as the machine is
@@ -39,33 +38,6 @@ const FLOOD_BATCH: u32 = 200;
 const FLOOD_FOR: Duration = Duration::from_secs(10);
 /// The push's rate: 200 MiB take at least 33 s, so the flood lands in its middle.
 const PUSH_MBIT: u32 = 50;
-
-fn spoofed_syn(i: u32, lb_mac: [u8; 6], client_mac: [u8; 6]) -> Vec<u8> {
-    let net = if i.is_multiple_of(2) {
-        [198, 51, 100]
-    } else {
-        [203, 0, 113]
-    };
-    let src = Ipv4Addr::new(net[0], net[1], net[2], (i / 2 % 254 + 1) as u8);
-    let sport = 1024 + (i / 508 % 60_000) as u16;
-    let IpAddr::V4(vip) = vip_port().ip() else {
-        unreachable!("the lab's VIP is IPv4")
-    };
-    let mut f = Frame::tcp4(src, sport, vip, vip_port().port(), TCP_SYN)
-        .with_seq(i.wrapping_mul(2_654_435_761));
-    f.dst_mac = lb_mac;
-    f.src_mac = client_mac;
-    f.bytes()
-}
-
-fn parse_mac(s: &str) -> [u8; 6] {
-    let v: Vec<u8> = s
-        .split(':')
-        .map(|b| u8::from_str_radix(b, 16).unwrap_or_else(|e| panic!("MAC {s:?}: {e}")))
-        .collect();
-    v.try_into()
-        .unwrap_or_else(|_| panic!("MAC {s:?}: not six bytes"))
-}
 
 /// The backend client 0's connections go to.
 fn client0_backend(lab: &Lab) -> usize {
@@ -188,12 +160,14 @@ fn a_failed_backend_costs_its_clients_little_and_a_flood_takes_none_down() {
     let mut push = lab.push_under_way(&img, "lab/suspect-flood");
     let before = transitions(&lab);
     let suspicions_before = lab.agent(0).log().matches("backend is suspect").count();
-    let (lb_mac, flooder_mac) = (parse_mac(&lab.lb_mac(0)), lab.clients[1].mac);
+    let (lb_mac, flooder_mac) = (flood::mac_bytes(&lab.lb_mac(0)), lab.clients[1].mac);
     let sent = lab.clients[1].ns.run(move || {
         let start = Instant::now();
         let (mut sent, mut i) = (0u64, 0u32);
         while start.elapsed() < FLOOD_FOR {
-            sent += send_frames((i..i + FLOOD_BATCH).map(|n| spoofed_syn(n, lb_mac, flooder_mac)));
+            sent += send_frames(
+                (i..i + FLOOD_BATCH).map(|n| flood::spoofed_syn(n, lb_mac, flooder_mac)),
+            );
             i += FLOOD_BATCH;
             std::thread::sleep(Duration::from_millis(100));
         }

@@ -12,15 +12,11 @@
 //! one word of the handshake table and never touches the flow table.
 //! `REGHA_LAB_BIG_LAYER_MIB` sets the push's size (default 200).
 
-use std::{
-    net::{IpAddr, Ipv4Addr},
-    time::Duration,
-};
+use std::{net::IpAddr, time::Duration};
 
 use regha_tests::{
     client::KeepAlive,
-    lab::{self, Lab, LabSpec, capture::send_frames, vip_port},
-    packet::{Frame, TCP_SYN},
+    lab::{self, Lab, LabSpec, capture::send_frames, flood, vip_port},
 };
 
 const COPY_LIMIT: Duration = Duration::from_secs(300);
@@ -32,35 +28,6 @@ const FLOW_TABLE: u32 = 16_384;
 const FLOOD: u32 = 50_000;
 /// The push's rate while the flood runs: 200 MiB take at least 16 s.
 const PUSH_MBIT: u32 = 100;
-
-/// Spoofed source `i` of the flood: TEST-NET-2 and TEST-NET-3 only, a
-/// port and an initial sequence number of its own.
-fn spoofed_syn(i: u32, lb_mac: [u8; 6], client_mac: [u8; 6]) -> Vec<u8> {
-    let net = if i.is_multiple_of(2) {
-        [198, 51, 100]
-    } else {
-        [203, 0, 113]
-    };
-    let src = Ipv4Addr::new(net[0], net[1], net[2], (i / 2 % 254 + 1) as u8);
-    let sport = 1024 + (i / 508 % 60_000) as u16;
-    let IpAddr::V4(vip) = vip_port().ip() else {
-        unreachable!("the lab's VIP is IPv4")
-    };
-    let mut f = Frame::tcp4(src, sport, vip, vip_port().port(), TCP_SYN)
-        .with_seq(i.wrapping_mul(2_654_435_761));
-    f.dst_mac = lb_mac;
-    f.src_mac = client_mac;
-    f.bytes()
-}
-
-fn parse_mac(s: &str) -> [u8; 6] {
-    let v: Vec<u8> = s
-        .split(':')
-        .map(|b| u8::from_str_radix(b, 16).unwrap_or_else(|e| panic!("MAC {s:?}: {e}")))
-        .collect();
-    v.try_into()
-        .unwrap_or_else(|_| panic!("MAC {s:?}: not six bytes"))
-}
 
 /// The SYNs the master's dataplane counted as new connection attempts.
 fn syns_seen(lab: &Lab) -> u64 {
@@ -110,10 +77,10 @@ fn idle_connections_and_a_push_survive_a_syn_flood_and_a_reload() {
 
     // The flood, from the other client's namespace at the master's MAC.
     let syns_before = syns_seen(&lab);
-    let (lb_mac, flooder_mac) = (parse_mac(&lab.lb_mac(0)), lab.clients[1].mac);
+    let (lb_mac, flooder_mac) = (flood::mac_bytes(&lab.lb_mac(0)), lab.clients[1].mac);
     let sent = lab.clients[1]
         .ns
-        .run(move || send_frames((0..FLOOD).map(|i| spoofed_syn(i, lb_mac, flooder_mac))));
+        .run(move || send_frames((0..FLOOD).map(|i| flood::spoofed_syn(i, lb_mac, flooder_mac))));
     assert!(
         sent >= u64::from(FLOOD) * 9 / 10,
         "only {sent} of {FLOOD} SYNs left the client"

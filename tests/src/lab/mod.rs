@@ -30,6 +30,7 @@
 pub mod capture;
 mod clients;
 pub mod config;
+pub mod flood;
 mod lbs;
 pub mod probe;
 mod topology;
