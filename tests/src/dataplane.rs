@@ -42,7 +42,24 @@ pub struct TestDataplane {
     iface_mac: [u8; 6],
 }
 
+/// An address as the maps hold it (IPv4 mapped into 16 bytes).
+pub fn addr16(ip: IpAddr) -> [u8; 16] {
+    match ip {
+        IpAddr::V4(a) => regha_common::addr_from_v4(a.octets()),
+        IpAddr::V6(a) => a.octets(),
+    }
+}
+
 impl TestDataplane {
+    /// Writes these services through the production API, as the agent does.
+    pub fn provision(&mut self, specs: &[ServiceSpec]) {
+        for s in specs {
+            self.maps
+                .apply_service(s)
+                .unwrap_or_else(|e| panic!("apply service {}: {e}", s.id));
+        }
+    }
+
     /// Loads the embedded object with `LB_MAC` and a small flow table.
     pub fn load() -> Self {
         Self::load_with(LB_MAC, 4096)

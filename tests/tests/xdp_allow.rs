@@ -13,10 +13,10 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use regha_agent::dataplane::{BackendSpec, ServiceSpec};
-use regha_common::{FlowKey, Reason, SERVICE_F_ALLOW, addr_from_v4, hash};
+use regha_common::{FlowKey, Reason, SERVICE_F_ALLOW, hash};
 use regha_model::{BackendState, HashMode, IpPrefix, Protocol};
 use regha_tests::{
-    dataplane::{LB_MAC, TestDataplane, XdpAction},
+    dataplane::{LB_MAC, TestDataplane, XdpAction, addr16},
     packet::{Frame, TCP_ACK, TCP_PSH, TCP_SYN},
 };
 
@@ -80,21 +80,6 @@ fn services(allow: &[&str], allow6: &[&str]) -> [ServiceSpec; 3] {
         ..web.clone()
     };
     [web, web6, dns]
-}
-
-fn provision(t: &mut TestDataplane, specs: &[ServiceSpec]) {
-    for s in specs {
-        t.maps
-            .apply_service(s)
-            .unwrap_or_else(|e| panic!("apply service {}: {e}", s.id));
-    }
-}
-
-fn addr16(ip: IpAddr) -> [u8; 16] {
-    match ip {
-        IpAddr::V4(a) => addr_from_v4(a.octets()),
-        IpAddr::V6(a) => a.octets(),
-    }
 }
 
 /// The backend the ring in the kernel holds for `src`.
@@ -189,7 +174,7 @@ fn key(src: IpAddr, sport: u16, dst: IpAddr, dport: u16) -> FlowKey {
 fn allowed_sources_pass_others_are_dropped_and_counted() {
     let mut t = TestDataplane::load();
     let specs = services(&["198.51.100.0/24", "203.0.113.9"], &["2001:db8:aa::/48"]);
-    provision(&mut t, &specs);
+    t.provision(&specs);
     let [web, web6, _] = &specs;
     let office_be = ring_backend(&t, web, IpAddr::V4(OFFICE));
     let lab_be = ring_backend(&t, web, IpAddr::V4(LAB));
@@ -272,7 +257,7 @@ fn allowed_sources_pass_others_are_dropped_and_counted() {
 fn an_empty_list_lets_everyone_in_and_never_touches_the_trie() {
     let mut t = TestDataplane::load();
     let specs = services(&[], &[]);
-    provision(&mut t, &specs);
+    t.provision(&specs);
     let [web, web6, _] = &specs;
     assert!(t.maps.allow_prefixes(0).unwrap().is_empty());
     for s in [&specs[0], &specs[1]] {
@@ -306,7 +291,7 @@ fn an_empty_list_lets_everyone_in_and_never_touches_the_trie() {
     );
     // A list given, then taken away: everyone again, the trie emptied.
     let listed = services(&["198.51.100.0/24"], &[]);
-    provision(&mut t, &listed);
+    t.provision(&listed);
     check(
         &mut t,
         &listed,
@@ -316,7 +301,7 @@ fn an_empty_list_lets_everyone_in_and_never_touches_the_trie() {
             .bytes(),
         Expect::Denied(0),
     );
-    provision(&mut t, &specs);
+    t.provision(&specs);
     assert!(t.maps.allow_prefixes(0).unwrap().is_empty());
     check(
         &mut t,
@@ -337,7 +322,7 @@ fn an_empty_list_lets_everyone_in_and_never_touches_the_trie() {
 fn a_reload_that_removes_a_source_ends_its_flows_and_keeps_the_others() {
     let mut t = TestDataplane::load();
     let specs = services(&["198.51.100.0/24", "203.0.113.0/24"], &[]);
-    provision(&mut t, &specs);
+    t.provision(&specs);
     let web = &specs[0];
     let office_be = ring_backend(&t, web, IpAddr::V4(OFFICE));
     let lab_be = ring_backend(&t, web, IpAddr::V4(LAB));
@@ -389,7 +374,7 @@ fn a_reload_that_removes_a_source_ends_its_flows_and_keeps_the_others() {
             b.state = BackendState::Draining;
         }
     }
-    provision(&mut t, &reloaded);
+    t.provision(&reloaded);
     let gen_after = t.maps.service_generation(0).unwrap();
     assert!(
         gen_after > gen_before,
@@ -478,7 +463,7 @@ fn a_reload_that_removes_a_source_ends_its_flows_and_keeps_the_others() {
 
     // Widening does not bump: nothing to end.
     let widened = services(&["198.51.100.0/24", "203.0.113.0/24"], &[]);
-    provision(&mut t, &widened);
+    t.provision(&widened);
     assert_eq!(t.maps.service_generation(0).unwrap(), gen_after);
     check(
         &mut t,
@@ -495,7 +480,7 @@ fn a_reload_that_removes_a_source_ends_its_flows_and_keeps_the_others() {
 fn a_new_incarnation_keeps_no_flow_of_the_old_one() {
     let mut t = TestDataplane::load();
     let specs = services(&["198.51.100.0/24"], &[]);
-    provision(&mut t, &specs);
+    t.provision(&specs);
     let web = &specs[0];
     let be = ring_backend(&t, web, IpAddr::V4(OFFICE));
     let other = 3 - be;
@@ -522,7 +507,7 @@ fn a_new_incarnation_keeps_no_flow_of_the_old_one() {
     // Back with only the other backend: an old flow trusted would go to `be`.
     let mut again = services(&["198.51.100.0/24"], &[]);
     again[0].backends.retain(|b| b.id == other);
-    provision(&mut t, &again[..1]);
+    t.provision(&again[..1]);
     let a = t.maps.service_allow(0).unwrap();
     assert_eq!(a.since_gen, t.maps.service_generation(0).unwrap());
     check(

@@ -13,7 +13,7 @@ use regha_agent::dataplane::{BackendSpec, ServiceSpec};
 use regha_common::{Counters, FlowKey, Reason, Signals, addr_from_v4, hash};
 use regha_model::{BackendState, HashMode, Protocol};
 use regha_tests::{
-    dataplane::{LB_MAC, TestDataplane, XdpAction},
+    dataplane::{LB_MAC, TestDataplane, XdpAction, addr16},
     packet::{Frame, L4, TCP_ACK, TCP_PSH, TCP_SYN, arp_request, mac_str},
 };
 
@@ -84,21 +84,6 @@ fn services() -> [ServiceSpec; 3] {
         ..web.clone()
     };
     [web, dns, web6]
-}
-
-fn provision(t: &mut TestDataplane, specs: &[ServiceSpec]) {
-    for s in specs {
-        t.maps
-            .apply_service(s)
-            .unwrap_or_else(|e| panic!("apply service {}: {e}", s.id));
-    }
-}
-
-fn addr16(ip: IpAddr) -> [u8; 16] {
-    match ip {
-        IpAddr::V4(a) => addr_from_v4(a.octets()),
-        IpAddr::V6(a) => a.octets(),
-    }
 }
 
 /// The backend the ring in the kernel holds for this packet's hash.
@@ -300,7 +285,7 @@ fn ipv6_neighbour_solicitation() -> Vec<u8> {
 fn fixture_table() {
     let mut t = TestDataplane::load();
     let specs = services();
-    provision(&mut t, &specs);
+    t.provision(&specs);
     let [web, dns, web6] = &specs;
 
     let web_be = source_backend(&t, web, IpAddr::V4(CLIENT));
@@ -492,7 +477,7 @@ fn fixture_table() {
 fn flow_table_records_new_flows_and_hits() {
     let mut t = TestDataplane::load();
     let specs = services();
-    provision(&mut t, &specs);
+    t.provision(&specs);
     let web = &specs[0];
     let be = source_backend(&t, web, IpAddr::V4(CLIENT));
     let ack = Frame::tcp4(CLIENT, 41000, VIP4, 5000, TCP_ACK).bytes();
@@ -537,7 +522,7 @@ fn flow_table_records_new_flows_and_hits() {
 fn source_hash_spreads_clients_and_keeps_each_on_one_backend() {
     let mut t = TestDataplane::load();
     let specs = services();
-    provision(&mut t, &specs);
+    t.provision(&specs);
     let web = &specs[0];
     let mut per_backend = std::collections::HashMap::new();
     for i in 1..=64u8 {
@@ -572,7 +557,7 @@ fn source_hash_spreads_clients_and_keeps_each_on_one_backend() {
 fn ipv4_fragments_follow_the_source_hash() {
     let mut t = TestDataplane::load();
     let specs = services();
-    provision(&mut t, &specs);
+    t.provision(&specs);
     let web = &specs[0];
     for i in 1..=16u8 {
         let client = Ipv4Addr::new(198, 18, 1, i);
@@ -633,7 +618,7 @@ fn ipv4_fragments_follow_the_source_hash() {
 fn every_truncation_is_passed_never_transmitted() {
     let mut t = TestDataplane::load();
     let specs = services();
-    provision(&mut t, &specs);
+    t.provision(&specs);
     let packets = [
         (
             "IPv4 TCP",
@@ -689,7 +674,7 @@ fn every_truncation_is_passed_never_transmitted() {
 fn flow_stays_on_its_backend_through_a_table_swap() {
     let mut t = TestDataplane::load();
     let mut specs = services().to_vec();
-    provision(&mut t, &specs);
+    t.provision(&specs);
     // Clients and the backend the first ring gives them; establish a flow each.
     let clients: Vec<Ipv4Addr> = (1..=100u8).map(|i| Ipv4Addr::new(198, 18, 2, i)).collect();
     let before: Vec<u32> = clients
@@ -702,7 +687,7 @@ fn flow_stays_on_its_backend_through_a_table_swap() {
     }
     // be3 joins: a new ring is swapped in.
     specs[0].backends.push(backend(7, 13, BackendState::Up));
-    provision(&mut t, &specs[..1]);
+    t.provision(&specs[..1]);
     let after: Vec<u32> = clients
         .iter()
         .map(|c| source_backend(&t, &specs[0], IpAddr::V4(*c)))
@@ -741,7 +726,7 @@ fn flow_stays_on_its_backend_through_a_table_swap() {
 fn draining_keeps_flows_and_down_moves_them() {
     let mut t = TestDataplane::load();
     let mut specs = services().to_vec();
-    provision(&mut t, &specs);
+    t.provision(&specs);
     let client = (1..=50u8)
         .map(|i| Ipv4Addr::new(198, 18, 3, i))
         .find(|c| source_backend(&t, &specs[0], IpAddr::V4(*c)) == 1)
@@ -756,7 +741,7 @@ fn draining_keeps_flows_and_down_moves_them() {
     );
 
     specs[0].backends[0].state = BackendState::Draining;
-    provision(&mut t, &specs[..1]);
+    t.provision(&specs[..1]);
     check(
         &mut t,
         &specs,
@@ -782,7 +767,7 @@ fn draining_keeps_flows_and_down_moves_them() {
     );
 
     specs[0].backends[0].state = BackendState::Down;
-    provision(&mut t, &specs[..1]);
+    t.provision(&specs[..1]);
     assert!(
         check(
             &mut t,
@@ -808,7 +793,7 @@ fn draining_keeps_flows_and_down_moves_them() {
 fn no_backend_up_is_dropped_and_counted() {
     let mut t = TestDataplane::load();
     let mut specs = services().to_vec();
-    provision(&mut t, &specs);
+    t.provision(&specs);
     let ring_before = t.maps.ring(0).unwrap();
     let est = Frame::tcp4(CLIENT, 47000, VIP4, 5000, TCP_ACK).bytes();
     let be = source_backend(&t, &specs[0], IpAddr::V4(CLIENT));
@@ -816,7 +801,7 @@ fn no_backend_up_is_dropped_and_counted() {
     for b in &mut specs[0].backends {
         b.state = BackendState::Down;
     }
-    provision(&mut t, &specs[..1]);
+    t.provision(&specs[..1]);
     assert_eq!(t.maps.ring(0).unwrap(), ring_before, "the last ring stays");
     check(
         &mut t,
@@ -843,7 +828,7 @@ fn no_backend_up_is_dropped_and_counted() {
     );
 
     specs[0].backends[1].state = BackendState::Up;
-    provision(&mut t, &specs[..1]);
+    t.provision(&specs[..1]);
     check(&mut t, &specs, "a backend is back", &syn, Expect::Tx(2));
 }
 
@@ -852,7 +837,7 @@ fn no_backend_up_is_dropped_and_counted() {
 fn ring_in_the_kernel_is_the_maglev_table() {
     let mut t = TestDataplane::load();
     let specs = services();
-    provision(&mut t, &specs);
+    t.provision(&specs);
     for s in &specs {
         let table = s.build_ring().unwrap().unwrap();
         assert_eq!(t.maps.ring(s.id).unwrap().as_deref(), Some(table.slots()));
@@ -866,7 +851,7 @@ fn ring_in_the_kernel_is_the_maglev_table() {
 fn removed_service_stops_and_a_new_one_inherits_no_flows() {
     let mut t = TestDataplane::load();
     let mut specs = services().to_vec();
-    provision(&mut t, &specs[..2]); // web6 would share port 5000
+    t.provision(&specs[..2]); // web6 would share port 5000
     let client = (1..=50u8)
         .map(|i| Ipv4Addr::new(198, 18, 4, i))
         .find(|c| source_backend(&t, &specs[0], IpAddr::V4(*c)) == 1)
@@ -903,7 +888,7 @@ fn removed_service_stops_and_a_new_one_inherits_no_flows() {
     // stays up, as if it served something else): the old flow must not
     // return to backend 1.
     specs[0].backends[0].state = BackendState::Down;
-    provision(&mut t, &specs[..1]);
+    t.provision(&specs[..1]);
     t.maps
         .set_backend(
             1,
@@ -933,7 +918,7 @@ fn removed_service_stops_and_a_new_one_inherits_no_flows() {
 fn service_ports_follow_the_services() {
     let mut t = TestDataplane::load();
     let specs = services();
-    provision(&mut t, &specs);
+    t.provision(&specs);
     assert!(t.maps.service_port(5000).unwrap());
     assert!(t.maps.service_port(53).unwrap());
     assert!(!t.maps.service_port(22).unwrap());
