@@ -15,7 +15,7 @@ use regha_tests::{
     agent::find_backend,
     client::http_get,
     lab::{Lab, LabSpec, VIP, capture, config},
-    wait::wait_for,
+    wait::{seen, wait_for},
 };
 
 /// A static `role` over the backends `backends` (indexes).
@@ -46,7 +46,9 @@ fn holds_vip(lab: &Lab) -> bool {
     lab.lbs[0].holds(IpAddr::V4(VIP), 32)
 }
 
-/// Kill a registry: after `fall` failed checks it is out of the ring and
+/// Kill a registry: its checks are refused, which takes it out of the ring
+/// at once (a refused connection is definite, not one of `fall`), its
+/// established flows kept for `DOWN_GRACE` (draining in the maps), and
 /// every client still gets answers (from the other); start it again: after
 /// `rise` good checks it is back.
 #[test]
@@ -67,15 +69,26 @@ fn a_dead_registry_leaves_after_fall_checks_and_returns_after_rise() {
         health_is(s, &be1, Health::Down)
     });
     let took = killed.elapsed();
-    // fall 3 at 200ms: three failed checks, so at least ~400ms after the kill.
+    let last = state.services[0].backends[0].last_check.clone();
+    eprintln!("be1 down {took:?} after the kill: {last:?}");
     assert!(
-        took >= Duration::from_millis(300),
-        "down after {took:?}: sooner than fall=3 allows"
+        last.as_deref().is_some_and(|l| l.contains("refused")),
+        "a killed registry refuses: {last:?}"
     );
     let be1_id = state.services[0].backends[0].id.expect("id");
+    let ring = |agent: &regha_tests::agent::Agent| {
+        agent
+            .maps()
+            .ring(state.services[0].id.expect("service id"))
+            .unwrap()
+            .unwrap()
+    };
+    wait_for("be1 out of the ring", Duration::from_secs(2))
+        .until(|| seen(!ring(agent).contains(&be1_id), "in the ring"));
     assert_eq!(
         agent.maps().backend(be1_id).unwrap().state,
-        regha_common::BACKEND_DOWN
+        regha_common::BACKEND_DRAINING,
+        "out of the ring, its established flows kept for DOWN_GRACE"
     );
     assert_all_ok(&lab, "be1 dead");
     assert!(
