@@ -183,7 +183,9 @@ fn the_page_in_chromium_shows_every_backend_its_rates_and_a_backend_going_down()
         .until(|| {
             let r = rows(&mut browser);
             let text = browser.text();
-            let down = cell(&r, &be2, "state") == "DOWN"
+            // The dataplane keeps its flows for DOWN_GRACE (DRAINING),
+            // then DOWN; either way out of the ring.
+            let down = matches!(cell(&r, &be2, "state").as_str(), "DRAINING" | "DOWN")
                 && cell(&r, &be2, "health") == "down"
                 && text.contains("health up \u{2192} down")
                 && cell(&r, &be1, "expected") == "100.0%";

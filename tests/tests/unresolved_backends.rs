@@ -68,11 +68,15 @@ fn fifty_unresolved_backends_hold_back_neither_the_service_nor_a_decision() {
 
     // A decision: be1's registry is killed (refused: down at its next check).
     lab.registries[0].kill();
-    lab.agent(0)
-        .wait_for("be1 down", Duration::from_secs(10), |s| {
+    lab.agent(0).wait_for(
+        "be1 down and out of the ring",
+        Duration::from_secs(10),
+        |s| {
+            // Draining: out of the ring, its flows kept for DOWN_GRACE.
             s.services[0].backends[0].health == Health::Down
-                && s.services[0].backends[0].state == Some(BackendState::Down)
-        });
+                && s.services[0].backends[0].state == Some(BackendState::Draining)
+        },
+    );
     std::thread::sleep(Duration::from_millis(200));
     let log = lab.agent(0).log();
     let us = last_decision_us(&log).unwrap_or_else(|| panic!("no decision logged\n{log}"));
