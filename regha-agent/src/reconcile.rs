@@ -75,8 +75,10 @@ impl Plan {
 /// Whether a backend takes new flows: healthy, with a known MAC, and not
 /// taken out by an operator. An admin drain keeps a serving backend's
 /// existing flows for as long as it lasts (no [`DRAIN_PERIOD`]: it ends with
-/// `enable`); a backend that fails its checks or has no MAC loses them all
-/// the same, since nothing could reach it. Disabled moves every flow at once.
+/// `enable`); one without a MAC loses them all the same, since nothing
+/// could reach it, and one that fails its checks loses them after
+/// [`DOWN_GRACE`] ([`Reconciler::graced`]). Disabled moves every flow at
+/// once.
 fn state_of(b: &BackendInput) -> BackendState {
     let serving = matches!((b.health, b.mac), (Health::Up, Some(_)));
     match (b.admin, serving) {
