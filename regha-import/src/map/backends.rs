@@ -95,12 +95,7 @@ fn backend(
         );
         return None;
     };
-    if address.is_ipv6() != vip.is_ipv6()
-        || address == vip
-        || address.is_unspecified()
-        || address.is_loopback()
-        || address.is_multicast()
-    {
+    if !is_backend_address(address, vip) {
         diag.warn(s.line, format!("server {name} {address}: not a unicast address of the VIP's family (and not the VIP): not imported"), None);
         return None;
     }
@@ -169,4 +164,15 @@ fn backend(
         mac: None,
     };
     Some((backend, note))
+}
+
+/// Whether `address` can be a backend of a service on `vip`: a unicast
+/// address of the VIP's family, not the VIP itself (HAProxy servers and
+/// keepalived real servers alike).
+pub(super) fn is_backend_address(address: IpAddr, vip: IpAddr) -> bool {
+    address.is_ipv6() == vip.is_ipv6()
+        && address != vip
+        && !address.is_unspecified()
+        && !address.is_loopback()
+        && !address.is_multicast()
 }

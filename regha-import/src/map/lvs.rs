@@ -11,6 +11,7 @@
 //! the stateless `hash: flow`, and `fwmark` services, which select traffic
 //! by an iptables mark, have no regha equivalent.
 
+use super::backends::is_backend_address;
 use std::net::IpAddr;
 
 use regha_config::{BackendConfig, MAX_BACKENDS_PER_SERVICE, ServiceConfig};
@@ -518,12 +519,7 @@ fn backend(
         );
         return None;
     };
-    if address.is_ipv6() != vip.is_ipv6()
-        || address == vip
-        || address.is_unspecified()
-        || address.is_loopback()
-        || address.is_multicast()
-    {
+    if !is_backend_address(address, vip) {
         diag.warn(rs.line, format!("real_server {address}: not a unicast address of the VIP's family (and not the VIP): not imported"), None);
         return None;
     }
