@@ -339,7 +339,10 @@ impl Lab {
 
     /// Waits until every running regha agent reports backend `be` (index)
     /// with `health`, in each service it is in (both families in a
-    /// dual-stack lab).
+    /// dual-stack lab), and has written it to the dataplane accordingly:
+    /// in the ring for `up`, out of it otherwise. The health flips a
+    /// coalescing window (`settle::COALESCE`) before the ring is written, so
+    /// a test that starts traffic on the health alone races the write.
     #[track_caller]
     pub fn wait_backend_health(&self, be: usize, health: Health, limit: Duration) {
         let host = &self.backends[be];
@@ -355,7 +358,11 @@ impl Lab {
                     .flat_map(|svc| &svc.backends)
                     .filter(|b| addrs.contains(&b.address))
                     .collect();
-                !listed.is_empty() && listed.iter().all(|b| b.health == health)
+                let in_ring = health == Health::Up;
+                !listed.is_empty()
+                    && listed.iter().all(|b| {
+                        b.health == health && (b.state == Some(BackendState::Up)) == in_ring
+                    })
             });
         }
     }
