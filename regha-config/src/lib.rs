@@ -19,7 +19,7 @@
 //! # Where things are
 //!
 //! * [`types`]: the typed config, one file per section (`vrrp`, `service`
-//!   with health and backends, `stats`), and [`error`]: what a refusal says.
+//!   with health and backends, `stats`, `flow_sync`), and [`error`]: what a refusal says.
 //! * [`load`]: the file, read with bounds; `parse`: YAML text to a
 //!   [`Config`] (serde errors with their position), after `nesting` has
 //!   refused documents nested too deep for the YAML parser to be quick.
@@ -29,7 +29,8 @@
 //!   in `validate/check.rs` and the rules across sections in
 //!   `validate/cross.rs`.
 //! * [`tls`]: the HTTPS check's PEM files, read at load, and the rustls
-//!   client made from them.
+//!   client made from them; [`flow_sync_key`]: `flow_sync.key_file`, read
+//!   at load the same way.
 //! * `warnings` and `security`: what is valid but probably not meant or
 //!   unsafe; `scripts` and [`script_security`]: scripts only root may
 //!   change.
@@ -43,6 +44,7 @@
 pub mod duration;
 pub mod error;
 pub mod example;
+pub mod flow_sync_key;
 pub mod load;
 pub mod primes;
 pub mod reference;
@@ -67,8 +69,9 @@ pub use error::{ConfigError, ConfigErrors};
 pub use load::{DEFAULT_CONFIG_PATH, MAX_CONFIG_BYTES};
 pub use restart::restart_only_changes;
 pub use types::{
-    BackendConfig, Config, DEFAULT_FAST_INTERVAL, DEFAULT_FAST_TIMEOUT, DEFAULT_STATS_LISTEN,
-    GarpConfig, HealthConfig, HealthKind, MAX_BACKENDS_PER_SERVICE, NotifyScripts, PasswordSource,
+    BackendConfig, Config, DEFAULT_FAST_INTERVAL, DEFAULT_FAST_TIMEOUT, DEFAULT_FLOW_SYNC_GROUP,
+    DEFAULT_FLOW_SYNC_MAX_RATE, DEFAULT_FLOW_SYNC_PORT, DEFAULT_STATS_LISTEN, FlowSyncConfig,
+    FlowSyncKey, GarpConfig, MIN_FLOW_SYNC_KEY_BYTES, HealthConfig, HealthKind, MAX_BACKENDS_PER_SERVICE, NotifyScripts, PasswordSource,
     Secret, ServiceConfig, StatsAuth, StatsConfig, SuspectConfig, TlsCheck, TrackBackends,
     TrackInterface, TrackScript, VrrpConfig, default_instance_name,
 };

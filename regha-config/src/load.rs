@@ -129,20 +129,30 @@ fn kind(file_type: FileType) -> &'static str {
 impl Config {
     /// Reads, parses and validates the file at `path`: at most
     /// [`MAX_CONFIG_BYTES`] of UTF-8 text, with the scripts it names
-    /// checked on the file system ([`Config::script_errors`]) and the
-    /// HTTPS checks' PEM files read ([`Config::load_tls_material`]).
+    /// checked on the file system ([`Config::script_errors`]), the
+    /// HTTPS checks' PEM files read ([`Config::load_tls_material`]) and
+    /// the flow sync key ([`Config::load_flow_sync_key`]).
     pub fn load(path: impl AsRef<Path>) -> Result<Config, ConfigErrors> {
         let mut config = Self::read(path)?;
         let unsafe_scripts = config.script_errors();
         if !unsafe_scripts.is_empty() {
             return Err(ConfigErrors(unsafe_scripts));
         }
-        config.load_tls_material()?;
+        // Both read, so that a bad PEM file does not hide a bad key.
+        let mut errors = Vec::new();
+        for read in [config.load_tls_material(), config.load_flow_sync_key()] {
+            if let Err(ConfigErrors(e)) = read {
+                errors.extend(e);
+            }
+        }
+        if !errors.is_empty() {
+            return Err(ConfigErrors(errors));
+        }
         Ok(config)
     }
 
     /// Reads, parses and validates the file at `path` without touching the
-    /// files it names (scripts, PEM files): for a host that only needs its
+    /// files it names (scripts, PEM files, the flow sync key): for a host that only needs its
     /// shape, such as a backend running `backend-setup` with a copy of the
     /// LBs' config. The agent itself uses [`Config::load`].
     pub fn read(path: impl AsRef<Path>) -> Result<Config, ConfigErrors> {

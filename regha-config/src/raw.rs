@@ -37,6 +37,9 @@ pub(crate) struct Config {
     #[serde(default, deserialize_with = "present")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) stats: Option<Option<Stats>>,
+    /// Absent, `null` and an empty `flow_sync:` all mean off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) flow_sync: Option<FlowSync>,
     /// The packaged example's guard (`example.rs`): a mark on the file, not
     /// a setting, so the typed config does not carry it and nothing writes it.
     #[serde(default, skip_serializing)]
@@ -335,4 +338,20 @@ pub(crate) struct StatsAuth {
     pub(crate) password_file: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) password_env: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FlowSync {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) key_file: Option<String>,
+    #[serde(default)]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) peers: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) group: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) port: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) max_rate: Option<i64>,
 }

@@ -25,8 +25,16 @@ impl Config {
 
     /// Every notify and tracked script that does not exist (yet), below
     /// directories only root can write: a warning, since it will fail when
-    /// run. Reads the file system.
+    /// run. Reads the file system. Also the warnings about the other files
+    /// a config names, which the agent and `check-config` print with these:
+    /// a flow sync key others can read ([`Config::flow_sync_key_warnings`]).
     pub fn script_warnings(&self) -> Vec<ConfigError> {
+        let mut out = self.missing_scripts();
+        out.extend(self.flow_sync_key_warnings());
+        out
+    }
+
+    fn missing_scripts(&self) -> Vec<ConfigError> {
         self.scripts()
             .filter_map(|(field, path)| match script_security::check(path) {
                 Ok(script_security::Found::Missing { missing }) => Some(ConfigError::new(

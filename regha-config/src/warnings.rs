@@ -15,9 +15,22 @@ impl Config {
             out.extend(tracker_warnings(&self.vrrp_path(i), v));
         }
         out.extend(sync_group_warnings(self));
+        out.extend(flow_sync_warnings(self));
         out.extend(security_warnings(self));
         out
     }
+}
+
+/// Flow sync keeps connections through a takeover; with no VRRP there is
+/// no takeover (a static role never changes while the agent runs).
+fn flow_sync_warnings(config: &Config) -> Vec<ConfigError> {
+    if config.flow_sync.is_some() && config.vrrp.is_empty() {
+        return vec![ConfigError::new(
+            "flow_sync",
+            "set without vrrp: flows are synced so that a takeover keeps them, and with a static role nothing takes over; configure vrrp, or remove flow_sync",
+        )];
+    }
+    Vec::new()
 }
 
 /// An instance's non-zero tracker weights, by field path.

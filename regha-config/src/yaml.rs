@@ -11,8 +11,8 @@
 use std::net::IpAddr;
 
 use super::{
-    BackendConfig, Config, DEFAULT_FAST_INTERVAL, DEFAULT_FAST_TIMEOUT, HealthConfig, HealthKind,
-    PasswordSource, ServiceConfig, StatsConfig, SuspectConfig, TrackScript, VrrpConfig, duration,
+    BackendConfig, Config, DEFAULT_FAST_INTERVAL, DEFAULT_FAST_TIMEOUT, FlowSyncConfig,
+    HealthConfig, HealthKind, PasswordSource, ServiceConfig, StatsConfig, SuspectConfig, TrackScript, VrrpConfig, duration,
     raw,
 };
 
@@ -39,6 +39,7 @@ fn raw_config(c: &Config) -> raw::Config {
         },
         services: Some(c.services.iter().map(raw_service).collect()),
         stats: Some(c.stats.as_ref().map(raw_stats)),
+        flow_sync: c.flow_sync.as_ref().map(raw_flow_sync),
         unedited_example: None,
     }
 }
@@ -216,6 +217,17 @@ fn raw_stats(s: &StatsConfig) -> raw::Stats {
     }
 }
 
+/// The key file's path, never the key read from it.
+fn raw_flow_sync(f: &FlowSyncConfig) -> raw::FlowSync {
+    raw::FlowSync {
+        key_file: Some(f.key_file.display().to_string()),
+        peers: f.peers.iter().map(ToString::to_string).collect(),
+        group: Some(f.group.to_string()),
+        port: Some(f.port.into()),
+        max_rate: Some(f.max_rate.into()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -268,6 +280,12 @@ services:
 stats:
   listen: "[::1]:1158"
   auth: { user: admin, password_env: REGHA_PW }
+flow_sync:
+  key_file: /etc/regha/flow-sync.key
+  peers: [2001:db8::3, 192.0.2.3]
+  group: ff02::1:81
+  port: 9000
+  max_rate: 1000
 "#;
         let off = "role: backup\ninterface: eth0\nstats: null\nservices: [{name: s, vip: 192.0.2.100, port: 1, backends: [{address: 192.0.2.11}]}]\n";
         let dual = include_str!("../regha.dual-stack.example.yaml");

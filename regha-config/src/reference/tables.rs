@@ -60,6 +60,12 @@ pub static SECTIONS: &[Section] = &[
                 meaning: "The HTTP stats listener (see below). `stats: null` (or an empty `stats:`) turns it off.",
             },
             Key {
+                key: "`flow_sync`",
+                ty: "map or `null`",
+                default: "none (off)",
+                meaning: "Flow state shared between the LBs, as IPVS's connection sync does (see below). Absent, `flow_sync: null` or an empty `flow_sync:` means off.",
+            },
+            Key {
                 key: "`unedited_example`",
                 ty: "`true`",
                 default: "absent",
@@ -534,6 +540,57 @@ check with its defaults.",
         rules: &[],
     },
     Section {
+        heading: "`flow_sync`",
+        intro: &[
+            "Each LB sends the flows it records (client address and port, VIP, port, protocol, and
+the backend the flow was pinned to) to the other LBs, and writes the flows it receives
+into its own flow table. After a takeover, every synced connection stays on the backend
+it was using, even when the backends changed since it started (`hash_seed` alone keeps a
+client on its backend only while the ring is the same). A flow that was not synced yet
+(the last moment before a failure, or one dropped beyond `max_rate`) is hashed as before.",
+            "Messages are authenticated with HMAC-SHA256 under the key in `key_file`, and a message
+that fails the check is dropped and counted. **Every LB needs the same key file and the
+same `port`.** The key is not VRRP's `auth_pass`: that is an 8-byte password sent in clear
+text in every advert, and is no substitute. Messages carry a version number: an LB drops
+(and counts) messages of a version it does not speak, rather than misread them.",
+            "A change of `flow_sync` (the key file's content included) takes effect when the agent
+restarts; a reload does not apply it, and says so.",
+        ],
+        keys: &[
+            Key {
+                key: "`key_file`",
+                ty: "absolute path",
+                default: "required",
+                meaning: "The shared secret, the HMAC-SHA256 key: at least 16 bytes (one trailing line break is ignored), read when the agent starts. Make it once and copy the same file to every LB: `head -c 32 /dev/urandom > /etc/regha/flow-sync.key; chmod 600 /etc/regha/flow-sync.key`. A file that others than its owner can read is a warning.",
+            },
+            Key {
+                key: "`peers`",
+                ty: "list of IPs",
+                default: "empty: send to `group`",
+                meaning: "The other LBs' own unicast addresses (IPv4 or IPv6), to send to instead of the multicast group. Not 0.0.0.0 or `::`, not loopback, not a VIP (a VIP moves between the LBs), not this LB's `vrrp.unicast_src`, each once.",
+            },
+            Key {
+                key: "`group`",
+                ty: "multicast IP",
+                default: "`224.0.0.81`",
+                meaning: "The multicast group flows are sent to and received on when `peers` is empty (224.0.0.81 is the group IPVS's sync daemon uses). Must be a multicast address.",
+            },
+            Key {
+                key: "`port`",
+                ty: "integer, 1..=65535",
+                default: "8848",
+                meaning: "The UDP port flows are sent to and received on.",
+            },
+            Key {
+                key: "`max_rate`",
+                ty: "integer, 100..=1000000",
+                default: "50000",
+                meaning: "Flows sent per second at most. Beyond it, flows wait to be sent; those that wait too long are dropped and counted, and are hashed after a takeover as without sync.",
+            },
+        ],
+        rules: &[],
+    },
+    Section {
         heading: "Rules across fields",
         intro: &["All of these are reported together with the errors for single fields:"],
         keys: &[],
@@ -544,6 +601,7 @@ check with its defaults.",
             "`vrrp.unicast_src` and `vrrp.unicast_peers` must not be virtual addresses of any instance and must be of their family. Version 2 allows IPv4 only.",
             "`vrrp.track_backends.min_healthy` may not exceed the number of backends of the services the instance holds, and an instance that holds no service's VIP cannot track backends.",
             "In a `sync_group`, either every member has priority 255 or none does.",
+            "`flow_sync.peers` are no VIP (of a service or an instance) and no instance's `unicast_src`.",
             "Service names are unique. So is each (`vip`, `port`, `protocol`) across services, and each (`address`, `port`) within a service.",
             "A backend has the same address family as its service's VIP.",
             "`ring_size` is at least the number of the service's backends.",

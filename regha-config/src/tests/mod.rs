@@ -10,6 +10,7 @@
 
 mod document;
 mod errors;
+mod flow_sync;
 mod health;
 mod instances;
 mod load;

@@ -135,6 +135,7 @@ services:
 stats:
   listen: 127.0.0.1:1158
   auth: { user: admin, password_env: REGHA_STATS_PASSWORD }
+flow_sync: { key_file: /etc/regha/flow-sync.key, peers: [192.0.2.3] }
 "#;
     let mut out = BTreeSet::new();
     for text in [BASE, other] {

@@ -1,8 +1,10 @@
 //! The typed configuration the agent runs on: [`Config`] and one file per
-//! section ([`vrrp`], [`service`] with health and backends, [`stats`]).
+//! section ([`vrrp`], [`service`] with health and backends, [`stats`],
+//! [`flow_sync`]).
 //! Every default is written on the field it applies to; `validate` is what
 //! fills it in.
 
+pub mod flow_sync;
 pub mod service;
 pub mod stats;
 pub mod vrrp;
@@ -14,6 +16,10 @@ use regha_model::{Role, XdpMode};
 use crate::error::{ConfigError, ConfigErrors};
 use crate::validate::names::check_ifname;
 
+pub use flow_sync::{
+    DEFAULT_FLOW_SYNC_GROUP, DEFAULT_FLOW_SYNC_MAX_RATE, DEFAULT_FLOW_SYNC_PORT, FlowSyncConfig,
+    FlowSyncKey, MIN_FLOW_SYNC_KEY_BYTES,
+};
 pub use service::{
     BackendConfig, DEFAULT_FAST_INTERVAL, DEFAULT_FAST_TIMEOUT, HealthConfig, HealthKind,
     ServiceConfig, SuspectConfig, TlsCheck,
@@ -62,6 +68,9 @@ pub struct Config {
     /// `stats`: the stats listener. Default `Some` on [`DEFAULT_STATS_LISTEN`]
     /// without auth; `stats: null` makes it `None` (off).
     pub stats: Option<StatsConfig>,
+    /// `flow_sync`: flow state shared with the other LBs. Default `None`
+    /// (off); `flow_sync: null` is off as well.
+    pub flow_sync: Option<FlowSyncConfig>,
 }
 
 impl Config {

@@ -8,12 +8,13 @@
 //! derived complaint.
 //!
 //! One file per section (`vrrp`, `track`, `service`, `backend`, `health`,
-//! `stats`); `check` is the framework they share, `names` the name rules,
+//! `stats`, `flow_sync`); `check` is the framework they share, `names` the name rules,
 //! `cross` the rules across sections.
 
 mod backend;
 mod check;
 mod cross;
+mod flow_sync;
 mod health;
 pub(crate) mod names;
 mod service;
@@ -71,13 +72,17 @@ pub(crate) fn validate(raw: raw::Config) -> Result<Config, ConfigErrors> {
     let services = service::services(&mut c, raw.services.as_deref());
     cross::between_instances(&mut c, &instances);
     cross::vrrp_against_services(&mut c, &instances, raw.services.as_deref().unwrap_or(&[]));
-    let stats = match raw.stats {
+    let stats = match &raw.stats {
         None => Some(Some(StatsConfig {
             listen: DEFAULT_STATS_LISTEN,
             auth: None,
         })),
         Some(s) => maybe(s.as_ref(), |s| stats::stats(&mut c, s)),
     };
+    let flow_sync = maybe(raw.flow_sync.as_ref(), |f| {
+        let services = raw.services.as_deref().unwrap_or(&[]);
+        flow_sync::flow_sync(&mut c, f, services, &instances)
+    });
 
     let config = (|| {
         Some(Config {
@@ -89,6 +94,7 @@ pub(crate) fn validate(raw: raw::Config) -> Result<Config, ConfigErrors> {
             vrrp: vrrp?,
             services: services?,
             stats: stats?,
+            flow_sync: flow_sync?,
         })
     })();
     c.finish(config)
