@@ -71,7 +71,8 @@ pub use restart::restart_only_changes;
 pub use types::{
     BackendConfig, Config, DEFAULT_FAST_INTERVAL, DEFAULT_FAST_TIMEOUT, DEFAULT_FLOW_SYNC_GROUP,
     DEFAULT_FLOW_SYNC_MAX_RATE, DEFAULT_FLOW_SYNC_PORT, DEFAULT_STATS_LISTEN, FlowSyncConfig,
-    FlowSyncKey, GarpConfig, MIN_FLOW_SYNC_KEY_BYTES, HealthConfig, HealthKind, MAX_BACKENDS_PER_SERVICE, NotifyScripts, PasswordSource,
-    Secret, ServiceConfig, StatsAuth, StatsConfig, SuspectConfig, TlsCheck, TrackBackends,
-    TrackInterface, TrackScript, VrrpConfig, default_instance_name,
+    FlowSyncKey, GarpConfig, HealthConfig, HealthKind, MAX_BACKENDS_PER_SERVICE,
+    MIN_FLOW_SYNC_KEY_BYTES, NotifyScripts, PasswordSource, Secret, ServiceConfig, StatsAuth,
+    StatsConfig, SuspectConfig, TlsCheck, TrackBackends, TrackInterface, TrackScript, VrrpConfig,
+    default_instance_name,
 };

@@ -59,8 +59,13 @@ fn flow_sync_changed(old: Option<&FlowSyncConfig>, new: Option<&FlowSyncConfig>)
         (Some(a), Some(b)) => {
             let keys_differ = matches!((&a.key, &b.key), (Some(x), Some(y)) if x != y);
             keys_differ
-                || FlowSyncConfig { key: None, ..a.clone() }
-                    != FlowSyncConfig { key: None, ..b.clone() }
+                || FlowSyncConfig {
+                    key: None,
+                    ..a.clone()
+                } != FlowSyncConfig {
+                    key: None,
+                    ..b.clone()
+                }
         }
         _ => true,
     }

@@ -12,8 +12,8 @@ use std::net::IpAddr;
 
 use super::{
     BackendConfig, Config, DEFAULT_FAST_INTERVAL, DEFAULT_FAST_TIMEOUT, FlowSyncConfig,
-    HealthConfig, HealthKind, PasswordSource, ServiceConfig, StatsConfig, SuspectConfig, TrackScript, VrrpConfig, duration,
-    raw,
+    HealthConfig, HealthKind, PasswordSource, ServiceConfig, StatsConfig, SuspectConfig,
+    TrackScript, VrrpConfig, duration, raw,
 };
 
 impl Config {

@@ -53,11 +53,15 @@ fn flow_sync_takes_every_key_and_writes_back_the_path_not_the_key() {
 
     // A loaded key is never written: the file's path is.
     let mut loaded = config.clone();
-    loaded.flow_sync.as_mut().unwrap().key =
-        Some(FlowSyncKey::new(b"a secret key of 32 bytes, not 16".to_vec()));
+    loaded.flow_sync.as_mut().unwrap().key = Some(FlowSyncKey::new(
+        b"a secret key of 32 bytes, not 16".to_vec(),
+    ));
     let written = loaded.to_yaml();
     assert!(!written.contains("a secret key"), "{written}");
-    assert!(written.contains(&format!("key_file: {KEY_FILE}")), "{written}");
+    assert!(
+        written.contains(&format!("key_file: {KEY_FILE}")),
+        "{written}"
+    );
     assert_eq!(parse(&written), config);
     // Off stays off.
     assert!(!parse(BASE).to_yaml().contains("flow_sync"));
@@ -69,7 +73,11 @@ fn the_key_never_shows_in_debug() {
     assert_eq!(key.as_bytes(), b"0123456789abcdef-the-secret");
     let mut config = parse(&with_flow_sync(&format!("{{ key_file: {KEY_FILE} }}")));
     config.flow_sync.as_mut().unwrap().key = Some(key.clone());
-    for shown in [format!("{key:?}"), format!("{config:?}"), format!("{config:#?}")] {
+    for shown in [
+        format!("{key:?}"),
+        format!("{config:?}"),
+        format!("{config:#?}"),
+    ] {
         assert!(!shown.contains("the-secret"), "{shown}");
         assert!(!shown.contains("48, 49, 50"), "bytes as numbers: {shown}");
         assert!(shown.contains("FlowSyncKey(27 bytes, redacted)"), "{shown}");
@@ -81,30 +89,94 @@ fn flow_sync_refusals_name_the_key() {
     let at = "flow_sync";
     for (map, key, message) in [
         ("{}", "key_file", "required"),
-        ("{ peers: [192.0.2.3] }", "key_file", "head -c 32 /dev/urandom"),
-        ("{ key_file: flow-sync.key }", "key_file", "not an absolute path"),
-        ("{ key_file: /k, peers: [0.0.0.0] }", "peers[0]", "unspecified"),
-        ("{ key_file: /k, peers: [\"::\"] }", "peers[0]", "unspecified"),
-        ("{ key_file: /k, peers: [127.0.0.2] }", "peers[0]", "loopback"),
+        (
+            "{ peers: [192.0.2.3] }",
+            "key_file",
+            "head -c 32 /dev/urandom",
+        ),
+        (
+            "{ key_file: flow-sync.key }",
+            "key_file",
+            "not an absolute path",
+        ),
+        (
+            "{ key_file: /k, peers: [0.0.0.0] }",
+            "peers[0]",
+            "unspecified",
+        ),
+        (
+            "{ key_file: /k, peers: [\"::\"] }",
+            "peers[0]",
+            "unspecified",
+        ),
+        (
+            "{ key_file: /k, peers: [127.0.0.2] }",
+            "peers[0]",
+            "loopback",
+        ),
         ("{ key_file: /k, peers: [\"::1\"] }", "peers[0]", "loopback"),
-        ("{ key_file: /k, peers: [224.0.0.81] }", "peers[0]", "multicast"),
-        ("{ key_file: /k, peers: [lb2] }", "peers[0]", "not an IP address"),
+        (
+            "{ key_file: /k, peers: [224.0.0.81] }",
+            "peers[0]",
+            "multicast",
+        ),
+        (
+            "{ key_file: /k, peers: [lb2] }",
+            "peers[0]",
+            "not an IP address",
+        ),
         (
             "{ key_file: /k, peers: [192.0.2.3, 192.0.2.4, 192.0.2.3] }",
             "peers[2]",
             "listed twice",
         ),
         // A service's VIP, and an instance's virtual address no service uses.
-        ("{ key_file: /k, peers: [192.0.2.100] }", "peers[0]", "is a VIP"),
-        ("{ key_file: /k, peers: [192.0.2.101] }", "peers[0]", "is a VIP"),
-        ("{ key_file: /k, peers: [192.0.2.2] }", "peers[0]", "own address"),
-        ("{ key_file: /k, group: 192.0.2.3 }", "group", "not a multicast address"),
-        ("{ key_file: /k, group: \"2001:db8::1\" }", "group", "not a multicast address"),
-        ("{ key_file: /k, group: all-lbs }", "group", "not an IP address"),
-        ("{ key_file: /k, port: 0 }", "port", "out of range 1..=65535"),
+        (
+            "{ key_file: /k, peers: [192.0.2.100] }",
+            "peers[0]",
+            "is a VIP",
+        ),
+        (
+            "{ key_file: /k, peers: [192.0.2.101] }",
+            "peers[0]",
+            "is a VIP",
+        ),
+        (
+            "{ key_file: /k, peers: [192.0.2.2] }",
+            "peers[0]",
+            "own address",
+        ),
+        (
+            "{ key_file: /k, group: 192.0.2.3 }",
+            "group",
+            "not a multicast address",
+        ),
+        (
+            "{ key_file: /k, group: \"2001:db8::1\" }",
+            "group",
+            "not a multicast address",
+        ),
+        (
+            "{ key_file: /k, group: all-lbs }",
+            "group",
+            "not an IP address",
+        ),
+        (
+            "{ key_file: /k, port: 0 }",
+            "port",
+            "out of range 1..=65535",
+        ),
         ("{ key_file: /k, port: 65536 }", "port", "out of range"),
-        ("{ key_file: /k, max_rate: 99 }", "max_rate", "out of range 100..=1000000"),
-        ("{ key_file: /k, max_rate: 1000001 }", "max_rate", "out of range"),
+        (
+            "{ key_file: /k, max_rate: 99 }",
+            "max_rate",
+            "out of range 100..=1000000",
+        ),
+        (
+            "{ key_file: /k, max_rate: 1000001 }",
+            "max_rate",
+            "out of range",
+        ),
     ] {
         assert_error(&with_flow_sync(map), &format!("{at}.{key}"), message);
     }
@@ -140,7 +212,12 @@ fn an_unknown_flow_sync_key_is_an_error_with_its_position() {
 #[test]
 fn flow_sync_without_vrrp_is_a_warning() {
     let sync = format!("flow_sync: {{ key_file: {KEY_FILE} }}\n");
-    let warned = |text: &str| parse(text).warnings().into_iter().any(|w| w.path == "flow_sync");
+    let warned = |text: &str| {
+        parse(text)
+            .warnings()
+            .into_iter()
+            .any(|w| w.path == "flow_sync")
+    };
     assert!(warned(&format!("{MINIMAL}{sync}")));
     assert!(!warned(&format!("{BASE}{sync}")), "vrrp is set");
     assert!(!warned(MINIMAL), "flow_sync is off");
@@ -156,7 +233,10 @@ fn a_change_of_flow_sync_takes_effect_at_restart() {
     let off = parse(BASE);
     let on = parse(&with_flow_sync(&format!("{{ key_file: {KEY_FILE} }}")));
     let changes = |a: &Config, b: &Config| -> Vec<String> {
-        restart_only_changes(a, b).iter().map(ToString::to_string).collect()
+        restart_only_changes(a, b)
+            .iter()
+            .map(ToString::to_string)
+            .collect()
     };
     assert_eq!(changes(&on, &on.clone()), Vec::<String>::new());
     assert_eq!(
@@ -176,7 +256,9 @@ fn a_change_of_flow_sync_takes_effect_at_restart() {
         )]
     );
     for edit in ["port: 9000", "max_rate: 100", "group: 224.0.0.82"] {
-        let other = parse(&with_flow_sync(&format!("{{ key_file: {KEY_FILE}, {edit} }}")));
+        let other = parse(&with_flow_sync(&format!(
+            "{{ key_file: {KEY_FILE}, {edit} }}"
+        )));
         let c = restart_only_changes(&on, &other);
         assert_eq!(c.len(), 1, "{edit}: {c:?}");
         assert_eq!(c[0].path, "flow_sync", "{edit}");
@@ -200,8 +282,10 @@ fn a_change_of_flow_sync_takes_effect_at_restart() {
 
 /// A directory of its own under the temp directory, emptied first.
 fn scratch_dir(name: &str) -> PathBuf {
-    let dir =
-        std::env::temp_dir().join(format!("regha-config-flow-sync-{}-{name}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!(
+        "regha-config-flow-sync-{}-{name}",
+        std::process::id()
+    ));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -228,7 +312,14 @@ fn load(dir: &Path, key_file: &str) -> Result<Config, ConfigErrors> {
 }
 
 fn loaded_key(config: &Config) -> &[u8] {
-    config.flow_sync.as_ref().unwrap().key.as_ref().expect("loaded").as_bytes()
+    config
+        .flow_sync
+        .as_ref()
+        .unwrap()
+        .key
+        .as_ref()
+        .expect("loaded")
+        .as_bytes()
 }
 
 #[test]
@@ -243,10 +334,17 @@ fn load_reads_the_key_and_read_does_not() {
     let crlf = key_file(&dir, "crlf.key", b"0123456789abcdef\r\n", 0o600);
     assert_eq!(loaded_key(&load(&dir, &crlf).unwrap()), b"0123456789abcdef");
     let two = key_file(&dir, "two.key", b"0123456789abcdef\n\n", 0o600);
-    assert_eq!(loaded_key(&load(&dir, &two).unwrap()), b"0123456789abcdef\n");
+    assert_eq!(
+        loaded_key(&load(&dir, &two).unwrap()),
+        b"0123456789abcdef\n"
+    );
     // Read, the config has its path and no key; nor is the file looked at.
     let path = dir.join("regha.yaml");
-    std::fs::write(&path, format!("{MINIMAL}flow_sync: {{ key_file: /nonexistent/k }}\n")).unwrap();
+    std::fs::write(
+        &path,
+        format!("{MINIMAL}flow_sync: {{ key_file: /nonexistent/k }}\n"),
+    )
+    .unwrap();
     let read = Config::read(&path).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(read.flow_sync.unwrap().key, None);
     // Flow sync off: nothing to read.
@@ -274,7 +372,8 @@ fn load_names_the_key_file_and_says_how_to_make_one() {
         assert!(
             errors.iter().any(|e| e.path == "flow_sync.key_file"
                 && e.message.contains(message)
-                && e.message.contains(&format!("head -c 32 /dev/urandom > {file}"))),
+                && e.message
+                    .contains(&format!("head -c 32 /dev/urandom > {file}"))),
             "{file}: no error at flow_sync.key_file containing {message:?}: {errors:?}"
         );
     }
@@ -311,7 +410,10 @@ fn a_key_file_others_can_read_is_a_warning() {
             .filter(|w| w.path == "flow_sync.key_file")
             .collect();
         assert!(
-            config.warnings().iter().all(|w| w.path != "flow_sync.key_file"),
+            config
+                .warnings()
+                .iter()
+                .all(|w| w.path != "flow_sync.key_file"),
             "the pure warnings do not read files"
         );
         w

@@ -43,13 +43,17 @@ pub(super) fn flow_sync(
         if vips.contains(&ip) {
             return c.fail(
                 at,
-                format!("{ip} is a VIP, which moves between the LBs: give each other LB's own address"),
+                format!(
+                    "{ip} is a VIP, which moves between the LBs: give each other LB's own address"
+                ),
             );
         }
         if own.contains(&ip) {
             return c.fail(
                 at,
-                format!("{ip} is this LB's own address (vrrp.unicast_src): list the other LBs only"),
+                format!(
+                    "{ip} is this LB's own address (vrrp.unicast_src): list the other LBs only"
+                ),
             );
         }
         Some(ip)

@@ -177,6 +177,9 @@ pub(crate) fn config(
         vrrp: instances.iter().map(|v| v.config.clone()).collect(),
         services,
         stats,
+        // Not imported: keepalived's lvs_sync_daemon has no key to carry
+        // over, and flow sync needs one (`flow_sync.key_file`).
+        flow_sync: None,
     };
     let lines: Vec<(String, usize)> = (instances.iter())
         .map(|v| (v.instance.clone(), v.line))

@@ -56,8 +56,8 @@ pub fn with_instances(vrrp: Vec<VrrpConfig>, services: Vec<ServiceConfig>) -> Co
 }
 
 /// What every lab LB shares: `eth0` in generic XDP mode (see the README,
-/// "XDP on veth"), the lab's hash seed, and the stats listener on its
-/// default address without auth.
+/// "XDP on veth"), the lab's hash seed, the stats listener on its
+/// default address without auth, and no flow sync.
 fn lb(services: Vec<ServiceConfig>) -> Config {
     Config {
         interface: Some(HOST_IFACE.to_owned()),
@@ -71,6 +71,7 @@ fn lb(services: Vec<ServiceConfig>) -> Config {
             listen: DEFAULT_STATS_LISTEN,
             auth: None,
         }),
+        flow_sync: None,
     }
 }
 
