@@ -88,14 +88,17 @@ impl Config {
             return Vec::new();
         };
         let mode = metadata.permissions().mode() & 0o777;
-        if mode & 0o077 == 0 {
-            return Vec::new();
-        }
+        let can = match (mode & 0o044 != 0, mode & 0o022 != 0) {
+            (false, false) => return Vec::new(),
+            (true, false) => "read",
+            (false, true) => "change",
+            (true, true) => "read and change",
+        };
         let path = f.key_file.display();
         vec![ConfigError::new(
             AT,
             format!(
-                "{path} has mode {mode:04o}: users other than its owner can read or change the key, and whoever holds it can send flows every LB writes into its flow table; `chmod 600 {path}`"
+                "{path} has mode {mode:04o}: users other than its owner can {can} the key, and whoever holds it can send flows every LB writes into its flow table; `chmod 600 {path}`"
             ),
         )]
     }

@@ -420,11 +420,19 @@ fn a_key_file_others_can_read_is_a_warning() {
     };
     assert_eq!(warned(0o600), []);
     assert_eq!(warned(0o400), []);
-    for mode in [0o640, 0o644, 0o604, 0o660] {
+    assert_eq!(warned(0o711), [], "execute bits let nobody read the key");
+    for (mode, can) in [
+        (0o640, "can read the key"),
+        (0o644, "can read the key"),
+        (0o604, "can read the key"),
+        (0o620, "can change the key"),
+        (0o660, "can read and change the key"),
+    ] {
         let w = warned(mode);
         assert_eq!(w.len(), 1, "{mode:o}: {w:?}");
         assert!(
             w[0].message.contains(&format!("has mode {mode:04o}"))
+                && w[0].message.contains(can)
                 && w[0].message.contains("chmod 600"),
             "{w:?}"
         );
