@@ -11,9 +11,9 @@ use crate::types::{
     DEFAULT_FLOW_SYNC_GROUP, DEFAULT_FLOW_SYNC_MAX_RATE, DEFAULT_FLOW_SYNC_PORT, FlowSyncConfig,
 };
 
-/// Flows per second: below 100 a takeover after a busy minute finds most
-/// flows unsynced; above a million the peers' flow tables churn faster than
-/// any LB here accepts connections.
+/// Flows per second: below 100, a busy LB's new flows mostly wait and are
+/// dropped, so a takeover finds them unsynced; a million is far beyond the
+/// connections per second an LB in front of registries sees.
 const MAX_RATES: std::ops::RangeInclusive<i64> = 100..=1_000_000;
 
 pub(super) fn flow_sync(
