@@ -18,6 +18,8 @@ pub mod map_names {
     pub const ALLOW: &str = "ALLOW";
     pub const SERVICE_ALLOW: &str = "SERVICE_ALLOW";
     pub const SERVICE_DENIED: &str = "SERVICE_DENIED";
+    pub const FLOW_EVENTS: &str = "FLOW_EVENTS";
+    pub const SYNC_LOST: &str = "SYNC_LOST";
 }
 
 /// Name of the XDP program in the object.
@@ -105,6 +107,20 @@ pub const SERVICE_F_NO_BACKEND: u32 = 1 << 1;
 /// a prefix of the service in `ALLOW`. Services without the flag never
 /// look at the trie.
 pub const SERVICE_F_ALLOW: u32 = 1 << 2;
+
+/// `ServiceValue::flags`: flow sync is on (`flow_sync:`): every flow the
+/// program records for the service is also put on `FLOW_EVENTS`, for the
+/// agent to send to its peer LBs. Without it recording a flow costs
+/// nothing more than before.
+pub const SERVICE_F_SYNC: u32 = 1 << 3;
+
+/// Bytes of the `FLOW_EVENTS` ring buffer (a power of two, whole pages):
+/// 1 MiB holds about 16,000 recorded flows (64 bytes each with the ring's
+/// header), about a quarter of a second of new flows at 60,000 a second
+/// while the agent is busy elsewhere. A full ring drops the event (the
+/// flow is recorded all the same, only not synced) and the program counts
+/// it in `SYNC_LOST`.
+pub const FLOW_EVENTS_BYTES: u32 = 1 << 20;
 
 /// Set in `SERVICE_GENS[id]` when the service at `id` is removed: no flow
 /// records a generation with this bit, so none matches, and the next service

@@ -30,7 +30,11 @@ use crate::consts::map_names as m;
 ///   included: a flow's generation keeps its meaning (`ServiceAllow` says
 ///   which earlier generations stay trusted, and a new `SERVICE_ALLOW`
 ///   starts at "none", which is what layout 2 meant).
-pub const LAYOUT_VERSION: u32 = 3;
+/// - 4: `FLOW_EVENTS` (a ring buffer of recorded flows, for flow sync:
+///   issue 16) and `SYNC_LOST` (events a full ring dropped) added.
+///   `SERVICES` keeps its value; its flags gain `SERVICE_F_SYNC`, which a
+///   layout-3 program ignores. Every other map is adopted as it is.
+pub const LAYOUT_VERSION: u32 = 4;
 
 /// File name, in the pin directory, of the layout record: a one-element
 /// array map holding the `LAYOUT_VERSION` of the pins beside it. The agent
@@ -59,7 +63,7 @@ const fn pinned(name: &'static str, pin: &'static str, changed_in: u32) -> Pinne
 }
 
 /// Every map the agent pins under `/sys/fs/bpf/regha/<iface>/`.
-pub const PINNED_MAPS: [PinnedMap; 15] = [
+pub const PINNED_MAPS: [PinnedMap; 17] = [
     pinned(m::SERVICES, "services", 1),
     pinned(m::SERVICE_PORTS, "service_ports", 1),
     pinned(m::SERVICE_GENS, "service_gens", 1),
@@ -75,6 +79,8 @@ pub const PINNED_MAPS: [PinnedMap; 15] = [
     pinned(m::ALLOW, "allow", 3),
     pinned(m::SERVICE_ALLOW, "service_allow", 3),
     pinned(m::SERVICE_DENIED, "service_denied", 3),
+    pinned(m::FLOW_EVENTS, "flow_events", 4),
+    pinned(m::SYNC_LOST, "sync_lost", 4),
 ];
 
 const _: () = {

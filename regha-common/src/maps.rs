@@ -95,6 +95,18 @@ pub struct FlowValue {
     pub service_gen: u32,
 }
 
+/// `FLOW_EVENTS` record: a flow the program just recorded in `FLOWS`
+/// (key and value as written), for the agent to send to its peers
+/// (`flow_sync`). Ids in it are this host's; the agent names the service
+/// and backend by address before anything leaves the host.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FlowEvent {
+    pub key: FlowKey,
+    pub value: FlowValue,
+    pub _pad: u32,
+}
+
 impl FlowKey {
     /// The key as the five 8-byte words it occupies in memory (each the
     /// little-endian reading of its bytes): what the XDP program compares
@@ -324,6 +336,7 @@ const _: () = {
     assert!(size_of::<Backend>() == 32);
     assert!(size_of::<FlowKey>() == 40);
     assert!(size_of::<FlowValue>() == 12);
+    assert!(size_of::<FlowEvent>() == 56);
     assert!(size_of::<Counters>() == 24);
     assert!(size_of::<FlowCacheSlot>() == 64);
     assert!(core::mem::offset_of!(FlowCacheSlot, entry) == FLOW_CACHE_ENTRY_OFFSET);
@@ -395,4 +408,5 @@ mod pod {
     unsafe impl aya::Pod for Signals {}
     unsafe impl aya::Pod for AllowData {}
     unsafe impl aya::Pod for ServiceAllow {}
+    unsafe impl aya::Pod for FlowEvent {}
 }

@@ -22,13 +22,13 @@
 use aya_ebpf::bindings::BPF_ANY;
 use regha_common::{
     FLOW_CACHE_ENTRY_OFFSET, FLOW_CACHE_F_CLOSING, FLOW_CACHE_F_REFRESH, FLOW_CACHE_GEN_OFFSET,
-    FlowCacheEntry, FlowCacheSlot, FlowKey, FlowValue, Handshake,
+    FlowCacheEntry, FlowCacheSlot, FlowEvent, FlowKey, FlowValue, Handshake,
     hash::{flow_cache_slot, flow_check, handshake_fingerprint, handshake_slot, tuple_hash},
     ports_word,
 };
 
 use crate::{
-    maps::{FLOW_CACHE, FLOWS, HANDSHAKES},
+    maps::{FLOW_CACHE, FLOW_EVENTS, FLOWS, HANDSHAKES, SYNC_LOST},
     parse::Packet,
 };
 
@@ -185,6 +185,25 @@ pub fn record(t: &Tuple, v: &FlowValue, flags: u8) {
     // hash (and by the cached copy while it lasts).
     let _ = FLOWS.insert(t.key(), *v, BPF_ANY as u64);
     cache(t, v, FLOW_CACHE_F_REFRESH | flags);
+}
+
+/// Puts `t`'s newly recorded flow `v` on `FLOW_EVENTS` for the agent's
+/// flow sync; a full ring counts the loss in `SYNC_LOST` (the flow is
+/// recorded all the same, only not synced).
+#[inline(always)]
+pub fn announce(t: &Tuple, v: &FlowValue) {
+    let event = FlowEvent {
+        key: t.key(),
+        value: *v,
+        _pad: 0,
+    };
+    if FLOW_EVENTS.output(event, 0).is_err()
+        && let Some(n) = SYNC_LOST.get_ptr_mut(0)
+    {
+        // SAFETY: a non-null pointer from the per-CPU array's lookup to this
+        // CPU's u64; no other program run touches this CPU's slot meanwhile.
+        unsafe { *n += 1 };
+    }
 }
 
 /// Brings `t`'s cached copy `v` (with its `flags`) and the flow table

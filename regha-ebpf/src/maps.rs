@@ -10,14 +10,14 @@
 //! flow in `FLOW_CACHE`, and `FLOWS` behind it only on a miss.
 
 use aya_ebpf::{
-    btf_maps::{Array, ArrayOfMaps, HashMap, LpmTrie, LruHashMap, PerCpuArray},
+    btf_maps::{Array, ArrayOfMaps, HashMap, LpmTrie, LruHashMap, PerCpuArray, RingBuf},
     macros::btf_map,
 };
 use regha_common::{
     AllowData, BPF_F_MMAPABLE, Backend, Counters, DEFAULT_FLOW_TABLE_SIZE, FLOW_CACHE_SIZE,
-    FlowCacheSlot, FlowKey, FlowValue, HANDSHAKE_TABLE_SIZE, Handshake, MAX_ALLOW_PREFIXES,
-    MAX_BACKENDS, MAX_SERVICES, REASON_COUNT, RING_MAP_FLAGS, SERVICE_PORT_WORDS, ServiceAllow,
-    ServiceKey, ServiceValue, Signals,
+    FLOW_EVENTS_BYTES, FlowCacheSlot, FlowEvent, FlowKey, FlowValue, HANDSHAKE_TABLE_SIZE,
+    Handshake, MAX_ALLOW_PREFIXES, MAX_BACKENDS, MAX_SERVICES, REASON_COUNT, RING_MAP_FLAGS,
+    SERVICE_PORT_WORDS, ServiceAllow, ServiceKey, ServiceValue, Signals,
 };
 
 /// `VIP:port/proto` -> service (id, ring size, hash mode, seed, generation).
@@ -131,3 +131,15 @@ pub static SERVICE_ALLOW: Array<ServiceAllow, { MAX_SERVICES as usize }> = Array
 /// service's allow-list (per CPU).
 #[btf_map]
 pub static SERVICE_DENIED: PerCpuArray<u64, { MAX_SERVICES as usize }> = PerCpuArray::new();
+
+/// Flows just recorded in `FLOWS` (`FlowEvent`), for the agent to send to
+/// its peer LBs (flow sync). Written only for services with
+/// `SERVICE_F_SYNC`, once per flow (when its handshake completes, or when
+/// it is first seen past its SYN), never per packet.
+#[btf_map]
+pub static FLOW_EVENTS: RingBuf<FlowEvent, { FLOW_EVENTS_BYTES as usize }> = RingBuf::new();
+
+/// Flow events dropped because `FLOW_EVENTS` was full (one slot, per CPU):
+/// flows recorded but not synced.
+#[btf_map]
+pub static SYNC_LOST: PerCpuArray<u64, 1> = PerCpuArray::new();

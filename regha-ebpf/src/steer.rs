@@ -27,7 +27,7 @@
 use regha_common::{
     BACKEND_DRAINING, BACKEND_STATE_SHIFT, BACKEND_UP, FLOW_CACHE_F_CLOSING, FLOW_CACHE_F_REFRESH,
     FRAGMENT_PORT, FlowValue, Handshake, PROTO_TCP, Reason, SERVICE_F_HASH_FLOW,
-    SERVICE_F_NO_BACKEND, ServiceKey, ServiceValue, hash, store_addr_words,
+    SERVICE_F_NO_BACKEND, SERVICE_F_SYNC, ServiceKey, ServiceValue, hash, store_addr_words,
 };
 
 use crate::{
@@ -63,6 +63,9 @@ pub struct Choice {
     /// then (`main.rs`).
     pub cached: Option<Cached>,
     pub signal: Signal,
+    /// The service syncs its flows to the peer LBs (`SERVICE_F_SYNC`): a
+    /// flow recorded with this choice is announced on `FLOW_EVENTS`.
+    pub sync: bool,
 }
 
 /// Whether some service listens on `port` (any address, any protocol).
@@ -182,15 +185,15 @@ pub fn choose(pkt: &Packet, to_us: bool) -> Result<Choice, Reason> {
 #[inline(always)]
 fn record(pkt: &Packet, t: &Tuple, choice: &Choice) {
     if !pkt.rst {
-        flows::record(
-            t,
-            &FlowValue {
-                backend_id: choice.backend_id,
-                service_id: choice.service_id,
-                service_gen: choice.service_gen,
-            },
-            closing(pkt),
-        );
+        let v = FlowValue {
+            backend_id: choice.backend_id,
+            service_id: choice.service_id,
+            service_gen: choice.service_gen,
+        };
+        flows::record(t, &v, closing(pkt));
+        if choice.sync {
+            flows::announce(t, &v);
+        }
     }
 }
 
@@ -246,6 +249,7 @@ fn completion(pkt: &Packet, t: &Tuple, h: Handshake) -> Result<Option<Choice>, R
         new_flow: false,
         cached: None,
         signal: Signal::Completion,
+        sync: svc.flags & SERVICE_F_SYNC != 0,
     }))
 }
 
@@ -278,6 +282,7 @@ fn syn(pkt: &Packet, t: &Tuple) -> Result<Choice, Reason> {
             new_flow: false,
             cached: None,
             signal: Signal::SynRetransmit,
+            sync: false,
         });
     }
     let mut choice = ring_pick(pkt, &svc, svc.flags & SERVICE_F_HASH_FLOW != 0)?;
@@ -330,6 +335,7 @@ fn pinned(pkt: &Packet, v: &FlowValue) -> Result<Option<Choice>, Reason> {
         new_flow: false,
         cached: None,
         signal: Signal::None,
+        sync: false,
     }))
 }
 
@@ -382,6 +388,7 @@ fn ring_pick(pkt: &Packet, svc: &ServiceValue, hash_flow: bool) -> Result<Choice
             new_flow: true,
             cached: None,
             signal: Signal::None,
+            sync: svc.flags & SERVICE_F_SYNC != 0,
         }),
         _ => Err(Reason::NoBackend),
     }

@@ -54,6 +54,7 @@ const BPF_MAP_TYPE_ARRAY: u32 = 2;
 const BPF_MAP_TYPE_PERCPU_ARRAY: u32 = 6;
 const BPF_MAP_TYPE_LRU_HASH: u32 = 9;
 const BPF_MAP_TYPE_ARRAY_OF_MAPS: u32 = 12;
+const BPF_MAP_TYPE_RINGBUF: u32 = 27;
 
 fn type_name(t: u32) -> String {
     match t {
@@ -62,6 +63,7 @@ fn type_name(t: u32) -> String {
         BPF_MAP_TYPE_PERCPU_ARRAY => "percpu_array".into(),
         BPF_MAP_TYPE_LRU_HASH => "lru_hash".into(),
         BPF_MAP_TYPE_ARRAY_OF_MAPS => "array_of_maps".into(),
+        BPF_MAP_TYPE_RINGBUF => "ringbuf".into(),
         other => format!("type {other}"),
     }
 }
@@ -163,7 +165,7 @@ pub struct LayoutPlan {
 
 /// A map whose entries hold ids or generations that another map gives their
 /// meaning: carried over only with all of those (else it starts empty too).
-pub const CARRIED_WITH: [(&str, &[&str]); 12] = [
+pub const CARRIED_WITH: [(&str, &[&str]); 13] = [
     (m::SERVICE_GENS, &[m::SERVICES]),
     (m::SERVICE_PORTS, &[m::SERVICES]),
     (m::RINGS, &[m::SERVICES, m::BACKENDS]),
@@ -179,6 +181,8 @@ pub const CARRIED_WITH: [(&str, &[&str]); 12] = [
     (m::ALLOW, &[m::SERVICES]),
     (m::SERVICE_ALLOW, &[m::SERVICES, m::SERVICE_GENS]),
     (m::SERVICE_DENIED, &[m::SERVICES]),
+    // Its events name this host's service and backend ids.
+    (m::FLOW_EVENTS, &[m::SERVICES, m::SERVICE_GENS, m::BACKENDS]),
 ];
 
 /// What a map's contents are worth, said when it is replaced empty.
@@ -191,7 +195,11 @@ pub fn loss(name: &str) -> &'static str {
         | m::BACKEND_STATS
         | m::BACKEND_SIGNALS
         | m::REASONS
-        | m::SERVICE_DENIED => "counters restart from zero (a counter reset to Prometheus)",
+        | m::SERVICE_DENIED
+        | m::SYNC_LOST => "counters restart from zero (a counter reset to Prometheus)",
+        m::FLOW_EVENTS => {
+            "recorded flows not yet read by the agent: they are not sent to the peer LBs"
+        }
         m::FLOW_CACHE => {
             "copies of flow-table entries: established packets read the flow table until they are cached again"
         }
@@ -469,6 +477,7 @@ mod tests {
                     (m::FLOW_CACHE, Fate::Fresh),
                     (m::HANDSHAKES, Fate::Fresh),
                     (m::BACKEND_SIGNALS, Fate::Fresh),
+                    (m::FLOW_EVENTS, Fate::Fresh),
                 ],
             ),
             // Generations lost: flows recorded under them are not carried,
@@ -484,6 +493,7 @@ mod tests {
                     (m::FLOW_CACHE, Fate::Fresh),
                     (m::HANDSHAKES, Fate::Fresh),
                     (m::SERVICE_ALLOW, Fate::Fresh),
+                    (m::FLOW_EVENTS, Fate::Fresh),
                 ],
             ),
             // The flow table replaced empty: so are the cache's copies of it.
@@ -521,6 +531,8 @@ mod tests {
             m::ALLOW,
             m::SERVICE_ALLOW,
             m::SERVICE_DENIED,
+            m::FLOW_EVENTS,
+            m::SYNC_LOST,
         ];
         for record in [PinnedVersion::Missing, PinnedVersion::Known(1)] {
             let view = pins(record, |n| (!added.contains(&n)).then_some(shape(8, 16)));
@@ -539,7 +551,13 @@ mod tests {
     /// the allow-list maps are created.
     #[test]
     fn an_upgrade_from_layout_2_keeps_the_flows_and_the_counters() {
-        let added = [m::ALLOW, m::SERVICE_ALLOW, m::SERVICE_DENIED];
+        let added = [
+            m::ALLOW,
+            m::SERVICE_ALLOW,
+            m::SERVICE_DENIED,
+            m::FLOW_EVENTS,
+            m::SYNC_LOST,
+        ];
         let view = pins(PinnedVersion::Known(2), |n| {
             if added.contains(&n) {
                 None
@@ -557,6 +575,24 @@ mod tests {
         got.sort_by_key(|(n, _)| *n);
         want.sort_by_key(|(n, _)| *n);
         assert_eq!(got, want);
+        assert_eq!(p.fate(m::FLOWS), Some(Fate::Adopt));
+    }
+
+    /// Layout 3 to 4 (issue 16): every map of layout 3 is adopted, flows
+    /// included; the flow sync's ring buffer and its loss counter are
+    /// created.
+    #[test]
+    fn an_upgrade_from_layout_3_keeps_everything_and_creates_the_sync_maps() {
+        let added = [m::FLOW_EVENTS, m::SYNC_LOST];
+        let view = pins(PinnedVersion::Known(3), |n| {
+            (!added.contains(&n)).then_some(shape(8, 16))
+        });
+        let p = plan(&expected(), &view);
+        assert_eq!(p.pinned, Some(3));
+        assert_eq!(
+            fates(&p),
+            added.iter().map(|n| (*n, Fate::Create)).collect::<Vec<_>>()
+        );
         assert_eq!(p.fate(m::FLOWS), Some(Fate::Adopt));
     }
 

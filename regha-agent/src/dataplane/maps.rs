@@ -52,6 +52,9 @@ pub struct MapWriter {
     allow: LpmTrie<MapData, AllowData, u32>,
     service_allow: Array<MapData, ServiceAllow>,
     service_denied: PerCpuArray<MapData, u64>,
+    sync_lost: PerCpuArray<MapData, u64>,
+    /// Services are written with `SERVICE_F_SYNC` (`flow_sync` is on).
+    pub(super) flow_sync: bool,
 }
 
 pub(super) fn map_err(map: &'static str) -> impl FnOnce(MapError) -> DataplaneError {
@@ -110,7 +113,27 @@ impl MapWriter {
             allow: typed!(map_names::ALLOW),
             service_allow: typed!(map_names::SERVICE_ALLOW),
             service_denied: typed!(map_names::SERVICE_DENIED),
+            sync_lost: typed!(map_names::SYNC_LOST),
+            flow_sync: false,
         })
+    }
+
+    /// Whether the services written from now on ask the program to put the
+    /// flows it records on `FLOW_EVENTS` (`SERVICE_F_SYNC`). Set once,
+    /// before the first write: the flag follows `flow_sync`, which changes
+    /// only with a restart.
+    pub fn set_flow_sync(&mut self, on: bool) {
+        self.flow_sync = on;
+    }
+
+    /// Flow events the program could not put on a full `FLOW_EVENTS`,
+    /// summed over CPUs: flows recorded but never sent to the peers.
+    pub fn sync_lost(&self) -> Result<u64, DataplaneError> {
+        let per_cpu = self
+            .sync_lost
+            .get(&0, 0)
+            .map_err(map_err(map_names::SYNC_LOST))?;
+        Ok(per_cpu.iter().sum())
     }
 
     /// Adds or replaces a service entry (one element update: atomic for readers).

@@ -255,9 +255,10 @@ pub fn copy_entries(map: &PinnedMap, old: &Path, new: &Path) -> Result<u64, Data
         m::RINGS => copy_rings(old, new),
         m::SERVICE_STATS | m::BACKEND_STATS => copy_per_cpu::<Counters>(old, new),
         m::BACKEND_SIGNALS => copy_per_cpu::<Signals>(old, new),
-        m::REASONS | m::SERVICE_DENIED => copy_per_cpu::<u64>(old, new),
+        m::REASONS | m::SERVICE_DENIED | m::SYNC_LOST => copy_per_cpu::<u64>(old, new),
         m::SERVICE_ALLOW => copy_array::<regha_common::ServiceAllow>(old, new),
         m::ALLOW => copy_allow(old, new),
+        // FLOW_EVENTS: events in flight are not worth carrying.
         // FLOW_CACHE, HANDSHAKES: a slot's index depends on the table's
         // size, so a resized one starts empty (`loss` says what that costs).
         _ => Ok(0),

@@ -5,7 +5,7 @@ use std::{collections::BTreeSet, net::IpAddr};
 
 use regha_common::{
     Backend, FAMILY_V4, FAMILY_V6, FRAGMENT_PORT, SERVICE_F_ALLOW, SERVICE_F_HASH_FLOW,
-    SERVICE_F_NO_BACKEND, ServiceAllow, ServiceKey, ServiceValue, addr_from_v4,
+    SERVICE_F_NO_BACKEND, SERVICE_F_SYNC, ServiceAllow, ServiceKey, ServiceValue, addr_from_v4,
 };
 use regha_model::{BackendState, HashMode, IpPrefix, Protocol, ServiceIdentity};
 
@@ -221,6 +221,9 @@ impl MapWriter {
         }
         if ring.is_none() {
             flags |= SERVICE_F_NO_BACKEND;
+        }
+        if self.flow_sync {
+            flags |= SERVICE_F_SYNC;
         }
         let value = ServiceValue {
             id: spec.id,
