@@ -8,6 +8,7 @@ pub mod cli;
 pub mod dataplane;
 pub mod docs;
 pub mod explain;
+pub mod flowsync;
 pub mod health;
 pub mod ids;
 pub mod maglev;

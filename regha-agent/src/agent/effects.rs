@@ -25,13 +25,14 @@ use super::{
 use crate::{
     admin::{self, AdminTable, protocol::Response},
     dataplane::{Dataplane, MapWriter},
+    flowsync::{FlowSync, FlowSyncStatus, view::View},
     health::suspicion::Counts,
     net::{self, Interface, announce},
     reconcile::Plan,
     status::{AgentStatus, file},
     vrrp::{self, InstanceHandle, NetIo, VrrpStatus},
 };
-use regha_config::{Config, ConfigErrors, StatsConfig};
+use regha_config::{Config, ConfigErrors, FlowSyncConfig, StatsConfig};
 use regha_model::VirtualRouter;
 
 /// A task that ends with its owner.
@@ -88,6 +89,13 @@ pub(super) struct Shell {
     answer: Option<oneshot::Sender<Response>>,
     /// Set while the first step runs: a failure then stops the agent.
     starting: bool,
+    /// Flow sync with the peer LBs (`flow_sync:`), when it is on.
+    flow_sync: Option<FlowSync>,
+    /// Its status as last published (a sample that changed nothing else
+    /// publishes only when this changed).
+    last_flow_sync: Option<FlowSyncStatus>,
+    /// A write happened in this step: flow sync's view is stale.
+    views_dirty: bool,
 }
 
 impl Shell {
@@ -133,6 +141,9 @@ impl Shell {
             published: watch::channel(None).0,
             answer: None,
             starting: true,
+            flow_sync: None,
+            last_flow_sync: None,
+            views_dirty: false,
         };
         let rx = Receivers {
             health,
@@ -141,6 +152,16 @@ impl Shell {
             admin,
         };
         (shell, rx)
+    }
+
+    /// Starts flow sync (before the first write, so every service is
+    /// written asking the program for its flows, and before the
+    /// capabilities go: it opens pinned maps and binds its socket).
+    pub(super) fn start_flow_sync(&mut self, config: &FlowSyncConfig) -> Result<()> {
+        let fs = FlowSync::start(config, &self.iface.name, self.iface.index, &self.pin_dir)?;
+        self.maps.set_flow_sync(true);
+        self.flow_sync = Some(fs);
+        Ok(())
     }
 
     /// SIGHUP: the file as it reads now, with the command line's overrides.
@@ -196,10 +217,28 @@ impl Shell {
             }
         }
         self.starting = false;
-        if quiet {
+        if let Some(fs) = &self.flow_sync
+            && std::mem::take(&mut self.views_dirty)
+        {
+            fs.set_view(View::new(&core.applied_services()));
+        }
+        let now = Instant::now();
+        let flow_sync = self.flow_sync.as_ref().map(|fs| {
+            let lost = self.maps.sync_lost().unwrap_or_else(|e| {
+                tracing::debug!(error = %e, "cannot read SYNC_LOST");
+                0
+            });
+            fs.status(lost, now)
+        });
+        if quiet && flow_sync == self.last_flow_sync {
             return Ok(());
         }
-        let status = core.status(&self.facts, Instant::now());
+        let mut status = core.status(&self.facts, now);
+        if let Some(fs) = &self.flow_sync {
+            fs.set_settled(status.settled);
+        }
+        status.flow_sync = flow_sync.clone();
+        self.last_flow_sync = flow_sync;
         self.published.send_replace(Some(status.clone()));
         if let Err(e) = file::write(&self.opts.state_dir, &status) {
             warn!(error = %e, "cannot write the status file");
@@ -238,7 +277,10 @@ impl Shell {
                 self.checks.set_suspect(&backend, suspect)
             }
             Effect::WatchMacs(addrs) => self.macs.watch(addrs),
-            Effect::WriteMaps { plan, decided } => self.write_maps(&plan, &decided),
+            Effect::WriteMaps { plan, decided } => {
+                self.write_maps(&plan, &decided);
+                self.views_dirty = true;
+            }
             Effect::AddVips(vips) => {
                 self.iface.add_vips(&self.handle, &vips).await?;
             }
@@ -425,6 +467,7 @@ impl Shell {
     /// and socket go, and the dataplane is unpinned unless kept.
     pub(super) async fn shutdown(mut self) -> Result<()> {
         self.checks.stop_all();
+        drop(self.flow_sync.take());
         file::remove(&self.opts.state_dir, &self.iface.name);
         let _ = std::fs::remove_file(admin::socket_path(&self.opts.state_dir, &self.iface.name));
         if self.opts.keep_dataplane {

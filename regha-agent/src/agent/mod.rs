@@ -129,6 +129,7 @@ pub async fn run(opts: AgentOptions) -> Result<()> {
     // After a restart the dataplane is steering: nothing is written until
     // the first checks have decided, bounded by the longest check timeout.
     let hold = longest_timeout(&config) + Duration::from_millis(500);
+    let flow_sync = config.flow_sync.clone();
     let mut core = Core::new(
         config,
         ids,
@@ -157,6 +158,11 @@ pub async fn run(opts: AgentOptions) -> Result<()> {
         dataplane,
         addresses,
     );
+    if let Some(fs) = &flow_sync {
+        shell
+            .start_flow_sync(fs)
+            .context("cannot start flow sync")?;
+    }
     shell
         .step(&mut core, Event::Start { adopting, hold })
         .await

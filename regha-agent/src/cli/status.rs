@@ -79,6 +79,9 @@ fn print_table(s: &StatusDocument) {
             v.transitions
         );
     }
+    if let Some(fs) = s.agent.as_ref().and_then(|a| a.flow_sync.as_ref()) {
+        print_flow_sync(fs);
+    }
     for svc in &s.services {
         println!();
         println!(
@@ -131,4 +134,49 @@ fn print_table(s: &StatusDocument) {
         .map(|(k, v)| format!("{k} {v}"))
         .collect();
     println!("not forwarded: {}", reasons.join(", "));
+}
+
+fn print_flow_sync(fs: &crate::flowsync::FlowSyncStatus) {
+    let to: Vec<String> = fs.to.iter().map(ToString::to_string).collect();
+    let nonzero = |kinds: &[(String, u64)]| {
+        let v: Vec<String> = kinds
+            .iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect();
+        if v.is_empty() {
+            "none".to_owned()
+        } else {
+            v.join(", ")
+        }
+    };
+    println!(
+        "flow sync  to {}  rings {}  sent {} flows ({} lost, {} dropped)  received {}  applied {}  not applied: {}  rejected: {}",
+        to.join(", "),
+        fs.fingerprint,
+        fs.sent_flows,
+        fs.lost,
+        fs.dropped,
+        fs.received_flows,
+        fs.applied,
+        nonzero(&fs.not_applied),
+        nonzero(&fs.rejected),
+    );
+    if fs.peers.is_empty() {
+        println!("  no peer heard yet");
+    }
+    for p in &fs.peers {
+        println!(
+            "  peer {}  rings {} ({})  view {}  last heard {}s ago",
+            p.address,
+            p.fingerprint,
+            if p.same_rings {
+                "the same as here"
+            } else {
+                "DIFFERENT from here: the two LBs pick other backends for some new flows"
+            },
+            if p.settled { "settled" } else { "settling" },
+            p.last_seen_s,
+        );
+    }
 }

@@ -346,6 +346,9 @@ pub fn render(doc: &StatusDocument) -> String {
             "1 while this host's health view is settled (every check decided, none changed for a check interval, no write pending); an unsettled host does not preempt",
             settled,
         );
+        if let Some(fs) = &agent.flow_sync {
+            flow_sync_metrics(&mut r, fs);
+        }
         let swaps = Counter::<u64>::default();
         swaps.inc_by(agent.ring_swaps);
         r.register(
@@ -451,3 +454,114 @@ fn sorted_samples(text: &str) -> String {
 
 #[cfg(test)]
 mod tests;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabels {
+    kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PeerLabels {
+    peer: String,
+}
+
+/// `regha_flow_sync_*`: what was sent, received and applied, why not, and
+/// whether each peer's rings are this host's.
+fn flow_sync_metrics(r: &mut Registry, fs: &crate::flowsync::FlowSyncStatus) {
+    let plain = [
+        (
+            "flow_sync_sent_flows",
+            "Flows sent to the peer LBs",
+            fs.sent_flows,
+        ),
+        (
+            "flow_sync_sent_datagrams",
+            "Flow sync datagrams sent (hellos included), per destination",
+            fs.sent_datagrams,
+        ),
+        (
+            "flow_sync_send_errors",
+            "Flow sync datagrams that could not be sent",
+            fs.send_errors,
+        ),
+        (
+            "flow_sync_lost",
+            "Flows recorded while FLOW_EVENTS was full: never sent",
+            fs.lost,
+        ),
+        (
+            "flow_sync_dropped",
+            "Flows not sent because the queue was full (max_rate exceeded for long)",
+            fs.dropped,
+        ),
+        (
+            "flow_sync_received_datagrams",
+            "Flow sync datagrams received",
+            fs.received_datagrams,
+        ),
+        (
+            "flow_sync_received_flows",
+            "Flows received in accepted datagrams",
+            fs.received_flows,
+        ),
+        (
+            "flow_sync_applied",
+            "Peer flows written into this host's flow table",
+            fs.applied,
+        ),
+        (
+            "flow_sync_apply_errors",
+            "Peer flows that could not be written",
+            fs.apply_errors,
+        ),
+    ];
+    for (name, help, v) in plain {
+        let c = Counter::<u64>::default();
+        c.inc_by(v);
+        r.register(name, help, c);
+    }
+    let by_kind = [
+        (
+            "flow_sync_not_sent",
+            "Recorded flows not sent, by why (unknown_service, unknown_backend)",
+            &fs.not_sent,
+        ),
+        (
+            "flow_sync_not_applied",
+            "Peer flows not applied, by why (unknown_service, unknown_backend, backend_down)",
+            &fs.not_applied,
+        ),
+        (
+            "flow_sync_rejected",
+            "Datagrams refused, by why (auth: another key; version: another format; malformed; replay; stranger: not a configured peer)",
+            &fs.rejected,
+        ),
+    ];
+    for (name, help, kinds) in by_kind {
+        let f = Family::<KindLabels, Counter>::default();
+        for (kind, n) in kinds {
+            f.get_or_create(&KindLabels { kind: kind.clone() })
+                .inc_by(*n);
+        }
+        r.register(name, help, f);
+    }
+    let same = Family::<PeerLabels, Gauge>::default();
+    let seen = Family::<PeerLabels, Gauge>::default();
+    for p in &fs.peers {
+        let l = PeerLabels {
+            peer: p.address.to_string(),
+        };
+        same.get_or_create(&l).set(i64::from(p.same_rings));
+        seen.get_or_create(&l).set(p.last_seen_s as i64);
+    }
+    r.register(
+        "flow_sync_peer_same_rings",
+        "1 while the peer's ring fingerprint is this host's: both pick the same backend for every new flow",
+        same,
+    );
+    r.register(
+        "flow_sync_peer_last_seen_seconds",
+        "Seconds since the peer's last accepted datagram (a hello goes out every second)",
+        seen,
+    );
+}

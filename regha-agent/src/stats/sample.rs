@@ -143,6 +143,7 @@ pub fn document(name: &str) -> StatusDocument {
             ring_swaps: 4,
             last_ring_swap_s: Some(0.0125),
             settled: true,
+            flow_sync: None,
         }),
         services: vec![ServiceTraffic {
             name: Some(name.into()),

@@ -35,6 +35,9 @@ pub struct AgentStatus {
     /// host does not take a VIP from a peer (`agent/core/settle.rs`).
     #[serde(default)]
     pub settled: bool,
+    /// Flow sync with the peer LBs (`flow_sync:`), when it is on.
+    #[serde(default)]
+    pub flow_sync: Option<crate::flowsync::FlowSyncStatus>,
 }
 
 /// What decides whether this host holds a VIP.

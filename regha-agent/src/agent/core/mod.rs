@@ -437,6 +437,17 @@ impl Core {
         }
     }
 
+    /// Every service as last planned (what the dataplane holds once the
+    /// plan's write is done): flow sync's view of ids and rings.
+    pub fn applied_services(&self) -> Vec<crate::dataplane::ServiceSpec> {
+        self.config
+            .services
+            .iter()
+            .filter_map(|s| self.reconciler.applied(&inputs::service_identity(s)))
+            .cloned()
+            .collect()
+    }
+
     /// Backends that take new flows, over the services whose VIP is one of
     /// `vips` (a holder's), as last planned: what `track_backends` counts.
     /// With one VRRP instance every service's VIP is its.

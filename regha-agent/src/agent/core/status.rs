@@ -117,6 +117,8 @@ impl Core {
             ring_swaps: facts.ring_swaps,
             last_ring_swap_s: facts.last_ring_swap_s,
             settled: self.is_settled(now),
+            // The shell fills it in: flow sync runs beside the core.
+            flow_sync: None,
         }
     }
 }
