@@ -18,7 +18,7 @@ use anyhow::{Context, Result, bail};
 use crate::util::{exec, root};
 
 /// The targets, in the order they run.
-pub const TARGETS: &[&str] = &["vrrp_decode", "config_load", "import"];
+pub const TARGETS: &[&str] = &["vrrp_decode", "config_load", "import", "flowsync_decode"];
 /// Seconds a single input may take before libFuzzer calls it a hang.
 const INPUT_TIMEOUT_S: u32 = 10;
 /// Memory one fuzzing process may use before libFuzzer calls it an OOM.

@@ -107,7 +107,7 @@ enum Task {
         /// Seconds per target.
         #[arg(long, default_value_t = 60)]
         seconds: u64,
-        /// Only this target (vrrp_decode, config_load, import).
+        /// Only this target (vrrp_decode, config_load, import, flowsync_decode).
         #[arg(long)]
         target: Option<String>,
         /// cargo fuzz's sanitizer: `none` (the default: the code under test
