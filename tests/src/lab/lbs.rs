@@ -7,7 +7,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use regha_config::{Config, Secret, ServiceConfig, TrackBackends, VrrpConfig};
+use regha_config::{Config, FlowSyncConfig, Secret, ServiceConfig, TrackBackends, VrrpConfig};
 use regha_model::{BackendState, Health};
 
 use super::{AUTH_PASS, Lab, LbKind, PORT, Stack, VIP, VIP6, VIP6_PREFIX, VRID, config};
@@ -139,8 +139,21 @@ impl Lab {
             stats: None,
             flow_table_size: self.spec.flow_table_size,
             xdp_mode: self.spec.xdp_mode,
+            flow_sync: self.spec.flow_sync.then(|| FlowSyncConfig {
+                peers: (0..self.lbs.len() as u8)
+                    .filter(|&i| usize::from(i) != lb)
+                    .map(|i| IpAddr::V4(super::lb_ip(i)))
+                    .collect(),
+                ..FlowSyncConfig::new(self.flow_sync_key())
+            }),
             ..config::with_instances(instances, self.services_over(backends))
         }
+    }
+
+    /// The lab's flow sync key file (written when the lab starts with
+    /// `flow_sync`).
+    pub fn flow_sync_key(&self) -> std::path::PathBuf {
+        self.path("flow-sync.key")
     }
 
     /// Starts regha-agent on LB `lb` with `config` (and `extra` flags);

@@ -170,6 +170,9 @@ pub struct LabSpec {
     pub flow_table_size: u32,
     /// The regha LBs' XDP mode: generic unless set (see [`LabSpec::native`]).
     pub xdp_mode: XdpMode,
+    /// The regha LBs sync their flows (`flow_sync`, unicast to each other,
+    /// with a key of the lab's). Off unless set.
+    pub flow_sync: bool,
 }
 
 impl Default for LabSpec {
@@ -188,6 +191,7 @@ impl Default for LabSpec {
             stack: Stack::V4,
             flow_table_size: regha_common::DEFAULT_FLOW_TABLE_SIZE,
             xdp_mode: XdpMode::Generic,
+            flow_sync: false,
         }
     }
 }
@@ -419,6 +423,11 @@ impl Lab {
             switch,
             dir,
         };
+        if lab.spec.flow_sync {
+            // Any 32 bytes: the lab only needs both LBs to hold the same.
+            let key = crate::rng::SplitMix64::nth_of(u64::from(std::process::id()), 16).bytes(32);
+            std::fs::write(lab.flow_sync_key(), key).expect("write the flow sync key");
+        }
         let configured: Vec<u8> =
             (0..lab.spec.configured_backends.unwrap_or(lab.spec.backends)).collect();
         for lb in 0..n {

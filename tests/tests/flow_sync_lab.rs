@@ -1,0 +1,187 @@
+//! Flow sync (issue 16): the LB that takes the VIP steers every connection
+//! its peer had synced to the backend the peer chose, even where the two
+//! LBs' rings differ.
+//!
+//! The views differ on purpose: be3 is added by reload on lb2 only, so
+//! lb2's ring (be1, be2, be3) sends some clients elsewhere than lb1's (be1,
+//! be2) does; the test checks that at least one of its clients is one of
+//! them, or it would prove nothing. Four clients pull through lb1, slowly;
+//! lb1 is SIGKILLed mid-transfer and lb2 takes the VIP. Without flow sync
+//! lb2 steers the moved clients' connections by its own ring, to a backend
+//! that never saw them, which resets them (checked: with `flow_sync` off
+//! this test fails at the moved clients' pulls); with it, lb2 holds lb1's
+//! flow entries and every pull completes and matches its digest.
+//!
+//! The window it cannot close: a flow recorded in the last few
+//! milliseconds before the crash (`flowsync::FLUSH_EVERY`, 10 ms) may not
+//! have left lb1. Here every connection is seconds old when lb1 dies.
+
+use std::{net::IpAddr, time::Duration};
+
+use regha_agent::{
+    explain::{Query, ServiceFilter, read},
+    status::AgentStatus,
+};
+use regha_model::{BackendState, Health};
+use regha_tests::{
+    lab::{Holders, Lab, LabSpec, VIP},
+    wait::{seen, wait_for},
+};
+
+const MIB: u64 = 1 << 20;
+const CLIENTS: u8 = 4;
+
+/// The backend LB `lb`'s ring gives a new connection from `client`.
+fn ring_backend(lab: &Lab, lb: usize, client: IpAddr) -> std::net::SocketAddr {
+    let q = Query {
+        client,
+        port: None,
+        service: Some(ServiceFilter::Address {
+            vip: IpAddr::V4(VIP),
+            port: regha_tests::lab::PORT,
+            protocol: None,
+        }),
+    };
+    let x = read::from_pins(&lab.agent(lb).pin_dir(), None, &q)
+        .unwrap_or_else(|e| panic!("explain on lb{}: {e}", lb + 1));
+    x.services[0]
+        .ring_backend
+        .as_ref()
+        .and_then(|b| b.address)
+        .unwrap_or_else(|| panic!("lb{} has no ring backend for {client}", lb + 1))
+}
+
+fn flow_sync(s: &AgentStatus) -> &regha_agent::flowsync::FlowSyncStatus {
+    s.flow_sync.as_ref().expect("flow sync is on in this lab")
+}
+
+#[test]
+fn a_sigkilled_master_hands_over_every_synced_connection_where_the_rings_differ() {
+    let lab = Lab::new(LabSpec {
+        clients: CLIENTS,
+        backends: 3,
+        configured_backends: Some(2),
+        flow_sync: true,
+        // Checks that ride out the shaped links' queues (a check answer
+        // waits behind the pulls' data): a backend marked down would make
+        // this a test of something else.
+        ..LabSpec::default().check_interval(Duration::from_secs(2))
+    });
+    lab.wait_sole_master(0, Duration::from_secs(15));
+    lab.wait_backends_up(Duration::from_secs(15));
+    lab.agent(1)
+        .wait_for("lb2 to hear lb1", Duration::from_secs(10), |s| {
+            flow_sync(s).peers.iter().any(|p| p.same_rings)
+        });
+
+    // lb2 only: be3 added by reload. The LBs' rings now differ, and each
+    // sees it in the other's fingerprint.
+    lab.agent(1)
+        .rewrite_config(&lab.regha_config(1, &[0, 1, 2]));
+    lab.agent(1).signal(libc::SIGHUP);
+    lab.agent(1)
+        .wait_for("lb2 to put be3 in its ring", Duration::from_secs(20), |s| {
+            let b = &s.services[0].backends;
+            b.len() == 3
+                && b.iter()
+                    .all(|b| b.health == Health::Up && b.state == Some(BackendState::Up))
+        });
+    lab.agent(0).wait_for(
+        "lb1 to see that lb2's rings differ",
+        Duration::from_secs(10),
+        |s| flow_sync(s).peers.iter().any(|p| !p.same_rings),
+    );
+    let clients: Vec<IpAddr> = (0..usize::from(CLIENTS))
+        .map(|c| IpAddr::V4(lab.clients[c].ip))
+        .collect();
+    let moved: Vec<IpAddr> = clients
+        .iter()
+        .copied()
+        .filter(|&c| ring_backend(&lab, 0, c) != ring_backend(&lab, 1, c))
+        .collect();
+    eprintln!("clients lb2's ring sends elsewhere than lb1's: {moved:?}");
+    assert!(
+        !moved.is_empty(),
+        "no client moves between the two rings: the test would prove nothing (change the clients or the seed)"
+    );
+
+    // One image (the registries share their storage), pulled slowly by
+    // every client through lb1.
+    let img = lab.image("synced", &[48 * MIB], 71);
+    lab.push(0, &img, "sync/img")
+        .wait(Duration::from_secs(120))
+        .unwrap_or_else(|e| panic!("the first push: {e}\n{}", lab.logs()));
+    let rates: Vec<_> = (0..3).map(|b| lab.shape_backend(b, 24)).collect();
+    let before: u64 = lab.backend_packets().iter().sum();
+    let mut pulls: Vec<_> = (0..usize::from(CLIENTS))
+        .map(|c| lab.pull(c, "sync/img", &format!("pulled-{c}")))
+        .collect();
+    let mut ended = None;
+    wait_for(
+        "every pull to get going through lb1",
+        Duration::from_secs(30),
+    )
+    .context(|| lab.logs())
+    .until(|| {
+        ended = pulls.iter_mut().position(|(p, _)| p.done());
+        let sent: u64 = lab.backend_packets().iter().sum();
+        seen(
+            ended.is_some() || sent >= before + 3000,
+            format!("{} packets", sent - before),
+        )
+    });
+    if let Some(c) = ended {
+        let (pull, _) = pulls.swap_remove(c);
+        panic!(
+            "client {}'s pull ended before the crash: {:?}\n{}",
+            c + 1,
+            pull.wait(Duration::ZERO),
+            lab.logs()
+        );
+    }
+    let applied = lab
+        .agent(1)
+        .wait_for("lb2 to apply lb1's flows", Duration::from_secs(10), |s| {
+            flow_sync(s).applied >= u64::from(CLIENTS)
+        });
+    eprintln!(
+        "lb2's flow sync before the crash: {:?}",
+        flow_sync(&applied)
+    );
+
+    // lb1 dies; lb2 takes the VIP with lb1's flows.
+    // (Not reaped here: the shaping holds the lab; the lab reaps it.)
+    lab.agent(0).signal(libc::SIGKILL);
+    lab.wait_vip(
+        "lb2 to take the VIP",
+        1,
+        Holders::Including,
+        Duration::from_secs(15),
+    );
+    lab.wait_client_arp(1, Duration::from_secs(10));
+    assert!(
+        pulls.iter_mut().all(|(p, _)| !p.done()),
+        "a pull ended before lb2 took over: the test would prove nothing"
+    );
+
+    for (c, (pull, dir)) in pulls.into_iter().enumerate() {
+        pull.wait(Duration::from_secs(180)).unwrap_or_else(|e| {
+            panic!(
+                "client {} (moved by lb2's ring: {}): the pull across the crash: {e}\n{}",
+                clients[c],
+                moved.contains(&clients[c]),
+                lab.logs()
+            )
+        });
+        regha_tests::oci::verify_pulled(&dir, "1", &img).unwrap();
+    }
+    drop(rates);
+    let s = lab.agent(1).state().expect("lb2's state");
+    let fs = flow_sync(&s);
+    eprintln!("lb2's flow sync at the end: {fs:?}");
+    assert!(
+        fs.rejected.iter().all(|(_, n)| *n == 0),
+        "datagrams refused: {:?}",
+        fs.rejected
+    );
+}
