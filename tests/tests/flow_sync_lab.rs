@@ -18,38 +18,15 @@
 
 use std::{net::IpAddr, time::Duration};
 
-use regha_agent::{
-    explain::{Query, ServiceFilter, read},
-    status::AgentStatus,
-};
+use regha_agent::status::AgentStatus;
 use regha_model::{BackendState, Health};
 use regha_tests::{
-    lab::{Holders, Lab, LabSpec, VIP},
+    lab::{Holders, Lab, LabSpec},
     wait::{seen, wait_for},
 };
 
 const MIB: u64 = 1 << 20;
 const CLIENTS: u8 = 4;
-
-/// The backend LB `lb`'s ring gives a new connection from `client`.
-fn ring_backend(lab: &Lab, lb: usize, client: IpAddr) -> std::net::SocketAddr {
-    let q = Query {
-        client,
-        port: None,
-        service: Some(ServiceFilter::Address {
-            vip: IpAddr::V4(VIP),
-            port: regha_tests::lab::PORT,
-            protocol: None,
-        }),
-    };
-    let x = read::from_pins(&lab.agent(lb).pin_dir(), None, &q)
-        .unwrap_or_else(|e| panic!("explain on lb{}: {e}", lb + 1));
-    x.services[0]
-        .ring_backend
-        .as_ref()
-        .and_then(|b| b.address)
-        .unwrap_or_else(|| panic!("lb{} has no ring backend for {client}", lb + 1))
-}
 
 fn flow_sync(s: &AgentStatus) -> &regha_agent::flowsync::FlowSyncStatus {
     s.flow_sync.as_ref().expect("flow sync is on in this lab")
@@ -97,7 +74,7 @@ fn a_sigkilled_master_hands_over_every_synced_connection_where_the_rings_differ(
     let moved: Vec<IpAddr> = clients
         .iter()
         .copied()
-        .filter(|&c| ring_backend(&lab, 0, c) != ring_backend(&lab, 1, c))
+        .filter(|&c| lab.ring_backend(0, c) != lab.ring_backend(1, c))
         .collect();
     eprintln!("clients lb2's ring sends elsewhere than lb1's: {moved:?}");
     assert!(

@@ -19,9 +19,12 @@
 //! for seconds; the core's scenario `a_healed_partition_settles_before_preempting`
 //! shows the rule's decisions.
 
-use std::time::{Duration, Instant};
+use std::{
+    net::IpAddr,
+    time::{Duration, Instant},
+};
 
-use regha_model::Health;
+use regha_model::{BackendState, Health};
 use regha_tests::{
     lab::{Lab, LabSpec},
     wait::{seen, wait_for},
@@ -106,4 +109,116 @@ fn a_partition_heals_mid_transfer_and_every_transfer_completes() {
         .wait(Duration::from_secs(120))
         .unwrap_or_else(|e| panic!("reading the pushed image back: {e}\n{}", lab.logs()));
     regha_tests::oci::verify_pulled(&check_dir, "1", &pushed).unwrap();
+}
+
+/// The views differ on purpose, and flow sync carries the connections
+/// across: be3 is added by reload on lb1 while it is cut off (its checks
+/// cannot reach be3 until the partition heals), so when lb1 takes the VIP
+/// back its ring (be1, be2, be3) sends some clients to be3, where lb2's
+/// (be1, be2) sent them to be1 or be2. A slow pull by such a client, begun
+/// through lb2 during the partition, crosses to lb1: lb2's flows did not
+/// reach lb1 while it was cut off, so lb2 sends its whole flow table again
+/// when it hears lb1 back (`flowsync::peers::SILENCE`), and lb1 holds
+/// those flows until its own checks bring be1 and be2 back
+/// (`flowsync::HOLD_FOR`). The pull completes and matches its digest.
+/// Without flow sync lb1 steers it to be3, which resets it (checked with
+/// the receiver's writes disabled).
+///
+/// The other way round (be3 added on lb2, the LB that gives the VIP back)
+/// cannot be carried: lb1 has no be3 to pin a connection to, so a
+/// connection lb2 steered there is lost with the takeover. Maglev moves a
+/// client only to the added backend, so no connection between the two
+/// rings' common backends is at stake there.
+#[test]
+fn a_partition_heals_onto_another_ring_and_flow_sync_keeps_the_transfer() {
+    let lab = Lab::new(LabSpec {
+        clients: 4,
+        backends: 3,
+        configured_backends: Some(2),
+        flow_sync: true,
+        ..LabSpec::default()
+    });
+    lab.wait_sole_master(0, Duration::from_secs(15));
+    lab.wait_backends_up(Duration::from_secs(15));
+
+    // Which client lb1's ring with be3 sends elsewhere than lb2's without:
+    // lb1 runs the three-backend config once to show its ring, then goes
+    // back to two (the ring of the same backends is the same every time).
+    let reload = |backends: &[u8]| {
+        lab.agent(0).rewrite_config(&lab.regha_config(0, backends));
+        lab.agent(0).signal(libc::SIGHUP);
+    };
+    reload(&[0, 1, 2]);
+    lab.agent(0)
+        .wait_for("lb1 to put be3 in its ring", Duration::from_secs(15), |s| {
+            let b = &s.services[0].backends;
+            b.len() == 3 && b.iter().all(|b| b.state == Some(BackendState::Up))
+        });
+    let moved = (0..4)
+        .find(|&c| {
+            let ip = IpAddr::V4(lab.clients[c].ip);
+            lab.ring_backend(0, ip) != lab.ring_backend(1, ip)
+        })
+        .expect("no client moves to be3 on lb1's ring: the test would prove nothing");
+    reload(&[0, 1]);
+    lab.agent(0)
+        .wait_for("lb1 back on two backends", Duration::from_secs(15), |s| {
+            s.services[0].backends.len() == 2
+        });
+    let pulled = lab.image("pulled", &[48 * MIB], 63);
+    lab.push(0, &pulled, "takeover/synced")
+        .wait(Duration::from_secs(120))
+        .unwrap_or_else(|e| panic!("the first push: {e}\n{}", lab.logs()));
+
+    // lb1 cut off until lb2 holds the VIP; be3 added on lb1 meanwhile.
+    lab.switch.partition(&lab.lbs[0], true);
+    lab.agent(0).wait_for(
+        "lb1 to mark both backends down",
+        Duration::from_secs(20),
+        |s| {
+            s.services[0]
+                .backends
+                .iter()
+                .all(|b| b.health == Health::Down)
+        },
+    );
+    wait_for("lb2 to take the VIP", Duration::from_secs(20))
+        .context(|| lab.logs())
+        .until(|| {
+            let holders = lab.vip_holders();
+            seen(holders.contains(&1), holders)
+        });
+    lab.wait_client_arp(1, Duration::from_secs(10));
+    reload(&[0, 1, 2]);
+
+    // A slow pull by the moved client, through lb2.
+    let _rates = [lab.shape_backend(0, 16), lab.shape_backend(1, 16)];
+    let before: u64 = lab.backend_packets().iter().sum();
+    let (mut pull, dir) = lab.pull(moved, "takeover/synced", "pulled-synced");
+    wait_for("the pull to get going through lb2", Duration::from_secs(30))
+        .context(|| lab.logs())
+        .until(|| {
+            assert!(!pull.done(), "the pull ended early");
+            let sent: u64 = lab.backend_packets().iter().sum();
+            seen(sent >= before + 1000, format!("{} packets", sent - before))
+        });
+
+    // Heal: lb1 takes the VIP back, with lb2's flows.
+    lab.switch.partition(&lab.lbs[0], false);
+    lab.wait_sole_master(0, Duration::from_secs(30));
+    lab.wait_client_arp(0, Duration::from_secs(10));
+    assert!(
+        !pull.done(),
+        "the pull ended before lb1 took the VIP back: the test would prove nothing"
+    );
+    let lb1 = lab.agent(0).state().expect("lb1's state");
+    let fs = lb1.flow_sync.as_ref().expect("flow sync is on");
+    eprintln!("lb1's flow sync at the takeover: {fs:?}");
+    let lb2 = lab.agent(1).state().expect("lb2's state");
+    let fs2 = lb2.flow_sync.as_ref().expect("flow sync is on");
+    assert!(fs2.resyncs >= 1, "lb2 never sent its table again: {fs2:?}");
+
+    pull.wait(Duration::from_secs(180))
+        .unwrap_or_else(|e| panic!("the pull across the takeover: {e}\n{}", lab.logs()));
+    regha_tests::oci::verify_pulled(&dir, "1", &pulled).unwrap();
 }

@@ -151,14 +151,16 @@ fn print_flow_sync(fs: &crate::flowsync::FlowSyncStatus) {
         }
     };
     println!(
-        "flow sync  to {}  rings {}  sent {} flows ({} lost, {} dropped)  received {}  applied {}  not applied: {}  rejected: {}",
+        "flow sync  to {}  rings {}  sent {} flows ({} lost, {} dropped; table resent {} times)  received {}  applied {} ({} waiting for their backend)  not applied: {}  rejected: {}",
         to.join(", "),
         fs.fingerprint,
         fs.sent_flows,
         fs.lost,
         fs.dropped,
+        fs.resyncs,
         fs.received_flows,
         fs.applied,
+        fs.held,
         nonzero(&fs.not_applied),
         nonzero(&fs.rejected),
     );

@@ -323,6 +323,16 @@ impl MapWriter {
         }
     }
 
+    /// Every flow-table entry (two calls into the kernel each: a full
+    /// 262,144-entry table takes about half a second). Entries the program
+    /// changes meanwhile may be missed or seen twice.
+    pub fn flow_entries(&self) -> Result<Vec<(FlowKey, FlowValue)>, DataplaneError> {
+        self.flows
+            .iter()
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(map_err(map_names::FLOWS))
+    }
+
     /// Pins a connection to a backend, as the program would (a peer's flow
     /// entries, say): the flow-table entry is written, then any cached copy
     /// of the connection dropped, so the next packet reads the new entry.

@@ -17,6 +17,10 @@
 //! view is settled; a hello goes out every second when no flow does, so
 //! `status` always knows whether the two LBs would pick the same backends.
 //!
+//! A peer that was not listening (first heard, its agent restarted, or
+//! back after [`peers::SILENCE`]: a partition) is sent the whole flow table
+//! again, after the new flows and within `max_rate`: what it missed.
+//!
 //! The window: a flow is sent within [`FLUSH_EVERY`] of its handshake
 //! completing (sooner when a datagram fills). A master that crashes loses
 //! what it had not sent yet; those connections follow the new master's
@@ -47,7 +51,7 @@ use tracing::{debug, info, warn};
 
 use self::{
     packet::{Key, MAX_FLOWS, MAX_LEN, Message, SyncedFlow},
-    peers::Peers,
+    peers::{Contact, Peers},
     view::{Skip, View},
 };
 use crate::dataplane::MapWriter;
@@ -59,6 +63,12 @@ pub const HELLO_EVERY: Duration = Duration::from_secs(1);
 /// Flows waiting to be sent at most; beyond it (`max_rate` exceeded for
 /// long) new ones are dropped and counted.
 pub const QUEUE_LIMIT: usize = 65_536;
+/// A peer's flow whose backend is down here waits this long for it to come
+/// up (this host's checks lag behind the peer's: after a partition heals,
+/// its backends come back `rise` checks later), then counts as not applied.
+pub const HOLD_FOR: Duration = Duration::from_secs(30);
+/// Flows held at most; beyond it they count as not applied at once.
+pub const HOLD_LIMIT: usize = 65_536;
 
 /// The counters `status` and `/metrics` show.
 #[derive(Debug, Default)]
@@ -68,6 +78,9 @@ struct Counters {
     send_errors: AtomicU64,
     /// Flows not sent: the queue was full (`max_rate`).
     dropped: AtomicU64,
+    /// Whole-table resends (a peer returned), and the flows they queued.
+    resyncs: AtomicU64,
+    resynced_flows: AtomicU64,
     received_datagrams: AtomicU64,
     received_flows: AtomicU64,
     applied: AtomicU64,
@@ -119,10 +132,21 @@ pub struct FlowSyncStatus {
     pub lost: u64,
     /// Recorded flows not sent: the queue was full (`max_rate`).
     pub dropped: u64,
+    /// Times the whole flow table was sent again because a peer returned
+    /// (first heard, restarted, or back after a silence), and the flows
+    /// those resends queued.
+    #[serde(default)]
+    pub resyncs: u64,
+    #[serde(default)]
+    pub resynced_flows: u64,
     pub received_datagrams: u64,
     pub received_flows: u64,
     pub applied: u64,
     pub apply_errors: u64,
+    /// Peer flows waiting for their backend, down here now, to come up
+    /// (for at most `HOLD_FOR`).
+    #[serde(default)]
+    pub held: u64,
     /// `unknown_service`, `unknown_backend`, `backend_down` -> count.
     pub not_sent: Vec<(String, u64)>,
     pub not_applied: Vec<(String, u64)>,
@@ -132,6 +156,8 @@ pub struct FlowSyncStatus {
 
 struct Shared {
     counters: Counters,
+    /// Flows held now (`HOLD_FOR`).
+    held: AtomicU64,
     peers: Mutex<Peers>,
     to: Vec<SocketAddr>,
 }
@@ -186,10 +212,13 @@ impl FlowSync {
         let key = Arc::new(Key::new(key.as_bytes()));
         let events = open_events(pin_dir)?;
         let apply_maps = MapWriter::open(pin_dir)?;
+        let table_maps = MapWriter::open(pin_dir)?;
+        let resync = Arc::new(tokio::sync::Notify::new());
         let (socket, to) = open_socket(config, iface, ifindex)?;
         let socket = Arc::new(socket);
         let shared = Arc::new(Shared {
             counters: Counters::default(),
+            held: AtomicU64::new(0),
             peers: Mutex::new(Peers::default()),
             to: to.clone(),
         });
@@ -208,7 +237,10 @@ impl FlowSync {
             settled: settled_rx,
             shared: shared.clone(),
             queue: VecDeque::new(),
+            resend: VecDeque::new(),
             bucket: TokenBucket::new(config.max_rate),
+            maps: table_maps,
+            resync: resync.clone(),
         };
         let receiver = Receiver {
             socket,
@@ -217,6 +249,8 @@ impl FlowSync {
             view: view_rx,
             shared: shared.clone(),
             maps: apply_maps,
+            resync,
+            held: VecDeque::new(),
         };
         info!(
             port = config.port,
@@ -280,9 +314,12 @@ impl FlowSync {
             send_errors: get(&c.send_errors),
             lost,
             dropped: get(&c.dropped),
+            resyncs: get(&c.resyncs),
+            resynced_flows: get(&c.resynced_flows),
             received_datagrams: get(&c.received_datagrams),
             received_flows: get(&c.received_flows),
             applied: get(&c.applied),
+            held: get(&self.shared.held),
             apply_errors: get(&c.apply_errors),
             not_sent: per_skip(&c.not_sent),
             not_applied: per_skip(&c.not_applied),
@@ -416,7 +453,14 @@ struct Sender {
     settled: watch::Receiver<bool>,
     shared: Arc<Shared>,
     queue: VecDeque<SyncedFlow>,
+    /// The flow table, queued again for a peer that returned: sent after
+    /// the new flows, at what `max_rate` leaves.
+    resend: VecDeque<SyncedFlow>,
     bucket: TokenBucket,
+    /// Where the resends read the flow table.
+    maps: MapWriter,
+    /// Rung by the receiver when a peer returns.
+    resync: Arc<tokio::sync::Notify>,
 }
 
 impl Sender {
@@ -442,6 +486,9 @@ impl Sender {
                     if self.queue.len() >= MAX_FLOWS {
                         self.send_flows(&mut last_sent).await;
                     }
+                }
+                () = self.resync.notified() => {
+                    tokio::task::block_in_place(|| self.queue_table());
                 }
                 _ = flush.tick() => {
                     self.send_flows(&mut last_sent).await;
@@ -486,15 +533,63 @@ impl Sender {
         }
     }
 
-    /// Sends what the rate allows, in full datagrams where it can.
+    /// Queues every flow of the table that this host's current services
+    /// and backends account for, for a peer that missed them (a peer that
+    /// returned). The table is the truth: it holds what the program steers
+    /// now, whatever was or was not sent before.
+    fn queue_table(&mut self) {
+        let view = self.view.borrow().clone();
+        let entries = match self.maps.flow_entries() {
+            Ok(e) => e,
+            Err(e) => {
+                warn!(error = %e, "flow sync: cannot read the flow table to send it again");
+                return;
+            }
+        };
+        self.resend.clear();
+        for (key, value) in entries {
+            // An entry of an earlier incarnation of its service is one the
+            // program no longer trusts: not worth sending.
+            let current = self.maps.service_generation(value.service_id);
+            if current.ok() != Some(value.service_gen) {
+                continue;
+            }
+            if let Ok(f) = view.outgoing(&FlowEvent {
+                key,
+                value,
+                _pad: 0,
+            }) {
+                self.resend.push_back(f);
+            }
+        }
+        let c = &self.shared.counters;
+        c.resyncs.fetch_add(1, Ordering::Relaxed);
+        c.resynced_flows
+            .fetch_add(self.resend.len() as u64, Ordering::Relaxed);
+        info!(
+            flows = self.resend.len(),
+            "flow sync: a peer returned: sending it the flow table again"
+        );
+    }
+
+    /// Sends what the rate allows, in full datagrams where it can: new
+    /// flows first, then a resend.
     async fn send_flows(&mut self, last_sent: &mut Instant) {
-        while !self.queue.is_empty() {
-            let want = self.queue.len().min(MAX_FLOWS);
+        loop {
+            let queue = if self.queue.is_empty() {
+                &mut self.resend
+            } else {
+                &mut self.queue
+            };
+            if queue.is_empty() {
+                return;
+            }
+            let want = queue.len().min(MAX_FLOWS);
             let got = self.bucket.take(want, Instant::now());
             if got == 0 {
                 return;
             }
-            let batch: Vec<SyncedFlow> = self.queue.drain(..got).collect();
+            let batch: Vec<SyncedFlow> = queue.drain(..got).collect();
             self.send(batch).await;
             *last_sent = Instant::now();
         }
@@ -539,13 +634,27 @@ struct Receiver {
     view: watch::Receiver<Arc<View>>,
     shared: Arc<Shared>,
     maps: MapWriter,
+    resync: Arc<tokio::sync::Notify>,
+    /// Flows whose backend is down here, with when they arrived.
+    held: VecDeque<(Instant, SyncedFlow)>,
 }
 
 impl Receiver {
     async fn run(mut self) {
         let mut buf = vec![0u8; MAX_LEN + 1];
+        let mut views = self.view.clone();
         loop {
-            let (n, from) = match self.socket.recv_from(&mut buf).await {
+            let received = tokio::select! {
+                r = self.socket.recv_from(&mut buf) => r,
+                changed = views.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    self.retry_held();
+                    continue;
+                }
+            };
+            let (n, from) = match received {
                 Ok(r) => r,
                 Err(e) => {
                     warn!(error = %e, "flow sync: receive failed");
@@ -589,46 +698,87 @@ impl Receiver {
             .lock()
             .expect("no task panics holding the peers")
             .accept(from, &m, Instant::now());
-        if accepted.is_err() {
-            c.rejected_replay.fetch_add(1, Ordering::Relaxed);
-            return;
+        match accepted {
+            Err(_) => {
+                c.rejected_replay.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+            Ok(Contact::Returned) => {
+                info!(%from, incarnation = m.incarnation, "flow sync: a peer is heard (first, restarted, or after a silence)");
+                self.resync.notify_one();
+            }
+            Ok(Contact::Steady) => {}
         }
         c.received_flows
             .fetch_add(m.flows.len() as u64, Ordering::Relaxed);
         let view = self.view.borrow().clone();
-        for f in &m.flows {
-            match view.incoming(f) {
-                Ok(local) => {
-                    let written =
-                        self.maps
-                            .service_generation(local.service_id)
-                            .and_then(|service_gen| {
-                                self.maps.set_flow(
-                                    &local.key,
-                                    &FlowValue {
-                                        backend_id: local.backend_id,
-                                        service_id: local.service_id,
-                                        service_gen,
-                                    },
-                                )
-                            });
-                    match written {
-                        Ok(()) => c.applied.fetch_add(1, Ordering::Relaxed),
-                        Err(e) => {
-                            if c.apply_errors
-                                .fetch_add(1, Ordering::Relaxed)
-                                .is_multiple_of(1000)
-                            {
-                                warn!(error = %e, "flow sync: cannot write a peer's flow (logged once in 1000)");
-                            }
-                            0
+        let now = Instant::now();
+        for f in m.flows {
+            self.apply(&view, f, now);
+        }
+        self.shared
+            .held
+            .store(self.held.len() as u64, Ordering::Relaxed);
+    }
+
+    /// Writes `f` into the flow table under this host's ids, holds it while
+    /// its backend is down here, or counts why not.
+    fn apply(&mut self, view: &View, f: SyncedFlow, since: Instant) {
+        let c = &self.shared.counters;
+        match view.incoming(&f) {
+            Ok(local) => {
+                let written =
+                    self.maps
+                        .service_generation(local.service_id)
+                        .and_then(|service_gen| {
+                            self.maps.set_flow(
+                                &local.key,
+                                &FlowValue {
+                                    backend_id: local.backend_id,
+                                    service_id: local.service_id,
+                                    service_gen,
+                                },
+                            )
+                        });
+                match written {
+                    Ok(()) => {
+                        c.applied.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(e) => {
+                        if c.apply_errors
+                            .fetch_add(1, Ordering::Relaxed)
+                            .is_multiple_of(1000)
+                        {
+                            warn!(error = %e, "flow sync: cannot write a peer's flow (logged once in 1000)");
                         }
-                    };
-                }
-                Err(s) => {
-                    c.not_applied[skip_slot(s)].fetch_add(1, Ordering::Relaxed);
+                    }
                 }
             }
+            // Down here now: held for a while, in case it is only down
+            // *yet* (this host's checks after a partition heals, say).
+            Err(Skip::BackendDown)
+                if since.elapsed() < HOLD_FOR && self.held.len() < HOLD_LIMIT =>
+            {
+                self.held.push_back((since, f));
+            }
+            Err(s) => {
+                c.not_applied[skip_slot(s)].fetch_add(1, Ordering::Relaxed);
+            }
         }
+    }
+
+    /// The view changed: held flows whose backend is up now are applied,
+    /// those still down wait on, until [`HOLD_FOR`].
+    fn retry_held(&mut self) {
+        if self.held.is_empty() {
+            return;
+        }
+        let view = self.view.borrow().clone();
+        for (since, f) in std::mem::take(&mut self.held) {
+            self.apply(&view, f, since);
+        }
+        self.shared
+            .held
+            .store(self.held.len() as u64, Ordering::Relaxed);
     }
 }

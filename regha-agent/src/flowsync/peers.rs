@@ -2,7 +2,11 @@
 //! the last sequence number (to refuse replays), its ring fingerprint and
 //! whether its view is settled. Pure: times are passed in.
 
-use std::{collections::BTreeMap, net::IpAddr, time::Instant};
+use std::{
+    collections::BTreeMap,
+    net::IpAddr,
+    time::{Duration, Instant},
+};
 
 use super::packet::Message;
 
@@ -25,6 +29,21 @@ pub struct Peers {
     peers: BTreeMap<IpAddr, Peer>,
 }
 
+/// A peer silent this long (a hello goes out every second) missed what
+/// was sent meanwhile: a partition, or its agent was down.
+pub const SILENCE: Duration = Duration::from_secs(3);
+
+/// What an accepted datagram says about its sender.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Contact {
+    /// Heard before, without a gap.
+    Steady,
+    /// First heard now, restarted (a new incarnation), or back after
+    /// [`SILENCE`]: it missed flows this host sent, so this host sends it
+    /// its whole flow table again.
+    Returned,
+}
+
 /// A datagram at or below the last sequence number of its sender's
 /// incarnation: a copy (replayed by someone on the segment) or one
 /// overtaken by a later one. Refused: a flow it carries may be stale.
@@ -35,7 +54,7 @@ impl Peers {
     /// Records `m` (already authenticated) from `from`, unless it is a
     /// replay. A new incarnation (the peer's agent restarted) starts its
     /// sequence anew.
-    pub fn accept(&mut self, from: IpAddr, m: &Message, now: Instant) -> Result<(), Replay> {
+    pub fn accept(&mut self, from: IpAddr, m: &Message, now: Instant) -> Result<Contact, Replay> {
         let next = |restarts| Peer {
             incarnation: m.incarnation,
             seq: m.seq,
@@ -49,14 +68,23 @@ impl Peers {
                 if m.seq <= p.seq {
                     return Err(Replay);
                 }
+                let gap = now.saturating_duration_since(p.last_seen);
                 *p = next(p.restarts);
+                Ok(if gap >= SILENCE {
+                    Contact::Returned
+                } else {
+                    Contact::Steady
+                })
             }
-            Some(p) => *p = next(p.restarts + 1),
+            Some(p) => {
+                *p = next(p.restarts + 1);
+                Ok(Contact::Returned)
+            }
             None => {
                 self.peers.insert(from, next(0));
+                Ok(Contact::Returned)
             }
         }
-        Ok(())
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&IpAddr, &Peer)> {
@@ -85,18 +113,26 @@ mod tests {
         let mut p = Peers::default();
         let a: IpAddr = "192.0.2.2".parse().unwrap();
         let t0 = Instant::now();
-        assert_eq!(p.accept(a, &m(1, 1), t0), Ok(()));
-        assert_eq!(p.accept(a, &m(1, 2), t0), Ok(()));
+        assert_eq!(
+            p.accept(a, &m(1, 1), t0),
+            Ok(Contact::Returned),
+            "first heard"
+        );
+        assert_eq!(p.accept(a, &m(1, 2), t0), Ok(Contact::Steady));
         assert_eq!(p.accept(a, &m(1, 2), t0), Err(Replay));
         assert_eq!(p.accept(a, &m(1, 1), t0), Err(Replay));
         // Another sender's sequence is its own.
         let b: IpAddr = "192.0.2.3".parse().unwrap();
-        assert_eq!(p.accept(b, &m(7, 1), t0), Ok(()));
+        assert_eq!(p.accept(b, &m(7, 1), t0), Ok(Contact::Returned));
         // The peer restarted: a new incarnation, from 1 again.
         let t1 = t0 + Duration::from_secs(1);
-        assert_eq!(p.accept(a, &m(2, 1), t1), Ok(()));
+        assert_eq!(p.accept(a, &m(2, 1), t1), Ok(Contact::Returned));
         let (_, peer) = p.iter().next().unwrap();
         assert_eq!((peer.incarnation, peer.seq, peer.restarts), (2, 1, 1));
         assert_eq!((peer.fingerprint, peer.last_seen), (10, t1));
+        // Heard again within the silence, then after it (a partition).
+        let t2 = t1 + SILENCE - Duration::from_millis(1);
+        assert_eq!(p.accept(a, &m(2, 2), t2), Ok(Contact::Steady));
+        assert_eq!(p.accept(a, &m(2, 3), t2 + SILENCE), Ok(Contact::Returned));
     }
 }

@@ -545,6 +545,13 @@ fn flow_sync_metrics(r: &mut Registry, fs: &crate::flowsync::FlowSyncStatus) {
         }
         r.register(name, help, f);
     }
+    let held = Gauge::<i64>::default();
+    held.set(fs.held as i64);
+    r.register(
+        "flow_sync_held_flows",
+        "Peer flows waiting for their backend, down here now, to come up (30 s at most)",
+        held,
+    );
     let same = Family::<PeerLabels, Gauge>::default();
     let seen = Family::<PeerLabels, Gauge>::default();
     for p in &fs.peers {

@@ -150,6 +150,29 @@ impl Lab {
         }
     }
 
+    /// The backend LB `lb`'s ring gives a new connection from `client` to
+    /// the registry service (as `regha-agent explain` reads it from the
+    /// LB's pinned maps).
+    pub fn ring_backend(&self, lb: usize, client: IpAddr) -> std::net::SocketAddr {
+        use regha_agent::explain::{Query, ServiceFilter, read};
+        let q = Query {
+            client,
+            port: None,
+            service: Some(ServiceFilter::Address {
+                vip: self.vip().0,
+                port: PORT,
+                protocol: None,
+            }),
+        };
+        let x = read::from_pins(&self.agent(lb).pin_dir(), None, &q)
+            .unwrap_or_else(|e| panic!("explain on lb{}: {e}", lb + 1));
+        x.services[0]
+            .ring_backend
+            .as_ref()
+            .and_then(|b| b.address)
+            .unwrap_or_else(|| panic!("lb{} has no ring backend for {client}", lb + 1))
+    }
+
     /// The lab's flow sync key file (written when the lab starts with
     /// `flow_sync`).
     pub fn flow_sync_key(&self) -> std::path::PathBuf {
