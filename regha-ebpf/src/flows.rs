@@ -19,7 +19,7 @@
 //! `Handshake`). Every access below is a volatile load or store of one
 //! aligned word, so the compiler neither splits, merges nor reorders them.
 
-use aya_ebpf::bindings::BPF_ANY;
+use aya_ebpf::bindings::{BPF_ANY, BPF_RB_NO_WAKEUP};
 use regha_common::{
     FLOW_CACHE_ENTRY_OFFSET, FLOW_CACHE_F_CLOSING, FLOW_CACHE_F_REFRESH, FLOW_CACHE_GEN_OFFSET,
     FlowCacheEntry, FlowCacheSlot, FlowEvent, FlowKey, FlowValue, Handshake,
@@ -197,7 +197,10 @@ pub fn announce(t: &Tuple, v: &FlowValue) {
         value: *v,
         _pad: 0,
     };
-    if FLOW_EVENTS.output(event, 0).is_err()
+    // No wakeup: the agent reads the ring every 10 ms whatever happens, and
+    // a wakeup (an irq_work per event once the reader caught up) cost a new
+    // connection more than the copy itself.
+    if FLOW_EVENTS.output(event, BPF_RB_NO_WAKEUP as u64).is_err()
         && let Some(n) = SYNC_LOST.get_ptr_mut(0)
     {
         // SAFETY: a non-null pointer from the per-CPU array's lookup to this

@@ -16,7 +16,12 @@
 //! milliseconds before the crash (`flowsync::FLUSH_EVERY`, 10 ms) may not
 //! have left lb1. Here every connection is seconds old when lb1 dies.
 
-use std::{net::IpAddr, time::Duration};
+use std::{
+    net::IpAddr,
+    time::{Duration, Instant},
+};
+
+use regha_common::FlowKey;
 
 use regha_agent::status::AgentStatus;
 use regha_model::{BackendState, Health};
@@ -80,6 +85,17 @@ fn a_sigkilled_master_hands_over_every_synced_connection_where_the_rings_differ(
     assert!(
         !moved.is_empty(),
         "no client moves between the two rings: the test would prove nothing (change the clients or the seed)"
+    );
+
+    // The window: how long a new connection through lb1 takes to be in
+    // lb2's flow table (connect() returns as the client sends the ACK that
+    // records the flow on lb1). Reported, not a target: `connect` to the
+    // first poll that finds it, every 0.5 ms.
+    let delays = sync_delays(&lab, 20);
+    eprintln!(
+        "flow sync delay, lb1 records -> lb2 holds, 20 connections: median {:?}, max {:?}",
+        delays[delays.len() / 2],
+        delays[delays.len() - 1]
     );
 
     // One image (the registries share their storage), pulled slowly by
@@ -161,4 +177,48 @@ fn a_sigkilled_master_hands_over_every_synced_connection_where_the_rings_differ(
         "datagrams refused: {:?}",
         fs.rejected
     );
+}
+
+/// For `n` new connections from client1 through lb1 (the master), how long
+/// after `connect` returns lb2's flow table holds each one, sorted. Each
+/// must arrive within 2 s: flow sync works at all.
+fn sync_delays(lab: &Lab, n: usize) -> Vec<Duration> {
+    let src = IpAddr::V4(lab.clients[0].ip);
+    let lb2 = lab.agent(1).maps();
+    let mut out: Vec<Duration> = (0..n)
+        .map(|_| {
+            let (stream, connected) = lab.clients[0].ns.run(move || {
+                let s = regha_tests::client::connect_from(
+                    src,
+                    regha_tests::lab::vip_port(),
+                    Duration::from_secs(3),
+                )
+                .expect("connect through lb1");
+                (s, Instant::now())
+            });
+            let local = stream.local_addr().expect("the connection's address");
+            let key = FlowKey {
+                src: regha_common::addr_from_v4(lab.clients[0].ip.octets()),
+                dst: regha_common::addr_from_v4(regha_tests::lab::VIP.octets()),
+                sport: local.port(),
+                dport: regha_tests::lab::PORT,
+                proto: regha_common::PROTO_TCP,
+                family: regha_common::FAMILY_V4,
+                _pad: [0; 2],
+            };
+            loop {
+                if lb2.flow(&key).expect("read lb2's flows").is_some() {
+                    break connected.elapsed();
+                }
+                assert!(
+                    connected.elapsed() < Duration::from_secs(2),
+                    "a connection through lb1 never reached lb2's flow table\n{}",
+                    lab.logs()
+                );
+                std::thread::sleep(Duration::from_micros(500));
+            }
+        })
+        .collect();
+    out.sort();
+    out
 }

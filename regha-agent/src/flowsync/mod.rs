@@ -22,7 +22,8 @@
 //! again, after the new flows and within `max_rate`: what it missed.
 //!
 //! The window: a flow is sent within [`FLUSH_EVERY`] of its handshake
-//! completing (sooner when a datagram fills). A master that crashes loses
+//! completing (the program queues it without waking the agent, which
+//! reads the ring on that tick). A master that crashes loses
 //! what it had not sent yet; those connections follow the new master's
 //! ring, which is the same backend whenever the two views agree.
 
@@ -46,7 +47,7 @@ use regha_common::{FlowEvent, FlowValue, layout::PINNED_MAPS, map_names};
 use regha_config::FlowSyncConfig;
 use serde::{Deserialize, Serialize};
 use socket2::{Domain, Protocol as SockProtocol, Socket, Type};
-use tokio::{io::unix::AsyncFd, net::UdpSocket, sync::watch};
+use tokio::{net::UdpSocket, sync::watch};
 use tracing::{debug, info, warn};
 
 use self::{
@@ -464,33 +465,20 @@ struct Sender {
 }
 
 impl Sender {
-    async fn run(mut self, events: RingBuf<MapData>) {
-        // SAFETY: the ring buffer owns its map's fd, which stays open and the
-        // same for as long as the ring buffer (moved into the AsyncFd) lives.
-        let mut events = match unsafe { AsyncFd::register(events) } {
-            Ok(fd) => fd,
-            Err(e) => {
-                warn!(error = %e, "flow sync: cannot poll FLOW_EVENTS: no flow is sent");
-                return;
-            }
-        };
+    /// Every [`FLUSH_EVERY`]: reads what the program put on the ring
+    /// (which it does without waking anyone: no wakeup costs the
+    /// program, and the reads are batched anyway), then sends.
+    async fn run(mut self, mut events: RingBuf<MapData>) {
         let mut flush = tokio::time::interval(FLUSH_EVERY);
         flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last_sent = Instant::now() - HELLO_EVERY;
         loop {
             tokio::select! {
-                guard = events.readable_mut() => {
-                    let Ok(mut guard) = guard else { return };
-                    self.drain(guard.get_inner_mut());
-                    guard.clear_ready();
-                    if self.queue.len() >= MAX_FLOWS {
-                        self.send_flows(&mut last_sent).await;
-                    }
-                }
                 () = self.resync.notified() => {
                     tokio::task::block_in_place(|| self.queue_table());
                 }
                 _ = flush.tick() => {
+                    self.drain(&mut events);
                     self.send_flows(&mut last_sent).await;
                     if last_sent.elapsed() >= HELLO_EVERY {
                         self.send(Vec::new()).await;

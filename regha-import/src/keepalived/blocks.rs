@@ -192,7 +192,7 @@ pub(super) fn instance(name: &str, line: usize, block: &[Stmt], diag: &mut Diag<
             "native_ipv6" => i.native_ipv6 = Some(e.line),
             "lvs_sync_daemon_interface" => diag.warn(
                 e.line,
-                "`lvs_sync_daemon_interface`: regha keeps no connection state to sync: Maglev hashing sends each client to the same backend on every LB host (same `hash_seed`)",
+                "`lvs_sync_daemon_interface`: not imported: regha's counterpart is `flow_sync` (the LBs share their flow tables over UDP), which needs a shared key no keepalived file holds; add `flow_sync: {key_file: ..., peers: [...]}` by hand (see the README, \"Flow sync\")",
                 None,
             ),
             k if INSTANCE_MINOR.contains(&k) => i.minor.push((e.line, k.to_owned())),

@@ -138,11 +138,11 @@ fn fresh_acks(n: u32, round: u32) -> Vec<Vec<u8>> {
 
 /// `n` packets of whole connections from never-seen clients: each a SYN,
 /// the ACK completing it, and `DATA_PACKETS` data packets.
-fn fresh_connections(n: u32, round: u32) -> Vec<Vec<u8>> {
+fn fresh_connections(n: u32, round: u32, lane: u32) -> Vec<Vec<u8>> {
     let per = 2 + DATA_PACKETS;
     (0..n.div_ceil(per))
         .flat_map(|c| {
-            let (src, sport) = (client(round, 1, c), 40000 + (c % 1000) as u16);
+            let (src, sport) = (client(round, lane, c), 40000 + (c % 1000) as u16);
             let isn = c.wrapping_mul(2_654_435_761);
             let mut packets = vec![
                 tcp(src, sport, TCP_SYN, isn),
@@ -201,6 +201,14 @@ fn service(n: u32) -> ServiceSpec {
 }
 
 /// The value after `name` on the command line, if given.
+/// The program name of the rows run with flow sync on (`SERVICE_F_SYNC`:
+/// each recorded flow also goes on `FLOW_EVENTS`, drained meanwhile by a
+/// thread on another CPU, as the agent would).
+const SYNC_PROGRAM: &str = "regha+sync";
+/// The same dataplane as [`SYNC_PROGRAM`]'s with the service rewritten
+/// without `SERVICE_F_SYNC`: its baseline, on the same maps and memory.
+const SYNC_OFF_PROGRAM: &str = "sync-off";
+
 /// The program name of the rows run with a 10,000-prefix allow-list.
 const ALLOW_PROGRAM: &str = "regha+10k";
 /// Backends of the allow-list rows (compared with the plain rows of the
@@ -323,9 +331,23 @@ fn main() {
             .expect("provision the allow-list");
         t
     });
+    // The flow sync rows' dataplane: the same service, written with
+    // SERVICE_F_SYNC, last in `dps`.
+    let sync_dp = dps.len();
+    dps.push({
+        let mut t = TestDataplane::load_object_with(object, LB_MAC, FLOW_TABLE);
+        t.maps.set_flow_sync(true);
+        t.maps
+            .apply_service(&service(ALLOW_BACKENDS))
+            .expect("provision with flow sync");
+        t
+    });
+    let drained = drain_flow_events(dps[sync_dp].pin_dir());
     let dp_of = |row: &Row| {
         if row.program == ALLOW_PROGRAM {
             Some(allow_dp)
+        } else if row.program == SYNC_PROGRAM || row.program == SYNC_OFF_PROGRAM {
+            Some(sync_dp)
         } else {
             sizes.iter().position(|s| *s == row.backends)
         }
@@ -388,6 +410,8 @@ fn main() {
         (Method::Fresh, "new-conn"),
     ] {
         rows.push(row(ALLOW_PROGRAM, method, None, case, ALLOW_BACKENDS, 1));
+        rows.push(row(SYNC_OFF_PROGRAM, method, None, case, ALLOW_BACKENDS, 1));
+        rows.push(row(SYNC_PROGRAM, method, None, case, ALLOW_BACKENDS, 1));
     }
     rows.push(row(
         "regha",
@@ -420,18 +444,27 @@ fn main() {
     }
     if let Some(only) = arg_str("--only") {
         let cases: Vec<&str> = only.split(',').collect();
-        rows.retain(|r| !r.program.starts_with("regha") || cases.contains(&r.case));
+        rows.retain(|r| r.baseline.is_some() || cases.contains(&r.case));
     }
     for round in 0..rounds {
         eprintln!("round {}/{rounds}", round + 1);
         let fresh = fresh_syns(fresh_per_round, round, 0);
-        let connections = fresh_connections(fresh_per_round, round);
+        let connections = fresh_connections(fresh_per_round, round, 1);
+        // The flow sync rows share one dataplane: each gets connections of
+        // its own, or the second would find the first's flows recorded.
+        let sync_connections = fresh_connections(fresh_per_round, round, 4);
         let fresh_pair = [
             fresh_syns(fresh_per_round, round, 2),
             fresh_syns(fresh_per_round, round, 3),
         ];
         for row in rows.iter_mut() {
             let dp_index = dp_of(row);
+            if row.program == SYNC_PROGRAM || row.program == SYNC_OFF_PROGRAM {
+                let maps = &mut dps[sync_dp].maps;
+                maps.set_flow_sync(row.program == SYNC_PROGRAM);
+                maps.apply_service(&service(ALLOW_BACKENDS))
+                    .expect("rewrite the service's flags");
+            }
             let flows_before = match (row.baseline, dp_index) {
                 (None, Some(i)) => dps[i].maps.service_counters(0).unwrap().new_flows,
                 _ => 0,
@@ -455,6 +488,9 @@ fn main() {
                     .program(),
             };
             let (ns, verdict) = match (row.method, row.case) {
+                (Method::Fresh, "new-conn") if row.program == SYNC_PROGRAM => {
+                    time_fresh(prog, &sync_connections)
+                }
                 (Method::Fresh, "new-conn") => time_fresh(prog, &connections),
                 (Method::Fresh, _) => time_fresh(prog, &fresh),
                 (Method::Repeat, "new") => time(prog, &syn, repeat),
@@ -483,16 +519,64 @@ fn main() {
         }
     }
     report(&rows, rounds, repeat, fresh_per_round, ack.len());
-    allow_report(&rows);
+    variant_report(
+        &rows,
+        ALLOW_PROGRAM,
+        "regha",
+        &format!("allow-list of 10,000 prefixes vs none ({ALLOW_BACKENDS} backends, same run):"),
+    );
+    variant_report(
+        &rows,
+        SYNC_PROGRAM,
+        SYNC_OFF_PROGRAM,
+        &format!("flow sync on vs off ({ALLOW_BACKENDS} backends, the same dataplane, same run):"),
+    );
+    let lost = dps[sync_dp].maps.sync_lost().expect("read SYNC_LOST");
+    let events = drained.stop();
+    println!("  flow events read {events}, lost to a full ring {lost}");
 }
 
-/// The allow-list rows against the plain rows of the same run and size:
-/// what 10,000 prefixes cost each case.
-fn allow_report(rows: &[Row]) {
-    println!("\nallow-list of 10,000 prefixes vs none ({ALLOW_BACKENDS} backends, same run):");
-    for r in rows.iter().filter(|r| r.program == ALLOW_PROGRAM) {
+/// Reads `FLOW_EVENTS` under `pin_dir` on CPU 1 until stopped, as the
+/// agent's sender would: the events are counted and dropped.
+struct Drain {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<u64>,
+}
+
+impl Drain {
+    fn stop(self) -> u64 {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread.join().expect("the drain thread")
+    }
+}
+
+fn drain_flow_events(pin_dir: &std::path::Path) -> Drain {
+    use aya::maps::{Map, MapData, RingBuf};
+    let data = MapData::from_pin(pin_dir.join("flow_events")).expect("open flow_events");
+    let mut ring = RingBuf::try_from(Map::from_map_data(data).expect("a map")).expect("a ring");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = stop.clone();
+    let thread = std::thread::spawn(move || {
+        pin_to_cpu(1);
+        let mut n = 0u64;
+        while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+            while ring.next().is_some() {
+                n += 1;
+            }
+            std::thread::sleep(std::time::Duration::from_micros(200));
+        }
+        n
+    });
+    Drain { stop, thread }
+}
+
+/// A variant's rows (an allow-list, flow sync) against the plain rows of
+/// the same run and size: what the variant costs each case.
+fn variant_report(rows: &[Row], program: &str, baseline: &str, title: &str) {
+    println!("\n{title}");
+    for r in rows.iter().filter(|r| r.program == program) {
         let Some(plain) = rows.iter().find(|p| {
-            p.program == "regha" && p.cpus == 1 && p.case == r.case && p.backends == r.backends
+            p.program == baseline && p.cpus == 1 && p.case == r.case && p.backends == r.backends
         }) else {
             continue;
         };
