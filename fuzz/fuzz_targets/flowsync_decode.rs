@@ -89,7 +89,10 @@ fn apply(m: &Message) {
                 assert_eq!(f.protocol, Protocol::Tcp);
                 assert_eq!(f.vip, SocketAddr::from(([192, 0, 2, 100], 5000)));
                 assert_eq!(local.service_id, 7);
-                assert!(local.backend_id == 1 || local.backend_id == 2, "down or unknown backend applied");
+                assert!(
+                    local.backend_id == 1 || local.backend_id == 2,
+                    "down or unknown backend applied"
+                );
                 assert_eq!((local.key.sport, local.key.dport), (f.client.port(), 5000));
             }
             Err(Skip::BackendDown) => assert_eq!(f.backend, be(13)),
@@ -155,7 +158,11 @@ fn structured(rest: &[u8], key: &Key) {
         let vip = SocketAddr::new(addr(&mut r, v6), r.u16().max(1));
         let backend = SocketAddr::new(addr(&mut r, ctl & 2 != 0), r.u16().max(1));
         flows.push(SyncedFlow {
-            protocol: if ctl & 4 != 0 { Protocol::Udp } else { Protocol::Tcp },
+            protocol: if ctl & 4 != 0 {
+                Protocol::Udp
+            } else {
+                Protocol::Tcp
+            },
             client,
             vip,
             backend,
@@ -169,7 +176,11 @@ fn structured(rest: &[u8], key: &Key) {
         flows,
     };
     let bytes = packet::encode(&m, key);
-    assert_eq!(packet::decode(&bytes, key), Ok(m.clone()), "encoded {bytes:02x?}");
+    assert_eq!(
+        packet::decode(&bytes, key),
+        Ok(m.clone()),
+        "encoded {bytes:02x?}"
+    );
     apply(&m);
 }
 
