@@ -32,20 +32,9 @@ use regha_tests::{
 
 const MIB: u64 = 1 << 20;
 
-#[test]
-fn a_partition_heals_mid_transfer_and_every_transfer_completes() {
-    let lab = Lab::new(LabSpec::default());
-    lab.wait_sole_master(0, Duration::from_secs(15));
-    lab.wait_backends_up(Duration::from_secs(15));
-
-    // The image to pull, pushed before any fault.
-    let pulled = lab.image("pulled", &[48 * MIB], 61);
-    lab.push(0, &pulled, "takeover/pulled")
-        .wait(Duration::from_secs(120))
-        .unwrap_or_else(|e| panic!("the first push: {e}\n{}", lab.logs()));
-    let pushed = lab.image("pushed", &[64 * MIB], 62);
-
-    // 1. lb1 cut off until it marks both backends down and lb2 holds the VIP.
+/// Cuts lb1 off until it marks its backends down and lb2 holds the VIP,
+/// the client's ARP entry included.
+fn cut_off_lb1(lab: &Lab) {
     lab.switch.partition(&lab.lbs[0], true);
     lab.agent(0).wait_for(
         "lb1 to mark both backends down",
@@ -64,6 +53,23 @@ fn a_partition_heals_mid_transfer_and_every_transfer_completes() {
             seen(holders.contains(&1), holders)
         });
     lab.wait_client_arp(1, Duration::from_secs(10));
+}
+
+#[test]
+fn a_partition_heals_mid_transfer_and_every_transfer_completes() {
+    let lab = Lab::new(LabSpec::default());
+    lab.wait_sole_master(0, Duration::from_secs(15));
+    lab.wait_backends_up(Duration::from_secs(15));
+
+    // The image to pull, pushed before any fault.
+    let pulled = lab.image("pulled", &[48 * MIB], 61);
+    lab.push(0, &pulled, "takeover/pulled")
+        .wait(Duration::from_secs(120))
+        .unwrap_or_else(|e| panic!("the first push: {e}\n{}", lab.logs()));
+    let pushed = lab.image("pushed", &[64 * MIB], 62);
+
+    // 1. lb1 cut off until it marks both backends down and lb2 holds the VIP.
+    cut_off_lb1(&lab);
 
     // 2. A slow push and a slow pull through lb2 (about 20 s each).
     let _push_rate = lab.shape_client(0, 16);
@@ -171,24 +177,7 @@ fn a_partition_heals_onto_another_ring_and_flow_sync_keeps_the_transfer() {
         .unwrap_or_else(|e| panic!("the first push: {e}\n{}", lab.logs()));
 
     // lb1 cut off until lb2 holds the VIP; be3 added on lb1 meanwhile.
-    lab.switch.partition(&lab.lbs[0], true);
-    lab.agent(0).wait_for(
-        "lb1 to mark both backends down",
-        Duration::from_secs(20),
-        |s| {
-            s.services[0]
-                .backends
-                .iter()
-                .all(|b| b.health == Health::Down)
-        },
-    );
-    wait_for("lb2 to take the VIP", Duration::from_secs(20))
-        .context(|| lab.logs())
-        .until(|| {
-            let holders = lab.vip_holders();
-            seen(holders.contains(&1), holders)
-        });
-    lab.wait_client_arp(1, Duration::from_secs(10));
+    cut_off_lb1(&lab);
     reload(&[0, 1, 2]);
 
     // A slow pull by the moved client, through lb2.
