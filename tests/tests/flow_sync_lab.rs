@@ -31,6 +31,14 @@ use regha_tests::{
 };
 
 const MIB: u64 = 1 << 20;
+
+/// One of these tests at a time: the takeover one times slow pulls
+/// against a crash, which a second lab on the same two CPUs would disturb.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
 const CLIENTS: u8 = 4;
 
 fn flow_sync(s: &AgentStatus) -> &regha_agent::flowsync::FlowSyncStatus {
@@ -39,6 +47,7 @@ fn flow_sync(s: &AgentStatus) -> &regha_agent::flowsync::FlowSyncStatus {
 
 #[test]
 fn a_sigkilled_master_hands_over_every_synced_connection_where_the_rings_differ() {
+    let _one = one_at_a_time();
     let lab = Lab::new(LabSpec {
         clients: CLIENTS,
         backends: 3,
@@ -177,6 +186,38 @@ fn a_sigkilled_master_hands_over_every_synced_connection_where_the_rings_differ(
         "datagrams refused: {:?}",
         fs.rejected
     );
+}
+
+/// Flow sync over the multicast group (`flow_sync.peers` empty: IPVS's
+/// 224.0.0.81): each LB joins it on its LB interface, and connections
+/// through lb1 reach lb2's flow table.
+#[test]
+fn flows_sync_over_the_multicast_group() {
+    let _one = one_at_a_time();
+    let lab = Lab::new(LabSpec {
+        flow_sync: true,
+        flow_sync_multicast: true,
+        ..LabSpec::default()
+    });
+    lab.wait_sole_master(0, Duration::from_secs(15));
+    lab.wait_backends_up(Duration::from_secs(15));
+    let delays = sync_delays(&lab, 5);
+    eprintln!("over multicast: {delays:?}");
+    for lb in 0..2 {
+        let s = lab.agent(lb).state().expect("the agent's state");
+        let fs = flow_sync(&s);
+        assert_eq!(
+            fs.to,
+            vec![std::net::SocketAddr::from(([224, 0, 0, 81], 8848))],
+            "lb{}",
+            lb + 1
+        );
+        assert!(
+            fs.peers.iter().any(|p| p.same_rings),
+            "lb{} heard no peer with its rings: {fs:?}",
+            lb + 1
+        );
+    }
 }
 
 /// For `n` new connections from client1 through lb1 (the master), how long

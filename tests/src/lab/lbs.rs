@@ -140,10 +140,14 @@ impl Lab {
             flow_table_size: self.spec.flow_table_size,
             xdp_mode: self.spec.xdp_mode,
             flow_sync: self.spec.flow_sync.then(|| FlowSyncConfig {
-                peers: (0..self.lbs.len() as u8)
-                    .filter(|&i| usize::from(i) != lb)
-                    .map(|i| IpAddr::V4(super::lb_ip(i)))
-                    .collect(),
+                peers: if self.spec.flow_sync_multicast {
+                    Vec::new()
+                } else {
+                    (0..self.lbs.len() as u8)
+                        .filter(|&i| usize::from(i) != lb)
+                        .map(|i| IpAddr::V4(super::lb_ip(i)))
+                        .collect()
+                },
                 ..FlowSyncConfig::new(self.flow_sync_key())
             }),
             ..config::with_instances(instances, self.services_over(backends))

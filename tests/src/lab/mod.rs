@@ -173,6 +173,9 @@ pub struct LabSpec {
     /// The regha LBs sync their flows (`flow_sync`, unicast to each other,
     /// with a key of the lab's). Off unless set.
     pub flow_sync: bool,
+    /// With `flow_sync`: over the default multicast group (no `peers`)
+    /// instead of unicast.
+    pub flow_sync_multicast: bool,
 }
 
 impl Default for LabSpec {
@@ -192,6 +195,7 @@ impl Default for LabSpec {
             flow_table_size: regha_common::DEFAULT_FLOW_TABLE_SIZE,
             xdp_mode: XdpMode::Generic,
             flow_sync: false,
+            flow_sync_multicast: false,
         }
     }
 }
