@@ -60,6 +60,10 @@
 //!   `preempt_delay` hold. Once settled, the next lower advert is discarded
 //!   and the down timer runs out as usual. It never stops a takeover when
 //!   no master is heard. A keepalived peer sees only a later preemption.
+//!   Nor does an unsettled host raise its tracked priority: a fall applies
+//!   at once, a rise once the view settles. So a host that became master
+//!   while cut off (it heard no one) yields to its peer after the heal
+//!   instead of outbidding it with a view still changing.
 //! - Tracking never changes an address owner's priority, and clamps every
 //!   other effective priority to 1..=254 (`vrrp_set_effective_priority`). A
 //!   backup's running down timer moves by the change in Skew_Time.
@@ -219,8 +223,12 @@ pub struct Machine {
     /// A sync group member whose down timer ran out: it would be master
     /// but for the group.
     wants_master: bool,
-    /// The agent's health view is not settled: no preemption.
+    /// The agent's health view is not settled: no preemption, and no
+    /// tracked priority raised.
     unsettled: bool,
+    /// A tracked priority above the current one, held while unsettled;
+    /// applied once the view settles.
+    raise_held: Option<u8>,
 }
 
 impl Machine {
@@ -241,6 +249,7 @@ impl Machine {
             group_fault: false,
             wants_master: false,
             unsettled: false,
+            raise_held: None,
         }
     }
 
@@ -264,7 +273,12 @@ impl Machine {
             Event::Fault(true) => self.fault(&mut out),
             Event::Fault(false) => self.fault_cleared(now, &mut out),
             Event::Sync(command) => self.sync(command, now, &mut out),
-            Event::Settled(settled) => self.unsettled = !settled,
+            Event::Settled(settled) => {
+                self.unsettled = !settled;
+                if settled && let Some(p) = self.raise_held.take() {
+                    self.set_priority(p, now, &mut out);
+                }
+            }
             Event::Reconfigure { params, priority } => {
                 self.reconfigure(params, priority, now, &mut out)
             }
@@ -508,6 +522,16 @@ impl Machine {
             return;
         }
         let priority = tracked_priority(priority);
+        // Unsettled: a priority may fall at once but rises only once the
+        // view settles. A host that became master while cut off (it heard
+        // no one) would otherwise outbid its peer with a view that is
+        // still changing, and keep the VIPs it should take back only once
+        // settled.
+        if self.unsettled && priority > self.priority {
+            self.raise_held = Some(priority);
+            return;
+        }
+        self.raise_held = None;
         if priority == self.priority {
             return;
         }
@@ -904,6 +928,48 @@ mod tests {
         let down = m.deadline().expect("down timer");
         m.handle(Event::Timer, down);
         assert_eq!(m.state(), VrrpState::Master);
+    }
+
+    /// The issue-16 heal: lb1 became master while cut off, with its
+    /// tracked priority down. Its backends come back before it hears lb2,
+    /// but its view is not settled: the rise waits, so lb2's higher advert
+    /// sends lb1 to backup; once settled lb1 raises its priority and
+    /// preempts as usual.
+    #[test]
+    fn an_unsettled_host_does_not_raise_its_tracked_priority() {
+        let t0 = Instant::now();
+        let (mut m, since) = master(params(VrrpVersion::V2, 101, LB1), t0);
+        let t1 = since + ms(100);
+        assert_eq!(
+            m.handle(Event::SetPriority(51), t1),
+            [send(51)],
+            "a fall applies at once"
+        );
+        m.handle(Event::Settled(false), t1);
+        assert_eq!(
+            m.handle(Event::SetPriority(101), t1 + ms(10)),
+            [],
+            "the rise is held"
+        );
+        assert_eq!(m.priority(), 51);
+        m.handle(advert(LB2, 100), t1 + ms(20));
+        assert_eq!(m.state(), VrrpState::Backup, "lb2's higher advert wins");
+        // Settled: the held rise applies; the next lower advert is
+        // discarded and the down timer runs out.
+        let t2 = t1 + SEC;
+        assert_eq!(m.handle(Event::Settled(true), t2), []);
+        assert_eq!(m.priority(), 101);
+        let down = m.deadline().expect("down timer");
+        m.handle(advert(LB2, 100), t2 + ms(10));
+        assert_eq!(m.deadline(), Some(down));
+        m.handle(Event::Timer, down);
+        assert_eq!(m.state(), VrrpState::Master);
+        // A fall while unsettled drops a held rise.
+        m.handle(Event::Settled(false), down);
+        m.handle(Event::SetPriority(120), down);
+        m.handle(Event::SetPriority(90), down);
+        m.handle(Event::Settled(true), down + SEC);
+        assert_eq!(m.priority(), 90);
     }
 
     /// What a backup's down timer does when an advert arrives.

@@ -142,7 +142,7 @@ VIPs on `lo` and would answer a VIP-sourced packet to themselves.",
                 key: "`preempt_delay`",
                 ty: "duration, at most `1000s`",
                 default: "`0s`",
-                meaning: "How long after start to wait before preempting. Besides it, a host whose health view is not settled (a check without a first result, a backend whose health changed within the last check `interval`, a ring write pending) does not preempt until it is; it never holds back a takeover when no master is heard.",
+                meaning: "How long after start to wait before preempting. Besides it, a host whose health view is not settled (a check without a first result, a backend whose health changed within the last check `interval`, a ring write pending) does not preempt, nor raise its tracked priority, until it is; it never holds back a takeover when no master is heard.",
             },
             Key {
                 key: "`unicast_src`",
