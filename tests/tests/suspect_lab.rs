@@ -9,8 +9,11 @@
 //!   held to a loose bound (the target is 1.0 s; timing on a shared
 //!   machine is noisy).
 //! - Its host is cut off (link down): attempts and their retransmissions,
-//!   none completing; fast checks time out after 500 ms, three of them take
-//!   it down (target 1.5 s).
+//!   none completing; fast checks start every 250 ms and time out after
+//!   500 ms, the third takes it down 1 s after the suspicion (target 1.5 s).
+//!
+//! After each fault the agent's log lines about it (suspicion, the verdict,
+//! the ring write) are printed beside the fault's time.
 //! - A SYN flood from spoofed TEST-NET sources at the VIP for 10 s, a push
 //!   running through it: suspicion brings fast checks, which pass, so no
 //!   backend goes down; afterwards the checks are back at the normal
@@ -82,13 +85,31 @@ fn outage(
             checks_of(s, b) > n
         });
     std::thread::sleep(Duration::from_secs(1));
+    let logged = lab.agent(0).log().len();
     fault(lab);
+    // In the agent log's own format, to read the lines below against.
+    let now = std::process::Command::new("date")
+        .args(["-u", "+%Y-%m-%dT%H:%M:%S.%6NZ"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
+    eprintln!("{what}: fault at {now}");
     std::thread::sleep(for_);
     let g = prober.stop();
     eprintln!(
         "{what}: longest gap {:?} ({} of {} probes failed)",
         g.longest, g.failed, g.probes
     );
+    // How the agent got there, for the figures: suspicion, the checks'
+    // verdict, the ring write.
+    let log = lab.agent(0).log();
+    for line in log.get(logged..).unwrap_or_default().lines().filter(|l| {
+        ["suspect", "DOWN", "service applied"]
+            .iter()
+            .any(|w| l.contains(w))
+    }) {
+        eprintln!("  {line}");
+    }
     g.longest
 }
 

@@ -11,7 +11,7 @@
 //!  SIGHUP (reload), SIGTERM / SIGINT (stop) --------+--> Core::step --> effects (effects.rs):
 //!  admin socket (drain, disable, enable, resign) ---+      maps, VIPs + GARP, VRRP instances,
 //!  deadlines (drains, the hold after adoption) -----+      checkers, MAC watches, stats, files
-//!  dataplane signals (sampled every 200 ms) --------+      (suspect: fast checks)
+//!  dataplane signals (sampled every 100 ms) --------+      (suspect: fast checks)
 //!                                                   \--> status: state file + stats listener
 //! ```
 

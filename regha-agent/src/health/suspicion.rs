@@ -5,14 +5,19 @@
 //! to it, the SYNs of an attempt already steered to it (retransmissions:
 //! the client heard no SYN-ACK in time), and the attempts seen completing
 //! (the client's first packet after its SYN). The agent samples the totals
-//! every [`SAMPLE_EVERY`] and sums the last `window` of them. A backend is
-//! *suspect* when, within the window:
+//! every [`SAMPLE_EVERY`] and keeps the last `window` of them. A backend is
+//! *suspect* when:
 //!
-//! - it was sent at least `min_syns` connection attempts (new SYNs plus
+//! - since its last completed attempt (looking back at most `window`), it
+//!   was sent at least `min_syns` connection attempts (new SYNs plus
 //!   retransmissions) and **none completed** (the process is gone and the
-//!   host answers with RSTs, or the host is gone and nothing answers); or
-//! - it saw at least `min_retransmits` SYN retransmissions and **more
-//!   retransmissions than completions** (a host that drops most SYNs).
+//!   host answers with RSTs, or the host is gone and nothing answers). The
+//!   span starts at the first sample after the last completion, so the
+//!   completions of the traffic before a failure do not hide it for a whole
+//!   window; or
+//! - within the window, it saw at least `min_retransmits` SYN
+//!   retransmissions and **more retransmissions than completions** (a host
+//!   that drops most SYNs).
 //!
 //! Suspicion is never a verdict: the core only switches the backend's
 //! active checks to `fast_interval`/`fast_timeout` until they decide
@@ -35,7 +40,7 @@ use regha_model::Health;
 use super::HealthReport;
 
 /// How often the shell samples the counters.
-pub const SAMPLE_EVERY: Duration = Duration::from_millis(200);
+pub const SAMPLE_EVERY: Duration = Duration::from_millis(100);
 
 /// One backend's handshake counters (totals, or a difference of two).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -188,6 +193,17 @@ impl Window {
         Some((total.since(first)?, at.saturating_duration_since(first_at)))
     }
 
+    /// How much the totals moved since the last completion the window
+    /// holds: from the oldest sample whose completions equal the newest's
+    /// (nothing completed after it) to the newest, and over how long. Zero
+    /// when the newest sample saw a completion.
+    pub fn since_last_completion(&self) -> Option<(Counts, Duration)> {
+        let &(at, total) = self.samples.back()?;
+        let &(from_at, from) =
+            (self.samples.iter()).find(|(_, c)| c.completions == total.completions)?;
+        Some((total.since(from)?, at.saturating_duration_since(from_at)))
+    }
+
     /// Forgets every sample but the newest: what follows must make its own
     /// case.
     pub fn restart(&mut self) {
@@ -270,7 +286,11 @@ impl Tracker {
             return None;
         }
         let (delta, over) = moved?;
-        let reason = judge(rule, delta, over)?;
+        // Attempts since the last completion first: after a failure they
+        // are all there is; the whole window for the retransmission rule.
+        let reason = (self.window.since_last_completion())
+            .and_then(|(quiet, span)| judge(rule, quiet, span))
+            .or_else(|| judge(rule, delta, over))?;
         self.suspect = Some(Suspect {
             since: at,
             reason,
@@ -421,6 +441,52 @@ mod tests {
         assert_eq!(
             w.push(at(1800), Counts::new(4, 0, 0), MS(1000)),
             Some((Counts::new(0, 0, 0), MS(200)))
+        );
+    }
+
+    /// A backend with steady traffic fails: the completions still in the
+    /// window do not hide the attempts made after the failure.
+    #[test]
+    fn attempts_since_the_last_completion_make_a_backend_suspect() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + MS(ms);
+        let r = rule();
+        // 5 connections per 100 ms sample, all completed, until it fails at
+        // 950: of the 3 attempts before the sample at 1000, 2 completed.
+        let mut samples: Vec<(u64, Counts)> = (0..10)
+            .map(|i| (i * 100, Counts::new(5 * i, 0, 5 * i)))
+            .collect();
+        samples.push((1000, Counts::new(48, 0, 47)));
+        let failed = (1100, Counts::new(53, 0, 47));
+
+        let mut w = Window::default();
+        for &(ms, c) in &samples {
+            w.push(at(ms), c, r.window);
+            // Every sample so far saw a completion: nothing quiet to judge.
+            assert_eq!(w.since_last_completion(), Some((Counts::default(), MS(0))));
+        }
+        let (moved, over) = w.push(at(failed.0), failed.1, r.window).unwrap();
+        // The window alone: 42 completions hide the failure for a second.
+        assert_eq!((moved, over), (Counts::new(48, 0, 42), MS(1000)));
+        assert_eq!(judge(&r, moved, over), None);
+        let (quiet, span) = w.since_last_completion().unwrap();
+        assert_eq!((quiet, span), (Counts::new(5, 0, 0), MS(100)));
+        assert_eq!(
+            judge(&r, quiet, span).map(|r| r.to_string()).as_deref(),
+            Some("5 connection attempts in 100ms, none completed")
+        );
+
+        // The tracker sees it at the same sample.
+        let mut t = Tracker::default();
+        for &(ms, c) in &samples {
+            assert_eq!(t.sample(&r, at(ms), c, &up(9, 9)), None);
+        }
+        assert_eq!(
+            t.sample(&r, at(failed.0), failed.1, &up(9, 9)),
+            Some(Change::Started(Reason::NoneCompleted {
+                attempts: 5,
+                window: MS(100)
+            }))
         );
     }
 

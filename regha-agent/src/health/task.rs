@@ -1,8 +1,13 @@
 //! One tokio task per backend: probe every `interval`, count rise/fall, and
 //! publish a [`HealthReport`] on a watch channel after every check.
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use futures::stream::FuturesOrdered;
 
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -18,6 +23,9 @@ use super::counter::RiseFall;
 /// `tokio::time::interval` panics on a zero period; a zero interval from a
 /// config mistake is clamped to this instead of spinning or panicking.
 const MIN_INTERVAL: Duration = Duration::from_millis(1);
+
+/// The most checks of one backend under way at once at the fast interval.
+const MAX_FAST_IN_FLIGHT: usize = 4;
 
 /// Everything one checker needs about its backend.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -94,7 +102,9 @@ impl Default for HealthReport {
 /// `fast` says the backend is suspect or while it is in transition (a
 /// contrary result counted, rise/fall not reached yet). When `fast` turns
 /// on, the next check is due `fast_interval` after the last one began:
-/// usually at once. It ends when `shutdown` becomes `true` (or its sender is
+/// usually at once. At the fast interval checks may overlap (see
+/// [`in_flight_limit`]); their results count in the order they started.
+/// It ends when `shutdown` becomes `true` (or its sender is
 /// dropped: nobody could stop it any more) or when `tx` has no receivers
 /// left, including in the middle of a probe.
 pub fn spawn_checker(
@@ -133,88 +143,113 @@ async fn run_checker(
         }
         .max(MIN_INTERVAL)
     };
+    // Checks under way, their results taken in the order they started.
+    let mut in_flight: FuturesOrdered<Probe<'_>> = FuturesOrdered::new();
 
-    'checks: loop {
-        loop {
-            tokio::select! {
-                biased;
-                () = stopped(&mut shutdown, &tx) => break 'checks,
-                () = tokio::time::sleep_until(next.into()) => break,
-                changed = fast.changed(), if fast_open => {
-                    if changed.is_err() {
-                        // Nobody can say "suspect" any more: keep what was said.
-                        fast_open = false;
-                        continue;
-                    }
-                    suspect = *fast.borrow_and_update();
-                    let fast_now = suspect || counter.streak() > 0;
-                    tracing::debug!(backend = %target, suspect, fast = fast_now, "check schedule");
-                    if let Some(start) = last_start {
-                        next = start + period(fast_now);
-                    }
-                    tx.send_modify(|r| r.fast = fast_now);
-                }
-            }
-        }
-        let (source, choice) = sources.choose(target.ip());
-        if said != Some((source, choice.kernel_vip)) {
-            said = Some((source, choice.kernel_vip));
-            log_source(target, source, choice.kernel_vip);
-        }
-        let fast_probe = suspect || counter.streak() > 0;
-        let timeout = if fast_probe {
-            spec.fast_timeout
-        } else {
-            spec.timeout
-        };
-        let start = Instant::now();
-        last_start = Some(start);
-        let (outcome, latency) = tokio::select! {
+    loop {
+        let fast_now = suspect || counter.streak() > 0;
+        let may_start = in_flight.len() < in_flight_limit(&spec, fast_now);
+        tokio::select! {
             biased;
             () = stopped(&mut shutdown, &tx) => break,
-            r = run_probe(&spec.probe, target, source, timeout) => r,
-        };
-
-        let from = counter.state();
-        // A refused connection is definite (nothing listens: the process is
-        // gone): it takes an up backend down at once, where a timeout or a
-        // wrong answer counts as one of `fall`.
-        let transition = match outcome.reason() {
-            Some(FailReason::Refused) => counter.record_definite_failure(),
-            _ => counter.record(outcome.is_ok()),
-        };
-        passed_in_a_row = if outcome.is_ok() {
-            passed_in_a_row.saturating_add(1)
-        } else {
-            0
-        };
-        let now = Instant::now();
-        if let Some(to) = transition {
-            log_transition(target, from, to, &outcome);
-        } else {
-            let result = outcome.detail();
-            tracing::trace!(backend = %target, state = ?from, %result, "health check");
-        }
-        // As `MissedTickBehavior::Delay`: a slow probe pushes the schedule
-        // back instead of causing a burst of catch-up checks that would hit
-        // a struggling backend harder.
-        let fast_next = suspect || counter.streak() > 0;
-        next = (start + period(fast_next)).max(now);
-        tx.send_modify(|report| {
-            report.checks += 1;
-            report.last = Some(outcome);
-            report.last_latency = Some(latency);
-            report.passed_in_a_row = passed_in_a_row;
-            report.fast = fast_next;
-            if let Some(to) = transition {
-                report.state = to;
-                report.since = now;
-                report.decided_at = Some(now);
-                report.transitions += 1;
+            Some((start, outcome, latency)) = in_flight.next(), if !in_flight.is_empty() => {
+                let from = counter.state();
+                // A refused connection is definite (nothing listens: the
+                // process is gone): it takes an up backend down at once,
+                // where a timeout or a wrong answer counts as one of `fall`.
+                let transition = match outcome.reason() {
+                    Some(FailReason::Refused) => counter.record_definite_failure(),
+                    _ => counter.record(outcome.is_ok()),
+                };
+                passed_in_a_row = if outcome.is_ok() {
+                    passed_in_a_row.saturating_add(1)
+                } else {
+                    0
+                };
+                let now = Instant::now();
+                if let Some(to) = transition {
+                    log_transition(target, from, to, &outcome);
+                } else {
+                    let result = outcome.detail();
+                    tracing::trace!(backend = %target, state = ?from, %result, "health check");
+                }
+                // As `MissedTickBehavior::Delay`: a slow probe pushes the
+                // schedule back instead of causing a burst of catch-up checks
+                // that would hit a struggling backend harder.
+                let fast_next = suspect || counter.streak() > 0;
+                next = (last_start.unwrap_or(start) + period(fast_next)).max(now);
+                tx.send_modify(|report| {
+                    report.checks += 1;
+                    report.last = Some(outcome);
+                    report.last_latency = Some(latency);
+                    report.passed_in_a_row = passed_in_a_row;
+                    report.fast = fast_next;
+                    if let Some(to) = transition {
+                        report.state = to;
+                        report.since = now;
+                        report.decided_at = Some(now);
+                        report.transitions += 1;
+                    }
+                });
             }
-        });
+            () = tokio::time::sleep_until(next.into()), if may_start => {
+                let (source, choice) = sources.choose(target.ip());
+                if said != Some((source, choice.kernel_vip)) {
+                    said = Some((source, choice.kernel_vip));
+                    log_source(target, source, choice.kernel_vip);
+                }
+                let timeout = if fast_now {
+                    spec.fast_timeout
+                } else {
+                    spec.timeout
+                };
+                let start = Instant::now();
+                last_start = Some(start);
+                next = start + period(fast_now);
+                let probe = &spec.probe;
+                in_flight.push_back(Box::pin(async move {
+                    let (outcome, latency) = run_probe(probe, target, source, timeout).await;
+                    (start, outcome, latency)
+                }));
+            }
+            changed = fast.changed(), if fast_open => {
+                if changed.is_err() {
+                    // Nobody can say "suspect" any more: keep what was said.
+                    fast_open = false;
+                    continue;
+                }
+                suspect = *fast.borrow_and_update();
+                let fast_now = suspect || counter.streak() > 0;
+                tracing::debug!(backend = %target, suspect, fast = fast_now, "check schedule");
+                if let Some(start) = last_start {
+                    next = start + period(fast_now);
+                }
+                tx.send_modify(|r| r.fast = fast_now);
+            }
+        }
     }
     tracing::debug!(backend = %target, "health checker stopped");
+}
+
+/// One check under way: when it started, its outcome and latency.
+type Probe<'a> = Pin<Box<dyn Future<Output = (Instant, CheckOutcome, Duration)> + Send + 'a>>;
+
+/// How many checks may be under way at once. At the regular interval, one:
+/// the next starts only when the last has ended (a slow probe pushes the
+/// schedule back). At the fast interval a check starts every
+/// `fast_interval` even while earlier ones still wait for their
+/// `fast_timeout` (at most [`MAX_FAST_IN_FLIGHT`]): a host that is cut off
+/// answers none of them, and waiting for each timeout in turn would put
+/// `fall` timeouts end to end instead of one `fast_interval` apart.
+fn in_flight_limit(spec: &CheckSpec, fast: bool) -> usize {
+    if !fast {
+        return 1;
+    }
+    let interval = spec.fast_interval.max(MIN_INTERVAL).as_nanos();
+    let overlap = spec.fast_timeout.as_nanos().div_ceil(interval);
+    usize::try_from(overlap)
+        .unwrap_or(MAX_FAST_IN_FLIGHT)
+        .clamp(1, MAX_FAST_IN_FLIGHT)
 }
 
 /// Resolves when the checker should stop: shutdown requested (or its sender
@@ -490,6 +525,61 @@ mod tests {
             .unwrap()
             .clone();
         assert_eq!(r.checks, 4);
+    }
+
+    #[tokio::test]
+    async fn fast_checks_of_a_silent_host_overlap_and_fall_one_interval_apart() {
+        // The first connection is answered (up); every later one is accepted
+        // and never answered, as by a host whose registry hangs.
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let count = accepted.clone();
+        let server = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((mut sock, _)) = listener.accept().await {
+                if count.fetch_add(1, Ordering::SeqCst) == 0 {
+                    let mut buf = [0u8; 1024];
+                    let _ = sock.read(&mut buf).await;
+                    let _ = sock.write_all(OK.as_bytes()).await;
+                    let _ = sock.shutdown().await;
+                } else {
+                    held.push(sock);
+                }
+            }
+        });
+        let (tx, mut rx) = watch::channel(HealthReport::new());
+        let (_stop_tx, stop_rx) = watch::channel(false);
+        let (fast_tx, fast_rx) = watch::channel(false);
+        let mut s = spec(addr, http());
+        s.interval = Duration::from_secs(3600);
+        s.fast_interval = Duration::from_millis(50);
+        s.fast_timeout = Duration::from_secs(1);
+        assert_eq!(in_flight_limit(&s, true), MAX_FAST_IN_FLIGHT);
+        assert_eq!(in_flight_limit(&s, false), 1);
+        let _handle = spawn_checker(s, Sources::unbound(), tx, stop_rx, fast_rx);
+        tokio::time::timeout(PROMPT, rx.wait_for(|r| r.state == Health::Up))
+            .await
+            .unwrap()
+            .unwrap();
+        fast_tx.send_replace(true);
+        // Well before the first fast check times out, the next ones have
+        // started, up to the limit and no further.
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        assert_eq!(rx.borrow().checks, 1, "a held check ended early");
+        assert_eq!(accepted.load(Ordering::SeqCst), 1 + MAX_FAST_IN_FLIGHT);
+        // fall=3 timeouts: down after the third, counted in order.
+        let r = tokio::time::timeout(PROMPT * 2, rx.wait_for(|r| r.state == Health::Down))
+            .await
+            .expect("the overlapping checks did not take the backend down")
+            .unwrap()
+            .clone();
+        assert_eq!(r.checks, 4, "{r:?}");
+        assert_eq!(
+            r.last.as_ref().and_then(CheckOutcome::reason),
+            Some(FailReason::Timeout)
+        );
+        server.abort();
     }
 
     #[tokio::test]

@@ -95,7 +95,7 @@ fn suspect(c: &mut Check, at: &str, s: Option<&raw::Suspect>) -> Option<SuspectC
             return c.fail(
                 path("window"),
                 format!(
-                    "{} is shorter than 200ms: the counters are sampled every 200ms",
+                    "{} is shorter than 200ms: the counters are sampled every 100ms and the window must span at least two samples",
                     duration::format(w)
                 ),
             );
