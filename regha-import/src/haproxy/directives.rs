@@ -235,7 +235,7 @@ fn binds(l: &Line, diag: &mut Diag<'_>) -> Vec<Bind> {
     out
 }
 
-/// Reads `inter`, `rise`, `fall`, `weight`, `port` and the TLS settings of
+/// Reads `inter`, `fastinter`, `rise`, `fall`, `weight`, `port` and the TLS settings of
 /// the checks (`check-ssl`, `ssl`, `verify`, `ca-file`, `crt`, `check-sni`,
 /// `sni`, `verifyhost`) from server or default-server words; the rest goes
 /// to `ignored`.
@@ -245,6 +245,7 @@ fn params(words: &[String], line: usize, p: &mut ServerParams, ignored: &mut Vec
         let value = words.get(i + 1).map(|v| (line, v.clone()));
         match w.as_str() {
             "inter" => p.inter = value,
+            "fastinter" => p.fastinter = value,
             "rise" => p.rise = value,
             "fall" => p.fall = value,
             "weight" => p.weight = value,
@@ -279,7 +280,7 @@ fn params(words: &[String], line: usize, p: &mut ServerParams, ignored: &mut Vec
                 continue;
             }
             _ => {
-                // Anything else takes one value (`maxconn 100`, `fastinter 1s`).
+                // Anything else takes one value (`maxconn 100`, `downinter 1s`).
                 ignored.push(format!(
                     "{w} {}",
                     value.as_ref().map_or("", |v| v.1.as_str())

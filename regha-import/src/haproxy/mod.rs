@@ -66,6 +66,8 @@ pub(crate) struct HttpCheck {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct ServerParams {
     pub inter: Option<(usize, String)>,
+    /// `fastinter`: the interval while a server is in transition.
+    pub fastinter: Option<(usize, String)>,
     pub rise: Option<(usize, String)>,
     pub fall: Option<(usize, String)>,
     pub weight: Option<(usize, String)>,

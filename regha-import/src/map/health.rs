@@ -1,7 +1,8 @@
 //! A backend's HAProxy health check as `services[].health`: `option
 //! httpchk` and `http-check` as `http`, anything else as `tcp`, and the
 //! first server's `inter`/`rise`/`fall` (else `default-server`'s, else
-//! HAProxy's defaults) as its counts. The first server's `check-ssl` (or
+//! HAProxy's defaults) as its counts, and its `fastinter` as
+//! `fast_interval`. The first server's `check-ssl` (or
 //! `ssl`) with `verify`, `ca-file`, `crt` and `check-sni`/`sni`/`verifyhost`
 //! become `http.tls`.
 
@@ -42,8 +43,12 @@ pub(super) fn health(be: &Proxy, diag: &mut Diag<'_>) -> (HealthConfig, Notes) {
                 f(&fs.params).as_ref().map(|v| &v.1) != f(&s.params).as_ref().map(|v| &v.1)
             })
         };
-        if differs(|p| &p.inter) || differs(|p| &p.rise) || differs(|p| &p.fall) {
-            diag.warn(s.line, format!("server {}: its inter/rise/fall differ from the first server's; regha has one health setting per service, the first server's", s.name), None);
+        if differs(|p| &p.inter)
+            || differs(|p| &p.fastinter)
+            || differs(|p| &p.rise)
+            || differs(|p| &p.fall)
+        {
+            diag.warn(s.line, format!("server {}: its inter/fastinter/rise/fall differ from the first server's; regha has one health setting per service, the first server's", s.name), None);
         }
         if differs(|p| &p.ssl)
             || differs(|p| &p.verify)
@@ -95,17 +100,62 @@ pub(super) fn health(be: &Proxy, diag: &mut Diag<'_>) -> (HealthConfig, Notes) {
             ),
         }
     }
+    let fast_interval = fast_interval(pick(|p| &p.fastinter), interval, diag, &mut notes);
     let health = HealthConfig {
         kind,
         interval,
         timeout,
         rise,
         fall,
-        fast_interval: regha_config::DEFAULT_FAST_INTERVAL.min(interval),
+        fast_interval,
         fast_timeout: regha_config::DEFAULT_FAST_TIMEOUT.min(timeout),
         ..HealthConfig::default()
     };
     (health, notes)
+}
+
+/// HAProxy's `fastinter` as `fast_interval` (at most `interval`, as regha
+/// requires); without it, regha's default. HAProxy checks at `fastinter`
+/// only in transitions; regha also while a backend is suspect.
+fn fast_interval(
+    fastinter: Param,
+    interval: Duration,
+    diag: &mut Diag<'_>,
+    notes: &mut Notes,
+) -> Duration {
+    let default = regha_config::DEFAULT_FAST_INTERVAL.min(interval);
+    let Some((line, text)) = fastinter else {
+        return default;
+    };
+    match haproxy::time(&text) {
+        Some(d) if d > Duration::ZERO && d <= interval => {
+            notes.beside(
+                "fast_interval",
+                format!("fastinter {text}, {}", diag.at(line)),
+            );
+            d
+        }
+        Some(d) if d > interval => {
+            diag.warn(
+                line,
+                format!("fastinter {text} is longer than inter: regha checks at most every `interval` while in transition or suspect, so `fast_interval` is the interval"),
+                None,
+            );
+            notes.beside(
+                "fast_interval",
+                format!("inter (fastinter {text} is longer), {}", diag.at(line)),
+            );
+            interval
+        }
+        _ => {
+            diag.warn(
+                line,
+                format!("fastinter {text:?} is not a time in (0, inter]: regha's default is used"),
+                None,
+            );
+            default
+        }
+    }
 }
 
 /// `check-ssl` (or `ssl`, on `line`) and the server's TLS settings as
