@@ -199,7 +199,7 @@ impl Shell {
     /// fails that way.
     pub(super) async fn step(&mut self, core: &mut Core, event: Event) -> Result<()> {
         // A sample of the signals that changed nothing is not worth a
-        // status write (five a second).
+        // status write (ten a second).
         let mut quiet = matches!(event, Event::Signals(_));
         let mut queue = VecDeque::from([event]);
         while let Some(event) = queue.pop_front() {

@@ -250,12 +250,19 @@ impl Core {
             Event::Start { adopting, hold } => self.start(adopting, now + hold, &mut out),
             Event::Health { backend, report } => {
                 if let Some(old) = self.health.get(&backend) {
-                    if old.state != report.state {
+                    let changed = old.state != report.state;
+                    if changed {
                         self.last_change = Some(now);
                         self.coalesce_until.get_or_insert(now + settle::COALESCE);
                     }
                     self.suspicion_report(backend, &report, now, &mut out);
                     self.health.insert(backend, report);
+                    if !changed {
+                        // Only the report's counts moved: the plan reads
+                        // states alone, so there is nothing to plan (and a
+                        // pending window or hold ends on its own tick).
+                        return out;
+                    }
                 }
                 if self.coalesce_until.is_some_and(|until| now < until) {
                     // Written with the others when the window ends.

@@ -45,7 +45,10 @@ impl Core {
             let tracker = self.suspicion.entry(backend).or_default();
             match tracker.sample(&rule, now, total, report) {
                 Some(Change::Started(reason)) => {
-                    warn!(
+                    // INFO: a flood of spoofed SYNs starts one after
+                    // another, and most end cleared; the WARN is for one
+                    // the checks confirm.
+                    info!(
                         service = %backend.service,
                         backend = %backend.addr,
                         %reason,
