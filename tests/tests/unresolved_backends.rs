@@ -8,10 +8,10 @@
 //! The issue asks for 100 ms and 1 s. This debug build on the shared
 //! 2-core machine measured 62-76 ms (50 ms of it the window that gathers
 //! decisions of the same event into one write) and 357-462 ms, five runs
-//! on 2026-12-01; an earlier run under load measured about 185 ms, and
-//! about 920 ms with checks every 200 ms (52 checkers' reports keep the
-//! loop busy, each one planned). So the bounds below are loose and the
-//! figures printed.
+//! on 2026-12-01; an earlier run under load measured about 185 ms. With
+//! checks every 200 ms it measured 119-141 ms (an earlier build of
+//! 2026-11-30 measured about 920 ms there). So the bounds below are loose
+//! and the figures printed.
 
 use std::{
     net::{IpAddr, Ipv4Addr},
