@@ -17,7 +17,12 @@
 //! reason.
 #![no_main]
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+#[path = "common/reader.rs"]
+mod reader;
+
+use reader::Reader;
+
+use std::net::{IpAddr, SocketAddr};
 
 use libfuzzer_sys::fuzz_target;
 use regha_agent::{
@@ -182,39 +187,4 @@ fn structured(rest: &[u8], key: &Key) {
         "encoded {bytes:02x?}"
     );
     apply(&m);
-}
-
-/// Reads bytes off the input, zeros once it runs out.
-struct Reader<'a>(&'a [u8]);
-
-impl Reader<'_> {
-    fn byte(&mut self) -> u8 {
-        match self.0.split_first() {
-            Some((&b, rest)) => {
-                self.0 = rest;
-                b
-            }
-            None => 0,
-        }
-    }
-
-    fn u16(&mut self) -> u16 {
-        u16::from_be_bytes([self.byte(), self.byte()])
-    }
-
-    fn u64(&mut self) -> u64 {
-        let mut o = [0u8; 8];
-        o.iter_mut().for_each(|b| *b = self.byte());
-        u64::from_be_bytes(o)
-    }
-
-    fn v4(&mut self) -> Ipv4Addr {
-        Ipv4Addr::new(self.byte(), self.byte(), self.byte(), self.byte())
-    }
-
-    fn v6(&mut self) -> Ipv6Addr {
-        let mut o = [0u8; 16];
-        o.iter_mut().for_each(|b| *b = self.byte());
-        Ipv6Addr::from(o)
-    }
 }

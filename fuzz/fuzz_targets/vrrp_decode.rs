@@ -20,6 +20,11 @@
 //! with either v3 checksum style, to bytes that decode to the same advert.
 #![no_main]
 
+#[path = "common/reader.rs"]
+mod reader;
+
+use reader::Reader;
+
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use libfuzzer_sys::fuzz_target;
@@ -336,29 +341,4 @@ fn pseudo6(src: Ipv6Addr, dst: Ipv6Addr, len: usize) -> u64 {
         + (len as u64 >> 16)
         + (len as u64 & 0xffff)
         + u64::from(IPPROTO_VRRP)
-}
-
-/// Reads bytes off the input, zeros once it runs out.
-struct Reader<'a>(&'a [u8]);
-
-impl Reader<'_> {
-    fn byte(&mut self) -> u8 {
-        match self.0.split_first() {
-            Some((&b, rest)) => {
-                self.0 = rest;
-                b
-            }
-            None => 0,
-        }
-    }
-
-    fn v4(&mut self) -> Ipv4Addr {
-        Ipv4Addr::new(self.byte(), self.byte(), self.byte(), self.byte())
-    }
-
-    fn v6(&mut self) -> Ipv6Addr {
-        let mut o = [0u8; 16];
-        o.iter_mut().for_each(|b| *b = self.byte());
-        Ipv6Addr::from(o)
-    }
 }
