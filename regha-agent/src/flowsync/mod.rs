@@ -32,7 +32,7 @@ pub mod peers;
 pub mod view;
 
 use std::{
-    collections::VecDeque,
+    collections::{HashMap, VecDeque},
     net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6},
     path::Path,
     sync::{
@@ -535,11 +535,15 @@ impl Sender {
             }
         };
         self.resend.clear();
+        // Each service's generation, read once for all its entries.
+        let mut generations: HashMap<u32, Option<u32>> = HashMap::new();
         for (key, value) in entries {
             // An entry of an earlier incarnation of its service is one the
             // program no longer trusts: not worth sending.
-            let current = self.maps.service_generation(value.service_id);
-            if current.ok() != Some(value.service_gen) {
+            let current = *generations
+                .entry(value.service_id)
+                .or_insert_with(|| self.maps.service_generation(value.service_id).ok());
+            if current != Some(value.service_gen) {
                 continue;
             }
             if let Ok(f) = view.outgoing(&FlowEvent {
