@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod agent;
 pub mod backend_host;
+pub mod bgp;
 pub mod cli;
 pub mod dataplane;
 pub mod docs;

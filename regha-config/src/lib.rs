@@ -69,9 +69,10 @@ pub use error::{ConfigError, ConfigErrors};
 pub use load::{DEFAULT_CONFIG_PATH, MAX_CONFIG_BYTES};
 pub use restart::restart_only_changes;
 pub use types::{
-    BackendConfig, Config, DEFAULT_FAST_INTERVAL, DEFAULT_FAST_TIMEOUT, DEFAULT_FLOW_SYNC_GROUP,
+    BackendConfig, BgpConfig, Config, DEFAULT_BGP_DRAIN_TIMEOUT, DEFAULT_BGP_ROUTE_PROTOCOL,
+    DEFAULT_BGP_WARMUP, DEFAULT_FAST_INTERVAL, DEFAULT_FAST_TIMEOUT, DEFAULT_FLOW_SYNC_GROUP,
     DEFAULT_FLOW_SYNC_MAX_RATE, DEFAULT_FLOW_SYNC_PORT, DEFAULT_STATS_LISTEN, FlowSyncConfig,
-    FlowSyncKey, GarpConfig, HealthConfig, HealthKind, MAX_BACKENDS_PER_SERVICE,
+    FlowSyncKey, FrrConfig, GarpConfig, HealthConfig, HealthKind, MAX_BACKENDS_PER_SERVICE,
     MIN_FLOW_SYNC_KEY_BYTES, NotifyScripts, PasswordSource, Secret, ServiceConfig, StatsAuth,
     StatsConfig, SuspectConfig, TlsCheck, TrackBackends, TrackInterface, TrackScript, VrrpConfig,
     default_instance_name,

@@ -40,6 +40,8 @@ pub(crate) struct Config {
     /// Absent, `null` and an empty `flow_sync:` all mean off.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) flow_sync: Option<FlowSync>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) bgp: Option<Bgp>,
     /// The packaged example's guard (`example.rs`): a mark on the file, not
     /// a setting, so the typed config does not carry it and nothing writes it.
     #[serde(default, skip_serializing)]
@@ -354,4 +356,31 @@ pub(crate) struct FlowSync {
     pub(crate) port: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) max_rate: Option<i64>,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Bgp {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) vips: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) min_healthy: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) warmup: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) route_protocol: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) drain_timeout: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) frr: Option<Option<Frr>>,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Frr {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) vtysh: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) pathspace: Option<String>,
 }

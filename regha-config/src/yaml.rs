@@ -11,7 +11,7 @@
 use std::net::IpAddr;
 
 use super::{
-    BackendConfig, Config, DEFAULT_FAST_INTERVAL, DEFAULT_FAST_TIMEOUT, FlowSyncConfig,
+    BackendConfig, BgpConfig, Config, DEFAULT_FAST_INTERVAL, DEFAULT_FAST_TIMEOUT, FlowSyncConfig,
     HealthConfig, HealthKind, PasswordSource, ServiceConfig, StatsConfig, SuspectConfig,
     TrackScript, VrrpConfig, duration, raw,
 };
@@ -40,6 +40,7 @@ fn raw_config(c: &Config) -> raw::Config {
         services: Some(c.services.iter().map(raw_service).collect()),
         stats: Some(c.stats.as_ref().map(raw_stats)),
         flow_sync: c.flow_sync.as_ref().map(raw_flow_sync),
+        bgp: c.bgp.as_ref().map(raw_bgp),
         unedited_example: None,
     }
 }
@@ -228,6 +229,20 @@ fn raw_flow_sync(f: &FlowSyncConfig) -> raw::FlowSync {
     }
 }
 
+fn raw_bgp(b: &BgpConfig) -> raw::Bgp {
+    raw::Bgp {
+        vips: Some(b.vips.iter().map(ToString::to_string).collect()),
+        min_healthy: Some(b.min_healthy.into()),
+        warmup: dur(b.warmup),
+        route_protocol: Some(b.route_protocol.into()),
+        drain_timeout: dur(b.drain_timeout),
+        frr: Some(b.frr.as_ref().map(|f| raw::Frr {
+            vtysh: Some(f.vtysh.display().to_string()),
+            pathspace: f.pathspace.clone(),
+        })),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -287,9 +302,11 @@ flow_sync:
   port: 9000
   max_rate: 1000
 "#;
+        let bgp = "interface: eth0\nbgp: { vips: [192.0.2.100], min_healthy: 2, warmup: 5s, route_protocol: 251, drain_timeout: 10s, frr: { pathspace: lb1 } }\nservices: [{name: s, vip: 192.0.2.100, port: 1, backends: [{address: 192.0.2.11}, {address: 192.0.2.12}]}]\n";
+        let bgp_no_frr = "interface: eth0\nbgp: { frr: null }\nservices: [{name: s, vip: 192.0.2.100, port: 1, backends: [{address: 192.0.2.11}]}]\n";
         let off = "role: backup\ninterface: eth0\nstats: null\nservices: [{name: s, vip: 192.0.2.100, port: 1, backends: [{address: 192.0.2.11}]}]\n";
         let dual = include_str!("../regha.dual-stack.example.yaml");
-        for text in [example, full, off, dual] {
+        for text in [example, full, off, dual, bgp, bgp_no_frr] {
             let config = Config::from_yaml_str(text).expect("valid");
             let written = config.to_yaml();
             let again = Config::from_yaml_str(&written)

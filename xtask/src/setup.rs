@@ -46,6 +46,9 @@ const APT_PACKAGES: &[&str] = &[
     "chromium",
     "man-db",
     "systemd",
+    // Active-active over BGP (issue 14): the routing daemon that announces
+    // the VIPs (bgpd, bfdd, zebra) on the LBs and the lab's router.
+    "frr",
 ];
 
 const BPF_LINKER_VERSION: &str = "0.13";

@@ -73,6 +73,10 @@ pub struct AdminEntry {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AdminTable {
     pub backends: Vec<AdminEntry>,
+    /// `regha-agent drain`: every VIP `bgp:` announces is withdrawn until
+    /// `undrain`, across restarts.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub lb_drained: bool,
 }
 
 impl AdminTable {

@@ -60,6 +60,11 @@ pub enum Request {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         instance: Option<String>,
     },
+    /// `drain`: withdraw every VIP `bgp:` announces, and keep them
+    /// withdrawn (across restarts) until `undrain`.
+    Drain,
+    /// `undrain`: announce them again once ready.
+    Undrain,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -22,6 +22,7 @@ use super::{
     load_config,
     macs::MacWatcher,
 };
+use crate::bgp::RoutingStatus;
 use crate::{
     admin::{self, AdminTable, protocol::Response},
     dataplane::{Dataplane, MapWriter},
@@ -96,6 +97,9 @@ pub(super) struct Shell {
     last_flow_sync: Option<FlowSyncStatus>,
     /// A write happened in this step: flow sync's view is stale.
     views_dirty: bool,
+    /// FRR's sessions as last read (`bgp.frr`), and the reader's task.
+    routing: Option<(watch::Receiver<Option<RoutingStatus>>, AbortOnDrop)>,
+    last_routing: Option<RoutingStatus>,
 }
 
 impl Shell {
@@ -144,6 +148,8 @@ impl Shell {
             flow_sync: None,
             last_flow_sync: None,
             views_dirty: false,
+            routing: None,
+            last_routing: None,
         };
         let rx = Receivers {
             health,
@@ -162,6 +168,12 @@ impl Shell {
         self.maps.set_flow_sync(true);
         self.flow_sync = Some(fs);
         Ok(())
+    }
+
+    /// Reads FRR's sessions every few seconds for the status.
+    pub(super) fn start_frr_reader(&mut self, config: regha_config::FrrConfig) {
+        let (rx, task) = crate::bgp::frr::start(config);
+        self.routing = Some((rx, AbortOnDrop(task)));
     }
 
     /// SIGHUP: the file as it reads now, with the command line's overrides.
@@ -230,14 +242,20 @@ impl Shell {
             });
             fs.status(lost, now)
         });
-        if quiet && flow_sync == self.last_flow_sync {
+        let routing = self
+            .routing
+            .as_ref()
+            .and_then(|(rx, _)| rx.borrow().clone());
+        if quiet && flow_sync == self.last_flow_sync && routing == self.last_routing {
             return Ok(());
         }
+        self.last_routing.clone_from(&routing);
         let mut status = core.status(&self.facts, now);
         if let Some(fs) = &self.flow_sync {
             fs.set_settled(status.settled);
         }
         status.flow_sync = flow_sync.clone();
+        status.routing = routing;
         self.last_flow_sync = flow_sync;
         self.published.send_replace(Some(status.clone()));
         if let Err(e) = file::write(&self.opts.state_dir, &status) {
@@ -286,6 +304,12 @@ impl Shell {
             }
             Effect::RemoveVips(vips) => self.iface.remove_vips(&self.handle, &vips).await?,
             Effect::AnnounceVips(ips) => announce_default(self.iface.clone(), ips),
+            Effect::AnnounceRoute { vip, protocol } => {
+                crate::bgp::route::announce(&self.handle, vip, protocol).await?;
+            }
+            Effect::WithdrawRoute { vip, protocol } => {
+                crate::bgp::route::withdraw(&self.handle, vip, protocol).await?;
+            }
             Effect::StartVrrp(config) => self.start_vrrp(config).await?,
             Effect::ReconfigureVrrp(config) => {
                 if let Some(i) = self.vrrp.get(&config.router()) {

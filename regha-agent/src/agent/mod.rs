@@ -86,6 +86,38 @@ pub fn load_config(opts: &AgentOptions) -> Result<Config, ConfigErrors> {
     Ok(config)
 }
 
+/// The VIP routes an earlier run left (`bgp:`): those of a VIP still
+/// announced, with the dataplane still steering, are adopted (returned);
+/// every other route of regha's protocol is deleted, as nothing backs it (a
+/// removed VIP, a dataplane that was not running).
+async fn bgp_routes_at_start(
+    handle: &rtnetlink::Handle,
+    config: &Config,
+    adopting: bool,
+) -> Result<Vec<std::net::IpAddr>> {
+    let (protocol, vips) = match &config.bgp {
+        Some(b) => (b.route_protocol, b.vips.clone()),
+        // `bgp:` taken out while routes were left: those of this config's
+        // VIPs with the default protocol go.
+        None => (regha_config::DEFAULT_BGP_ROUTE_PROTOCOL, Vec::new()),
+    };
+    let found = crate::bgp::route::list(handle, protocol)
+        .await
+        .context("cannot list the VIP routes")?;
+    let service_vips: Vec<std::net::IpAddr> = config.services.iter().map(|s| s.vip).collect();
+    let mut kept = Vec::new();
+    for ip in found {
+        if adopting && vips.contains(&ip) {
+            info!(vip = %ip, protocol, "VIP route adopted: it stays until the health view decides");
+            kept.push(ip);
+        } else if config.bgp.is_some() || service_vips.contains(&ip) {
+            warn!(vip = %ip, protocol, adopting, "stale VIP route deleted: no running dataplane backs it");
+            crate::bgp::route::withdraw(handle, ip, protocol).await?;
+        }
+    }
+    Ok(kept)
+}
+
 /// Runs the agent until SIGTERM or SIGINT.
 pub async fn run(opts: AgentOptions) -> Result<()> {
     let config = load_config(&opts).map_err(|e| anyhow::anyhow!("invalid configuration:\n{e}"))?;
@@ -130,6 +162,8 @@ pub async fn run(opts: AgentOptions) -> Result<()> {
     // the first checks have decided, bounded by the longest check timeout.
     let hold = longest_timeout(&config) + Duration::from_millis(500);
     let flow_sync = config.flow_sync.clone();
+    let routes = bgp_routes_at_start(&handle, &config, adopting).await?;
+    let frr = config.bgp.as_ref().and_then(|b| b.frr.clone());
     let mut core = Core::new(
         config,
         ids,
@@ -163,8 +197,30 @@ pub async fn run(opts: AgentOptions) -> Result<()> {
             .start_flow_sync(fs)
             .context("cannot start flow sync")?;
     }
+    if let Some(frr) = frr {
+        // vtysh reaches FRR's sockets through their group, which the agent
+        // joins while it still may (see `bgp/frr.rs`).
+        match crate::bgp::frr::join_vty_group() {
+            Ok(true) => {}
+            Ok(false) => warn!(
+                group = crate::bgp::frr::VTY_GROUP,
+                "FRR's vty group does not exist: the BGP and BFD sessions will not be shown (is FRR installed?)"
+            ),
+            Err(e) => {
+                warn!(error = %e, "cannot join FRR's vty group: the BGP and BFD sessions will not be shown")
+            }
+        }
+        shell.start_frr_reader(frr);
+    }
     shell
-        .step(&mut core, Event::Start { adopting, hold })
+        .step(
+            &mut core,
+            Event::Start {
+                adopting,
+                hold,
+                routes,
+            },
+        )
         .await
         .context("cannot start")?;
     let _admin = shell.start_admin_socket();

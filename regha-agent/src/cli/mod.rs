@@ -5,6 +5,7 @@
 
 mod admin;
 mod backend_setup;
+mod bgp;
 mod check_config;
 mod explain;
 mod import;
@@ -104,6 +105,21 @@ pub enum Command {
         #[command(subcommand)]
         action: admin::VrrpCommand,
     },
+    /// BGP mode: withdraw every VIP this LB announces, wait until their
+    /// packets stop (the router moved the flows to the other LBs) or the
+    /// timeout, and report. Kept across restarts until `undrain`.
+    Drain {
+        #[command(flatten)]
+        args: bgp::DrainArgs,
+    },
+    /// BGP mode: announce the VIPs again (once the LB is ready).
+    Undrain,
+    /// Print the FRR configuration of BGP mode, for an LB or for the
+    /// router in front of the LBs.
+    BgpSetup {
+        #[command(flatten)]
+        args: bgp::BgpSetupArgs,
+    },
     /// Print (or, with --apply, make) the settings a registry host needs
     /// to be a DSR backend: the VIP on `lo`, arp_ignore=1, arp_announce=2;
     /// and with --lb-mac/--lb-address the access policy (nftables): the VIP
@@ -199,6 +215,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Import { ref args }) => import::run(args),
         Some(Command::Backend { ref action }) => admin::backend(&cli.agent_options(), action),
         Some(Command::Vrrp { ref action }) => admin::vrrp(&cli.agent_options(), action),
+        Some(Command::Drain { ref args }) => bgp::drain(&cli.agent_options(), args),
+        Some(Command::Undrain) => bgp::undrain(&cli.agent_options()),
+        Some(Command::BgpSetup { ref args }) => bgp::setup(&cli.agent_options(), args),
         Some(Command::BackendSetup { ref args }) => backend_setup::run(args, &cli.agent_options()),
         None => {
             let opts = cli.agent_options();

@@ -103,6 +103,7 @@ pub fn document(name: &str) -> StatusDocument {
                 protocol: Protocol::Tcp,
                 id: Some(0),
                 all_down: false,
+                ring_fingerprint: Some("5f0c2a9e41d7b386".into()),
                 backends: vec![
                     health(be1, AdminState::Enabled),
                     health(be2, AdminState::Drain),
@@ -144,6 +145,8 @@ pub fn document(name: &str) -> StatusDocument {
             last_ring_swap_s: Some(0.0125),
             settled: true,
             flow_sync: None,
+            bgp: Vec::new(),
+            routing: None,
         }),
         services: vec![ServiceTraffic {
             name: Some(name.into()),

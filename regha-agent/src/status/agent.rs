@@ -38,6 +38,13 @@ pub struct AgentStatus {
     /// Flow sync with the peer LBs (`flow_sync:`), when it is on.
     #[serde(default)]
     pub flow_sync: Option<crate::flowsync::FlowSyncStatus>,
+    /// The VIPs announced as routes (`bgp:`); empty without.
+    #[serde(default)]
+    pub bgp: Vec<BgpVipStatus>,
+    /// The routing daemon's BGP and BFD sessions as FRR shows them (the
+    /// shell fills it in; `bgp.frr`).
+    #[serde(default)]
+    pub routing: Option<crate::bgp::RoutingStatus>,
 }
 
 /// What decides whether this host holds a VIP.
@@ -53,6 +60,8 @@ pub enum HolderKind {
         #[serde(default = "ipv4")]
         family: IpFamily,
     },
+    /// Announced as a route through a routing daemon (`bgp:`).
+    Bgp { vip: IpAddr },
 }
 
 fn ipv4() -> IpFamily {
@@ -70,7 +79,7 @@ impl HolderKind {
     /// The virtual router of a VRRP holder.
     pub fn router(self) -> Option<VirtualRouter> {
         match self {
-            Self::Static => None,
+            Self::Static | Self::Bgp { .. } => None,
             Self::Vrrp { vrid, family } => Some(VirtualRouter { family, vrid }),
         }
     }
@@ -81,6 +90,7 @@ impl std::fmt::Display for HolderKind {
         match self {
             Self::Static => f.write_str("static role"),
             Self::Vrrp { vrid, family } => write!(f, "VRRP {vrid}/{family}"),
+            Self::Bgp { .. } => f.write_str("BGP"),
         }
     }
 }
@@ -98,6 +108,22 @@ impl std::fmt::Display for VipStatus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}/{}", self.address, self.prefix)
     }
+}
+
+/// A VIP `bgp:` announces: whether its route is in the kernel (and so,
+/// through the routing daemon, at the router), and why.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct BgpVipStatus {
+    pub vip: IpAddr,
+    pub announced: bool,
+    /// Why it is announced or not, in words.
+    pub reason: String,
+    /// Backends of the VIP's services that take new flows.
+    pub backends_up: u32,
+    pub min_healthy: u32,
+    /// `regha-agent drain` holds it withdrawn until `undrain`.
+    pub drained: bool,
+    pub route_protocol: u8,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -136,6 +162,11 @@ pub struct ServiceStatus {
     pub id: Option<u32>,
     /// No backend takes new flows.
     pub all_down: bool,
+    /// A hash of the service's ring as written (backends, weights, ring
+    /// size, seed; never local ids): equal on every LB that steers its
+    /// clients alike. Hex; none before the first write.
+    #[serde(default)]
+    pub ring_fingerprint: Option<String>,
     pub backends: Vec<BackendStatus>,
 }
 

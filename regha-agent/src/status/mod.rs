@@ -11,6 +11,7 @@ pub mod file;
 pub mod render;
 
 pub use agent::{
-    AgentStatus, BackendStatus, HolderKind, ServiceStatus, VipStatus, VrrpInstanceStatus,
+    AgentStatus, BackendStatus, BgpVipStatus, HolderKind, ServiceStatus, VipStatus,
+    VrrpInstanceStatus,
 };
 pub use document::{BackendTraffic, ServiceTraffic, StatusDocument};

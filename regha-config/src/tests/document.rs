@@ -185,7 +185,7 @@ fn neither_role_nor_vrrp() {
     assert_error(
         &yaml,
         "role",
-        "set `role: master|backup` or configure `vrrp`",
+        "set `role: master|backup`, or configure `vrrp` or `bgp`",
     );
 }
 

@@ -8,6 +8,7 @@
 //! and sync groups), plus `errors` (what a refusal says)
 //! and `load` (the file itself).
 
+mod bgp;
 mod document;
 mod errors;
 mod flow_sync;

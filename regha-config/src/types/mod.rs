@@ -4,6 +4,7 @@
 //! Every default is written on the field it applies to; `validate` is what
 //! fills it in.
 
+pub mod bgp;
 pub mod flow_sync;
 pub mod service;
 pub mod stats;
@@ -16,6 +17,10 @@ use regha_model::{Role, XdpMode};
 use crate::error::{ConfigError, ConfigErrors};
 use crate::validate::names::check_ifname;
 
+pub use bgp::{
+    BgpConfig, DEFAULT_BGP_DRAIN_TIMEOUT, DEFAULT_BGP_ROUTE_PROTOCOL, DEFAULT_BGP_WARMUP,
+    DEFAULT_VTYSH, FrrConfig, RESERVED_ROUTE_PROTOCOLS,
+};
 pub use flow_sync::{
     DEFAULT_FLOW_SYNC_GROUP, DEFAULT_FLOW_SYNC_MAX_RATE, DEFAULT_FLOW_SYNC_PORT, FlowSyncConfig,
     FlowSyncKey, MIN_FLOW_SYNC_KEY_BYTES,
@@ -71,6 +76,9 @@ pub struct Config {
     /// `flow_sync`: flow state shared with the other LBs. Default `None`
     /// (off); `flow_sync: null` is off as well.
     pub flow_sync: Option<FlowSyncConfig>,
+    /// `bgp`: VIPs announced as routes through a routing daemon, several
+    /// LBs active at once. Default `None` (off).
+    pub bgp: Option<BgpConfig>,
 }
 
 impl Config {

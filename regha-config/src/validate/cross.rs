@@ -152,6 +152,7 @@ pub(super) fn vrrp_against_services(
     c: &mut Check,
     instances: &[(String, &raw::Vrrp)],
     services: &[raw::Service],
+    announced: &[IpAddr],
 ) {
     let all = seen(instances);
     let holder = |s: &raw::Service| -> Option<usize> {
@@ -191,7 +192,7 @@ pub(super) fn vrrp_against_services(
                     format!("{vip} is not in {}.virtual_ipaddresses (instance {name:?}): the LB would never hold it", all[h].at),
                 );
             }
-            (None, None) if !all.is_empty() => {
+            (None, None) if !all.is_empty() && !announced.contains(&vip) => {
                 let path = if all.len() == 1 {
                     "vrrp.virtual_ipaddresses".to_owned()
                 } else {

@@ -12,6 +12,7 @@
 //! `cross` the rules across sections.
 
 mod backend;
+mod bgp;
 mod check;
 mod cross;
 mod flow_sync;
@@ -50,8 +51,11 @@ pub(crate) fn validate(raw: raw::Config) -> Result<Config, ConfigErrors> {
     );
     let hash_seed = c.int("hash_seed", raw.hash_seed, Some(0), 0..=u32::MAX.into());
     let role = maybe(raw.role.as_deref(), |r| c.word::<Role>("role", Some(r)));
-    if raw.role.is_none() && raw.vrrp.is_none() {
-        c.fail::<()>("role", "set `role: master|backup` or configure `vrrp`");
+    if raw.role.is_none() && raw.vrrp.is_none() && raw.bgp.is_none() {
+        c.fail::<()>(
+            "role",
+            "set `role: master|backup`, or configure `vrrp` or `bgp`",
+        );
     }
     let instances = raw
         .vrrp
@@ -71,7 +75,17 @@ pub(crate) fn validate(raw: raw::Config) -> Result<Config, ConfigErrors> {
     }
     let services = service::services(&mut c, raw.services.as_deref());
     cross::between_instances(&mut c, &instances);
-    cross::vrrp_against_services(&mut c, &instances, raw.services.as_deref().unwrap_or(&[]));
+    let announced = bgp::announced(
+        raw.bgp.as_ref(),
+        raw.services.as_deref().unwrap_or(&[]),
+        &instances,
+    );
+    cross::vrrp_against_services(
+        &mut c,
+        &instances,
+        raw.services.as_deref().unwrap_or(&[]),
+        &announced,
+    );
     let stats = match &raw.stats {
         None => Some(Some(StatsConfig {
             listen: DEFAULT_STATS_LISTEN,
@@ -82,6 +96,10 @@ pub(crate) fn validate(raw: raw::Config) -> Result<Config, ConfigErrors> {
     let flow_sync = maybe(raw.flow_sync.as_ref(), |f| {
         let services = raw.services.as_deref().unwrap_or(&[]);
         flow_sync::flow_sync(&mut c, f, services, &instances)
+    });
+    let bgp = maybe(raw.bgp.as_ref(), |b| {
+        let services = raw.services.as_deref().unwrap_or(&[]);
+        bgp::bgp(&mut c, b, services, &instances, raw.role.is_some())
     });
 
     let config = (|| {
@@ -95,6 +113,7 @@ pub(crate) fn validate(raw: raw::Config) -> Result<Config, ConfigErrors> {
             services: services?,
             stats: stats?,
             flow_sync: flow_sync?,
+            bgp: bgp?,
         })
     })();
     c.finish(config)

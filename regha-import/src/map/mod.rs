@@ -180,6 +180,8 @@ pub(crate) fn config(
         // Not imported: keepalived's lvs_sync_daemon has no key to carry
         // over, and flow sync needs one (`flow_sync.key_file`).
         flow_sync: None,
+        // HAProxy + keepalived have one active LB: nothing to carry over.
+        bgp: None,
     };
     let lines: Vec<(String, usize)> = (instances.iter())
         .map(|v| (v.instance.clone(), v.line))

@@ -72,6 +72,7 @@ fn lb(services: Vec<ServiceConfig>) -> Config {
             auth: None,
         }),
         flow_sync: None,
+        bgp: None,
     }
 }
 

@@ -27,6 +27,7 @@
 //! the next one (`netns::remove_stale_namespaces`,
 //! `agent::remove_stale_agent_pins`).
 
+pub mod bgp;
 pub mod capture;
 mod clients;
 pub mod config;

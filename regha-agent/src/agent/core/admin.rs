@@ -42,8 +42,32 @@ impl Core {
             Request::VrrpResume { instance } => {
                 self.each_vrrp(instance.as_deref(), out, |h| h.resume())
             }
+            Request::Drain => self.drain(true, out),
+            Request::Undrain => self.drain(false, out),
         };
         out.push(Effect::Reply(reply));
+    }
+
+    /// `drain` / `undrain`: every announced VIP; kept in the admin table.
+    fn drain(&mut self, drained: bool, out: &mut Vec<Effect>) -> Response {
+        let mut messages = Vec::new();
+        for h in &mut self.holders {
+            if let Some((message, effects)) = h.drain(drained) {
+                out.extend(effects);
+                messages.push(message);
+            }
+        }
+        if messages.is_empty() {
+            return Response::error(
+                "no VIP is announced over BGP here (`bgp:` is not configured): drain is for BGP mode; for VRRP use `regha-agent vrrp resign`",
+            );
+        }
+        if self.admin.lb_drained != drained {
+            self.admin.lb_drained = drained;
+            out.push(Effect::SaveAdmin(self.admin.clone()));
+            warn!(drained, "LB drain changed by an operator");
+        }
+        Response::ok(messages.join("; "))
     }
 
     /// The holders a VRRP command is for: every one, or the instance named

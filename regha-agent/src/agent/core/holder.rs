@@ -17,13 +17,14 @@ use std::fmt::Debug;
 use regha_model::{Role, VirtualRouter, VrrpState};
 
 use super::Effect;
+use super::bgp::BgpHolder;
 use crate::{
     admin::AdminError,
     net::Vip,
-    status::{HolderKind, VrrpInstanceStatus},
+    status::{BgpVipStatus, HolderKind, VrrpInstanceStatus},
     vrrp::{VrrpStatus, state::SyncCommand},
 };
-use regha_config::{Config, VrrpConfig};
+use regha_config::{BgpConfig, Config, VrrpConfig};
 
 /// What a holder is configured with: its part of the config.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -32,6 +33,11 @@ pub enum HolderSpec {
     Static { role: Role, vips: Vec<Vip> },
     /// A VRRP instance decides.
     Vrrp(Box<VrrpConfig>),
+    /// The VIP is announced as a route (`bgp:`), see `bgp.rs`.
+    Bgp {
+        vip: std::net::IpAddr,
+        config: BgpConfig,
+    },
 }
 
 impl HolderSpec {
@@ -39,6 +45,7 @@ impl HolderSpec {
         match self {
             Self::Static { .. } => HolderKind::Static,
             Self::Vrrp(v) => HolderKind::vrrp(v.router()),
+            Self::Bgp { vip, .. } => HolderKind::Bgp { vip: *vip },
         }
     }
 
@@ -50,43 +57,68 @@ impl HolderSpec {
                 vips: vips.clone(),
             }),
             Self::Vrrp(config) => Box::new(VrrpHolder::new((**config).clone())),
+            Self::Bgp { vip, config } => Box::new(BgpHolder::new(*vip, config.clone())),
         }
     }
 }
 
-/// The holders a config asks for. A static role given on the command line
-/// (`--role`) takes every VIP away from VRRP; otherwise each `vrrp`
-/// instance holds its virtual addresses, and without any `role:` holds the
-/// services' VIPs.
+/// The holders a config asks for. Each VIP of `bgp.vips` is announced by
+/// its own holder, whatever else is set. A static role given on the
+/// command line (`--role`) takes every other VIP away from VRRP; otherwise
+/// each `vrrp` instance holds its virtual addresses, and without any
+/// `role:` holds the services' VIPs.
 pub fn holders_for(config: &Config, role_override: Option<Role>) -> Vec<HolderSpec> {
+    let mut out: Vec<HolderSpec> = (config.bgp.iter())
+        .flat_map(|b| {
+            b.vips.iter().map(|vip| HolderSpec::Bgp {
+                vip: *vip,
+                config: b.clone(),
+            })
+        })
+        .collect();
+    let others = all_vips(config);
+    let bgp_only = config.bgp.is_some() && config.vrrp.is_empty() && config.role.is_none();
+    if (bgp_only && role_override.is_none()) || others.is_empty() {
+        return out;
+    }
+    out.extend(holders_without_bgp(config, role_override, others));
+    out
+}
+
+fn holders_without_bgp(
+    config: &Config,
+    role_override: Option<Role>,
+    others: Vec<Vip>,
+) -> Vec<HolderSpec> {
     match role_override {
         None if !config.vrrp.is_empty() => config
             .vrrp
             .iter()
             .map(|v| HolderSpec::Vrrp(Box::new(v.clone())))
             .collect(),
-        Some(role) => vec![HolderSpec::Static {
-            role,
-            vips: all_vips(config),
-        }],
+        Some(role) => vec![HolderSpec::Static { role, vips: others }],
         None => vec![HolderSpec::Static {
             role: config.role.unwrap_or(Role::Backup),
-            vips: all_vips(config),
+            vips: others,
         }],
     }
 }
 
-/// The VIPs a master holds: every instance's virtual addresses, or without
-/// VRRP the services' VIPs (as host addresses).
+/// The VIPs a master holds as addresses: every instance's virtual
+/// addresses, or without VRRP the services' VIPs (as host addresses). Never
+/// a VIP `bgp:` announces: that one is a route, not an address.
 pub fn all_vips(config: &Config) -> Vec<Vip> {
     if !config.vrrp.is_empty() {
         return (config.vrrp.iter())
             .flat_map(|v| v.virtual_ipaddresses.iter().copied())
             .collect();
     }
+    let announced =
+        |ip: &std::net::IpAddr| config.bgp.as_ref().is_some_and(|b| b.vips.contains(ip));
     let mut out: Vec<Vip> = config
         .services
         .iter()
+        .filter(|s| !announced(&s.vip))
         .map(|s| (s.vip, if s.vip.is_ipv4() { 32 } else { 128 }))
         .collect();
     out.sort_unstable();
@@ -99,6 +131,7 @@ pub fn all_vips(config: &Config) -> Vec<Vip> {
 pub enum HolderStatus {
     Static,
     Vrrp(VrrpInstanceStatus),
+    Bgp(BgpVipStatus),
 }
 
 /// What a sync group reads of a member in the election.
@@ -155,6 +188,18 @@ pub trait VipHolder: Debug + Send {
     /// Carries out its sync group's decision.
     fn sync(&mut self, _command: SyncCommand) -> Vec<Effect> {
         Vec::new()
+    }
+    /// The warm-up after the start passed (`bgp.warmup`).
+    fn warm(&mut self) -> Vec<Effect> {
+        Vec::new()
+    }
+    /// Before the start: the shell found this holder's route in the kernel
+    /// (an earlier run left it), to adopt rather than withdraw.
+    fn found_route(&mut self) {}
+    /// `regha-agent drain` (`true`) or `undrain`: the message and the
+    /// effects; `None`: not this holder's command.
+    fn drain(&mut self, _drained: bool) -> Option<(String, Vec<Effect>)> {
+        None
     }
 }
 

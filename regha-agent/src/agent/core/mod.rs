@@ -28,6 +28,7 @@
 //! decides when to ask it and feeds it health, MACs and admin states.
 
 mod admin;
+mod bgp;
 mod holder;
 mod reload;
 mod settle;
@@ -71,7 +72,13 @@ pub enum Event {
     /// start the checks, the holders and the stats listener. `adopting`:
     /// the dataplane was already steering (a restart), so nothing is
     /// written before the first health results (bounded by `hold`).
-    Start { adopting: bool, hold: Duration },
+    /// `routes`: the VIPs whose route of `bgp.route_protocol` an earlier
+    /// run left in the kernel (adopted, not withdrawn: see `bgp.rs`).
+    Start {
+        adopting: bool,
+        hold: Duration,
+        routes: Vec<IpAddr>,
+    },
     /// A backend's checker reported.
     Health {
         backend: BackendIdentity,
@@ -133,6 +140,17 @@ pub enum Effect {
     RemoveVips(Vec<Vip>),
     /// Gratuitous ARP / unsolicited NA, keepalived's default schedule.
     AnnounceVips(Vec<IpAddr>),
+    /// Add (or keep) `blackhole VIP/32 proto <protocol>`, which the routing
+    /// daemon exports: the VIP is announced (`bgp.rs`).
+    AnnounceRoute {
+        vip: IpAddr,
+        protocol: u8,
+    },
+    /// Delete that route: the VIP is withdrawn.
+    WithdrawRoute {
+        vip: IpAddr,
+        protocol: u8,
+    },
     /// Start a VRRP instance (as backup).
     StartVrrp(VrrpConfig),
     /// Apply a changed section to the running instance, in place.
@@ -207,6 +225,8 @@ pub struct Core {
     last_change: Option<Instant>,
     /// Whether the holders were last told the view is settled.
     settled_told: Option<bool>,
+    /// When `bgp.warmup` ends (set at the start, cleared once told).
+    warm_at: Option<Instant>,
 }
 
 impl Core {
@@ -218,7 +238,12 @@ impl Core {
         }
         let holders = holders_for(&config, opts.role_override)
             .iter()
-            .map(HolderSpec::build)
+            .map(|spec| {
+                let mut h = spec.build();
+                // A drain outlives a restart: it is undone by `undrain`.
+                h.drain(admin.lb_drained);
+                h
+            })
             .collect();
         Self {
             reconciler: Reconciler::new(ids, config.hash_seed),
@@ -236,6 +261,7 @@ impl Core {
             coalesce_until: None,
             last_change: None,
             settled_told: None,
+            warm_at: None,
         }
     }
 
@@ -247,7 +273,23 @@ impl Core {
     pub fn step(&mut self, event: Event, now: Instant) -> Vec<Effect> {
         let mut out = Vec::new();
         match event {
-            Event::Start { adopting, hold } => self.start(adopting, now + hold, &mut out),
+            Event::Start {
+                adopting,
+                hold,
+                routes,
+            } => {
+                for h in &mut self.holders {
+                    if let HolderKind::Bgp { vip } = h.kind()
+                        && routes.contains(&vip)
+                    {
+                        h.found_route();
+                    }
+                }
+                if let Some(b) = &self.config.bgp {
+                    self.warm_at = Some(now + b.warmup);
+                }
+                self.start(adopting, now + hold, &mut out)
+            }
             Event::Health { backend, report } => {
                 if let Some(old) = self.health.get(&backend) {
                     let changed = old.state != report.state;
@@ -297,7 +339,14 @@ impl Core {
                 Err(e) => error!("reload rejected, running state unchanged:\n{e}"),
             },
             Event::Admin(request) => self.admin(request, &mut out),
-            Event::Tick => {}
+            Event::Tick => {
+                if self.warm_at.is_some_and(|at| now >= at) {
+                    self.warm_at = None;
+                    for h in &mut self.holders {
+                        out.extend(h.warm());
+                    }
+                }
+            }
             Event::PrivilegesDropped => self.privileged = false,
             Event::Stop => {
                 for h in &mut self.holders {
@@ -321,6 +370,7 @@ impl Core {
             self.hold_writes_until,
             self.coalesce_until,
             self.settle_deadline(),
+            self.warm_at,
         ]
         .into_iter()
         .flatten()

@@ -85,7 +85,14 @@ impl Core {
             }
         }
         for mut h in starts {
+            h.drain(self.admin.lb_drained);
             out.extend(h.start());
+            if self.started && self.warm_at.is_none() {
+                // The agent's warm-up is long over (or `bgp:` is new to a
+                // running agent): a new announced VIP waits only for a
+                // settled view.
+                out.extend(h.warm());
+            }
             self.holders.push(h);
         }
     }

@@ -34,6 +34,12 @@ impl Core {
                     protocol: s.protocol,
                     id: applied.map(|a| a.id),
                     all_down: self.reconciler.all_down(&identity),
+                    ring_fingerprint: applied.map(|a| {
+                        format!(
+                            "{:016x}",
+                            crate::flowsync::view::fingerprint(std::slice::from_ref(a))
+                        )
+                    }),
                     backends: s
                         .backends
                         .iter()
@@ -99,7 +105,15 @@ impl Core {
             .iter()
             .filter_map(|h| match h.status() {
                 HolderStatus::Vrrp(v) => Some(v),
-                HolderStatus::Static => None,
+                HolderStatus::Static | HolderStatus::Bgp(_) => None,
+            })
+            .collect();
+        let bgp = self
+            .holders
+            .iter()
+            .filter_map(|h| match h.status() {
+                HolderStatus::Bgp(b) => Some(b),
+                _ => None,
             })
             .collect();
         AgentStatus {
@@ -119,6 +133,8 @@ impl Core {
             settled: self.is_settled(now),
             // The shell fills it in: flow sync runs beside the core.
             flow_sync: None,
+            bgp,
+            routing: None,
         }
     }
 }

@@ -263,6 +263,12 @@ impl Run {
                 .join(", ")
         };
         match e {
+            Effect::AnnounceRoute { vip, protocol } => {
+                format!("announce {vip} (route proto {protocol})")
+            }
+            Effect::WithdrawRoute { vip, protocol } => {
+                format!("withdraw {vip} (route proto {protocol})")
+            }
             Effect::ExcludeSources(vips) => format!(
                 "never a source: {}",
                 vips.iter()

@@ -59,6 +59,7 @@ impl Run {
             0,
             "start (fresh dataplane)",
             Event::Start {
+                routes: Vec::new(),
                 adopting: false,
                 hold: std::time::Duration::from_millis(2500),
             },
@@ -72,6 +73,7 @@ impl Run {
             0,
             "start (adopting a steering dataplane)",
             Event::Start {
+                routes: Vec::new(),
                 adopting: true,
                 hold: std::time::Duration::from_millis(2500),
             },
