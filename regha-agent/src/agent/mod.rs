@@ -159,8 +159,9 @@ pub async fn run(opts: AgentOptions) -> Result<()> {
         info!(service = %e.service, backend = %e.backend, state = %e.state, "admin state kept from the last run");
     }
     // After a restart the dataplane is steering: nothing is written until
-    // the first checks have decided, bounded by the longest check timeout.
-    let hold = longest_timeout(&config) + Duration::from_millis(500);
+    // the checks have decided (a backend down only after `fall` tries),
+    // bounded by the longest time that takes.
+    let hold = longest_decision(&config) + Duration::from_millis(500);
     let flow_sync = config.flow_sync.clone();
     let routes = bgp_routes_at_start(&handle, &config, adopting).await?;
     let frr = config.bgp.as_ref().and_then(|b| b.frr.clone());
@@ -270,11 +271,11 @@ async fn sleep_until(at: Option<Instant>) {
     }
 }
 
-fn longest_timeout(config: &Config) -> Duration {
+fn longest_decision(config: &Config) -> Duration {
     config
         .services
         .iter()
-        .map(|s| s.health.timeout)
+        .map(|s| s.health.interval * s.health.fall.saturating_sub(1) + s.health.timeout)
         .max()
         .unwrap_or_default()
 }

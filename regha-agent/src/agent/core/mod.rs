@@ -410,6 +410,13 @@ impl Core {
         )));
     }
 
+    /// The `fall` of the backend's service (1 when it is not configured).
+    fn fall_of(&self, k: &BackendIdentity) -> u32 {
+        (self.config.services.iter())
+            .find(|s| inputs::service_identity(s) == k.service)
+            .map_or(1, |s| s.health.fall)
+    }
+
     /// Whether the MAC of the backend at `addr` is known: from the config or
     /// from the neighbour table.
     fn mac_known(&self, addr: IpAddr) -> bool {
@@ -435,10 +442,16 @@ impl Core {
             // Decided: every check has a result, and every backend that is
             // up has its MAC (written or learned); until then the adopted
             // maps steer as before.
+            // A first failed check is not enough: right after a restart
+            // a check can time out under the start's load, and a ring
+            // written without that backend would send its clients to
+            // others that reset them (every LB steers in BGP mode). Down
+            // counts once the checker has had `fall` tries, as for a
+            // backend that was up all along.
             let decided = self.health.iter().all(|(k, r)| match r.state {
                 Health::Unknown => false,
                 Health::Up => self.mac_known(k.addr.ip()),
-                _ => true,
+                Health::Down => r.checks >= u64::from(self.fall_of(k)),
             });
             if !decided && now < until {
                 return;
