@@ -82,6 +82,9 @@ fn print_table(s: &StatusDocument) {
     if let Some(fs) = s.agent.as_ref().and_then(|a| a.flow_sync.as_ref()) {
         print_flow_sync(fs);
     }
+    if let Some(a) = &s.agent {
+        print_bgp(a);
+    }
     for svc in &s.services {
         println!();
         println!(
@@ -134,6 +137,54 @@ fn print_table(s: &StatusDocument) {
         .map(|(k, v)| format!("{k} {v}"))
         .collect();
     println!("not forwarded: {}", reasons.join(", "));
+}
+
+/// BGP mode: each VIP announced or not and why, each service's ring
+/// fingerprint, FRR's sessions.
+fn print_bgp(a: &crate::status::AgentStatus) {
+    for b in &a.bgp {
+        println!(
+            "bgp {}  {}  route proto {}  ({})",
+            b.vip,
+            if b.announced {
+                "ANNOUNCED"
+            } else {
+                "withdrawn"
+            },
+            b.route_protocol,
+            b.reason
+        );
+    }
+    if !a.bgp.is_empty() {
+        for svc in &a.services {
+            if let Some(f) = &svc.ring_fingerprint {
+                println!("ring {}  fingerprint {f}", svc.name);
+            }
+        }
+    }
+    if let Some(r) = &a.routing {
+        if let Some(e) = &r.error {
+            println!("frr  not readable: {e}");
+        }
+        for p in &r.bgp {
+            println!(
+                "frr bgp {} ({})  {}  up {}  prefixes sent {}",
+                p.peer,
+                p.afi,
+                p.state,
+                p.uptime.as_deref().unwrap_or("-"),
+                p.prefixes_sent.map_or("-".to_owned(), |n| n.to_string())
+            );
+        }
+        for p in &r.bfd {
+            println!(
+                "frr bfd {}  {}  detect {}",
+                p.peer,
+                p.status,
+                p.detect_ms.map_or("-".to_owned(), |n| format!("{n} ms"))
+            );
+        }
+    }
 }
 
 fn print_flow_sync(fs: &crate::flowsync::FlowSyncStatus) {

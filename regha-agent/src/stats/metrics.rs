@@ -72,6 +72,23 @@ struct VrrpReasonLabels {
     reason: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct VipLabels {
+    vip: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RingLabels {
+    service: String,
+    fingerprint: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SessionLabels {
+    protocol: String,
+    peer: String,
+}
+
 type Counters<L> = Family<L, Counter<u64>>;
 type Gauges<L> = Family<L, Gauge<i64>>;
 type Seconds<L> = Family<L, Gauge<f64, AtomicU64>>;
@@ -349,6 +366,7 @@ pub fn render(doc: &StatusDocument) -> String {
         if let Some(fs) = &agent.flow_sync {
             flow_sync_metrics(&mut r, fs);
         }
+        bgp_metrics(&mut r, agent);
         let swaps = Counter::<u64>::default();
         swaps.inc_by(agent.ring_swaps);
         r.register(
@@ -467,6 +485,74 @@ struct PeerLabels {
 
 /// `regha_flow_sync_*`: what was sent, received and applied, why not, and
 /// whether each peer's rings are this host's.
+/// BGP mode: each announced VIP, each service's ring fingerprint (equal on
+/// every LB that steers alike), FRR's sessions.
+fn bgp_metrics(r: &mut Registry, agent: &crate::status::AgentStatus) {
+    let rings = gauges::<RingLabels>(
+        r,
+        "service_ring_info",
+        "1, labelled with the service's ring fingerprint: LBs with equal fingerprints send every client to the same backend",
+    );
+    for s in &agent.services {
+        if let Some(f) = &s.ring_fingerprint {
+            rings
+                .get_or_create(&RingLabels {
+                    service: s.name.clone(),
+                    fingerprint: f.clone(),
+                })
+                .set(1);
+        }
+    }
+    if agent.bgp.is_empty() {
+        return;
+    }
+    let announced = gauges::<VipLabels>(
+        r,
+        "bgp_vip_announced",
+        "1 while the VIP's route is in the kernel for the routing daemon to announce",
+    );
+    let drained = gauges::<VipLabels>(
+        r,
+        "bgp_vip_drained",
+        "1 while `regha-agent drain` holds the VIP withdrawn",
+    );
+    for b in &agent.bgp {
+        let l = VipLabels {
+            vip: b.vip.to_string(),
+        };
+        announced.get_or_create(&l).set(i64::from(b.announced));
+        drained.get_or_create(&l).set(i64::from(b.drained));
+    }
+    if let Some(routing) = &agent.routing {
+        let up = gauges::<SessionLabels>(
+            r,
+            "routing_session_up",
+            "1 while FRR's BGP session (Established) or BFD session (up) with the peer is up",
+        );
+        for s in &routing.bgp {
+            up.get_or_create(&SessionLabels {
+                protocol: "bgp".into(),
+                peer: s.peer.clone(),
+            })
+            .set(i64::from(s.state == "Established"));
+        }
+        for s in &routing.bfd {
+            up.get_or_create(&SessionLabels {
+                protocol: "bfd".into(),
+                peer: s.peer.clone(),
+            })
+            .set(i64::from(s.status == "up"));
+        }
+        let readable = Gauge::<i64>::default();
+        readable.set(i64::from(routing.error.is_none()));
+        r.register(
+            "routing_daemon_readable",
+            "1 while FRR's sessions could be read with vtysh (0: see `status` for why)",
+            readable,
+        );
+    }
+}
+
 fn flow_sync_metrics(r: &mut Registry, fs: &crate::flowsync::FlowSyncStatus) {
     let plain = [
         (

@@ -66,6 +66,12 @@ pub static SECTIONS: &[Section] = &[
                 meaning: "Flow state shared between the LBs, as IPVS's connection sync does (see below). Absent, `flow_sync: null` or an empty `flow_sync:` means off.",
             },
             Key {
+                key: "`bgp`",
+                ty: "map",
+                default: "none (off)",
+                meaning: "Several LBs active at once behind a router doing ECMP: the VIPs are announced over BGP by a routing daemon (FRR, BIRD) instead of held by VRRP (see below).",
+            },
+            Key {
                 key: "`unedited_example`",
                 ty: "`true`",
                 default: "absent",
@@ -591,11 +597,82 @@ restarts; a reload does not apply it, and says so.",
         rules: &[],
     },
     Section {
+        heading: "`bgp`",
+        intro: &[
+            "Each VIP listed is announced as a route: the agent adds `blackhole VIP/32 proto 250`
+(`/128` for IPv6) to the kernel's main table when the VIP is ready and deletes it to
+withdraw; the routing daemon exports routes of that protocol (FRR: `redistribute kernel
+route-map REGHA-VIPS`; BIRD: a `protocol kernel { learn; }` with a filter on the VIPs and
+`krt_source = 250`). The VIP is never an address on the LB. `regha-agent bgp-setup`
+prints FRR's configuration.",
+            "A VIP is announced once the agent has run `warmup`, its health view has settled once
+(every check decided, the ring written) and at least `min_healthy` backends of its
+services take new flows; it is withdrawn when fewer do, on `regha-agent drain` (until
+`undrain`, across restarts) and when the agent stops. A route an earlier run left, with
+the pinned program still steering (a crash), is adopted at start, not withdrawn; other
+routes of the protocol are deleted.",
+            "A change of `route_protocol` moves the routes to the new protocol; the other keys
+apply on reload.",
+        ],
+        keys: &[
+            Key {
+                key: "`vips`",
+                ty: "list of IPs",
+                default: "every service VIP no VRRP instance holds",
+                meaning: "The VIPs announced. Each is a service's VIP, none is held by VRRP (a VIP is announced or held, never both), each once, without a prefix.",
+            },
+            Key {
+                key: "`min_healthy`",
+                ty: "integer, 1..=1024",
+                default: "1",
+                meaning: "Backends of the VIP's services that must take new flows for it to be announced. No more than the VIP's backends.",
+            },
+            Key {
+                key: "`warmup`",
+                ty: "duration, up to 10m",
+                default: "2s",
+                meaning: "No VIP is announced before the agent has run this long.",
+            },
+            Key {
+                key: "`route_protocol`",
+                ty: "integer, 1..=255",
+                default: "250",
+                meaning: "The kernel route protocol of the VIP routes. Not one the kernel or a routing daemon uses (kernel 2, static 4, zebra 11, bird 12, bgp 186, ...).",
+            },
+            Key {
+                key: "`drain_timeout`",
+                ty: "duration, up to 1h",
+                default: "30s",
+                meaning: "How long `regha-agent drain` waits for the VIPs' packets to stop (overridden by its `--timeout`).",
+            },
+            Key {
+                key: "`frr`",
+                ty: "map or `null`",
+                default: "`{ vtysh: /usr/bin/vtysh }`",
+                meaning: "Where `status`, the page and `/metrics` read FRR's BGP and BFD sessions from, every 5 s. The agent joins the `frrvty` group before it drops its capabilities, to reach FRR's sockets. `frr: null` reads nothing.",
+            },
+            Key {
+                key: "`frr.vtysh`",
+                ty: "absolute path",
+                default: "`/usr/bin/vtysh`",
+                meaning: "The vtysh the agent runs (`show bgp summary json`, `show bfd peers json`).",
+            },
+            Key {
+                key: "`frr.pathspace`",
+                ty: "string matching `[A-Za-z0-9_.-]{1,63}`",
+                default: "none",
+                meaning: "FRR's `-N` name, when it runs in a network namespace with its sockets under `/var/run/frr/<pathspace>/`.",
+            },
+        ],
+        rules: &[],
+    },
+    Section {
         heading: "Rules across fields",
         intro: &["All of these are reported together with the errors for single fields:"],
         keys: &[],
         rules: &[
-            "`role` or `vrrp` must be set.",
+            "`role`, `vrrp` or `bgp` must be set; with `bgp` alone, every service VIP must be in `bgp.vips`.",
+            "No VIP is both in `bgp.vips` and held by a VRRP instance; with `vrrp`, a service VIP that `bgp` announces need not be in any instance.",
             "With `vrrp`, every `services[].vip` must be in the `virtual_ipaddresses` of an instance (of the one `services[].vrrp_instance` names, when set).",
             "Between instances: names are unique, each (VRID, family) is unique, and no address is a virtual address of two instances. A list of instances may not be empty.",
             "`vrrp.unicast_src` and `vrrp.unicast_peers` must not be virtual addresses of any instance and must be of their family. Version 2 allows IPv4 only.",

@@ -137,8 +137,12 @@ stats:
   auth: { user: admin, password_env: REGHA_STATS_PASSWORD }
 flow_sync: { key_file: /etc/regha/flow-sync.key, peers: [192.0.2.3] }
 "#;
+    let bgp = "interface: eth0
+bgp: { vips: [203.0.113.10], frr: { pathspace: lb1 } }
+services: [{ name: s, vip: 203.0.113.10, port: 5000, backends: [{ address: 192.0.2.11 }] }]
+";
     let mut out = BTreeSet::new();
-    for text in [BASE, other] {
+    for text in [BASE, other, bgp] {
         let yaml: serde_yaml::Value = serde_yaml::from_str(&parse(text).to_yaml()).unwrap();
         paths(&yaml, "", &mut out);
     }

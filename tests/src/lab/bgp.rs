@@ -351,6 +351,13 @@ impl BgpLab {
             .router
             .ns
             .ip(&["-4", "route", "show", &format!("{BGP_VIP}/32")]);
+        next_hops(&text)
+    }
+}
+
+/// The next hops in `ip route show` output, sorted.
+fn next_hops(text: &str) -> Vec<Ipv4Addr> {
+    {
         let mut hops: Vec<Ipv4Addr> = text
             .split_whitespace()
             .collect::<Vec<_>>()
@@ -362,7 +369,9 @@ impl BgpLab {
         hops.dedup();
         hops
     }
+}
 
+impl BgpLab {
     /// Waits until the router's FIB sends the VIP to exactly `lbs`; the
     /// time it took.
     #[track_caller]
@@ -387,6 +396,32 @@ impl BgpLab {
         })
         .until(|| self.fib_next_hops() == want);
         start.elapsed()
+    }
+
+    /// Watches the router's FIB on a thread until it sends the VIP to
+    /// exactly `lbs`: the time from now, or `None` after `limit`.
+    pub fn watch_next_hops(
+        &self,
+        lbs: &[usize],
+        limit: Duration,
+    ) -> std::thread::JoinHandle<Option<Duration>> {
+        let mut want: Vec<Ipv4Addr> = lbs.iter().map(|&i| self.lab.lbs[i].ip).collect();
+        want.sort_unstable();
+        let ns = self.router.ns.name().to_owned();
+        let start = Instant::now();
+        std::thread::spawn(move || {
+            while start.elapsed() < limit {
+                let out = Command::new("ip")
+                    .args(["-n", &ns, "-4", "route", "show", &format!("{BGP_VIP}/32")])
+                    .output()
+                    .ok()?;
+                if next_hops(&String::from_utf8_lossy(&out.stdout)) == want {
+                    return Some(start.elapsed());
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            None
+        })
     }
 
     /// The path of LB `lb`'s agent log, for failure messages.

@@ -53,7 +53,9 @@ impl Why {
         match self {
             Self::NotStarted => "the agent is starting".into(),
             Self::WarmingUp => "warming up (bgp.warmup)".into(),
-            Self::Unsettled => "waiting for every check's first result and the ring".into(),
+            Self::Unsettled => {
+                "waiting for the health view to settle (every check decided, the ring written, no change for a check interval)".into()
+            }
             Self::TooFewBackends => {
                 format!("{up} backends up, fewer than bgp.min_healthy ({min})")
             }
@@ -161,10 +163,12 @@ impl BgpHolder {
     /// `regha-agent drain` (`true`) or `undrain`: the message and effects.
     pub fn set_drained(&mut self, drained: bool) -> (String, Vec<Effect>) {
         let was = self.drained;
+        let was_announced = self.announced;
         self.drained = drained;
         let effects = self.decide();
         let message = match (was, drained) {
-            (false, true) => format!("{} withdrawn", self.vip),
+            (false, true) if was_announced => format!("{} withdrawn", self.vip),
+            (false, true) => format!("{} drained (it was not announced)", self.vip),
             (true, true) => format!("{} was drained already", self.vip),
             (true, false) if self.announced => format!("{} announced again", self.vip),
             (true, false) => format!(

@@ -627,3 +627,75 @@ fn retransmissions_that_dominate_make_a_backend_suspect() {
         .check(1460, BE2, true, Health::Up, 3, 3)
         .golden("suspect_retransmits");
 }
+
+/// A restart under load: be2's first check times out. The adopted ring
+/// keeps it until the checker has had `fall` tries (3), by which time it
+/// has passed again: nothing is written without it, so its clients keep
+/// their backend (in BGP mode every LB steers, and a ring without be2 on
+/// one of them reset its connections).
+#[test]
+fn after_adoption_one_failed_check_does_not_drop_a_backend() {
+    Run::new(STATIC)
+        .start_adopting()
+        .mac(5, "192.0.2.11", 0x11)
+        .mac(5, "192.0.2.12", 0x12)
+        .health(40, BE1, Health::Up)
+        .check(45, BE2, false, Health::Down, 1, 0)
+        .note("be2 down after one try: still held, the adopted ring steers")
+        .check(545, BE2, true, Health::Down, 2, 1)
+        .check(1045, BE2, true, Health::Up, 3, 2)
+        .golden("adoption_needs_fall_tries");
+}
+
+const BGP: &str = "
+interface: eth0
+stats: null
+bgp: { min_healthy: 2, warmup: 1s, frr: null }
+services:
+  - name: registry
+    vip: 192.0.2.100
+    port: 5000
+    backends: [{ address: 192.0.2.11 }, { address: 192.0.2.12 }]
+";
+
+/// BGP mode: the route goes in once warm, settled and with `min_healthy`
+/// backends up; out when one falls, on drain (kept through undrain only),
+/// and at the stop. The VIP is never an address.
+#[test]
+fn bgp_announces_when_ready_and_withdraws_on_drain_failure_and_stop() {
+    Run::new(BGP)
+        .start()
+        .both_up(100)
+        .note("both up; announced once warm (1 s) and settled (quiet for the check interval, 5 s)")
+        .at(5500, "tick", Event::Tick)
+        .admin(6000, "drain", Request::Drain)
+        .admin(6500, "drain again", Request::Drain)
+        .admin(7000, "undrain", Request::Undrain)
+        .health(8000, BE2, Health::Down)
+        .note("one backend up, min_healthy 2: withdrawn")
+        .health(9000, BE2, Health::Up)
+        .note("announced again at once: the view settled before")
+        .at(12000, "SIGTERM", Event::Stop)
+        .golden("bgp_lifecycle");
+}
+
+/// A restart finds the route an earlier run left, with the dataplane
+/// steering: it stays through the warm-up and the first results.
+#[test]
+fn bgp_adopts_a_route_left_by_a_crash() {
+    Run::new(BGP)
+        .at(
+            0,
+            "start (adopting a steering dataplane and its route)",
+            Event::Start {
+                routes: vec!["192.0.2.100".parse().unwrap()],
+                adopting: true,
+                hold: std::time::Duration::from_millis(2500),
+            },
+        )
+        .note("the route stays: no withdrawal at a restart")
+        .both_up(100)
+        .note("warm at 1 s, settled at 5.1 s: ready, so the route simply stays")
+        .at(6000, "tick", Event::Tick)
+        .golden("bgp_adopts_route");
+}
