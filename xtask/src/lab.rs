@@ -56,3 +56,11 @@ pub fn bench_e2e(runs: u32, secs: u32, push_mib: u64, backends_only: bool) -> Re
     }
     util::exec(&mut cmd)
 }
+
+/// `bench-e2e --bgp`: BGP mode's scenarios, `runs` times each.
+pub fn bench_bgp(runs: u32) -> Result<()> {
+    let bin = prepare("bench-bgp", "bench-e2e --bgp")?;
+    let mut cmd = std::process::Command::new(bin);
+    cmd.args(["--runs", &runs.to_string()]);
+    util::exec(&mut cmd)
+}

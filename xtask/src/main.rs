@@ -39,6 +39,10 @@ enum Task {
         /// group; the failover moves both VIPs under a push on each.
         #[arg(long)]
         dual_stack: bool,
+        /// BGP mode: three active LBs (regha-agent + FRR) announcing the VIP
+        /// to a router running FRR, which spreads clients over them (ECMP).
+        #[arg(long, conflicts_with_all = ["ipv6", "dual_stack"])]
+        bgp: bool,
     },
     /// Install every prerequisite on a fresh machine (idempotent; needs root):
     /// Debian's LLVM 22 and bpftool, nightly rust-src, bpf-linker, cargo-deb,
@@ -86,6 +90,10 @@ enum Task {
         /// cut off): no wrk, no LB failover, no push.
         #[arg(long)]
         backends_only: bool,
+        /// BGP mode (issue 14) instead: three LBs behind an FRR router,
+        /// drain, crash, cut, a fourth LB; writes target/bench/bgp.json.
+        #[arg(long)]
+        bgp: bool,
     },
     /// Measure ns/packet of the XDP program against a floor with
     /// BPF_PROG_TEST_RUN; writes target/bench/dataplane.json.
@@ -128,10 +136,12 @@ fn main() -> Result<()> {
             big_layer_mib,
             ipv6,
             dual_stack,
+            bgp,
         } => {
-            let stack = match (ipv6, dual_stack) {
-                (true, _) => Some("--ipv6"),
-                (_, true) => Some("--dual-stack"),
+            let stack = match (ipv6, dual_stack, bgp) {
+                (true, _, _) => Some("--ipv6"),
+                (_, true, _) => Some("--dual-stack"),
+                (_, _, true) => Some("--bgp"),
                 _ => None,
             };
             lab::run(keep, big_layer_mib, stack)
@@ -141,7 +151,14 @@ fn main() -> Result<()> {
             secs,
             push_mib,
             backends_only,
-        } => lab::bench_e2e(runs, secs, push_mib, backends_only),
+            bgp,
+        } => {
+            if bgp {
+                lab::bench_bgp(runs)
+            } else {
+                lab::bench_e2e(runs, secs, push_mib, backends_only)
+            }
+        }
         Task::Setup => setup::run(),
         Task::BuildEbpf { release: _ } => build_ebpf::run().map(|_| ()),
         Task::Lint => {

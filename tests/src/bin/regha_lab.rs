@@ -50,6 +50,8 @@ struct Args {
     keep: bool,
     big_mib: u64,
     stack: Stack,
+    /// BGP mode's demo instead (issue 14).
+    bgp: bool,
 }
 
 fn args() -> Result<Args> {
@@ -57,6 +59,7 @@ fn args() -> Result<Args> {
         keep: false,
         big_mib: 200,
         stack: Stack::V4,
+        bgp: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -64,6 +67,7 @@ fn args() -> Result<Args> {
             "--keep" => a.keep = true,
             "--ipv6" => a.stack = Stack::V6,
             "--dual-stack" => a.stack = Stack::Dual,
+            "--bgp" => a.bgp = true,
             "--big-layer-mib" => {
                 a.big_mib = it
                     .next()
@@ -72,7 +76,7 @@ fn args() -> Result<Args> {
             }
             "-h" | "--help" => {
                 println!(
-                    "regha-lab [--keep] [--big-layer-mib N] [--ipv6 | --dual-stack]\n\nRuns the registry HA demo in network namespaces (as root).\n--keep: leave the lab up until Ctrl-C and print how to look around.\n--ipv6: the service and VRRP over IPv6 alone; --dual-stack: over both, one instance per family in a sync group."
+                    "regha-lab [--keep] [--big-layer-mib N] [--ipv6 | --dual-stack | --bgp]\n\nRuns the registry HA demo in network namespaces (as root).\n--keep: leave the lab up until Ctrl-C and print how to look around.\n--ipv6: the service and VRRP over IPv6 alone; --dual-stack: over both, one instance per family in a sync group.\n--bgp: three active LBs announcing the VIP over BGP (FRR) to a router doing ECMP."
                 );
                 std::process::exit(0);
             }
@@ -212,6 +216,14 @@ fn main() -> Result<()> {
     unsafe {
         libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
         libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
+    }
+    if args.bgp {
+        let result = bgp_demo(&args);
+        if let Err(e) = &result {
+            eprintln!("regha lab: {e:#}");
+        }
+        println!("\nthe lab is torn down (namespaces, processes, FRR, pins removed)");
+        return result;
     }
     println!(
         "regha lab ({}): clients, two LBs (regha-agent, VRRP), two registries, in network namespaces\n",
@@ -508,6 +520,137 @@ fn keep(lab: &Lab) -> Result<()> {
     println!("  ip netns exec {} ip addr show eth0\n", ns(&lab.lbs[1]));
     while !INTERRUPTED.load(Ordering::SeqCst) {
         std::thread::sleep(Duration::from_millis(200));
+    }
+    Ok(())
+}
+
+/// `--bgp`: three LBs announce the VIP to an FRR router (ECMP); 200
+/// keep-alive connections run through them while lb1 is drained and
+/// undrained and lb3's link is cut.
+fn bgp_demo(args: &Args) -> Result<()> {
+    use regha_tests::lab::bgp::{BGP_VIP, BgpLab, Conns, ROUTER_IP};
+    println!(
+        "regha lab (BGP mode): a router running FRR, three LBs (regha-agent + FRR), three registries, a client with 50 addresses\n"
+    );
+    let mut lab = BgpLab::new(3, 3, 50, 100);
+    println!(
+        "  router   {ROUTER_IP} | 198.51.100.1  ns {}",
+        lab.router.ns.name()
+    );
+    for (i, h) in lab.lab.lbs.iter().enumerate() {
+        println!("  lb{}      {}  ns {}", i + 1, h.ip, h.ns.name());
+    }
+    for (i, h) in lab.lab.backends.iter().enumerate() {
+        println!(
+            "  be{}      {}  ns {}  (docker-registry, VIP on lo)",
+            i + 1,
+            h.ip,
+            h.ns.name()
+        );
+    }
+    println!(
+        "  client   198.51.100.2 (+ .10-.58)  ns {}",
+        lab.client.name()
+    );
+    println!("  VIP      {BGP_VIP}:{PORT}, announced by every ready LB\n");
+    for lb in 0..3 {
+        checkpoint()?;
+        lab.start_lb(lb);
+    }
+    println!("FRR and regha-agent started on the LBs; waiting for the router's ECMP route");
+    let t = lab.wait_next_hops(&[0, 1, 2], Duration::from_secs(60));
+    println!("  after {:.1} s:", t.as_secs_f64());
+    print!(
+        "{}",
+        lab.router
+            .ns
+            .ip(&["route", "show", &format!("{BGP_VIP}/32")])
+    );
+    println!("\nlb1's `regha-agent status`:");
+    print!("{}", status(&lab.lab, 0));
+    checkpoint()?;
+    println!("200 keep-alive connections from 50 addresses, a request each every 100 ms");
+    let conns = Conns::start(&lab, 4, Duration::from_millis(100));
+    std::thread::sleep(Duration::from_secs(2));
+    let cli = |lab: &BgpLab, args: &[&str]| {
+        let agent = lab.lab.agent(0);
+        let config = agent.config_path().to_string_lossy().into_owned();
+        let mut all = args.to_vec();
+        all.extend(["--config", &config]);
+        let out = agent.cli(&[], &all);
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    };
+    println!("\n$ regha-agent drain   (on lb1)");
+    print!("{}", cli(&lab, &["drain", "--timeout", "10s"]));
+    print!(
+        "{}",
+        lab.router
+            .ns
+            .ip(&["route", "show", &format!("{BGP_VIP}/32")])
+    );
+    checkpoint()?;
+    println!("\n$ regha-agent undrain   (on lb1)");
+    print!("{}", cli(&lab, &["undrain"]));
+    lab.wait_next_hops(&[0, 1, 2], Duration::from_secs(20));
+    print!(
+        "{}",
+        lab.router
+            .ns
+            .ip(&["route", "show", &format!("{BGP_VIP}/32")])
+    );
+    checkpoint()?;
+    println!("\nlb3's link goes down (BFD 100 ms x 3)");
+    let w = lab.watch_next_hops(&[0, 1], Duration::from_secs(10));
+    lab.lab.switch.set_port(&lab.lab.lbs[2], false);
+    match w.join().expect("watcher") {
+        Some(d) => println!("  lb3 left the router's FIB after {} ms", d.as_millis()),
+        None => println!("  lb3 is still in the router's FIB after 10 s"),
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    let r = conns.stop();
+    println!(
+        "\n{} connections: {} broken, longest stall {} ms, {} requests answered",
+        r.connections,
+        r.broken.len(),
+        r.max_stall.as_millis(),
+        r.answered
+    );
+    lab.lab.switch.set_port(&lab.lab.lbs[2], true);
+    if args.keep {
+        println!(
+            "\nThe lab stays up until Ctrl-C (lb3's link is back). Things to try (as root):\n"
+        );
+        println!(
+            "  ip netns exec {} ip route show {BGP_VIP}   # the router's ECMP route",
+            lab.router.ns.name()
+        );
+        println!("  vtysh -N {} -c 'show bgp summary'", lab.router.ns.name());
+        println!(
+            "  vtysh -N {} -c 'show bfd peers brief'",
+            lab.router.ns.name()
+        );
+        let lb1 = lab.lab.agent(0);
+        println!(
+            "  {} status --iface eth0 --bpffs-root {} --state-dir {}",
+            agent_bin().display(),
+            lb1.pin_dir().parent().expect("pin root").display(),
+            lb1.state_dir().display()
+        );
+        println!(
+            "  ip netns exec {} ip route show proto 250   # the route regha adds for FRR",
+            lab.lab.lbs[0].ns.name()
+        );
+        println!(
+            "  ip netns exec {} curl -s http://{BGP_VIP}:{PORT}/v2/_catalog\n",
+            lab.client.name()
+        );
+        while !INTERRUPTED.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(200));
+        }
     }
     Ok(())
 }

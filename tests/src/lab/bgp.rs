@@ -155,6 +155,9 @@ pub struct BgpLab {
     pub router: Host,
     /// The client's source addresses (its own first).
     pub sources: Vec<Ipv4Addr>,
+    /// The LBs sync their flows to every other LB (`flow_sync.peers`),
+    /// for agents started after it is set.
+    pub flow_sync: bool,
     pub lab: Lab,
 }
 
@@ -267,6 +270,7 @@ impl BgpLab {
             client,
             router,
             sources,
+            flow_sync: false,
             lab,
         }
         .with_bfd(bfd_ms)
@@ -309,9 +313,31 @@ impl BgpLab {
     /// The agent config of LB `lb`: the registry service on [`BGP_VIP`]
     /// over every backend, announced over BGP.
     pub fn config(&self, lb: usize) -> Config {
-        let backends = self.lab.backends.iter().map(|b| IpAddr::V4(b.ip));
+        let all: Vec<usize> = (0..self.lab.backends.len()).collect();
+        self.config_over(lb, &all)
+    }
+
+    /// [`BgpLab::config`] over the backends `backends` only.
+    pub fn config_over(&self, lb: usize, backends: &[usize]) -> Config {
+        let backends = backends
+            .iter()
+            .map(|&i| IpAddr::V4(self.lab.backends[i].ip));
         let pathspace = self.lab.lbs[lb].ns.name().to_owned();
+        let flow_sync = self.flow_sync.then(|| {
+            let key = self.lab.flow_sync_key();
+            if !key.exists() {
+                std::fs::write(&key, [7u8; 32]).expect("write the flow sync key");
+            }
+            regha_config::FlowSyncConfig {
+                peers: (0..self.lab.lbs.len())
+                    .filter(|&i| i != lb)
+                    .map(|i| IpAddr::V4(self.lab.lbs[i].ip))
+                    .collect(),
+                ..regha_config::FlowSyncConfig::new(key)
+            }
+        });
         Config {
+            flow_sync,
             stats: None,
             role: None,
             xdp_mode: self.lab.spec.xdp_mode,
@@ -468,14 +494,26 @@ type ConnEnd = (Result<(), String>, Duration, u64);
 /// How long one request may wait before its connection counts as broken.
 const CONN_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// `read`, again when a signal interrupted it (the test process gets
+/// SIGCHLD from the agents and daemons it starts).
+fn read_some(s: &mut std::net::TcpStream, buf: &mut [u8]) -> std::io::Result<usize> {
+    use std::io::Read;
+    loop {
+        match s.read(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
+
 fn one_request(s: &mut std::net::TcpStream) -> Result<(), String> {
-    use std::io::{Read, Write};
+    use std::io::Write;
     s.write_all(format!("GET /v2/ HTTP/1.1\r\nHost: {BGP_VIP}\r\n\r\n").as_bytes())
         .map_err(|e| format!("send: {e}"))?;
     let mut buf = Vec::with_capacity(512);
     let mut chunk = [0u8; 512];
     let head_end = loop {
-        let n = s.read(&mut chunk).map_err(|e| format!("read: {e}"))?;
+        let n = read_some(s, &mut chunk).map_err(|e| format!("read: {e}"))?;
         if n == 0 {
             return Err("closed by the server".into());
         }
@@ -494,7 +532,7 @@ fn one_request(s: &mut std::net::TcpStream) -> Result<(), String> {
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(0);
     while buf.len() < head_end + len {
-        let n = s.read(&mut chunk).map_err(|e| format!("read body: {e}"))?;
+        let n = read_some(s, &mut chunk).map_err(|e| format!("read body: {e}"))?;
         if n == 0 {
             return Err("closed mid-body".into());
         }
@@ -554,5 +592,42 @@ impl Conns {
             }
         }
         r
+    }
+}
+
+/// New connections through the VIP while something happens: one every
+/// `every` from the client's sources in turn, each `GET /v2/` within 1 s.
+pub struct NewConns {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<(u32, u32)>,
+}
+
+impl NewConns {
+    pub fn start(lab: &BgpLab, every: Duration) -> Self {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let dst = std::net::SocketAddr::new(IpAddr::V4(BGP_VIP), config::REGISTRY_PORT);
+        let sources = lab.sources.clone();
+        let flag = stop.clone();
+        let thread = lab.client.spawn(move || {
+            let (mut tried, mut failed) = (0u32, 0u32);
+            let mut i = 0;
+            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                let src = IpAddr::V4(sources[i % sources.len()]);
+                i += 1;
+                tried += 1;
+                if !crate::client::answers_200(src, dst, Duration::from_secs(1)) {
+                    failed += 1;
+                }
+                std::thread::sleep(every);
+            }
+            (tried, failed)
+        });
+        Self { stop, thread }
+    }
+
+    /// (tried, failed).
+    pub fn stop(self) -> (u32, u32) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread.join().expect("new connections thread")
     }
 }
