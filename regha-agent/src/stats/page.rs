@@ -207,6 +207,9 @@ pub fn render(doc: &StatusDocument, view: &View) -> String {
             );
         }
     }
+    if let Some(a) = &doc.agent {
+        bgp(&mut h, a);
+    }
     for svc in &doc.services {
         service(&mut h, svc, view, now);
     }
@@ -230,6 +233,83 @@ Totals as <a href=\"/metrics\">/metrics</a> (Prometheus) and <a href=\"/status\"
         super::history::SAMPLE_EVERY.as_secs() * super::history::SAMPLES_KEPT as u64 / 60,
     );
     h
+}
+
+/// BGP mode: each VIP announced or not and why, each ring's fingerprint
+/// (equal on every LB), FRR's sessions.
+fn bgp(h: &mut String, a: &crate::status::AgentStatus) {
+    if a.bgp.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        h,
+        "<h2>BGP</h2>\n<table><tr><th>VIP</th><th>route</th><th>why</th></tr>"
+    );
+    for b in &a.bgp {
+        let _ = writeln!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            b.vip,
+            if b.announced {
+                "<span class=\"st-up\">ANNOUNCED</span>".to_owned()
+            } else {
+                "<span class=\"st-down\">withdrawn</span>".to_owned()
+            },
+            escape(&b.reason)
+        );
+    }
+    let _ = writeln!(
+        h,
+        "</table>\n<p class=\"meta\">ring fingerprints (equal on every LB that steers alike): {}</p>",
+        escape(
+            &a.services
+                .iter()
+                .filter_map(|s| s
+                    .ring_fingerprint
+                    .as_ref()
+                    .map(|f| format!("{} {f}", s.name)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    );
+    let Some(r) = &a.routing else {
+        return;
+    };
+    if let Some(e) = &r.error {
+        let _ = writeln!(
+            h,
+            "<p class=\"meta warn\">FRR not readable: {}</p>",
+            escape(e)
+        );
+    }
+    if r.bgp.is_empty() && r.bfd.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        h,
+        "<table><tr><th>session</th><th>peer</th><th>state</th><th>detail</th></tr>"
+    );
+    for p in &r.bgp {
+        let _ = writeln!(
+            h,
+            "<tr><td>BGP {}</td><td>{}</td><td>{}</td><td>up {}, prefixes sent {}</td></tr>",
+            escape(&p.afi),
+            escape(&p.peer),
+            escape(&p.state),
+            escape(p.uptime.as_deref().unwrap_or("-")),
+            p.prefixes_sent.map_or("-".to_owned(), |n| n.to_string())
+        );
+    }
+    for p in &r.bfd {
+        let _ = writeln!(
+            h,
+            "<tr><td>BFD</td><td>{}</td><td>{}</td><td>detection {}</td></tr>",
+            escape(&p.peer),
+            escape(&p.status),
+            p.detect_ms.map_or("-".to_owned(), |n| format!("{n} ms"))
+        );
+    }
+    let _ = writeln!(h, "</table>");
 }
 
 /// A table of recent changes (at most [`CHANGES_SHOWN`]), or a line

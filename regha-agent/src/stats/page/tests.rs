@@ -139,3 +139,47 @@ fn rates_graph_and_changes_come_from_the_history() {
         "no VRRP change: {html}"
     );
 }
+
+#[test]
+fn bgp_mode_shows_each_vip_the_fingerprint_and_frr_s_sessions() {
+    let mut doc = sample::document("registry");
+    assert!(!render(&doc, &View::default()).contains("<h2>BGP</h2>"));
+    let a = doc.agent.as_mut().unwrap();
+    a.bgp.push(crate::status::BgpVipStatus {
+        vip: "203.0.113.10".parse().unwrap(),
+        announced: false,
+        reason: "drained by an operator <script>".into(),
+        backends_up: 2,
+        min_healthy: 1,
+        drained: true,
+        route_protocol: 250,
+    });
+    a.routing = Some(crate::bgp::RoutingStatus {
+        error: None,
+        bgp: vec![crate::bgp::frr::BgpSession {
+            afi: "ipv4Unicast".into(),
+            peer: "192.0.2.254".into(),
+            remote_as: Some(65000),
+            state: "Established".into(),
+            uptime: Some("00:01:00".into()),
+            prefixes_sent: Some(0),
+        }],
+        bfd: Vec::new(),
+    });
+    let html = render(&doc, &View::default());
+    assert!(html.contains("<h2>BGP</h2>"), "{html}");
+    assert!(html.contains("withdrawn"));
+    assert!(html.contains("drained by an operator &lt;script&gt;"));
+    assert!(html.contains("registry 5f0c2a9e41d7b386"));
+    assert!(html.contains("Established"));
+    let metrics = crate::stats::metrics::render(&doc);
+    assert!(
+        metrics.contains("regha_bgp_vip_announced{vip=\"203.0.113.10\"} 0"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("regha_bgp_vip_drained{vip=\"203.0.113.10\"} 1"));
+    assert!(metrics.contains(
+        "regha_service_ring_info{service=\"registry\",fingerprint=\"5f0c2a9e41d7b386\"} 1"
+    ));
+    assert!(metrics.contains("regha_routing_session_up{protocol=\"bgp\",peer=\"192.0.2.254\"} 1"));
+}
