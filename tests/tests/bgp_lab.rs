@@ -150,6 +150,17 @@ fn connections_survive_drain_crash_and_a_cut_lb() {
     );
     std::thread::sleep(Duration::from_secs(2));
 
+    // 5. SIGTERM lb2's agent: it withdraws, steers on while the router
+    // moves the flows, then stops.
+    lab.lab.agent(1).signal(libc::SIGTERM);
+    let term_fib = lab.wait_next_hops(&[0], Duration::from_secs(5));
+    lab.lab.agent_mut(1).wait_exit(Duration::from_secs(10));
+    eprintln!(
+        "SIGTERM: lb2 out of the router's FIB {} ms after the signal",
+        term_fib.as_millis()
+    );
+    std::thread::sleep(Duration::from_secs(2));
+
     let report = conns.stop();
     eprintln!(
         "{} connections, {} broken, longest stall {} ms, {} answers",

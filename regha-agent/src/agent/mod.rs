@@ -260,9 +260,22 @@ pub async fn run(opts: AgentOptions) -> Result<()> {
         shell.step(&mut core, event).await?;
     }
     info!("stopping");
+    let announced = core.config().bgp.is_some();
     shell.step(&mut core, Event::Stop).await?;
+    if announced {
+        // The routes are withdrawn, but the router sends this LB the VIPs'
+        // packets until its FIB drops them (about 0.1 to 0.3 s after a
+        // withdrawal): the program steers them meanwhile, as a drain
+        // would, rather than the kernel dropping them.
+        info!(grace = ?BGP_STOP_GRACE, "VIP routes withdrawn: steering on while the router moves the flows");
+        tokio::time::sleep(BGP_STOP_GRACE).await;
+    }
     shell.shutdown().await
 }
+
+/// How long a stopping agent in BGP mode keeps steering after it withdrew
+/// its routes.
+const BGP_STOP_GRACE: Duration = Duration::from_secs(1);
 
 async fn sleep_until(at: Option<Instant>) {
     match at {
