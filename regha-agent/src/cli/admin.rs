@@ -87,7 +87,7 @@ pub fn vrrp(opts: &AgentOptions, cmd: &VrrpCommand) -> Result<ExitCode> {
 
 /// Sends the request; prints the agent's answer (stdout when it did it,
 /// stderr and exit 1 when it refused).
-fn send(opts: &AgentOptions, request: &Request) -> Result<ExitCode> {
+pub(super) fn send(opts: &AgentOptions, request: &Request) -> Result<ExitCode> {
     let iface = super::status::iface(opts)?;
     let path = crate::admin::socket_path(&opts.state_dir, &iface);
     let answer = socket::request(&path, &iface, request)?;

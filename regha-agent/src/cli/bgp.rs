@@ -108,16 +108,7 @@ pub fn drain(opts: &AgentOptions, args: &DrainArgs) -> Result<ExitCode> {
 }
 
 pub fn undrain(opts: &AgentOptions) -> Result<ExitCode> {
-    let iface = super::status::iface(opts)?;
-    let path = crate::admin::socket_path(&opts.state_dir, &iface);
-    let answer = socket::request(&path, &iface, &Request::Undrain)?;
-    if answer.ok {
-        println!("{}", answer.message);
-        Ok(ExitCode::SUCCESS)
-    } else {
-        eprintln!("regha-agent: {}", answer.message);
-        Ok(ExitCode::FAILURE)
-    }
+    super::admin::send(opts, &Request::Undrain)
 }
 
 fn list(vips: &[IpAddr]) -> String {

@@ -25,7 +25,8 @@ use regha_config::BgpConfig;
 
 use super::{Effect, HolderSpec, HolderStatus, VipHolder};
 use crate::{
-    admin::AdminError, net::Vip, status::BgpVipStatus, status::HolderKind, vrrp::VrrpStatus,
+    net::Vip,
+    status::{BgpVipStatus, HolderKind},
 };
 
 /// Why a VIP is announced or not, as `status` says it.
@@ -249,16 +250,6 @@ impl VipHolder for BgpHolder {
 
     fn drain(&mut self, drained: bool) -> Option<(String, Vec<Effect>)> {
         Some(self.set_drained(drained))
-    }
-
-    fn report(&mut self, _report: &VrrpStatus) {}
-
-    fn resign(&mut self) -> Option<Result<(String, Vec<Effect>), AdminError>> {
-        None
-    }
-
-    fn resume(&mut self) -> Option<Result<(String, Vec<Effect>), AdminError>> {
-        None
     }
 
     fn status(&self) -> HolderStatus {

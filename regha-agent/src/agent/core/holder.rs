@@ -164,13 +164,17 @@ pub trait VipHolder: Debug + Send {
     fn settled(&mut self, _settled: bool) -> Vec<Effect> {
         Vec::new()
     }
-    /// What the running mechanism reported.
-    fn report(&mut self, report: &VrrpStatus);
+    /// What the running mechanism reported (a VRRP instance's status).
+    fn report(&mut self, _report: &VrrpStatus) {}
     /// `vrrp resign`: leave now and stay out. `None`: not this holder's
     /// command.
-    fn resign(&mut self) -> Option<Result<(String, Vec<Effect>), AdminError>>;
+    fn resign(&mut self) -> Option<Result<(String, Vec<Effect>), AdminError>> {
+        None
+    }
     /// `vrrp resume`: rejoin. `None`: not this holder's command.
-    fn resume(&mut self) -> Option<Result<(String, Vec<Effect>), AdminError>>;
+    fn resume(&mut self) -> Option<Result<(String, Vec<Effect>), AdminError>> {
+        None
+    }
     fn status(&self) -> HolderStatus;
     /// The name operators give it (`vrrp resign NAME`), if it has one.
     fn name(&self) -> Option<&str> {
@@ -272,16 +276,6 @@ impl VipHolder for StaticHolder {
 
     fn backends_up(&mut self, _up: u32) -> Vec<Effect> {
         Vec::new()
-    }
-
-    fn report(&mut self, _report: &VrrpStatus) {}
-
-    fn resign(&mut self) -> Option<Result<(String, Vec<Effect>), AdminError>> {
-        None
-    }
-
-    fn resume(&mut self) -> Option<Result<(String, Vec<Effect>), AdminError>> {
-        None
     }
 
     fn status(&self) -> HolderStatus {
