@@ -573,3 +573,48 @@ impl VipHolder for VrrpHolder {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kinds(config: &str, role: Option<Role>) -> Vec<String> {
+        let config = Config::from_yaml_str(config).expect("valid");
+        holders_for(&config, role)
+            .iter()
+            .map(|h| match h {
+                HolderSpec::Static { role, vips } => format!("static {role:?} {vips:?}"),
+                HolderSpec::Vrrp(v) => format!("vrrp {}", v.name),
+                HolderSpec::Bgp { vip, .. } => format!("bgp {vip}"),
+            })
+            .collect()
+    }
+
+    const SERVICES: &str = "services:
+  - { name: a, vip: 192.0.2.100, port: 80, backends: [{ address: 192.0.2.11 }] }
+  - { name: b, vip: 203.0.113.10, port: 80, backends: [{ address: 192.0.2.11 }] }
+";
+
+    /// One holder per VIP: bgp's VIPs are announced whatever else decides
+    /// the others, and never held as an address by a static role.
+    #[test]
+    fn each_vip_has_one_holder_bgp_beside_vrrp_or_a_role() {
+        let both = format!(
+            "interface: eth0\nvrrp: {{ virtual_router_id: 51, virtual_ipaddresses: [192.0.2.100] }}\nbgp: {{}}\n{SERVICES}"
+        );
+        assert_eq!(kinds(&both, None), ["bgp 203.0.113.10", "vrrp VI_51"]);
+        let only = "interface: eth0\nbgp: { frr: null }\nservices:\n  - { name: b, vip: 203.0.113.10, port: 80, backends: [{ address: 192.0.2.11 }] }\n";
+        assert_eq!(kinds(only, None), ["bgp 203.0.113.10"]);
+        let with_role =
+            format!("interface: eth0\nrole: master\nbgp: {{ vips: [203.0.113.10] }}\n{SERVICES}");
+        assert_eq!(
+            kinds(&with_role, None),
+            ["bgp 203.0.113.10", "static Master [(192.0.2.100, 32)]"]
+        );
+        // --role takes the others from VRRP, never bgp's.
+        assert_eq!(
+            kinds(&both, Some(Role::Backup)),
+            ["bgp 203.0.113.10", "static Backup [(192.0.2.100, 32)]"]
+        );
+    }
+}
