@@ -39,12 +39,7 @@ fn session_up(s: &AgentStatus) -> bool {
 /// `regha-agent <args>` against LB `lb`'s agent; stdout, or a panic with
 /// stderr.
 fn cli(lab: &BgpLab, lb: usize, args: &[&str]) -> String {
-    let agent = lab.lab.agent(lb);
-    let config = agent.config_path();
-    let mut all = args.to_vec();
-    let config = config.to_string_lossy().into_owned();
-    all.extend(["--config", &config]);
-    let out = agent.cli(&[], &all);
+    let out = lab.cli(lb, args);
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),

@@ -8,7 +8,7 @@
 //! the one privilege it keeps for this is a group membership, not a
 //! capability. Parsing is pure and tested on FRR 8.4's output.
 
-use std::{path::Path, process::Stdio, time::Duration};
+use std::{process::Stdio, time::Duration};
 
 use regha_config::FrrConfig;
 use serde::{Deserialize, Serialize};
@@ -231,11 +231,6 @@ pub fn join_vty_group() -> std::io::Result<bool> {
         return Err(std::io::Error::last_os_error());
     }
     Ok(true)
-}
-
-/// Whether `path` is a vtysh that exists.
-pub fn vtysh_present(config: &FrrConfig) -> bool {
-    Path::new(&config.vtysh).exists()
 }
 
 #[cfg(test)]

@@ -89,9 +89,7 @@ fn run_one(scenario: &'static str, run: usize) -> Result<Row> {
         }
         "drain" => {
             let w = lab.watch_next_hops(&[1, 2], Duration::from_secs(10));
-            let agent = lab.lab.agent(0);
-            let config = agent.config_path().to_string_lossy().into_owned();
-            let out = agent.cli(&[], &["drain", "--config", &config, "--timeout", "15s"]);
+            let out = lab.cli(0, &["drain", "--timeout", "15s"]);
             note = String::from_utf8_lossy(&out.stdout)
                 .lines()
                 .last()

@@ -573,11 +573,7 @@ fn bgp_demo(args: &Args) -> Result<()> {
     let conns = Conns::start(&lab, 4, Duration::from_millis(100));
     std::thread::sleep(Duration::from_secs(2));
     let cli = |lab: &BgpLab, args: &[&str]| {
-        let agent = lab.lab.agent(0);
-        let config = agent.config_path().to_string_lossy().into_owned();
-        let mut all = args.to_vec();
-        all.extend(["--config", &config]);
-        let out = agent.cli(&[], &all);
+        let out = lab.cli(0, args);
         format!(
             "{}{}",
             String::from_utf8_lossy(&out.stdout),

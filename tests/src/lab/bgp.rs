@@ -104,10 +104,6 @@ impl Frr {
         frr
     }
 
-    pub fn pathspace(&self) -> &str {
-        &self.pathspace
-    }
-
     /// `vtysh -N <ns> -c <command>`'s output.
     pub fn vtysh(&self, command: &str) -> String {
         let out = Command::new("vtysh")
@@ -158,6 +154,8 @@ pub struct BgpLab {
     /// The LBs sync their flows to every other LB (`flow_sync.peers`),
     /// for agents started after it is set.
     pub flow_sync: bool,
+    /// BFD's interval on every session (ms, multiplier 3).
+    bfd_ms: u32,
     pub lab: Lab,
 }
 
@@ -271,19 +269,14 @@ impl BgpLab {
             router,
             sources,
             flow_sync: false,
+            bfd_ms,
             lab,
         }
-        .with_bfd(bfd_ms)
-    }
-
-    fn with_bfd(self, bfd_ms: u32) -> Self {
-        std::fs::write(self.lab.path("bfd-ms"), bfd_ms.to_string()).expect("write");
-        self
     }
 
     /// Starts FRR on LB `lb` with `bgp-setup --side lb`'s config.
     pub fn start_lb_frr(&mut self, lb: usize) {
-        let bfd_ms = std::fs::read_to_string(self.lab.path("bfd-ms")).expect("read");
+        let bfd_ms = self.bfd_ms.to_string();
         let host = &self.lab.lbs[lb];
         let args: Vec<String> = [
             "--side",
@@ -301,7 +294,7 @@ impl BgpLab {
             "--vip",
             &BGP_VIP.to_string(),
             "--bfd-interval-ms",
-            bfd_ms.trim(),
+            &bfd_ms,
         ]
         .map(String::from)
         .to_vec();
@@ -422,6 +415,16 @@ impl BgpLab {
         })
         .until(|| self.fib_next_hops() == want);
         start.elapsed()
+    }
+
+    /// `regha-agent <args> --config <lb's config>` against LB `lb`'s
+    /// agent (drain, undrain).
+    pub fn cli(&self, lb: usize, args: &[&str]) -> std::process::Output {
+        let agent = self.lab.agent(lb);
+        let config = agent.config_path().to_string_lossy().into_owned();
+        let mut all = args.to_vec();
+        all.extend(["--config", &config]);
+        agent.cli(&[], &all)
     }
 
     /// Watches the router's FIB on a thread until it sends the VIP to
